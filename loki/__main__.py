@@ -1,0 +1,5 @@
+"""`python -m loki` is the `loki` command."""
+
+from loki.cli import main
+
+raise SystemExit(main())

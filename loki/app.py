@@ -1,0 +1,86 @@
+"""Wiring: build the orchestrator and its parts from one Settings object."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from loki.actions.apps import AppCatalog
+from loki.actions.drivers import InputDriver, PyAutoGuiDriver
+from loki.actions.executor import Confirm, Executor
+from loki.actions.policy import Policy
+from loki.brain.orchestrator import Orchestrator, ReplyFn
+from loki.brain.tier0 import LocalCommands
+from loki.brain.tiers import Tier
+from loki.brain.trace import TraceWriter
+from loki.config import Settings
+from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
+from loki.profiles.matcher import Matcher
+
+log = logging.getLogger(__name__)
+
+
+def profile_folders(settings: Settings) -> list[tuple[Path, bool]]:
+    """Shipped profiles, then extra folders, then the user's own (which win ties)."""
+    folders = [(shipped_profiles_dir(), False)]
+    folders += [(Path(p).expanduser(), True) for p in settings.profiles_dirs]
+    folders.append((settings.user_profiles_path, True))
+    return folders
+
+
+def load_all_profiles(settings: Settings) -> ProfileSet:
+    """Every profile LOKI should read; a bad line raises ProfileError naming file and line."""
+    return load_profiles(profile_folders(settings))
+
+
+def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
+    """Tier 0 always; tier 1 when a language-model backend is configured and available."""
+    tiers: list[Tier] = [LocalCommands(Matcher(profiles))]
+    if settings.llm_backend != "none":
+        try:
+            from loki.brain.tier1 import build_tier1
+        except ImportError:  # the LLM tier is not part of this build
+            return tiers
+        tier1 = build_tier1(settings, profiles)
+        if tier1 is not None:
+            tiers.append(tier1)
+    return tiers
+
+
+def build_orchestrator(
+    settings: Settings,
+    *,
+    profiles: ProfileSet | None = None,
+    driver_factory: Callable[[], InputDriver] = PyAutoGuiDriver,
+    reply: ReplyFn | None = None,
+    confirm: Confirm | None = None,
+    tiers: list[Tier] | None = None,
+) -> Orchestrator:
+    """The orchestrator with tier 0 (and later tiers), policy and executor."""
+    profiles = profiles if profiles is not None else load_all_profiles(settings)
+    policy = Policy(AppCatalog(settings.apps_allow), dry_run=settings.dry_run)
+    executor = Executor(
+        policy,
+        driver_factory=driver_factory,
+        step_timeout_s=settings.step_timeout_s,
+        screenshot_dir=settings.screenshot_dir,
+        confirm=confirm,
+    )
+    trace = TraceWriter(settings.state_path / "traces" if settings.trace else None)
+    orchestrator = Orchestrator(
+        settings, tiers if tiers is not None else build_tiers(settings, profiles), executor, trace=trace, reply=reply
+    )
+    executor.interrupt = orchestrator_interrupt(orchestrator)
+    return orchestrator
+
+
+def orchestrator_interrupt(orchestrator: Orchestrator) -> Callable[[], object]:
+    """The `stop` action: cut speech (when a voice is attached) and cancel running plans."""
+
+    async def interrupt() -> None:
+        stop = getattr(orchestrator.reply, "interrupt", None)
+        if stop is not None:
+            await stop()
+
+    return interrupt

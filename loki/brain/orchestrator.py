@@ -1,0 +1,180 @@
+"""The orchestrator: one turn = context, tiers in order, policy + executor, reply, trace.
+
+Failures of a turn become a spoken or logged message in exactly one place (`handle`), and the
+`finally` there always closes the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from loki.actions.executor import Executor
+from loki.brain.tiers import Plan, Tier, Turn
+from loki.brain.trace import Stopwatch, TraceWriter
+from loki.config import Settings
+from loki.errors import LokiError
+from loki.profiles.normalize import detect_script_language
+from loki.screen.window import Context, active_context
+
+log = logging.getLogger(__name__)
+
+ReplyFn = Callable[[str, str], Awaitable[None]]  # (text, language)
+
+_NOT_UNDERSTOOD = {
+    "en": "Sorry, I don't know how to do that.",
+    "ru": "Извините, я не знаю, как это сделать.",
+}
+_NOTHING_TO_REPEAT = {"en": "There is nothing to repeat yet.", "ru": "Пока нечего повторять."}
+
+
+@dataclass
+class TurnResult:
+    """What one turn did; `as_json()` is the `loki say` / `loki replay` line."""
+
+    text: str
+    tier: int | None = None
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    reply: str = ""
+    language: str = "en"
+    ok: bool = True
+    error: str | None = None  # short code when the turn failed
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self, text_key: str = "text") -> dict[str, Any]:
+        """The contract's JSON object."""
+        out: dict[str, Any] = {
+            text_key: self.text, "tier": self.tier, "actions": self.actions, "reply": self.reply,
+            "timings_ms": self.timings_ms, "language": self.language, "ok": self.ok,
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class Orchestrator:
+    """Routes an utterance through the tiers and acts on the first plan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tiers: Sequence[Tier],
+        executor: Executor,
+        *,
+        context: Callable[[], Context] = active_context,
+        trace: TraceWriter | None = None,
+        reply: ReplyFn | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tiers = list(tiers)
+        self.executor = executor
+        self.context = context
+        self.trace = trace or TraceWriter(None)
+        self.reply = reply
+        self.history: deque[dict[str, Any]] = deque(maxlen=6)
+        self._last_plan: Plan | None = None
+
+    def language_for(self, text: str, detected: str | None = None) -> str:
+        """The language whose profiles handle this utterance."""
+        if self.settings.language != "auto":
+            return self.settings.language
+        if detected in ("en", "ru"):
+            return detected
+        return detect_script_language(text)
+
+    async def handle(self, text: str, *, language: str | None = None, timings: dict[str, float] | None = None) -> TurnResult:
+        """Run one turn; never raises for a failed stage (the result says what went wrong)."""
+        watch = Stopwatch()
+        lang = self.language_for(text, language)
+        result = TurnResult(text=text, language=lang)
+        stage = "context"
+        try:
+            ctx = await asyncio.to_thread(self.context) if not self.settings.dry_run else self.context()
+            watch.lap("context")
+            turn = Turn(text, lang, ctx, tuple(self.history))
+            stage = "route"
+            plan = await self._route(turn, watch)
+            if plan is None:
+                result.reply = _NOT_UNDERSTOOD[lang]
+                result.ok = False
+                return result
+            if plan.repeat:
+                if self._last_plan is None:
+                    result.tier, result.reply = 0, _NOTHING_TO_REPEAT[lang]
+                    return result
+                plan = Plan(self._last_plan.tier, list(self._last_plan.actions), self._last_plan.reply, trusted=True)
+            result.tier, result.detail = plan.tier, plan.detail
+            stage = "execute"
+            report = await self.executor.run(plan.actions, trusted=plan.trusted)
+            watch.lap("execute")
+            result.actions = report.actions
+            stage = "reply"
+            reply_parts = [plan.reply, *report.said, report.message]
+            if plan.reply_stream is not None:
+                reply_parts[0] = await self._consume_stream(plan, lang)
+            result.reply = " ".join(p.strip() for p in reply_parts if p and p.strip())
+            result.ok = report.ok
+            if not report.ok:
+                result.error = "not_executed"
+            elif plan.actions or plan.reply:
+                self._last_plan = Plan(plan.tier, report.actions, "" if report.said else result.reply)
+            if self.reply and result.reply and plan.reply_stream is None:
+                await self.reply(result.reply, lang)
+            return result
+        except LokiError as exc:
+            log.warning("turn failed in %s: %s", stage, exc)
+            result.ok, result.error, result.reply = False, exc.code, str(exc)
+            return result
+        except Exception as exc:  # a bug in a stage must not take the daemon down
+            log.exception("turn failed in %s", stage)
+            result.ok, result.error = False, "internal"
+            result.reply = f"Something went wrong while I was {stage.replace('_', ' ')}ing: {exc.__class__.__name__}."
+            return result
+        finally:
+            result.timings_ms.update(timings or {})
+            result.timings_ms.update(watch.stages)
+            result.timings_ms["total"] = round((time.perf_counter() - watch.start) * 1000, 2)
+            self.history.append({"text": text, "tier": result.tier, "actions": result.actions, "reply": result.reply})
+            self.trace.write({"turn": result.as_json(), "stage": stage})
+
+    async def _route(self, turn: Turn, watch: Stopwatch) -> Plan | None:
+        for tier in self.tiers:
+            try:
+                plan = await tier.plan(turn)
+            except LokiError as exc:
+                log.warning("tier %s failed: %s", tier.number, exc)
+                plan = None
+                watch.lap(f"tier{tier.number}")
+                if tier is self.tiers[-1]:
+                    raise
+                continue
+            watch.lap("route" if tier.number == 0 else f"tier{tier.number}")
+            if plan is not None:
+                return plan
+        return None
+
+    async def _consume_stream(self, plan: Plan, language: str) -> str:
+        """Collect a streamed reply, speaking it as it arrives when a voice is attached."""
+        assert plan.reply_stream is not None
+        if self.reply is None:
+            return "".join([piece async for piece in plan.reply_stream])
+        chunks: list[str] = []
+
+        async def tee() -> Any:
+            async for piece in plan.reply_stream:  # type: ignore[union-attr]
+                chunks.append(piece)
+                yield piece
+
+        speak_stream = getattr(self.reply, "stream", None)
+        if speak_stream is not None:
+            await speak_stream(tee(), language)
+        else:
+            text = "".join([piece async for piece in tee()])
+            await self.reply(text, language)
+        return "".join(chunks)

@@ -1,0 +1,24 @@
+"""Tier 0: the user's phrase rules, matched locally in well under a millisecond."""
+
+from __future__ import annotations
+
+from loki.brain.tiers import Plan, Turn
+from loki.profiles.matcher import Matcher
+
+
+class LocalCommands:
+    """Tier 0: profiles compiled to regular expressions, scoped by OS, app and window title."""
+
+    number = 0
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    async def plan(self, turn: Turn) -> Plan | None:
+        """The matching rule's actions, or None."""
+        ctx = turn.context
+        match = self.matcher.match(turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title)
+        if match is None:
+            return None
+        detail = {"rule": f"{match.rule.path}:{match.rule.line}", "edits": match.errors}
+        return Plan(0, list(match.actions), trusted=True, repeat=match.is_repeat, detail=detail)

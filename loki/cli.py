@@ -1,0 +1,189 @@
+"""The `loki` command line. Reports go to stdout (one JSON object per line with --json); logs to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from loki.config import Settings, load_settings
+from loki.errors import ConfigError, LokiError
+
+log = logging.getLogger("loki")
+
+
+def emit(obj: dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    """Print one report line: JSON when asked, else a human line."""
+    if as_json:
+        print(json.dumps(obj, ensure_ascii=False), flush=True)
+    else:
+        print(human if human is not None else obj, flush=True)
+
+
+def _human_turn(result: dict[str, Any], text_key: str = "text") -> str:
+    tier = "-" if result["tier"] is None else result["tier"]
+    actions = ", ".join(json.dumps(a, ensure_ascii=False) for a in result["actions"]) or "no actions"
+    line = f"[tier {tier}] {result[text_key]!r} -> {actions}"
+    if result.get("reply"):
+        line += f"\n  {result['reply']}"
+    return line
+
+
+# Commands --------------------------------------------------------------------------------
+def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
+    """Route typed utterances as if they had been transcribed."""
+    from loki.app import build_orchestrator
+
+    if args.text == ["-"]:
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    else:
+        texts = [" ".join(args.text)]
+    if not texts or not any(texts):
+        raise LokiError("Nothing to say: give the text as arguments, or '-' to read lines from stdin.")
+    orchestrator = build_orchestrator(settings, confirm=_terminal_confirm if sys.stdin.isatty() and args.text != ["-"] else None)
+
+    async def run() -> int:
+        failures = 0
+        for text in texts:
+            result = (await orchestrator.handle(text)).as_json()
+            emit(result, args.json, _human_turn(result))
+            failures += result.get("error") not in (None, "not_executed")
+        orchestrator.executor.close()
+        return 1 if failures else 0
+
+    return asyncio.run(run())
+
+
+async def _terminal_confirm(prompt: str) -> bool:
+    answer = await asyncio.to_thread(input, f"{prompt} [y/N] ")
+    return answer.strip().lower() in ("y", "yes", "да", "д")
+
+
+def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate every profile file; errors name the file and line."""
+    from loki.app import profile_folders
+    from loki.profiles.loader import check_profiles
+
+    ok, errors = check_profiles(profile_folders(settings))
+    for path in ok:
+        emit({"file": path, "ok": True}, args.json, f"ok     {path}")
+    for err in errors:
+        emit({"file": err.path, "line": err.line, "ok": False, "error": str(err)}, args.json, f"ERROR  {err}")
+    if not args.json:
+        print(f"{len(ok)} file(s) ok, {len(errors)} with errors", file=sys.stderr)
+    return 1 if errors else 0
+
+
+# Commands that live with their stage; each module exposes `command(args, settings) -> int`.
+_STAGE_COMMANDS = {
+    "run": "loki.daemon",
+    "replay": "loki.listen.replay",
+    "transcribe": "loki.stt.commands",
+    "speak": "loki.tts.commands",
+    "doctor": "loki.doctor",
+    "models": "loki.models",
+    "service": "loki.service",
+}
+
+
+def _stage_command(name: str) -> Any:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            module = importlib.import_module(_STAGE_COMMANDS[name])
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("loki"):
+                raise LokiError(f"'loki {name}' is not part of this build yet.") from exc
+            raise LokiError(f"'loki {name}' needs the Python package {exc.name!r}: pip install -e '.[models]'") from exc
+        return int(module.command(args, settings))
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(prog="loki", description="LOKI, a local voice assistant for the desktop.")
+    parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default: .env)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str, json_flag: bool = True, dry_run: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print one JSON object per line")
+        if dry_run:
+            p.add_argument("--dry-run", action="store_true", help="plan and report actions; never touch the desktop")
+        return p
+
+    p = add("run", "run the daemon: microphone -> wake word / push-to-talk -> speech -> actions + voice", dry_run=True)
+    p.add_argument("--no-wake", action="store_true", help="treat every utterance as a command (no wake word)")
+    p.add_argument("--text", action="store_true", help="read commands from stdin instead of the microphone")
+    p.set_defaults(handler=_stage_command("run"))
+
+    p = add("say", "route typed text as if it had been transcribed", dry_run=True)
+    p.add_argument("text", nargs="+", help="the utterance, or '-' to read one per line from stdin")
+    p.set_defaults(handler=cmd_say)
+
+    p = add("replay", "feed a recording to LOKI as if it were the microphone", dry_run=True)
+    p.add_argument("--no-wake", action="store_true", help="do not require the wake word")
+    p.add_argument("file", help="a WAV file")
+    p.set_defaults(handler=_stage_command("replay"))
+
+    p = add("transcribe", "speech to text with the configured model")
+    p.add_argument("files", nargs="+", help="audio files")
+    p.set_defaults(handler=_stage_command("transcribe"))
+
+    p = add("speak", "synthesize text (and play it unless --out)")
+    p.add_argument("text", nargs="+")
+    p.add_argument("--out", help="write a WAV file instead of playing")
+    p.set_defaults(handler=_stage_command("speak"))
+
+    p = add("doctor", "check devices, display, models, permissions and backends")
+    p.set_defaults(handler=_stage_command("doctor"))
+
+    p = add("models", "the model store: list, pull, verify")
+    p.add_argument("action", choices=("list", "pull", "verify"))
+    p.add_argument("name", nargs="?", help="model to pull (e.g. whisper-small, piper-ru)")
+    p.set_defaults(handler=_stage_command("models"))
+
+    p = add("profiles", "profile files")
+    p.add_argument("action", choices=("check",))
+    p.set_defaults(handler=cmd_profiles)
+
+    p = add("service", "install LOKI as a background service (systemd user unit / launchd agent)", dry_run=True)
+    p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.set_defaults(handler=_stage_command("service"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `loki` console script."""
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        settings = load_settings(args.env_file)
+    except ConfigError as exc:
+        print(f"loki: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "dry_run", False) and not settings.dry_run:
+        from dataclasses import replace
+
+        settings = replace(settings, dry_run=True)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    log.debug("settings %r (start-up %.0f ms)", settings, (time.perf_counter() - started) * 1000)
+    try:
+        return int(args.handler(args, settings))
+    except LokiError as exc:
+        print(f"loki: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

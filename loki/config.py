@@ -1,0 +1,237 @@
+"""Settings: one typed, frozen object built once at start-up from the environment and `.env`.
+
+Every field names its environment variable; `.env.example` lists them all with their defaults.
+A bad value stops start-up with a `ConfigError` that names the variable and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from loki.errors import ConfigError
+
+LANGUAGES = ("en", "ru", "auto")
+LLM_BACKENDS = ("llama_cpp", "openai", "ollama", "gemini", "none")
+REPLY_MODES = ("voice", "text", "both")
+PTT_MODES = ("hold", "toggle")
+WAKE_ENGINES = ("auto", "whisper", "porcupine", "openwakeword", "none")
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback) / "loki"
+
+
+def _setting(env: str, default: Any, doc: str, parse: str = "str", choices: tuple[str, ...] = ()) -> Any:
+    """Declare one setting: its environment variable, default, unit-bearing doc and parser."""
+    return field(
+        default=default,
+        metadata={"env": env, "doc": doc, "parse": parse, "choices": choices},
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything LOKI can be told; built by `load_settings()`."""
+
+    # General
+    language: str = _setting("LOKI_LANGUAGE", "en", "Command language: en, ru or auto (detected per utterance).", choices=LANGUAGES)
+    dry_run: bool = _setting("LOKI_DRY_RUN", False, "1: plan and report actions, never touch the desktop.", "bool")
+    log_level: str = _setting("LOKI_LOG_LEVEL", "INFO", "Log level on stderr.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    profiles_dirs: tuple[str, ...] = _setting("LOKI_PROFILES_DIRS", (), "Extra profile folders, separated by ':' (the shipped and user folders are always read).", "paths")
+    user_profiles_dir: str = _setting("LOKI_USER_PROFILES_DIR", "", "Where your own profiles and learned commands live (default: $XDG_CONFIG_HOME/loki/profiles).")
+    state_dir: str = _setting("LOKI_STATE_DIR", "", "Where turn traces are written (default: $XDG_STATE_HOME/loki).")
+    trace: bool = _setting("LOKI_TRACE", True, "1: write a JSON line per turn with stage timings under the state dir.", "bool")
+    models_dir: str = _setting("LOKI_MODELS_DIR", "", "Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models).")
+    # Actions and policy
+    apps_allow: tuple[str, ...] = _setting("LOKI_APPS_ALLOW", (), "Extra executables LOKI may launch, separated by ','.", "list")
+    confirm_timeout_s: float = _setting("LOKI_CONFIRM_TIMEOUT_S", 6.0, "Seconds to wait for yes/no before a risky step counts as 'no'.", "pos_float")
+    step_timeout_s: float = _setting("LOKI_STEP_TIMEOUT_S", 10.0, "Seconds one action may take before the plan is abandoned.", "pos_float")
+    screenshot_dir: str = _setting("LOKI_SCREENSHOT_DIR", "", "Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures).")
+    # Listening
+    wake_phrase: str = _setting("LOKI_WAKE_PHRASE", "hey loki", "The spoken wake phrase.")
+    wake_engine: str = _setting("LOKI_WAKE_ENGINE", "auto", "auto, whisper (keyless default), porcupine, openwakeword or none (push-to-talk only).", choices=WAKE_ENGINES)
+    wake_model: str = _setting("LOKI_WAKE_MODEL", "", "Porcupine .ppn / built-in keyword, or openWakeWord .onnx model path.")
+    wake_threshold: float = _setting("LOKI_WAKE_THRESHOLD", 0.5, "Detection threshold for model-based wake engines (0..1).", "unit_float")
+    picovoice_access_key: str = _setting("PICOVOICE_ACCESS_KEY", "", "Picovoice key; when set, Porcupine detects the wake word. Never logged.", "secret")
+    mic_device: str = _setting("LOKI_MIC_DEVICE", "", "Microphone by name (substring) or index; empty: the system default.")
+    vad_aggressiveness: int = _setting("LOKI_VAD_AGGRESSIVENESS", 2, "webrtcvad aggressiveness, 0 (lenient) to 3 (strict).", "vad_level")
+    vad_silence_ms: int = _setting("LOKI_VAD_SILENCE_MS", 300, "Milliseconds of silence that end an utterance.", "pos_int")
+    vad_preroll_ms: int = _setting("LOKI_VAD_PREROLL_MS", 300, "Milliseconds of audio kept from before speech starts.", "pos_int")
+    max_utterance_s: float = _setting("LOKI_MAX_UTTERANCE_S", 12.0, "Seconds after which an utterance is cut, even in steady noise.", "pos_float")
+    followup_s: float = _setting("LOKI_FOLLOWUP_S", 5.0, "Seconds after LOKI acts or answers during which no wake word is needed.", "nonneg_float")
+    ptt_key: str = _setting("LOKI_PTT_KEY", "", "Push-to-talk key (pyautogui/X11 name, e.g. 'f9'); empty: off.")
+    ptt_mode: str = _setting("LOKI_PTT_MODE", "hold", "hold (talk while held) or toggle (press to start, press to stop).", choices=PTT_MODES)
+    # Speech recognition
+    stt_model: str = _setting("LOKI_STT_MODEL", "", "faster-whisper model name or folder (default: the embedded model for LOKI_LANGUAGE).")
+    stt_threads: int = _setting("LOKI_STT_THREADS", 0, "CPU threads for Whisper (0: all cores).", "nonneg_int")
+    # Speaking
+    voice: str = _setting("LOKI_VOICE", "", "Piper voice (.onnx path or name in the model store; default: the embedded voice).")
+    voice_ru: str = _setting("LOKI_VOICE_RU", "", "Piper voice for Russian replies; empty: espeak-ng.")
+    speaker_device: str = _setting("LOKI_SPEAKER_DEVICE", "", "Speaker by name (substring) or index; empty: the system default.")
+    reply_mode: str = _setting("LOKI_REPLY_MODE", "both", "voice, text (stdout/log) or both.", choices=REPLY_MODES)
+    earcons: bool = _setting("LOKI_EARCONS", True, "1: short sounds for listening / done / error.", "bool")
+    max_spoken_chars: int = _setting("LOKI_MAX_SPOKEN_CHARS", 400, "Longer replies are shortened before they are spoken.", "pos_int")
+    # Language models
+    llm_backend: str = _setting("LOKI_LLM_BACKEND", "llama_cpp", "llama_cpp, openai (any OpenAI-compatible server), ollama, gemini, or none.", choices=LLM_BACKENDS)
+    llm_url: str = _setting("LOKI_LLM_URL", "", "Base URL of an HTTP backend (default per backend).")
+    llm_model: str = _setting("LOKI_LLM_MODEL", "", "Model name, or a GGUF path for llama_cpp (default: the embedded gemma-3-270m).")
+    llm_api_key: str = _setting("LOKI_LLM_API_KEY", "", "Key for a remote backend. Never logged.", "secret")
+    llm_timeout_s: float = _setting("LOKI_LLM_TIMEOUT_S", 20.0, "Seconds before a backend call is abandoned.", "pos_float")
+    llm_fallback: tuple[str, ...] = _setting("LOKI_LLM_FALLBACK", (), "Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'.", "list")
+    vision_backend: str = _setting("LOKI_VISION_BACKEND", "none", "Backend for tier 2 (screen + vision): same choices as LOKI_LLM_BACKEND.", choices=LLM_BACKENDS)
+    vision_model: str = _setting("LOKI_VISION_MODEL", "", "Vision model name for tier 2.")
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with secrets masked, safe to log or print."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.metadata["env"]] = "***" if f.metadata["parse"] == "secret" and value else value
+        return out
+
+    def __repr__(self) -> str:
+        return f"Settings({self.redacted()!r})"
+
+    # Derived locations ---------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        """Folder for traces and other runtime state."""
+        return Path(self.state_dir) if self.state_dir else _xdg("XDG_STATE_HOME", ".local/state")
+
+    @property
+    def user_profiles_path(self) -> Path:
+        """Folder of the user's own profiles (learned commands are written here)."""
+        if self.user_profiles_dir:
+            return Path(self.user_profiles_dir)
+        return _xdg("XDG_CONFIG_HOME", ".config") / "profiles"
+
+    @property
+    def models_path(self) -> Path:
+        """The model store."""
+        if self.models_dir:
+            return Path(self.models_dir)
+        local = Path.cwd() / "models"
+        return local if local.is_dir() else _xdg("XDG_DATA_HOME", ".local/share") / "models"
+
+
+def _parse_bool(env: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{env}={raw!r} is not a boolean: use 1 or 0.")
+
+
+def _parse_number(kind: type, low: float | None, high: float | None, strict_low: bool) -> Callable[[str, str], Any]:
+    def parse(env: str, raw: str) -> Any:
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{env}={raw!r} is not a number: use e.g. {env}=1.") from None
+        if low is not None and (value <= low if strict_low else value < low):
+            bound = f"greater than {low}" if strict_low else f"at least {low}"
+            raise ConfigError(f"{env}={raw!r} is out of range: it must be {bound}.")
+        if high is not None and value > high:
+            raise ConfigError(f"{env}={raw!r} is out of range: it must be at most {high}.")
+        return value
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "str": lambda env, raw: raw.strip(),
+    "secret": lambda env, raw: raw.strip(),
+    "bool": _parse_bool,
+    "pos_float": _parse_number(float, 0, None, True),
+    "nonneg_float": _parse_number(float, 0, None, False),
+    "unit_float": _parse_number(float, 0, 1, False),
+    "pos_int": _parse_number(int, 0, None, True),
+    "nonneg_int": _parse_number(int, 0, None, False),
+    "vad_level": _parse_number(int, 0, 3, False),
+    "list": lambda env, raw: tuple(p.strip() for p in raw.split(",") if p.strip()),
+    "paths": lambda env, raw: tuple(p.strip() for p in raw.split(os.pathsep) if p.strip()),
+}
+
+
+def env_names() -> list[str]:
+    """Every environment variable LOKI reads."""
+    return [f.metadata["env"] for f in fields(Settings)]
+
+
+def settings_from(values: Mapping[str, str], strict_names: Mapping[str, str] | None = None) -> Settings:
+    """Build and check settings from a mapping of environment variables.
+
+    Args:
+        values: variable name to raw value.
+        strict_names: the subset whose unknown `LOKI_*` names are an error (the `.env` file);
+            by default all of `values`.
+    """
+    kwargs: dict[str, Any] = {}
+    for f in fields(Settings):
+        env = f.metadata["env"]
+        raw = values.get(env)
+        if raw is None:
+            continue
+        value = _PARSERS[f.metadata["parse"]](env, raw)
+        choices = f.metadata["choices"]
+        if choices:
+            match = next((c for c in choices if c.lower() == str(value).lower()), None)
+            if match is None:
+                raise ConfigError(f"{env}={raw!r} is not allowed: use one of {', '.join(choices)}.")
+            value = match
+        kwargs[f.name] = value
+    known = set(env_names())
+    unknown = sorted(k for k in (values if strict_names is None else strict_names) if k.startswith("LOKI_") and k not in known)
+    if unknown:
+        raise ConfigError(f"Unknown setting {unknown[0]}: see .env.example for the names LOKI reads.")
+    settings = Settings(**kwargs)
+    _check_paths(settings)
+    return settings
+
+
+def _looks_like_path(value: str) -> bool:
+    return value.startswith((".", "/", "~")) or os.sep in value or value.endswith((".gguf", ".onnx", ".ppn"))
+
+
+def _check_paths(s: Settings) -> None:
+    for env, value in (
+        ("LOKI_LLM_MODEL", s.llm_model if s.llm_backend == "llama_cpp" else ""),
+        ("LOKI_STT_MODEL", s.stt_model),
+        ("LOKI_VOICE", s.voice),
+        ("LOKI_VOICE_RU", s.voice_ru),
+        ("LOKI_WAKE_MODEL", s.wake_model),
+    ):
+        if value and _looks_like_path(value) and not Path(value).expanduser().exists():
+            raise ConfigError(
+                f"{env}={value!r}: no such file or folder. Fix the path, or unset {env} to use the embedded default."
+            )
+    if s.llm_backend == "openai" and not s.llm_url and not s.llm_api_key:
+        # An OpenAI-compatible server needs a URL unless it is OpenAI itself, with a key.
+        raise ConfigError(
+            "LOKI_LLM_BACKEND=openai needs LOKI_LLM_URL (e.g. http://127.0.0.1:8080/v1) or LOKI_LLM_API_KEY for api.openai.com."
+        )
+    for name in s.llm_fallback:
+        if name not in LLM_BACKENDS:
+            raise ConfigError(f"LOKI_LLM_FALLBACK names {name!r}: use backends from {', '.join(LLM_BACKENDS)}.")
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `.env` (if present) under the environment, which wins, and check every value."""
+    from_file: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    values = {**from_file, **(os.environ if environ is None else environ)}
+    return settings_from(values, strict_names=from_file if environ is None else values)
+
+
+def fail(error: ConfigError) -> None:
+    """Print a configuration error the way start-up reports it."""
+    print(f"loki: configuration error: {error}", file=sys.stderr)

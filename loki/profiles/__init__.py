@@ -1,0 +1,1 @@
+"""Tier-0 profiles: human-edited phrase files compiled to regular expressions."""

@@ -1,0 +1,148 @@
+"""Tier-0 matching: exact rules first, then near misses within a small edit budget.
+
+A near miss ("value up" for "volume up", "new tap" for "new tab") is accepted only when it is
+the single best rule by edit distance; a tie between rules that do different things, or an
+utterance far from every rule, goes on to the next tier.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from loki.errors import ActionError
+from loki.profiles.loader import ProfileSet, Rule, values_from_match
+from loki.profiles.normalize import Normalized, normalize
+
+# Edit budget: about one error per five literal characters, at most three; short rules need 4+ chars.
+_FUZZY_RATE = 0.25
+_FUZZY_MAX = 3
+_FUZZY_MIN_CHARS = 4
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that matched an utterance, with its filled and validated actions."""
+
+    rule: Rule
+    values: dict[str, str]
+    actions: list[dict[str, Any]]
+    errors: int = 0  # edits needed (0: exact)
+
+    @property
+    def is_repeat(self) -> bool:
+        """The rule asks to repeat the previous turn."""
+        return self.rule.is_repeat
+
+
+def _rank(rule: Rule) -> tuple[int, int, int]:
+    return (rule.scope.specificity, int(rule.user), rule.compiled.literal_chars)
+
+
+def _now_values(language: str) -> dict[str, str]:
+    now = time.localtime()
+    if language == "ru":
+        months = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+                  "сентября", "октября", "ноября", "декабря"]
+        days = ["понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"]
+        return {"now.time": time.strftime("%H:%M", now),
+                "now.date": f"{days[now.tm_wday]}, {now.tm_mday} {months[now.tm_mon - 1]}"}
+    hour = now.tm_hour % 12 or 12
+    return {"now.time": f"{hour}:{now.tm_min:02d} {'AM' if now.tm_hour < 12 else 'PM'}",
+            "now.date": time.strftime("%A, %B ", now) + str(now.tm_mday)}
+
+
+class Matcher:
+    """Finds the tier-0 rule for an utterance in the current context."""
+
+    def __init__(self, profiles: ProfileSet, now: Callable[[str], dict[str, str]] = _now_values) -> None:
+        self.profiles = profiles
+        self._now = now
+        self._fuzzy: dict[int, Any] = {}
+        self._rule_words: dict[int, set[str]] = {}
+        for rules in profiles.rules.values():
+            for rule in rules:
+                self._fuzzy_pattern(rule)
+
+    def _words(self, rule: Rule) -> set[str]:
+        words = self._rule_words.get(id(rule))
+        if words is None:
+            literal = regex.sub(r"<[a-z_]+>|\{[a-z_0-9]+\}", " ", rule.phrase)
+            words = set(normalize(literal, strip_fillers=False).tokens)
+            for entries in rule.lists.values():
+                for spoken in entries:
+                    words.update(spoken.split())
+            self._rule_words[id(rule)] = words
+        return words
+
+    def _fuzzy_pattern(self, rule: Rule) -> Any:
+        """The rule's pattern with an edit budget (None for rules too short to guess at)."""
+        if id(rule) not in self._fuzzy:
+            chars = rule.compiled.literal_chars
+            pattern = None
+            if chars >= _FUZZY_MIN_CHARS:
+                budget = min(_FUZZY_MAX, max(1, round(chars * _FUZZY_RATE)))
+                pattern = regex.compile(f"(?e)(?:{rule.compiled.pattern}){{e<={budget}}}", regex.BESTMATCH)
+            self._fuzzy[id(rule)] = pattern
+        return self._fuzzy[id(rule)]
+
+    def match(self, text: str, language: str, *, os_name: str = "", app: str = "", title: str = "") -> Match | None:
+        """The best rule for `text`, or None when no rule fits (the next tier decides)."""
+        norm = normalize(text)
+        if not norm.tokens:
+            return None
+        subject = " " + norm.text
+        rules = [r for r in self.profiles.for_language(language) if r.scope.admits(os_name, app, title)]
+        exact = [(r, m) for r in rules if (m := r.regex.fullmatch(subject))]
+        if exact:
+            rule, m = max(exact, key=lambda rm: _rank(rm[0]))
+            return self._build(rule, m, norm, 0, language)
+        return self._fuzzy_match(rules, subject, norm, language)
+
+    def _fuzzy_match(self, rules: list[Rule], subject: str, norm: Normalized, language: str) -> Match | None:
+        scored: list[tuple[float, int, Rule, Any]] = []
+        heard = set(norm.tokens)
+        for rule in rules:
+            pattern = self._fuzzy_pattern(rule)
+            # A near miss must still share a whole word with the rule ("value up" ~ "volume up"),
+            # so a lone word like "mutex" never turns into "mute".
+            if pattern is None or not heard & self._words(rule):
+                continue
+            chars = rule.compiled.literal_chars
+            m = pattern.fullmatch(subject)
+            if m is None:
+                continue
+            errors = sum(m.fuzzy_counts)
+            scored.append((errors / chars, errors, rule, m))
+        if not scored:
+            return None
+        scored.sort(key=lambda s: (s[0], [-x for x in _rank(s[2])]))
+        best = scored[0]
+        for other in scored[1:]:
+            if other[0] > best[0]:
+                break
+            if other[2].actions != best[2].actions and _rank(other[2]) == _rank(best[2]):
+                return None  # two different commands are equally near: do not guess
+        return self._build(best[2], best[3], norm, best[1], language)
+
+    def _build(self, rule: Rule, m: Any, norm: Normalized, errors: int, language: str) -> Match | None:
+        groups = m.groupdict()
+        try:
+            values = values_from_match(rule, groups)
+        except ValueError:
+            return None
+        if "text" in rule.compiled.slots and groups.get("text"):
+            start, end = m.span("text")
+            values["text"] = norm.surface(start - 1, end - 1) or groups["text"].strip()
+        if "number" in values and not values["number"].isdigit():
+            return None
+        values.update(self._now(language))
+        try:
+            actions = rule.build_actions(values)
+        except ActionError:
+            return None
+        return Match(rule, values, actions, errors)

@@ -1,0 +1,183 @@
+"""Transcript normalization: case, punctuation, fillers and number words, in English and Russian.
+
+Matching runs on the normalized text; slots such as `<text>` are read back from the original
+words, so "type Hello, World!" types "Hello, World!" and not "hello world".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+_CONTRACTIONS = {
+    "what's": "what is", "it's": "it is", "that's": "that is", "let's": "let us", "don't": "do not",
+    "can't": "cannot", "i'm": "i am", "i'd": "i would", "you're": "you are", "there's": "there is",
+    "where's": "where is", "who's": "who is", "won't": "will not", "isn't": "is not",
+}
+# Said before or after a command without changing it.
+_LEADING_FILLERS = [
+    "hey loki", "ok loki", "okay loki", "loki", "эй локи", "локи",
+    "could you please", "can you please", "would you please", "will you please",
+    "could you", "can you", "would you", "will you", "i want you to", "i'd like you to", "i would like you to",
+    "go ahead and", "please", "just", "now", "ok", "okay", "so", "well", "and",
+    "пожалуйста", "можешь", "можно", "ну", "давай", "а", "ка",
+]
+_TRAILING_FILLERS = ["please", "for me", "now", "thanks", "thank you", "loki", "пожалуйста", "спасибо", "локи"]
+# Politeness said anywhere in a command ("открой, пожалуйста, браузер").
+_POLITE = {"please", "пожалуйста"}
+_HESITATIONS = {"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "эм", "ээ", "э", "мм", "эээ"}
+
+_EN_UNITS = {
+    "zero": 0, "oh": None, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_RU_UNITS = {
+    "ноль": 0, "один": 1, "одна": 1, "одно": 1, "два": 2, "две": 2, "три": 3, "четыре": 4, "пять": 5,
+    "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "одиннадцать": 11, "двенадцать": 12,
+    "тринадцать": 13, "четырнадцать": 14, "пятнадцать": 15, "шестнадцать": 16, "семнадцать": 17,
+    "восемнадцать": 18, "девятнадцать": 19,
+}
+_RU_TENS = {
+    "двадцать": 20, "тридцать": 30, "сорок": 40, "пятьдесят": 50, "шестьдесят": 60, "семьдесят": 70,
+    "восемьдесят": 80, "девяносто": 90,
+}
+_RU_HUNDREDS = {
+    "сто": 100, "двести": 200, "триста": 300, "четыреста": 400, "пятьсот": 500, "шестьсот": 600,
+    "семьсот": 700, "восемьсот": 800, "девятьсот": 900,
+}
+_SMALL = {k: v for k, v in {**_EN_UNITS, **_EN_TENS, **_RU_UNITS, **_RU_TENS}.items() if v is not None}
+_SCALES = {"hundred": 100, "thousand": 1000, "тысяча": 1000, "тысячи": 1000, "тысяч": 1000}
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A normalized utterance that remembers where each token came from."""
+
+    raw: str
+    tokens: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]  # each token's (start, end) in `raw`
+
+    @property
+    def text(self) -> str:
+        """Tokens joined by single spaces: what rules are matched against."""
+        return " ".join(self.tokens)
+
+    def surface(self, start: int, end: int) -> str:
+        """The original words under characters [start, end) of `text`, with their case and punctuation."""
+        first = last = None
+        pos = 0
+        for i, token in enumerate(self.tokens):
+            t_start, t_end = pos, pos + len(token)
+            if t_end > start and t_start < end:
+                first = i if first is None else first
+                last = i
+            pos = t_end + 1
+        if first is None or last is None:
+            return ""
+        return self.raw[self.spans[first][0] : self.spans[last][1]]
+
+
+def _number_value(words: list[str]) -> int | None:
+    """Parse a run of number words ("twenty five", "сто двадцать три"); None if not a number."""
+    total, current, seen = 0, 0, False
+    for word in words:
+        if word.isdigit():
+            current += int(word)
+        elif word in _SMALL:
+            current += _SMALL[word]
+        elif word in _RU_HUNDREDS:
+            current += _RU_HUNDREDS[word]
+        elif word in _SCALES:
+            scale = _SCALES[word]
+            if scale == 100:
+                current = max(current, 1) * 100
+            else:
+                total += max(current, 1) * scale
+                current = 0
+        elif word in ("and", "и") and seen:
+            continue
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def _is_number_word(word: str) -> bool:
+    return word in _SMALL or word in _RU_HUNDREDS or word in _SCALES
+
+
+def _merge_numbers(tokens: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], list[tuple[int, int]]]:
+    out_t: list[str] = []
+    out_s: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        if _is_number_word(tokens[i]):
+            j = i
+            while j < len(tokens) and (_is_number_word(tokens[j]) or (tokens[j] in ("and", "и") and j + 1 < len(tokens) and _is_number_word(tokens[j + 1]) and j > i)):
+                # A unit after a unit ("one two") is two numbers, not one.
+                if j > i and tokens[j] in _SMALL and tokens[j - 1] in _SMALL and not (tokens[j - 1] in _EN_TENS or tokens[j - 1] in _RU_TENS):
+                    break
+                j += 1
+            value = _number_value(tokens[i:j])
+            if value is not None:
+                out_t.append(str(value))
+                out_s.append((spans[i][0], spans[j - 1][1]))
+                i = j
+                continue
+        out_t.append(tokens[i])
+        out_s.append(spans[i])
+        i += 1
+    return out_t, out_s
+
+
+def _strip_phrases(tokens: list[str], spans: list[tuple[int, int]], phrases: list[list[str]], leading: bool) -> None:
+    changed = True
+    while changed and tokens:
+        changed = False
+        for phrase in phrases:
+            n = len(phrase)
+            if n < len(tokens) and (tokens[:n] if leading else tokens[-n:]) == phrase:
+                if leading:
+                    del tokens[:n], spans[:n]
+                else:
+                    del tokens[-n:], spans[-n:]
+                changed = True
+                break
+
+
+_LEAD = [p.split() for p in sorted(_LEADING_FILLERS, key=len, reverse=True)]
+_TRAIL = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse=True)]
+
+
+def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
+    """Lower-case, drop punctuation and fillers, turn number words into digits."""
+    raw = unicodedata.normalize("NFC", raw)
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in _WORD.finditer(raw):
+        word = m.group().lower().replace("’", "'").replace("ё", "е")
+        expanded = _CONTRACTIONS.get(word)
+        if expanded:
+            for part in expanded.split():
+                tokens.append(part)
+                spans.append(m.span())
+        elif word not in _HESITATIONS and not (strip_fillers and word in _POLITE):
+            tokens.append(word.replace("_", " ").strip() or word)
+            spans.append(m.span())
+    if strip_fillers:
+        _strip_phrases(tokens, spans, _LEAD, leading=True)
+        _strip_phrases(tokens, spans, _TRAIL, leading=False)
+    tokens, spans = _merge_numbers(tokens, spans)
+    return Normalized(raw, tuple(tokens), tuple(spans))
+
+
+def detect_script_language(text: str) -> str:
+    """'ru' when most letters are Cyrillic, else 'en' (for LOKI_LANGUAGE=auto on typed text)."""
+    cyrillic = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch.lower() == "ё")
+    latin = sum(1 for ch in text if "a" <= ch.lower() <= "z")
+    return "ru" if cyrillic > latin else "en"

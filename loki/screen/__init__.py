@@ -1,0 +1,1 @@
+"""The screen: the active window (context for commands), capture, geometry."""
