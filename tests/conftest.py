@@ -1,0 +1,114 @@
+"""Shared fixtures: a real X server (Xvfb + openbox) and a real audio server (PulseAudio, null sink).
+
+Both are started once per session by the tests themselves; tests that need one skip with a clear
+reason only when the program is not installed (`.ci/run` installs them, so CI never skips).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+def _need(*programs: str) -> None:
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install {', '.join(missing)} (see .ci/run)")
+        pytest.skip(f"needs {', '.join(missing)}: run the README's test command to install it")
+
+
+def _wait_for(check, what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not come up within {timeout_s:g} s")
+
+
+@pytest.fixture(scope="session")
+def xserver() -> Iterator[str]:
+    """A real X display with a window manager; yields the DISPLAY value and sets it."""
+    _need("Xvfb", "openbox", "xdotool")
+    display = f":{90 + os.getpid() % 100}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DISPLAY": display}
+    _wait_for(lambda: subprocess.run(["xdotool", "getmouselocation"], env=env, capture_output=True).returncode == 0, "Xvfb")
+    wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    try:
+        yield display
+    finally:
+        wm.terminate()
+        xvfb.terminate()
+        wm.wait(5)
+        xvfb.wait(5)
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[dict[str, str]]:
+    """A real PulseAudio server whose default sink is a null sink (its monitor is the default source).
+
+    Yields the environment variables that point clients at it (already set in os.environ).
+    """
+    _need("pulseaudio", "pactl")
+    runtime = Path(tempfile.mkdtemp(prefix="loki-pulse-"))
+    runtime.chmod(0o700)
+    env = {"XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
+    full_env = {**os.environ, **env}
+    subprocess.run(
+        ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes",
+         "-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=loki_null rate=16000",
+         "-L", "module-always-sink"],
+        env=full_env, check=True, capture_output=True,
+    )
+    _wait_for(lambda: subprocess.run(["pactl", "info"], env=full_env, capture_output=True).returncode == 0, "PulseAudio")
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        subprocess.run(["pulseaudio", "--kill"], env=full_env, capture_output=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def testdata() -> Path:
+    """The shared real recordings (../shared/testdata)."""
+    if not TESTDATA.is_dir():
+        pytest.skip(f"shared recordings not found at {TESTDATA}")
+    return TESTDATA
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a Settings object that writes only under tmp_path."""
+    return {
+        "LOKI_STATE_DIR": str(tmp_path / "state"),
+        "LOKI_USER_PROFILES_DIR": str(tmp_path / "user-profiles"),
+        "LOKI_SCREENSHOT_DIR": str(tmp_path / "shots"),
+        "LOKI_LLM_BACKEND": "none",
+    }
