@@ -18,12 +18,15 @@ from loki.errors import ConfigError, LokiError
 log = logging.getLogger("loki")
 
 
+# Reports go to the real stdout; once main() starts, sys.stdout points at stderr so that stray
+# prints from libraries (python-xlib, llama.cpp) cannot corrupt the JSON lines.
+_report_stream = sys.stdout
+
+
 def emit(obj: dict[str, Any], as_json: bool, human: str | None = None) -> None:
     """Print one report line: JSON when asked, else a human line."""
-    if as_json:
-        print(json.dumps(obj, ensure_ascii=False), flush=True)
-    else:
-        print(human if human is not None else obj, flush=True)
+    line = json.dumps(obj, ensure_ascii=False) if as_json else (human if human is not None else str(obj))
+    print(line, file=_report_stream, flush=True)
 
 
 def _human_turn(result: dict[str, Any], text_key: str = "text") -> str:
@@ -163,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `loki` console script."""
+    global _report_stream
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
+    _report_stream, sys.stdout = sys.stdout, sys.stderr
     try:
         settings = load_settings(args.env_file)
     except ConfigError as exc:
@@ -187,3 +192,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        sys.stdout = _report_stream

@@ -50,9 +50,18 @@ def xserver() -> Iterator[str]:
     time.sleep(0.3)
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
+    # python-xlib insists on an Xauthority file; Xvfb runs without access control, so an empty one does.
+    xauth = Path(tempfile.mkstemp(prefix="loki-xauth-")[1])
+    old_xauth = os.environ.get("XAUTHORITY")
+    os.environ["XAUTHORITY"] = str(xauth)
     try:
         yield display
     finally:
+        xauth.unlink(missing_ok=True)
+        if old_xauth is None:
+            os.environ.pop("XAUTHORITY", None)
+        else:
+            os.environ["XAUTHORITY"] = old_xauth
         wm.terminate()
         xvfb.terminate()
         wm.wait(5)

@@ -21,8 +21,15 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
         raise ActionError(f"{argv[0]} failed: {exc}") from exc
 
 
+_launched: list[subprocess.Popen[bytes]] = []
+
+
 def launch(argv: list[str]) -> int:
-    """Start an app detached from LOKI; returns its pid."""
+    """Start an app detached from LOKI; returns its pid.
+
+    The Popen objects are kept (and reaped on the next launch) so exited apps leave no zombies.
+    """
+    _launched[:] = [p for p in _launched if p.poll() is None]
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -30,6 +37,7 @@ def launch(argv: list[str]) -> int:
         )
     except OSError as exc:
         raise ActionError(f"Could not start {argv[0]}: {exc}") from exc
+    _launched.append(proc)
     return proc.pid
 
 
@@ -115,7 +123,8 @@ def screenshot(folder: str = "") -> Path:
         import mss
         import mss.tools
 
-        with mss.mss() as sct:
+        factory = getattr(mss, "MSS", None) or mss.mss  # mss 10 renamed the class
+        with factory() as sct:
             shot = sct.grab(sct.monitors[0])
             mss.tools.to_png(shot.rgb, shot.size, output=str(path))
     except Exception as exc:  # mss raises ScreenShotError and Xlib errors

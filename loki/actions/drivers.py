@@ -30,8 +30,8 @@ def on_x11() -> bool:
 class PyAutoGuiDriver:
     """The real keyboard and mouse through pyautogui, with pyautogui's fail-safe kept on.
 
-    pyautogui types only ASCII on X11, so other text goes through `xdotool type`, which maps
-    each character to a spare keycode (Cyrillic, accents and emoji all arrive).
+    pyautogui types only ASCII on X11, so other text goes through `X11Typist`, which maps the
+    characters onto spare keycodes (Cyrillic, accents and emoji all arrive).
     """
 
     def __init__(self) -> None:
@@ -47,13 +47,29 @@ class PyAutoGuiDriver:
         self._gui: Any = pyautogui
 
     def hotkey(self, keys: list[str]) -> None:
-        self._gui.hotkey(*keys)
+        if on_x11() and self._x11_unmapped(keys):
+            # pyautogui's X11 backend silently drops keys it has no keycode for (media keys,
+            # the Windows key...), so those chords go through xdotool by keysym name.
+            _xdotool_key(keys)
+        else:
+            self._gui.hotkey(*keys)
+
+    def _x11_unmapped(self, keys: list[str]) -> bool:
+        mapping = getattr(self._gui, "platformModule", None)
+        table = getattr(mapping, "keyboardMapping", {})
+        return any(len(k) > 1 and table.get(k) is None for k in keys)
 
     def type_text(self, text: str) -> None:
         if text.isascii():
             self._gui.write(text, interval=0.005)
         elif on_x11():
-            _xdotool_type(text)
+            from loki.actions.x11_typing import X11Typist
+
+            typist = X11Typist()
+            try:
+                typist.type(text)
+            finally:
+                typist.close()
         elif sys.platform == "darwin":
             _mac_type(text)
         else:
@@ -83,13 +99,36 @@ class PyAutoGuiDriver:
         self._gui.scroll(clicks)
 
 
-def _xdotool_type(text: str) -> None:
+# pyautogui key names -> X keysyms, for keys pyautogui's X11 backend cannot press.
+_X_KEYSYMS = {
+    "playpause": "XF86AudioPlay", "nexttrack": "XF86AudioNext", "prevtrack": "XF86AudioPrev",
+    "stop": "XF86AudioStop", "volumeup": "XF86AudioRaiseVolume", "volumedown": "XF86AudioLowerVolume",
+    "volumemute": "XF86AudioMute", "browserback": "XF86Back", "browserforward": "XF86Forward",
+    "browserrefresh": "XF86Reload", "browserhome": "XF86HomePage", "browsersearch": "XF86Search",
+    "browserstop": "XF86Stop", "browserfavorites": "XF86Favorites", "launchmail": "XF86Mail",
+    "launchapp1": "XF86Launch1", "launchapp2": "XF86Launch2", "launchmediaselect": "XF86AudioMedia",
+    "sleep": "XF86Sleep", "win": "Super_L", "winleft": "Super_L", "winright": "Super_R",
+    "command": "Super_L", "option": "Alt_L", "optionleft": "Alt_L", "optionright": "Alt_R",
+    "ctrl": "Control_L", "ctrlleft": "Control_L", "ctrlright": "Control_R", "alt": "Alt_L",
+    "altleft": "Alt_L", "altright": "Alt_R", "shift": "Shift_L", "shiftleft": "Shift_L",
+    "shiftright": "Shift_R", "enter": "Return", "return": "Return", "esc": "Escape", "escape": "Escape",
+    "tab": "Tab", "space": "space", "backspace": "BackSpace", "delete": "Delete", "del": "Delete",
+    "insert": "Insert", "home": "Home", "end": "End", "pageup": "Prior", "pgup": "Prior",
+    "pagedown": "Next", "pgdn": "Next", "up": "Up", "down": "Down", "left": "Left", "right": "Right",
+    "capslock": "Caps_Lock", "numlock": "Num_Lock", "scrolllock": "Scroll_Lock", "pause": "Pause",
+    "printscreen": "Print", "print": "Print", "prtsc": "Print", "prtscr": "Print", "prntscrn": "Print",
+    "apps": "Menu", "help": "Help",
+}
+
+
+def _xdotool_key(keys: list[str]) -> None:
     exe = shutil.which("xdotool")
     if exe is None:
-        raise ActionError("Typing non-ASCII text on X11 needs xdotool: sudo apt-get install xdotool")
-    result = subprocess.run([exe, "type", "--clearmodifiers", "--delay", "8", "--", text], capture_output=True, text=True, timeout=60)
+        raise ActionError(f"Pressing {'+'.join(keys)} on X11 needs xdotool: sudo apt-get install xdotool")
+    names = [_X_KEYSYMS.get(k, k.upper() if k.startswith("f") and k[1:].isdigit() else k) for k in keys]
+    result = subprocess.run([exe, "key", "--clearmodifiers", "+".join(names)], capture_output=True, text=True, timeout=10)
     if result.returncode != 0:
-        raise ActionError(f"xdotool could not type the text: {result.stderr.strip() or result.returncode}")
+        raise ActionError(f"xdotool could not press {'+'.join(keys)}: {result.stderr.strip() or result.returncode}")
 
 
 def _mac_type(text: str) -> None:

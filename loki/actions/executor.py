@@ -50,12 +50,22 @@ def describe(action: dict[str, Any]) -> str:
     return kind
 
 
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+
+
+def _plural(text: str, n: int) -> str:
+    count = _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
+    if text.endswith(" the window"):
+        return text.removesuffix(" the window") + f" {count} windows"
+    return f"{text} {count} times"
+
+
 def confirmation_prompt(actions: list[dict[str, Any]]) -> str:
     """'I'm about to close the window and press ctrl+q. Okay?'"""
     counts: dict[str, int] = {}
     for action in actions:
         counts[describe(action)] = counts.get(describe(action), 0) + 1
-    parts = [text if n == 1 else f"{text} ({n} times)" for text, n in counts.items()]
+    parts = [text if n == 1 else _plural(text, n) for text, n in counts.items()]
     return f"I'm about to {', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]}. Okay?"
 
 

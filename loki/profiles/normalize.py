@@ -25,7 +25,7 @@ _LEADING_FILLERS = [
     "go ahead and", "please", "just", "now", "ok", "okay", "so", "well", "and",
     "пожалуйста", "можешь", "можно", "ну", "давай", "а", "ка",
 ]
-_TRAILING_FILLERS = ["please", "for me", "now", "thanks", "thank you", "loki", "пожалуйста", "спасибо", "локи"]
+_TRAILING_FILLERS = ["please", "for me", "now", "thanks", "thank you", "пожалуйста", "спасибо"]
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста"}
 _HESITATIONS = {"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "эм", "ээ", "э", "мм", "эээ"}

@@ -1,0 +1,193 @@
+"""Real actions on a real X server (Xvfb + openbox) against real applications.
+
+Each test checks the effect on the application — the text that arrived, the key chord it
+received, the window that opened or closed — not merely that pyautogui was called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loki.actions.apps import AppCatalog
+from loki.actions.executor import Executor
+from loki.actions.policy import Policy
+
+pytestmark = pytest.mark.x11
+PROBE = Path(__file__).parent / "apps" / "keyprobe.py"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(check, timeout_s: float = 8.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def xdotool(*args: str) -> str:
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=5).stdout.strip()
+
+
+class Probe:
+    """The running key-probe app and its event log."""
+
+    def __init__(self, log: Path, proc: subprocess.Popen[bytes]) -> None:
+        self.log, self.proc = log, proc
+
+    def events(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def text(self) -> str:
+        texts = [e["text"] for e in self.events() if "text" in e]
+        return texts[-1] if texts else ""
+
+    def wait_text(self, expected: str) -> str:
+        wait_until(lambda: self.text() == expected, what=f"text {expected!r} (have {self.text()!r})")
+        return self.text()
+
+
+@pytest.fixture
+def probe(xserver: str, tmp_path: Path) -> Iterator[Probe]:
+    log = tmp_path / "probe.jsonl"
+    proc = subprocess.Popen([sys.executable, str(PROBE), str(log)])
+    p = Probe(log, proc)
+    wait_until(lambda: any(e.get("ready") for e in p.events()), what="the probe window")
+    wid = wait_until(lambda: xdotool("search", "--name", "LOKI key probe").split("\n")[0], what="probe window id")
+    xdotool("windowactivate", "--sync", wid)
+    wait_until(lambda: xdotool("getactivewindow") == wid, what="probe focus")
+    yield p
+    proc.terminate()
+    proc.wait(5)
+
+
+def real_executor(tmp_path: Path, *, apps: AppCatalog | None = None) -> Executor:
+    return Executor(Policy(apps or AppCatalog()), screenshot_dir=str(tmp_path / "shots"))
+
+
+async def test_typed_ascii_text_arrives(probe: Probe, tmp_path: Path) -> None:
+    report = await real_executor(tmp_path).run([{"type": "type", "text": "Hello, World 42!"}])
+    assert report.ok, report.message
+    assert probe.wait_text("Hello, World 42!")
+
+
+async def test_typed_non_ascii_text_arrives(probe: Probe, tmp_path: Path) -> None:
+    text = "привет мир, café ñ ü ✓"
+    report = await real_executor(tmp_path).run([{"type": "type", "text": text}])
+    assert report.ok, report.message
+    assert probe.wait_text(text)
+
+
+async def test_hotkey_chord_is_received(probe: Probe, tmp_path: Path) -> None:
+    report = await real_executor(tmp_path).run([{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}])
+    assert report.ok, report.message
+    control, shift = 0x4, 0x1
+
+    def chord() -> bool:
+        return any(e.get("key", "").lower() == "t" and e["state"] & control and e["state"] & shift for e in probe.events())
+
+    wait_until(chord, what="ctrl+shift+t at the probe")
+
+
+async def test_media_key_reaches_the_focused_app(probe: Probe, tmp_path: Path) -> None:
+    report = await real_executor(tmp_path).run([{"type": "media", "op": "playpause"}])
+    assert report.ok, report.message
+    wait_until(lambda: any(e.get("key") == "XF86AudioPlay" for e in probe.events()), what="XF86AudioPlay")
+
+
+async def test_click_and_scroll_reach_the_app(probe: Probe, tmp_path: Path) -> None:
+    report = await real_executor(tmp_path).run(
+        [{"type": "click", "x": 300, "y": 250}, {"type": "scroll", "clicks": -3}]
+    )
+    assert report.ok, report.message
+    wait_until(lambda: any(e.get("click") == 1 and e["x"] == 300 and e["y"] == 250 for e in probe.events()), what="click")
+    wait_until(lambda: any(e.get("wheel") == "down" for e in probe.events()), what="wheel down")
+
+
+async def test_launch_minimize_maximize_and_close_a_real_terminal(xserver: str, tmp_path: Path) -> None:
+    ex = real_executor(tmp_path)
+    before = set(xdotool("search", "--class", "xterm").split())
+    report = await ex.run([{"type": "launch", "app": "terminal"}])
+    assert report.ok, report.message
+    new = wait_until(lambda: set(xdotool("search", "--onlyvisible", "--class", "xterm").split()) - before, what="a new terminal window")
+    wid = next(iter(new))
+    xdotool("windowactivate", "--sync", wid)
+
+    report = await ex.run([{"type": "window", "op": "maximize"}])
+    assert report.ok, report.message
+    wait_until(lambda: "MAXIMIZED_HORZ" in subprocess.run(["xprop", "-id", wid, "_NET_WM_STATE"], capture_output=True, text=True).stdout, what="maximized")
+
+    report = await ex.run([{"type": "window", "op": "minimize"}])
+    assert report.ok, report.message
+    wait_until(lambda: "HIDDEN" in subprocess.run(["xprop", "-id", wid, "_NET_WM_STATE"], capture_output=True, text=True).stdout, what="minimized")
+
+    xdotool("windowactivate", "--sync", wid)
+    report = await ex.run([{"type": "window", "op": "close"}], trusted=True)
+    assert report.ok, report.message
+    wait_until(lambda: wid not in xdotool("search", "--class", "xterm").split(), what="the terminal to close")
+
+
+async def test_screenshot_is_a_png_of_the_screen(xserver: str, tmp_path: Path) -> None:
+    from PIL import Image
+
+    report = await real_executor(tmp_path).run([{"type": "screenshot"}])
+    assert report.ok, report.message
+    (path,) = report.artifacts
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == (1280, 800)
+
+
+async def test_volume_changes_the_real_default_sink(pulse: dict[str, str], tmp_path: Path) -> None:
+    def volume_percent() -> int:
+        out = subprocess.run(["pactl", "get-sink-volume", "@DEFAULT_SINK@"], capture_output=True, text=True).stdout
+        return int(out.split("/")[1].strip().rstrip("%"))
+
+    def muted() -> bool:
+        return "yes" in subprocess.run(["pactl", "get-sink-mute", "@DEFAULT_SINK@"], capture_output=True, text=True).stdout
+
+    subprocess.run(["pactl", "set-sink-volume", "@DEFAULT_SINK@", "50%"], check=True)
+    ex = real_executor(tmp_path)
+    assert (await ex.run([{"type": "volume", "delta": 10}])).ok
+    assert volume_percent() == 60
+    assert (await ex.run([{"type": "volume", "delta": -25}])).ok
+    assert volume_percent() == 35
+    assert (await ex.run([{"type": "volume", "mute": True}])).ok
+    assert muted()
+    assert (await ex.run([{"type": "volume", "mute": False}])).ok
+    assert not muted()
+
+
+def test_loki_say_types_into_the_focused_app_end_to_end(probe: Probe, tmp_path: Path, settings_env: dict[str, str]) -> None:
+    env = {**os.environ, **settings_env}
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "say", "--json", "type Привет from LOKI"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["tier"] == 0 and result["actions"] == [{"type": "type", "text": "Привет from LOKI"}]
+    assert probe.wait_text("Привет from LOKI")
+    # The turn was traced with its stage timings.
+    traces = list((Path(settings_env["LOKI_STATE_DIR"]) / "traces").glob("*.jsonl"))
+    record = json.loads(traces[0].read_text(encoding="utf-8").splitlines()[-1])
+    assert record["turn"]["text"] == "type Привет from LOKI" and "route" in record["turn"]["timings_ms"]
+
+
+def test_say_hotkey_in_russian_end_to_end(probe: Probe, tmp_path: Path, settings_env: dict[str, str]) -> None:
+    env = {**os.environ, **settings_env, "LOKI_LANGUAGE": "ru"}
+    out = subprocess.run([sys.executable, "-m", "loki", "say", "--json", "напечатай привет мир"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert probe.wait_text("привет мир")

@@ -1,0 +1,224 @@
+"""Tier-0 grammar, normalization and matching on the shipped profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loki.errors import ProfileError
+from loki.profiles.grammar import GrammarError, compile_phrase
+from loki.profiles.keys import key_pattern
+from loki.profiles.loader import load_file, load_profiles, shipped_profiles_dir
+from loki.profiles.matcher import Matcher
+from loki.profiles.normalize import detect_script_language, normalize
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_profiles([(shipped_profiles_dir(), False)]))
+
+
+def actions(matcher: Matcher, text: str, language: str = "en", **ctx: str) -> list[dict] | None:
+    m = matcher.match(text, language, os_name=ctx.get("os", "linux"), app=ctx.get("app", ""), title=ctx.get("title", ""))
+    return None if m is None else m.actions
+
+
+# Normalization ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Could you please open the browser for me?", "open the browser"),
+        ("Hey Loki, volume up by twenty-five percent please", "volume up by 25 percent"),
+        ("um, scroll down, uh, three", "scroll down 3"),
+        ("What's the time?", "what is the time"),
+        ("Открой, пожалуйста, браузер!", "открой браузер"),
+        ("прокрути вниз на сто двадцать три", "прокрути вниз на 123"),
+        ("Ещё раз", "еще раз"),
+        ("one two", "1 2"),
+        ("a hundred and five", "a 105"),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+def test_surface_keeps_original_case_and_punctuation() -> None:
+    norm = normalize("Type Hello, World")
+    start = norm.text.index("hello")
+    assert norm.surface(start, len(norm.text)) == "Hello, World"
+
+
+def test_script_language() -> None:
+    assert detect_script_language("открой браузер") == "ru"
+    assert detect_script_language("open the browser") == "en"
+
+
+# Grammar ---------------------------------------------------------------------------------
+def test_grammar_optional_alternatives_and_slots() -> None:
+    import re
+
+    lists = {"app": {"browser": "browser", "web browser": "browser"}}
+    c = compile_phrase("(open | launch) [the] {app} [please]", lists, key_pattern("en"))
+    rx = re.compile(c.pattern)
+    assert rx.fullmatch(" open the web browser")
+    assert rx.fullmatch(" launch browser")
+    assert not rx.fullmatch(" open the the browser")
+    assert c.slots == ("app",)
+    n = re.compile(compile_phrase("scroll down [<number>]", {}, key_pattern("en")).pattern)
+    assert n.fullmatch(" scroll down 12").group("number") == "12"
+    assert n.fullmatch(" scroll down").group("number") is None
+
+
+@pytest.mark.parametrize(
+    ("phrase", "message"),
+    [
+        ("open [the browser", "never closed"),
+        ("open <thing>", "unknown slot"),
+        ("open {nolist}", "not defined"),
+        ("type <text> and <text>", "used twice"),
+        ("open ( | x)", "empty"),
+    ],
+)
+def test_grammar_errors(phrase: str, message: str) -> None:
+    with pytest.raises(GrammarError, match=message):
+        compile_phrase(phrase, {}, key_pattern("en"))
+
+
+def test_profile_error_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "en" / "mine.loki"
+    bad.parent.mkdir()
+    bad.write_text("# my commands\nopen mail: launch thunderbird\nclose it: hotkey ctrl nosuchkey\n", encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_file(bad, default_language="en")
+    assert err.value.path == str(bad) and err.value.line == 3
+    assert "nosuchkey" in str(err.value) and f"{bad}:3:" in str(err.value)
+
+
+def test_profile_header_scopes_rules(tmp_path: Path) -> None:
+    folder = tmp_path / "profiles"
+    (folder / "en").mkdir(parents=True)
+    (folder / "en" / "firefox.loki").write_text("app: firefox | chromium\n-\nnew tab: hotkey ctrl shift n\n", encoding="utf-8")
+    m = Matcher(load_profiles([(shipped_profiles_dir(), False), (folder, True)]))
+    assert actions(m, "new tab", app="firefox") == [{"type": "hotkey", "keys": ["ctrl", "shift", "n"]}]
+    assert actions(m, "new tab", app="xterm") == [{"type": "hotkey", "keys": ["ctrl", "t"]}]
+
+
+def test_raw_regex_rule(tmp_path: Path) -> None:
+    path = tmp_path / "x.loki"
+    path.write_text("language: en\n-\n/zoom (?P<number>\\d+) percent/: hotkey ctrl 0\n", encoding="utf-8")
+    m = Matcher(load_profiles([(tmp_path, True)]))
+    assert actions(m, "zoom 150 percent") == [{"type": "hotkey", "keys": ["ctrl", "0"]}]
+
+
+# Matching the shipped profiles -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("open the browser", {"type": "launch", "app": "browser"}),
+        ("Open a terminal.", {"type": "launch", "app": "terminal"}),
+        ("open the file manager", {"type": "launch", "app": "file manager"}),
+        ("launch the text editor", {"type": "launch", "app": "editor"}),
+        ("open calculator", {"type": "launch", "app": "calculator"}),
+        ("new tab", {"type": "hotkey", "keys": ["ctrl", "t"]}),
+        ("next tab", {"type": "hotkey", "keys": ["ctrl", "tab"]}),
+        ("previous tab", {"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}),
+        ("close tab", {"type": "hotkey", "keys": ["ctrl", "w"]}),
+        ("close the window", {"type": "window", "op": "close"}),
+        ("minimize window", {"type": "window", "op": "minimize"}),
+        ("maximize the window", {"type": "window", "op": "maximize"}),
+        ("switch window", {"type": "window", "op": "next"}),
+        ("scroll down", {"type": "scroll", "clicks": -5}),
+        ("scroll up ten", {"type": "scroll", "clicks": 10}),
+        ("page down", {"type": "hotkey", "keys": ["pagedown"]}),
+        ("page up", {"type": "hotkey", "keys": ["pageup"]}),
+        ("volume up", {"type": "volume", "delta": 10}),
+        ("turn it down by 20 percent", {"type": "volume", "delta": -20}),
+        ("mute", {"type": "volume", "mute": True}),
+        ("pause the music", {"type": "media", "op": "playpause"}),
+        ("next track", {"type": "media", "op": "next"}),
+        ("previous song", {"type": "media", "op": "previous"}),
+        ("type Hello, World", {"type": "type", "text": "Hello, World"}),
+        ("press control shift t", {"type": "hotkey", "keys": ["ctrl", "shift", "t"]}),
+        ("press enter", {"type": "hotkey", "keys": ["enter"]}),
+        ("copy", {"type": "hotkey", "keys": ["ctrl", "c"]}),
+        ("paste", {"type": "hotkey", "keys": ["ctrl", "v"]}),
+        ("cut", {"type": "hotkey", "keys": ["ctrl", "x"]}),
+        ("undo", {"type": "hotkey", "keys": ["ctrl", "z"]}),
+        ("redo", {"type": "hotkey", "keys": ["ctrl", "shift", "z"]}),
+        ("select all", {"type": "hotkey", "keys": ["ctrl", "a"]}),
+        ("save the file", {"type": "hotkey", "keys": ["ctrl", "s"]}),
+        ("go back", {"type": "hotkey", "keys": ["alt", "left"]}),
+        ("go forward", {"type": "hotkey", "keys": ["alt", "right"]}),
+        ("take a screenshot", {"type": "screenshot"}),
+        ("stop", {"type": "stop"}),
+        ("cancel", {"type": "stop"}),
+    ],
+)
+def test_english_commands(matcher: Matcher, text: str, expected: dict) -> None:
+    assert actions(matcher, text) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("открой браузер", {"type": "launch", "app": "browser"}),
+        ("переключи вкладку", {"type": "hotkey", "keys": ["ctrl", "tab"]}),
+        ("закрой окно", {"type": "window", "op": "close"}),
+        ("сделай громче", {"type": "volume", "delta": 10}),
+        ("напечатай привет мир", {"type": "type", "text": "привет мир"}),
+        ("Открой, пожалуйста, терминал.", {"type": "launch", "app": "terminal"}),
+        ("прокрути вниз на десять", {"type": "scroll", "clicks": -10}),
+        ("стоп", {"type": "stop"}),
+    ],
+)
+def test_russian_commands(matcher: Matcher, text: str, expected: dict) -> None:
+    assert actions(matcher, text, "ru") == [expected]
+
+
+def test_time_and_date_are_spoken(matcher: Matcher) -> None:
+    (time_action,) = actions(matcher, "what time is it?")
+    assert time_action["type"] == "speak" and time_action["text"].startswith("It's ")
+    (date_action,) = actions(matcher, "what's the date")
+    assert date_action["text"].startswith("Today is ")
+    (ru_time,) = actions(matcher, "который час", "ru")
+    assert ru_time["text"].startswith("Сейчас ")
+
+
+def test_repeat_rule(matcher: Matcher) -> None:
+    m = matcher.match("repeat that", "en", os_name="linux")
+    assert m is not None and m.is_repeat and m.actions == []
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("value up", {"type": "volume", "delta": 10}),
+        ("new tap", {"type": "hotkey", "keys": ["ctrl", "t"]}),
+        ("minimise window", {"type": "window", "op": "minimize"}),
+        ("scroll dawn", {"type": "scroll", "clicks": -5}),
+        ("open the browsers", {"type": "launch", "app": "browser"}),
+    ],
+)
+def test_near_misses_are_tolerated(matcher: Matcher, heard: str, meant: dict) -> None:
+    assert actions(matcher, heard) == [meant]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "open the pod bay doors and sing me a song",
+        "could you start up the web browser for me",
+        "turn on the living room lamp",
+        "what is the capital of france",
+        "the new tablet is great",
+        "mutex",
+        "stopwatch",
+        "americano",
+        "tell me a joke",
+        "",
+        "um uh",
+    ],
+)
+def test_unrelated_speech_matches_nothing(matcher: Matcher, text: str) -> None:
+    assert actions(matcher, text) is None
