@@ -49,7 +49,9 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
         texts = [" ".join(args.text)]
     if not texts or not any(texts):
         raise LokiError("Nothing to say: give the text as arguments, or '-' to read lines from stdin.")
-    orchestrator = build_orchestrator(settings, confirm=_terminal_confirm if sys.stdin.isatty() and args.text != ["-"] else None)
+    orchestrator = build_orchestrator(
+        settings, confirm=_terminal_confirm if sys.stdin.isatty() and args.text != ["-"] else None
+    )
 
     async def run() -> int:
         failures = 0

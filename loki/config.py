@@ -39,51 +39,128 @@ class Settings:
     """Everything LOKI can be told; built by `load_settings()`."""
 
     # General
-    language: str = _setting("LOKI_LANGUAGE", "en", "Command language: en, ru or auto (detected per utterance).", choices=LANGUAGES)
+    language: str = _setting(
+        "LOKI_LANGUAGE", "en", "Command language: en, ru or auto (detected per utterance).", choices=LANGUAGES
+    )
     dry_run: bool = _setting("LOKI_DRY_RUN", False, "1: plan and report actions, never touch the desktop.", "bool")
-    log_level: str = _setting("LOKI_LOG_LEVEL", "INFO", "Log level on stderr.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    profiles_dirs: tuple[str, ...] = _setting("LOKI_PROFILES_DIRS", (), "Extra profile folders, separated by ':' (the shipped and user folders are always read).", "paths")
-    user_profiles_dir: str = _setting("LOKI_USER_PROFILES_DIR", "", "Where your own profiles and learned commands live (default: $XDG_CONFIG_HOME/loki/profiles).")
+    log_level: str = _setting(
+        "LOKI_LOG_LEVEL", "INFO", "Log level on stderr.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+    profiles_dirs: tuple[str, ...] = _setting(
+        "LOKI_PROFILES_DIRS",
+        (),
+        "Extra profile folders, separated by ':' (the shipped and user folders are always read).",
+        "paths",
+    )
+    user_profiles_dir: str = _setting(
+        "LOKI_USER_PROFILES_DIR",
+        "",
+        "Where your own profiles and learned commands live (default: $XDG_CONFIG_HOME/loki/profiles).",
+    )
     state_dir: str = _setting("LOKI_STATE_DIR", "", "Where turn traces are written (default: $XDG_STATE_HOME/loki).")
-    trace: bool = _setting("LOKI_TRACE", True, "1: write a JSON line per turn with stage timings under the state dir.", "bool")
-    models_dir: str = _setting("LOKI_MODELS_DIR", "", "Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models).")
+    trace: bool = _setting(
+        "LOKI_TRACE", True, "1: write a JSON line per turn with stage timings under the state dir.", "bool"
+    )
+    models_dir: str = _setting(
+        "LOKI_MODELS_DIR", "", "Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."
+    )
     # Actions and policy
-    apps_allow: tuple[str, ...] = _setting("LOKI_APPS_ALLOW", (), "Extra executables LOKI may launch, separated by ','.", "list")
-    confirm_timeout_s: float = _setting("LOKI_CONFIRM_TIMEOUT_S", 6.0, "Seconds to wait for yes/no before a risky step counts as 'no'.", "pos_float")
-    step_timeout_s: float = _setting("LOKI_STEP_TIMEOUT_S", 10.0, "Seconds one action may take before the plan is abandoned.", "pos_float")
-    screenshot_dir: str = _setting("LOKI_SCREENSHOT_DIR", "", "Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures).")
+    apps_allow: tuple[str, ...] = _setting(
+        "LOKI_APPS_ALLOW", (), "Extra executables LOKI may launch, separated by ','.", "list"
+    )
+    confirm_timeout_s: float = _setting(
+        "LOKI_CONFIRM_TIMEOUT_S", 6.0, "Seconds to wait for yes/no before a risky step counts as 'no'.", "pos_float"
+    )
+    step_timeout_s: float = _setting(
+        "LOKI_STEP_TIMEOUT_S", 10.0, "Seconds one action may take before the plan is abandoned.", "pos_float"
+    )
+    screenshot_dir: str = _setting(
+        "LOKI_SCREENSHOT_DIR", "", "Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures)."
+    )
     # Listening
     wake_phrase: str = _setting("LOKI_WAKE_PHRASE", "hey loki", "The spoken wake phrase.")
-    wake_engine: str = _setting("LOKI_WAKE_ENGINE", "auto", "auto, whisper (keyless default), porcupine, openwakeword or none (push-to-talk only).", choices=WAKE_ENGINES)
-    wake_model: str = _setting("LOKI_WAKE_MODEL", "", "Porcupine .ppn / built-in keyword, or openWakeWord .onnx model path.")
-    wake_threshold: float = _setting("LOKI_WAKE_THRESHOLD", 0.5, "Detection threshold for model-based wake engines (0..1).", "unit_float")
-    picovoice_access_key: str = _setting("PICOVOICE_ACCESS_KEY", "", "Picovoice key; when set, Porcupine detects the wake word. Never logged.", "secret")
-    mic_device: str = _setting("LOKI_MIC_DEVICE", "", "Microphone by name (substring) or index; empty: the system default.")
-    vad_aggressiveness: int = _setting("LOKI_VAD_AGGRESSIVENESS", 2, "webrtcvad aggressiveness, 0 (lenient) to 3 (strict).", "vad_level")
-    vad_silence_ms: int = _setting("LOKI_VAD_SILENCE_MS", 300, "Milliseconds of silence that end an utterance.", "pos_int")
-    vad_preroll_ms: int = _setting("LOKI_VAD_PREROLL_MS", 300, "Milliseconds of audio kept from before speech starts.", "pos_int")
-    max_utterance_s: float = _setting("LOKI_MAX_UTTERANCE_S", 12.0, "Seconds after which an utterance is cut, even in steady noise.", "pos_float")
-    followup_s: float = _setting("LOKI_FOLLOWUP_S", 5.0, "Seconds after LOKI acts or answers during which no wake word is needed.", "nonneg_float")
+    wake_engine: str = _setting(
+        "LOKI_WAKE_ENGINE",
+        "auto",
+        "auto, whisper (keyless default), porcupine, openwakeword or none (push-to-talk only).",
+        choices=WAKE_ENGINES,
+    )
+    wake_model: str = _setting(
+        "LOKI_WAKE_MODEL", "", "Porcupine .ppn / built-in keyword, or openWakeWord .onnx model path."
+    )
+    wake_threshold: float = _setting(
+        "LOKI_WAKE_THRESHOLD", 0.5, "Detection threshold for model-based wake engines (0..1).", "unit_float"
+    )
+    picovoice_access_key: str = _setting(
+        "PICOVOICE_ACCESS_KEY", "", "Picovoice key; when set, Porcupine detects the wake word. Never logged.", "secret"
+    )
+    mic_device: str = _setting(
+        "LOKI_MIC_DEVICE", "", "Microphone by name (substring) or index; empty: the system default."
+    )
+    vad_aggressiveness: int = _setting(
+        "LOKI_VAD_AGGRESSIVENESS", 2, "webrtcvad aggressiveness, 0 (lenient) to 3 (strict).", "vad_level"
+    )
+    vad_silence_ms: int = _setting(
+        "LOKI_VAD_SILENCE_MS", 300, "Milliseconds of silence that end an utterance.", "pos_int"
+    )
+    vad_preroll_ms: int = _setting(
+        "LOKI_VAD_PREROLL_MS", 300, "Milliseconds of audio kept from before speech starts.", "pos_int"
+    )
+    max_utterance_s: float = _setting(
+        "LOKI_MAX_UTTERANCE_S", 12.0, "Seconds after which an utterance is cut, even in steady noise.", "pos_float"
+    )
+    followup_s: float = _setting(
+        "LOKI_FOLLOWUP_S",
+        5.0,
+        "Seconds after LOKI acts or answers during which no wake word is needed.",
+        "nonneg_float",
+    )
     ptt_key: str = _setting("LOKI_PTT_KEY", "", "Push-to-talk key (pyautogui/X11 name, e.g. 'f9'); empty: off.")
-    ptt_mode: str = _setting("LOKI_PTT_MODE", "hold", "hold (talk while held) or toggle (press to start, press to stop).", choices=PTT_MODES)
+    ptt_mode: str = _setting(
+        "LOKI_PTT_MODE", "hold", "hold (talk while held) or toggle (press to start, press to stop).", choices=PTT_MODES
+    )
     # Speech recognition
-    stt_model: str = _setting("LOKI_STT_MODEL", "", "faster-whisper model name or folder (default: the embedded model for LOKI_LANGUAGE).")
+    stt_model: str = _setting(
+        "LOKI_STT_MODEL", "", "faster-whisper model name or folder (default: the embedded model for LOKI_LANGUAGE)."
+    )
     stt_threads: int = _setting("LOKI_STT_THREADS", 0, "CPU threads for Whisper (0: all cores).", "nonneg_int")
     # Speaking
-    voice: str = _setting("LOKI_VOICE", "", "Piper voice (.onnx path or name in the model store; default: the embedded voice).")
+    voice: str = _setting(
+        "LOKI_VOICE", "", "Piper voice (.onnx path or name in the model store; default: the embedded voice)."
+    )
     voice_ru: str = _setting("LOKI_VOICE_RU", "", "Piper voice for Russian replies; empty: espeak-ng.")
-    speaker_device: str = _setting("LOKI_SPEAKER_DEVICE", "", "Speaker by name (substring) or index; empty: the system default.")
+    speaker_device: str = _setting(
+        "LOKI_SPEAKER_DEVICE", "", "Speaker by name (substring) or index; empty: the system default."
+    )
     reply_mode: str = _setting("LOKI_REPLY_MODE", "both", "voice, text (stdout/log) or both.", choices=REPLY_MODES)
     earcons: bool = _setting("LOKI_EARCONS", True, "1: short sounds for listening / done / error.", "bool")
-    max_spoken_chars: int = _setting("LOKI_MAX_SPOKEN_CHARS", 400, "Longer replies are shortened before they are spoken.", "pos_int")
+    max_spoken_chars: int = _setting(
+        "LOKI_MAX_SPOKEN_CHARS", 400, "Longer replies are shortened before they are spoken.", "pos_int"
+    )
     # Language models
-    llm_backend: str = _setting("LOKI_LLM_BACKEND", "llama_cpp", "llama_cpp, openai (any OpenAI-compatible server), ollama, gemini, or none.", choices=LLM_BACKENDS)
+    llm_backend: str = _setting(
+        "LOKI_LLM_BACKEND",
+        "llama_cpp",
+        "llama_cpp, openai (any OpenAI-compatible server), ollama, gemini, or none.",
+        choices=LLM_BACKENDS,
+    )
     llm_url: str = _setting("LOKI_LLM_URL", "", "Base URL of an HTTP backend (default per backend).")
-    llm_model: str = _setting("LOKI_LLM_MODEL", "", "Model name, or a GGUF path for llama_cpp (default: the embedded gemma-3-270m).")
+    llm_model: str = _setting(
+        "LOKI_LLM_MODEL", "", "Model name, or a GGUF path for llama_cpp (default: the embedded gemma-3-270m)."
+    )
     llm_api_key: str = _setting("LOKI_LLM_API_KEY", "", "Key for a remote backend. Never logged.", "secret")
-    llm_timeout_s: float = _setting("LOKI_LLM_TIMEOUT_S", 20.0, "Seconds before a backend call is abandoned.", "pos_float")
-    llm_fallback: tuple[str, ...] = _setting("LOKI_LLM_FALLBACK", (), "Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'.", "list")
-    vision_backend: str = _setting("LOKI_VISION_BACKEND", "none", "Backend for tier 2 (screen + vision): same choices as LOKI_LLM_BACKEND.", choices=LLM_BACKENDS)
+    llm_timeout_s: float = _setting(
+        "LOKI_LLM_TIMEOUT_S", 20.0, "Seconds before a backend call is abandoned.", "pos_float"
+    )
+    llm_fallback: tuple[str, ...] = _setting(
+        "LOKI_LLM_FALLBACK", (), "Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'.", "list"
+    )
+    vision_backend: str = _setting(
+        "LOKI_VISION_BACKEND",
+        "none",
+        "Backend for tier 2 (screen + vision): same choices as LOKI_LLM_BACKEND.",
+        choices=LLM_BACKENDS,
+    )
     vision_model: str = _setting("LOKI_VISION_MODEL", "", "Vision model name for tier 2.")
 
     def redacted(self) -> dict[str, Any]:
@@ -187,7 +264,9 @@ def settings_from(values: Mapping[str, str], strict_names: Mapping[str, str] | N
             value = match
         kwargs[f.name] = value
     known = set(env_names())
-    unknown = sorted(k for k in (values if strict_names is None else strict_names) if k.startswith("LOKI_") and k not in known)
+    unknown = sorted(
+        k for k in (values if strict_names is None else strict_names) if k.startswith("LOKI_") and k not in known
+    )
     if unknown:
         raise ConfigError(f"Unknown setting {unknown[0]}: see .env.example for the names LOKI reads.")
     settings = Settings(**kwargs)
@@ -221,7 +300,9 @@ def _check_paths(s: Settings) -> None:
             raise ConfigError(f"LOKI_LLM_FALLBACK names {name!r}: use backends from {', '.join(LLM_BACKENDS)}.")
 
 
-def load_settings(env_file: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    env_file: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read `.env` (if present) under the environment, which wins, and check every value."""
     from_file: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
@@ -260,8 +341,12 @@ def env_example() -> str:
 
 
 _GROUPS = {
-    "language": "General", "apps_allow": "Actions and policy", "wake_phrase": "Listening",
-    "stt_model": "Speech recognition", "voice": "Speaking", "llm_backend": "Language models",
+    "language": "General",
+    "apps_allow": "Actions and policy",
+    "wake_phrase": "Listening",
+    "stt_model": "Speech recognition",
+    "voice": "Speaking",
+    "llm_backend": "Language models",
 }
 
 if __name__ == "__main__":

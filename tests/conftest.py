@@ -42,10 +42,15 @@ def xserver() -> Iterator[str]:
     """A real X display with a window manager; yields the DISPLAY value and sets it."""
     _need("Xvfb", "openbox", "xdotool")
     display = f":{90 + os.getpid() % 100}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     env = {**os.environ, "DISPLAY": display}
-    _wait_for(lambda: subprocess.run(["xdotool", "getmouselocation"], env=env, capture_output=True).returncode == 0, "Xvfb")
+    _wait_for(
+        lambda: subprocess.run(["xdotool", "getmouselocation"], env=env, capture_output=True).returncode == 0, "Xvfb"
+    )
     wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     old = os.environ.get("DISPLAY")
@@ -84,12 +89,26 @@ def pulse() -> Iterator[dict[str, str]]:
     env = {"XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
     full_env = {**os.environ, **env}
     subprocess.run(
-        ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes",
-         "-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=loki_null rate=16000",
-         "-L", "module-always-sink"],
-        env=full_env, check=True, capture_output=True,
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=yes",
+            "--exit-idle-time=-1",
+            "--use-pid-file=yes",
+            "-L",
+            "module-native-protocol-unix",
+            "-L",
+            "module-null-sink sink_name=loki_null rate=16000",
+            "-L",
+            "module-always-sink",
+        ],
+        env=full_env,
+        check=True,
+        capture_output=True,
     )
-    _wait_for(lambda: subprocess.run(["pactl", "info"], env=full_env, capture_output=True).returncode == 0, "PulseAudio")
+    _wait_for(
+        lambda: subprocess.run(["pactl", "info"], env=full_env, capture_output=True).returncode == 0, "PulseAudio"
+    )
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

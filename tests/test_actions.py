@@ -41,7 +41,13 @@ def test_contract_examples_are_valid(action: dict) -> None:
 
 
 def test_defaults_are_filled() -> None:
-    assert validate_action({"type": "click", "x": 1, "y": 2}) == {"type": "click", "x": 1, "y": 2, "button": "left", "count": 1}
+    assert validate_action({"type": "click", "x": 1, "y": 2}) == {
+        "type": "click",
+        "x": 1,
+        "y": 2,
+        "button": "left",
+        "count": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -116,7 +122,9 @@ def executor(*, dry_run: bool = False, confirm=None) -> tuple[Executor, Recordin
 
 async def test_executor_runs_steps_in_order() -> None:
     ex, driver = executor()
-    report = await ex.run([{"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "type", "text": "héllo"}, {"type": "scroll", "clicks": -2}])
+    report = await ex.run(
+        [{"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "type", "text": "héllo"}, {"type": "scroll", "clicks": -2}]
+    )
     assert report.ok and report.executed == 3
     assert driver.calls == [("hotkey", ("ctrl", "t")), ("type_text", ("héllo",)), ("scroll", (-2,))]
 
@@ -168,7 +176,9 @@ async def test_trusted_plan_skips_confirmation() -> None:
 
 async def test_dry_run_touches_nothing() -> None:
     ex, driver = executor(dry_run=True)
-    report = await ex.run([{"type": "launch", "app": "terminal"}, {"type": "type", "text": "x"}, {"type": "speak", "text": "hi"}])
+    report = await ex.run(
+        [{"type": "launch", "app": "terminal"}, {"type": "type", "text": "x"}, {"type": "speak", "text": "hi"}]
+    )
     assert report.ok and report.executed == 3 and driver.calls == [] and report.said == ["hi"]
 
 

@@ -14,11 +14,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_defaults_match_the_contract() -> None:
     s = settings_from({})
-    assert (s.language, s.wake_phrase, s.llm_backend, s.llm_timeout_s, s.dry_run) == ("en", "hey loki", "llama_cpp", 20.0, False)
+    assert (s.language, s.wake_phrase, s.llm_backend, s.llm_timeout_s, s.dry_run) == (
+        "en",
+        "hey loki",
+        "llama_cpp",
+        20.0,
+        False,
+    )
 
 
 def test_values_are_parsed() -> None:
-    s = settings_from({"LOKI_LANGUAGE": "RU", "LOKI_DRY_RUN": "1", "LOKI_LLM_TIMEOUT_S": "2.5", "LOKI_APPS_ALLOW": "gimp, inkscape"})
+    s = settings_from(
+        {"LOKI_LANGUAGE": "RU", "LOKI_DRY_RUN": "1", "LOKI_LLM_TIMEOUT_S": "2.5", "LOKI_APPS_ALLOW": "gimp, inkscape"}
+    )
     assert s.language == "ru" and s.dry_run is True and s.llm_timeout_s == 2.5 and s.apps_allow == ("gimp", "inkscape")
 
 

@@ -68,6 +68,11 @@ def probe(xserver: str, tmp_path: Path) -> Iterator[Probe]:
     wid = wait_until(lambda: xdotool("search", "--name", "LOKI key probe").split("\n")[0], what="probe window id")
     xdotool("windowactivate", "--sync", wid)
     wait_until(lambda: xdotool("getactivewindow") == wid, what="probe focus")
+    # The window manager may say "active" before X input focus has moved: prove it with a key.
+    wait_until(
+        lambda: xdotool("key", "F12") is not None and any(e.get("key") == "F12" for e in p.events()),
+        what="keyboard focus on the probe",
+    )
     yield p
     proc.terminate()
     proc.wait(5)
@@ -96,9 +101,11 @@ async def test_hotkey_chord_is_received(probe: Probe, tmp_path: Path) -> None:
     control, shift = 0x4, 0x1
 
     def chord() -> bool:
-        return any(e.get("key", "").lower() == "t" and e["state"] & control and e["state"] & shift for e in probe.events())
+        return any(
+            e.get("key", "").lower() == "t" and e["state"] & control and e["state"] & shift for e in probe.events()
+        )
 
-    wait_until(chord, what="ctrl+shift+t at the probe")
+    wait_until(chord, what=f"ctrl+shift+t at the probe (got {probe.events()})")
 
 
 async def test_media_key_reaches_the_focused_app(probe: Probe, tmp_path: Path) -> None:
@@ -112,7 +119,9 @@ async def test_click_and_scroll_reach_the_app(probe: Probe, tmp_path: Path) -> N
         [{"type": "click", "x": 300, "y": 250}, {"type": "scroll", "clicks": -3}]
     )
     assert report.ok, report.message
-    wait_until(lambda: any(e.get("click") == 1 and e["x"] == 300 and e["y"] == 250 for e in probe.events()), what="click")
+    wait_until(
+        lambda: any(e.get("click") == 1 and e["x"] == 300 and e["y"] == 250 for e in probe.events()), what="click"
+    )
     wait_until(lambda: any(e.get("wheel") == "down" for e in probe.events()), what="wheel down")
 
 
@@ -121,17 +130,31 @@ async def test_launch_minimize_maximize_and_close_a_real_terminal(xserver: str, 
     before = set(xdotool("search", "--class", "xterm").split())
     report = await ex.run([{"type": "launch", "app": "terminal"}])
     assert report.ok, report.message
-    new = wait_until(lambda: set(xdotool("search", "--onlyvisible", "--class", "xterm").split()) - before, what="a new terminal window")
+    new = wait_until(
+        lambda: set(xdotool("search", "--onlyvisible", "--class", "xterm").split()) - before,
+        what="a new terminal window",
+    )
     wid = next(iter(new))
     xdotool("windowactivate", "--sync", wid)
 
     report = await ex.run([{"type": "window", "op": "maximize"}])
     assert report.ok, report.message
-    wait_until(lambda: "MAXIMIZED_HORZ" in subprocess.run(["xprop", "-id", wid, "_NET_WM_STATE"], capture_output=True, text=True).stdout, what="maximized")
+    wait_until(
+        lambda: (
+            "MAXIMIZED_HORZ"
+            in subprocess.run(["xprop", "-id", wid, "_NET_WM_STATE"], capture_output=True, text=True).stdout
+        ),
+        what="maximized",
+    )
 
     report = await ex.run([{"type": "window", "op": "minimize"}])
     assert report.ok, report.message
-    wait_until(lambda: "HIDDEN" in subprocess.run(["xprop", "-id", wid, "_NET_WM_STATE"], capture_output=True, text=True).stdout, what="minimized")
+    wait_until(
+        lambda: (
+            "HIDDEN" in subprocess.run(["xprop", "-id", wid, "_NET_WM_STATE"], capture_output=True, text=True).stdout
+        ),
+        what="minimized",
+    )
 
     xdotool("windowactivate", "--sync", wid)
     report = await ex.run([{"type": "window", "op": "close"}], trusted=True)
@@ -155,9 +178,11 @@ async def test_volume_changes_the_real_default_sink(pulse: dict[str, str], tmp_p
         return int(out.split("/")[1].strip().rstrip("%"))
 
     def muted() -> bool:
-        return "yes" in subprocess.run(["pactl", "get-sink-mute", "@DEFAULT_SINK@"], capture_output=True, text=True).stdout
+        return (
+            "yes" in subprocess.run(["pactl", "get-sink-mute", "@DEFAULT_SINK@"], capture_output=True, text=True).stdout
+        )
 
-    subprocess.run(["pactl", "set-sink-volume", "@DEFAULT_SINK@", "50%"], check=True)
+    subprocess.run(["pactl", "set-sink-volume", "@DEFAULT_SINK@", "50%"], check=True)  # noqa: ASYNC221
     ex = real_executor(tmp_path)
     assert (await ex.run([{"type": "volume", "delta": 10}])).ok
     assert volume_percent() == 60
@@ -169,11 +194,17 @@ async def test_volume_changes_the_real_default_sink(pulse: dict[str, str], tmp_p
     assert not muted()
 
 
-def test_loki_say_types_into_the_focused_app_end_to_end(probe: Probe, tmp_path: Path, settings_env: dict[str, str]) -> None:
+def test_loki_say_types_into_the_focused_app_end_to_end(
+    probe: Probe, tmp_path: Path, settings_env: dict[str, str]
+) -> None:
     env = {**os.environ, **settings_env}
     out = subprocess.run(
         [sys.executable, "-m", "loki", "say", "--json", "type Привет from LOKI"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
@@ -187,7 +218,13 @@ def test_loki_say_types_into_the_focused_app_end_to_end(probe: Probe, tmp_path: 
 
 def test_say_hotkey_in_russian_end_to_end(probe: Probe, tmp_path: Path, settings_env: dict[str, str]) -> None:
     env = {**os.environ, **settings_env, "LOKI_LANGUAGE": "ru"}
-    out = subprocess.run([sys.executable, "-m", "loki", "say", "--json", "напечатай привет мир"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "say", "--json", "напечатай привет мир"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert probe.wait_text("привет мир")

@@ -20,7 +20,9 @@ def matcher() -> Matcher:
 
 
 def actions(matcher: Matcher, text: str, language: str = "en", **ctx: str) -> list[dict] | None:
-    m = matcher.match(text, language, os_name=ctx.get("os", "linux"), app=ctx.get("app", ""), title=ctx.get("title", ""))
+    m = matcher.match(
+        text, language, os_name=ctx.get("os", "linux"), app=ctx.get("app", ""), title=ctx.get("title", "")
+    )
     return None if m is None else m.actions
 
 
@@ -98,7 +100,9 @@ def test_profile_error_names_file_and_line(tmp_path: Path) -> None:
 def test_profile_header_scopes_rules(tmp_path: Path) -> None:
     folder = tmp_path / "profiles"
     (folder / "en").mkdir(parents=True)
-    (folder / "en" / "firefox.loki").write_text("app: firefox | chromium\n-\nnew tab: hotkey ctrl shift n\n", encoding="utf-8")
+    (folder / "en" / "firefox.loki").write_text(
+        "app: firefox | chromium\n-\nnew tab: hotkey ctrl shift n\n", encoding="utf-8"
+    )
     m = Matcher(load_profiles([(shipped_profiles_dir(), False), (folder, True)]))
     assert actions(m, "new tab", app="firefox") == [{"type": "hotkey", "keys": ["ctrl", "shift", "n"]}]
     assert actions(m, "new tab", app="xterm") == [{"type": "hotkey", "keys": ["ctrl", "t"]}]

@@ -10,8 +10,27 @@ from pathlib import Path
 
 # Logical name -> candidates, first found wins. "xdg-open:<arg>" opens the user's default handler.
 _LINUX: dict[str, list[str]] = {
-    "browser": ["x-www-browser", "sensible-browser", "firefox", "chromium", "chromium-browser", "google-chrome", "brave-browser", "epiphany", "xdg-open:https://"],
-    "terminal": ["x-terminal-emulator", "gnome-terminal", "konsole", "xfce4-terminal", "kitty", "alacritty", "tilix", "xterm"],
+    "browser": [
+        "x-www-browser",
+        "sensible-browser",
+        "firefox",
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "brave-browser",
+        "epiphany",
+        "xdg-open:https://",
+    ],
+    "terminal": [
+        "x-terminal-emulator",
+        "gnome-terminal",
+        "konsole",
+        "xfce4-terminal",
+        "kitty",
+        "alacritty",
+        "tilix",
+        "xterm",
+    ],
     "file manager": ["nautilus", "dolphin", "thunar", "nemo", "pcmanfm", "caja", "xdg-open:~"],
     "editor": ["gnome-text-editor", "gedit", "kate", "mousepad", "xed", "pluma", "code", "featherpad", "xedit"],
     "calculator": ["gnome-calculator", "kcalc", "galculator", "mate-calc", "qalculate-gtk", "xcalc"],
@@ -32,9 +51,16 @@ _WINDOWS: dict[str, list[str]] = {
 }
 # Spoken aliases of the logical names (profiles map speech to these too).
 ALIASES = {
-    "web browser": "browser", "internet": "browser", "files": "file manager", "file explorer": "file manager",
-    "explorer": "file manager", "text editor": "editor", "notepad": "editor", "console": "terminal",
-    "calc": "calculator", "command line": "terminal",
+    "web browser": "browser",
+    "internet": "browser",
+    "files": "file manager",
+    "file explorer": "file manager",
+    "explorer": "file manager",
+    "text editor": "editor",
+    "notepad": "editor",
+    "console": "terminal",
+    "calc": "calculator",
+    "command line": "terminal",
 }
 
 

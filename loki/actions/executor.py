@@ -123,13 +123,19 @@ class Executor:
             prompt = confirmation_prompt(risky)
             agreed = await self.confirm(prompt) if self.confirm else False
             if not agreed:
-                report.ok, report.message = False, "Okay, I won't do it." if self.confirm else f"{prompt} I need a yes first."
+                report.ok, report.message = (
+                    False,
+                    "Okay, I won't do it." if self.confirm else f"{prompt} I need a yes first.",
+                )
                 return report
         for action in report.actions:
             try:
                 await self._step(action, report)
             except TimeoutError:
-                report.ok, report.message = False, f"Stopped: '{describe(action)}' took longer than {self.step_timeout_s:g} s."
+                report.ok, report.message = (
+                    False,
+                    f"Stopped: '{describe(action)}' took longer than {self.step_timeout_s:g} s.",
+                )
                 break
             except ActionError as exc:
                 report.ok, report.message = False, str(exc)
@@ -171,7 +177,9 @@ class Executor:
         if kind == "launch":
             argv = self.apps.resolve(action["app"])
             if argv is None:
-                raise ActionError(f"No program for '{action['app']}' is installed; install one or add it to LOKI_APPS_ALLOW.")
+                raise ActionError(
+                    f"No program for '{action['app']}' is installed; install one or add it to LOKI_APPS_ALLOW."
+                )
             desktop.launch(argv)
         elif kind == "screenshot":
             return str(desktop.screenshot(self.screenshot_dir))

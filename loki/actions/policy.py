@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from loki.actions.apps import AppCatalog
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """What the policy allows."""
 
     SAFE = "safe"
@@ -52,9 +52,17 @@ _CONFIRM_CHORDS = [
     {"win", "l"},
 ]
 _MODIFIER_ALIASES = {
-    "ctrlleft": "ctrl", "ctrlright": "ctrl", "altleft": "alt", "altright": "alt",
-    "shiftleft": "shift", "shiftright": "shift", "winleft": "win", "winright": "win",
-    "cmd": "command", "optionleft": "option", "optionright": "option",
+    "ctrlleft": "ctrl",
+    "ctrlright": "ctrl",
+    "altleft": "alt",
+    "altright": "alt",
+    "shiftleft": "shift",
+    "shiftright": "shift",
+    "winleft": "win",
+    "winright": "win",
+    "cmd": "command",
+    "optionleft": "option",
+    "optionright": "option",
 }
 # Text that, typed into a terminal and submitted, could destroy data or the session.
 _DANGEROUS_TEXT = re.compile(

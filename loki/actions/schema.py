@@ -111,7 +111,9 @@ def _check_field(kind: str, name: str, spec: Field, value: Any) -> Any:
         keys = []
         for key in value:
             if not isinstance(key, str) or not is_key_name(key.lower() if len(key) > 1 else key):
-                raise ActionError(f"'{where}' has an unknown key {key!r}: use pyautogui key names such as ctrl, alt, enter, f5, a.")
+                raise ActionError(
+                    f"'{where}' has an unknown key {key!r}: use pyautogui key names such as ctrl, alt, enter, f5, a."
+                )
             keys.append(key.lower() if len(key) > 1 else key)
         return keys
     raise AssertionError(spec.kind)

@@ -50,8 +50,13 @@ class TurnResult:
     def as_json(self, text_key: str = "text") -> dict[str, Any]:
         """The contract's JSON object."""
         out: dict[str, Any] = {
-            text_key: self.text, "tier": self.tier, "actions": self.actions, "reply": self.reply,
-            "timings_ms": self.timings_ms, "language": self.language, "ok": self.ok,
+            text_key: self.text,
+            "tier": self.tier,
+            "actions": self.actions,
+            "reply": self.reply,
+            "timings_ms": self.timings_ms,
+            "language": self.language,
+            "ok": self.ok,
         }
         if self.error:
             out["error"] = self.error
@@ -88,7 +93,9 @@ class Orchestrator:
             return detected
         return detect_script_language(text)
 
-    async def handle(self, text: str, *, language: str | None = None, timings: dict[str, float] | None = None) -> TurnResult:
+    async def handle(
+        self, text: str, *, language: str | None = None, timings: dict[str, float] | None = None
+    ) -> TurnResult:
         """Run one turn; never raises for a failed stage (the result says what went wrong)."""
         watch = Stopwatch()
         lang = self.language_for(text, language)

@@ -114,7 +114,9 @@ class _Parser:
 
     def list_slot(self, name: str) -> str:
         if name not in self.lists:
-            raise GrammarError(f"list {{{name}}} is not defined in this profile: add lines like '{{{name}}} value: spoken | words'")
+            raise GrammarError(
+                f"list {{{name}}} is not defined in this profile: add lines like '{{{name}}} value: spoken | words'"
+            )
         self._name(name)
         spoken = sorted(self.lists[name], key=len, reverse=True)
         return f"(?P<{name}>" + "|".join(" " + re.escape(s) for s in spoken) + ")"

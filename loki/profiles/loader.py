@@ -52,8 +52,7 @@ class Scope:
     def admits(self, os_name: str, app: str, title: str) -> bool:
         """True if the context satisfies every constraint."""
         return all(
-            p is None or p.search(value)
-            for p, value in ((self.os, os_name), (self.app, app), (self.title, title))
+            p is None or p.search(value) for p, value in ((self.os, os_name), (self.app, app), (self.title, title))
         )
 
 
@@ -79,7 +78,7 @@ class Rule:
 
     def build_actions(self, values: Mapping[str, str]) -> list[dict[str, Any]]:
         """Fill the templates with slot values and validate each action."""
-        return [parse_action(_fill(t, values, json_context=t.startswith("{\""))) for t in self.actions if t != "repeat"]
+        return [parse_action(_fill(t, values, json_context=t.startswith('{"'))) for t in self.actions if t != "repeat"]
 
 
 @dataclass
@@ -111,7 +110,9 @@ def _fill(template: str, values: Mapping[str, str], *, json_context: bool) -> st
         value = values.get(name)
         if value is None:
             if default is None:
-                raise ActionError(f"'{{{name}}}' has no value: give it a default like {{{name}=5}} or make the slot required.")
+                raise ActionError(
+                    f"'{{{name}}}' has no value: give it a default like {{{name}=5}} or make the slot required."
+                )
             value = default
         return json.dumps(value)[1:-1] if json_context else value
 
@@ -216,7 +217,11 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
             key, sep, value = line.partition(":")
             key = key.strip().lower()
             if not sep or key not in _HEADER_KEYS:
-                raise ProfileError(where, number, f"header lines are 'key: value' with key one of {', '.join(_HEADER_KEYS)}; end the header with a line '-'")
+                raise ProfileError(
+                    where,
+                    number,
+                    f"header lines are 'key: value' with key one of {', '.join(_HEADER_KEYS)}; end the header with a line '-'",
+                )
             try:
                 _scope_pattern(value)
             except re.error as exc:
@@ -235,7 +240,11 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
         pending.append((number, *_split_or_fail(where, number, line)))
     language = header.get("language", default_language or "")
     if language not in LANGUAGE_DIRS:
-        raise ProfileError(where, 1, f"unknown language {language!r}: put the file under profiles/en or profiles/ru, or add a header 'language: en'")
+        raise ProfileError(
+            where,
+            1,
+            f"unknown language {language!r}: put the file under profiles/en or profiles/ru, or add a header 'language: en'",
+        )
     scope = Scope(**{k: _scope_pattern(v) for k, v in header.items() if k != "language"})
     keys = key_pattern(language)
     rules = []
@@ -244,10 +253,25 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
             compiled = compile_phrase(phrase, lists, keys)
         except GrammarError as exc:
             raise ProfileError(where, number, f"in phrase {phrase.strip()!r}: {exc}") from None
-        templates = tuple(t.strip() for t in actions_text.split(";") if t.strip()) if not actions_text.strip().startswith("{\"") else (actions_text.strip(),)
+        templates = (
+            tuple(t.strip() for t in actions_text.split(";") if t.strip())
+            if not actions_text.strip().startswith('{"')
+            else (actions_text.strip(),)
+        )
         if not templates:
             raise ProfileError(where, number, "the rule has no action after the colon")
-        rule = Rule(phrase.strip(), compiled, re.compile(compiled.pattern), templates, language, scope, lists, where, number, user)
+        rule = Rule(
+            phrase.strip(),
+            compiled,
+            re.compile(compiled.pattern),
+            templates,
+            language,
+            scope,
+            lists,
+            where,
+            number,
+            user,
+        )
         samples = {**_SAMPLE, **{name: next(iter(lists[name].values())) for name in compiled.slots if name in lists}}
         try:
             if "repeat" in templates and len(templates) > 1:

