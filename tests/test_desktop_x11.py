@@ -228,3 +228,32 @@ def test_say_hotkey_in_russian_end_to_end(probe: Probe, tmp_path: Path, settings
     )
     assert out.returncode == 0, out.stderr
     assert probe.wait_text("привет мир")
+
+
+async def test_rules_are_scoped_by_the_real_active_window(
+    probe: Probe, tmp_path: Path, settings_env: dict[str, str]
+) -> None:
+    from loki.app import build_orchestrator
+    from loki.config import settings_from
+
+    user = Path(settings_env["LOKI_USER_PROFILES_DIR"]) / "en"
+    user.mkdir(parents=True)
+    (user / "probe.loki").write_text("title: /key probe/\n-\nsign it: type -- LOKI\n", encoding="utf-8")
+    orch = build_orchestrator(settings_from(settings_env))
+    result = await orch.handle("sign it")
+    assert result.tier == 0 and result.detail["rule"].endswith("probe.loki:3")
+    assert probe.wait_text("-- LOKI")
+    # Elsewhere the rule does not apply.
+    other = build_orchestrator(settings_from(settings_env))
+    other.context = lambda: __import__("loki.screen.window", fromlist=["Context"]).Context("linux", "xterm", "bash")
+    assert (await other.handle("sign it")).tier is None
+
+
+async def test_fail_safe_corner_stops_the_plan(probe: Probe, tmp_path: Path) -> None:
+    ex = real_executor(tmp_path)
+    try:
+        report = await ex.run([{"type": "move", "x": 0, "y": 0}, {"type": "type", "text": "never typed"}])
+    finally:
+        xdotool("mousemove", "640", "400")  # leave the corner so later tests can act
+    assert not report.ok and "fail-safe" in report.message and report.executed == 1
+    assert "never typed" not in probe.text()

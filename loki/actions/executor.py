@@ -161,7 +161,14 @@ class Executor:
         if self.policy.dry_run:
             return
         loop = asyncio.get_running_loop()
-        result = await asyncio.wait_for(loop.run_in_executor(self._thread, self._act, action), self.step_timeout_s)
+        try:
+            result = await asyncio.wait_for(loop.run_in_executor(self._thread, self._act, action), self.step_timeout_s)
+        except (ActionError, TimeoutError):
+            raise
+        except Exception as exc:  # pyautogui.FailSafeException, Xlib errors, OSError from tools
+            if type(exc).__name__ == "FailSafeException":
+                raise ActionError("Stopped: the mouse is in a screen corner (pyautogui's fail-safe).") from exc
+            raise ActionError(f"Could not {describe(action)}: {exc}") from exc
         if result:
             report.artifacts.append(result)
 
