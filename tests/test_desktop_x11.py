@@ -160,6 +160,10 @@ async def test_launch_minimize_maximize_and_close_a_real_terminal(xserver: str, 
     report = await ex.run([{"type": "window", "op": "close"}], trusted=True)
     assert report.ok, report.message
     wait_until(lambda: wid not in xdotool("search", "--class", "xterm").split(), what="the terminal to close")
+    from loki.actions import desktop
+
+    for proc in desktop._launched:
+        assert proc.wait(10) is not None  # the terminal process really ended
 
 
 async def test_screenshot_is_a_png_of_the_screen(xserver: str, tmp_path: Path) -> None:
