@@ -72,7 +72,8 @@ def window(op: str, target: str | None, driver: InputDriver) -> None:
 
 def volume(action: dict[str, Any], driver: InputDriver) -> None:
     """Change or mute the default output's volume with the OS's own mixer."""
-    delta, mute = action.get("delta"), action.get("mute")
+    mute: bool | None = action.get("mute")
+    delta: int = action.get("delta", 0)
     if sys.platform.startswith("linux") and shutil.which("pactl"):
         if mute is not None:
             argv = ["pactl", "set-sink-mute", "@DEFAULT_SINK@", "1" if mute else "0"]

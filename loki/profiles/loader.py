@@ -131,10 +131,10 @@ def parse_action(text: str) -> dict[str, Any]:
     text = text.strip()
     if text.startswith("{"):
         try:
-            obj = json.loads(text)
+            parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ActionError(f"bad JSON action: {exc.msg} at column {exc.colno}") from None
-        return validate_action(obj)
+        return validate_action(parsed)
     verb, _, rest = text.partition(" ")
     rest = rest.strip()
     obj: dict[str, Any]
