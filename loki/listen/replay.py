@@ -1,0 +1,77 @@
+"""`loki replay FILE.wav`: a recording fed through the same path as the microphone, one JSON line per turn.
+
+The fake microphone plays the file faster than real time but holds its audio clock while an
+utterance or turn is being processed, so wake windows and follow-ups behave as they would live.
+With `realtime=True` (benchmarks) it plays at the file's own pace and never waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loki.audio.fake import ArrayMicrophone
+from loki.audio.wav import read_wav
+from loki.brain.orchestrator import TurnResult
+from loki.config import Settings
+from loki.events import Event
+
+
+async def replay(
+    audio: np.ndarray | str | Path,
+    settings: Settings,
+    *,
+    require_wake: bool = True,
+    realtime: bool = False,
+    transcriber: Any = None,
+    voice: Any = None,
+    on_turn: Callable[[TurnResult, Any], None] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    noise_rms: float = 0.0,
+) -> list[TurnResult]:
+    """Run the daemon on a recording until it ends; returns every turn's result."""
+    from loki.daemon import build_daemon
+
+    samples = read_wav(audio) if isinstance(audio, (str, Path)) else audio
+    holder: dict[str, Any] = {}
+
+    async def gate() -> None:
+        await holder["daemon"].wait_idle()
+
+    mic = ArrayMicrophone(
+        samples,
+        realtime=realtime,
+        gate=None if realtime else gate,
+        noise_rms=noise_rms,
+        name=str(audio) if isinstance(audio, (str, Path)) else "array",
+    )
+    daemon = build_daemon(
+        settings,
+        mic=mic,
+        voice=voice,
+        require_wake=require_wake,
+        on_turn=on_turn,
+        on_event=on_event,
+        transcriber=transcriber,
+    )
+    holder["daemon"] = daemon
+    try:
+        await daemon.warm_up()
+        await daemon.run()
+    finally:
+        await daemon.aclose()
+        daemon.orchestrator.executor.close()
+    return daemon.results
+
+
+def command(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one line per turn: {"transcript", "tier", "actions", "reply", "timings_ms"}."""
+    from loki.daemon import _print_turn
+
+    results = asyncio.run(replay(args.file, settings, require_wake=not args.no_wake, on_turn=_print_turn(args.json)))
+    return 0 if all(r.ok for r in results) else 1

@@ -1,0 +1,100 @@
+"""Wake word: the keyless transcript matcher by default, Porcupine or openWakeWord models when set up.
+
+`LOKI_WAKE_ENGINE=auto` picks, in order: an openWakeWord `.onnx` model (`LOKI_WAKE_MODEL`),
+Porcupine when `PICOVOICE_ACCESS_KEY` and a keyword are set, else the keyless whisper matcher,
+which needs no key and no extra model: every utterance is transcribed anyway, and the phrase
+is looked for at its start ("hey loki, open the browser" in one breath works).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from loki.config import Settings
+from loki.errors import ConfigError
+from loki.listen.wake.engines import Detection, OnnxWake, PorcupineWake, WakeEngine
+from loki.listen.wake.phrase import DEFAULT_ALIASES, PhraseMatch, WakePhrases, default_phrases, sound_key
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Detection",
+    "OnnxWake",
+    "PhraseMatch",
+    "PorcupineWake",
+    "WakeEngine",
+    "WakePhrases",
+    "WakeSetup",
+    "build_wake",
+    "default_phrases",
+    "sound_key",
+]
+
+
+@dataclass
+class WakeSetup:
+    """The chosen engine: `engine` is None for the keyless transcript matcher (or none at all)."""
+
+    kind: str  # "whisper" | "porcupine" | "openwakeword" | "none"
+    phrases: WakePhrases
+    engine: WakeEngine | None = None
+
+    @property
+    def whisper(self) -> bool:
+        """True when the wake phrase is read from transcripts."""
+        return self.kind == "whisper"
+
+
+def _phrases(settings: Settings) -> WakePhrases:
+    phrases = default_phrases(settings.wake_phrase)
+    aliases = DEFAULT_ALIASES if sound_key(settings.wake_phrase) == sound_key("hey loki") else ()
+    return WakePhrases(phrases, aliases=aliases)
+
+
+def _onnx_model(settings: Settings) -> Path | None:
+    spec = settings.wake_model
+    if not spec:
+        return None
+    path = Path(spec).expanduser()
+    if path.suffix == ".onnx":
+        return path if path.is_file() else settings.models_path / "wake" / path.name
+    if not spec.endswith(".ppn"):
+        candidate = settings.models_path / "wake" / f"{spec}.onnx"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def build_wake(settings: Settings) -> WakeSetup:
+    """The wake-word setup the settings ask for (raises ConfigError/ModelError when it cannot be built)."""
+    phrases = _phrases(settings)
+    kind = settings.wake_engine
+    onnx = _onnx_model(settings)
+    if kind == "auto":
+        if onnx is not None:
+            kind = "openwakeword"
+        elif settings.picovoice_access_key and settings.wake_model:
+            kind = "porcupine"
+        else:
+            kind = "whisper"
+    if kind == "none" or kind == "whisper":
+        return WakeSetup(kind, phrases)
+    if kind == "porcupine":
+        if not settings.picovoice_access_key:
+            raise ConfigError("LOKI_WAKE_ENGINE=porcupine needs PICOVOICE_ACCESS_KEY (free at console.picovoice.ai).")
+        if not settings.wake_model:
+            raise ConfigError(
+                "LOKI_WAKE_ENGINE=porcupine needs LOKI_WAKE_MODEL: a built-in keyword (e.g. jarvis, computer) "
+                "or a .ppn file for your phrase."
+            )
+        keywords = [k.strip() for k in settings.wake_model.split(",") if k.strip()]
+        return WakeSetup(
+            kind, phrases, PorcupineWake(settings.picovoice_access_key, keywords, sensitivity=settings.wake_threshold)
+        )
+    if onnx is None:
+        raise ConfigError(
+            "LOKI_WAKE_ENGINE=openwakeword needs LOKI_WAKE_MODEL: an openWakeWord .onnx file (or its name in models/wake/)."
+        )
+    return WakeSetup(kind, phrases, OnnxWake(onnx, threshold=settings.wake_threshold))
