@@ -1,0 +1,77 @@
+"""Build the language model LOKI talks to from the settings: the main backend plus fallbacks.
+
+`LOKI_LLM_URL`, `LOKI_LLM_MODEL` and `LOKI_LLM_API_KEY` belong to the main backend. Fallbacks
+(`LOKI_LLM_FALLBACK`) run with their own defaults and never receive the key, so a key meant for
+one service is never sent to another: `ollama` is the local Ollama, `openai` a llama-server on
+127.0.0.1:8080, `llama_cpp` the embedded model; `gemini` needs a key and is skipped as a fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from loki.config import Settings
+from loki.llm.base import Llm
+from loki.llm.chain import FallbackChain
+from loki.llm.gemini import GeminiBackend
+from loki.llm.http import HttpBackend
+from loki.llm.llamacpp import LlamaCppBackend, embedded_model_path
+from loki.llm.ollama import OllamaBackend
+from loki.llm.openai import OpenAiBackend
+
+log = logging.getLogger(__name__)
+
+HTTP_BACKENDS: dict[str, type[HttpBackend]] = {
+    "openai": OpenAiBackend,
+    "ollama": OllamaBackend,
+    "gemini": GeminiBackend,
+}
+
+
+def gguf_path(settings: Settings, model: str) -> Path:
+    """A GGUF named by path, or by file name in the model store."""
+    path = Path(model).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    for candidate in (settings.models_path / model, settings.models_path / f"{model}.gguf"):
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def build_backend(name: str, settings: Settings, *, main: bool) -> Llm | None:
+    """One backend; None for a fallback that cannot work without the main backend's settings."""
+    timeout_s = settings.llm_timeout_s
+    if name == "llama_cpp":
+        if main and settings.llm_model:
+            return LlamaCppBackend(gguf_path(settings, settings.llm_model), timeout_s=timeout_s)
+        return LlamaCppBackend(lambda: embedded_model_path(settings.models_path), timeout_s=timeout_s)
+    cls = HTTP_BACKENDS.get(name)
+    if cls is None:
+        return None
+    if main:
+        return cls(url=settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key, timeout_s=timeout_s)
+    if name == "gemini":
+        log.warning("LOKI_LLM_FALLBACK: gemini needs a key, which only the main backend gets; skipping it")
+        return None
+    return cls(timeout_s=timeout_s)
+
+
+def build_llm(settings: Settings) -> Llm | None:
+    """The main backend, wrapped in a fallback chain when `LOKI_LLM_FALLBACK` names others."""
+    if settings.llm_backend == "none":
+        return None
+    main = build_backend(settings.llm_backend, settings, main=True)
+    if main is None:
+        return None
+    chain: list[Llm] = [main]
+    seen = {settings.llm_backend}
+    for name in settings.llm_fallback:
+        if name in seen or name == "none":
+            continue
+        seen.add(name)
+        backend = build_backend(name, settings, main=False)
+        if backend is not None:
+            chain.append(backend)
+    return chain[0] if len(chain) == 1 else FallbackChain(chain)
