@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import re
 import signal
 import sys
 import threading
@@ -59,6 +60,7 @@ LONG_UTTERANCE_S = 4.0
 ECHO_TAIL_S = 0.35
 """After LOKI's last sample is heard, the microphone counts as hearing LOKI this much longer."""
 
+_WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _TURN_CLOCK: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("loki_turn_clock", default=None)
 
 
@@ -71,6 +73,64 @@ class Command:
     source: str = "vad"
     speech_end_at: float | None = None  # monotonic time speech ended
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class SaidLog:
+    """What LOKI said lately, to tell its own words from the user's in a mixed transcript."""
+
+    def __init__(self, keep_s: float = 12.0) -> None:
+        self.keep_s = keep_s
+        self._said: list[tuple[float, str]] = []
+
+    def add(self, text: str) -> None:
+        """Remember a reply (or part of one) LOKI is about to say."""
+        now = time.monotonic()
+        self._said = [(at, t) for at, t in self._said if now - at <= self.keep_s] + [(now, text)]
+
+    def words(self) -> set[str]:
+        """Lower-case words LOKI said within `keep_s`."""
+        now = time.monotonic()
+        return {w.lower() for at, t in self._said if now - at <= self.keep_s for w in _WORDS.findall(t)}
+
+    def foreign(self, transcript: str) -> str:
+        """The transcript's words that LOKI did not say lately."""
+        said = self.words()
+        return " ".join(w for w in _WORDS.findall(transcript) if w.lower() not in said)
+
+
+class VoiceTap:
+    """The voice as the orchestrator's `reply=`: notes every text in a SaidLog, then speaks it."""
+
+    def __init__(self, voice: Any, said: SaidLog) -> None:
+        self.voice = voice
+        self.said = said
+
+    async def __call__(self, text: str, language: str = "en") -> None:
+        """Say `text`."""
+        self.said.add(text)
+        await self.voice(text, language)
+
+    async def stream(self, pieces: Any, language: str = "en") -> None:
+        """Say text arriving in pieces."""
+        stream = getattr(self.voice, "stream", None)
+
+        async def tee() -> Any:
+            async for piece in pieces:
+                self.said.add(piece)
+                yield piece
+
+        if stream is None:
+            text = "".join([piece async for piece in tee()])
+            await self.voice(text, language)
+        else:
+            await stream(tee(), language)
+
+    async def interrupt(self) -> Any:
+        """Cut the voice."""
+        return await self.voice.interrupt()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.voice, name)
 
 
 class Transcribes:
@@ -134,8 +194,10 @@ class Daemon:
         require_wake: bool = True,
         on_turn: Callable[[TurnResult, Command], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        said: SaidLog | None = None,
     ) -> None:
         self.settings = settings
+        self.said = said or SaidLog()
         self.orchestrator = orchestrator
         self.transcriber = transcriber
         self.voice = voice
@@ -450,7 +512,8 @@ class Daemon:
         if pending is not None and not pending.done() and text and not self_heard and not utt.overlaps_voice:
             pending.set_result(text)
             return False
-        heard = Heard(text, utt.start_s, utt.speech_end_s, utt.source, utt.overlaps_voice, self_heard)
+        foreign = self.said.foreign(text) if utt.overlaps_voice else None
+        heard = Heard(text, utt.start_s, utt.speech_end_s, utt.source, utt.overlaps_voice, self_heard, foreign)
         decision = self.gate.decide(heard, busy=self._busy())
         log.debug("decision %s (%s)", decision.kind, decision.reason)
         if decision.interrupt and decision.kind != "drop":
@@ -632,6 +695,7 @@ def build_daemon(
     on_turn: Callable[[TurnResult, Command], None] | None = None,
     on_event: Callable[[Event], None] | None = None,
     transcriber: Transcribes | None = None,
+    driver_factory: Callable[[], Any] | None = None,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation."""
     from loki.app import build_orchestrator, load_all_profiles
@@ -639,12 +703,20 @@ def build_daemon(
     profiles = load_all_profiles(settings)
     wake = build_wake(settings)
     holder: dict[str, Daemon] = {}
+    said = SaidLog()
+    reply = VoiceTap(voice, said) if voice is not None else None
     confirm = (
-        _spoken_confirm(settings, voice, lambda timeout_s: holder["daemon"].listen(timeout_s))
-        if voice is not None
+        _spoken_confirm(settings, reply, lambda timeout_s: holder["daemon"].listen(timeout_s))
+        if reply is not None
         else None
     )
-    orchestrator = build_orchestrator(settings, profiles=profiles, reply=voice, confirm=confirm)
+    orchestrator = build_orchestrator(
+        settings,
+        profiles=profiles,
+        reply=reply,
+        confirm=confirm,
+        **({"driver_factory": driver_factory} if driver_factory else {}),
+    )
     if transcriber is None and mic is not None:
         transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
     daemon = Daemon(
@@ -657,21 +729,24 @@ def build_daemon(
         require_wake=require_wake,
         on_turn=on_turn,
         on_event=on_event,
+        said=said,
     )
     holder["daemon"] = daemon
     return daemon
 
 
 def _spoken_confirm(settings: Settings, voice: Any, listen: Callable[[float], Awaitable[str | None]]) -> Any:
+    """D's SpokenConfirm, asking with the voice and hearing the answer through `Daemon.listen`."""
     try:
         from loki.brain.confirm import SpokenConfirm
     except ImportError:
         return None
+    from loki.profiles.normalize import detect_script_language
 
-    async def speak(text: str, language: str = "en") -> None:
-        await voice(text, language)
+    async def speak(text: str) -> None:
+        await voice(text, detect_script_language(text))
 
-    return SpokenConfirm(speak, listen, settings.confirm_timeout_s)
+    return SpokenConfirm.from_settings(settings, speak, listen)
 
 
 def _build_voice(settings: Settings) -> Any:

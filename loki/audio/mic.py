@@ -8,6 +8,7 @@ logged and reopened with back-off while the daemon keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -156,18 +157,19 @@ async def keep_open(
     while True:
         started = False
         try:
-            async for frame in mic.frames():
-                if not started:
-                    started = True
-                    if last is not None:
-                        offset_s = last.stream_s + max(0.0, frame.captured_at - last.captured_at) - frame.stream_s
-                    if on_state:
-                        on_state("open", mic.name)
-                    if attempt:
-                        log.info("microphone %r is back", mic.name)
-                    attempt = 0
-                last = replace(frame, stream_s=frame.stream_s + offset_s) if offset_s else frame
-                yield last
+            async with contextlib.aclosing(mic.frames()) as frames:  # type: ignore[type-var]
+                async for frame in frames:
+                    if not started:
+                        started = True
+                        if last is not None:
+                            offset_s = last.stream_s + max(0.0, frame.captured_at - last.captured_at) - frame.stream_s
+                        if on_state:
+                            on_state("open", mic.name)
+                        if attempt:
+                            log.info("microphone %r is back", mic.name)
+                        attempt = 0
+                    last = replace(frame, stream_s=frame.stream_s + offset_s) if offset_s else frame
+                    yield last
             return
         except AudioError as exc:
             delay = backoff_s[min(attempt, len(backoff_s) - 1)]

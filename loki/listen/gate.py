@@ -46,6 +46,12 @@ class Heard:
     source: str = "vad"  # "vad" | "ptt" | "text"
     overlaps_voice: bool = False  # LOKI was speaking while this was said
     self_heard: bool = False  # the transcript repeats what LOKI just said
+    foreign: str | None = None  # the transcript without the words LOKI just said (None: all of it)
+
+    @property
+    def not_loki(self) -> str:
+        """What the user (not LOKI's own voice) may have said."""
+        return self.text if self.foreign is None else self.foreign
 
 
 @dataclass(frozen=True)
@@ -111,27 +117,31 @@ class CommandGate:
         text = heard.text.strip()
         if not re.search(r"\w", text):
             return Decision("drop", reason="empty")
-        if heard.self_heard:
-            return Decision("drop", reason="self-heard")
-        match = self.phrases.match(text)
         if heard.source == "ptt":
+            match = self.phrases.match(text)
             command = match.remainder if match else text
             if not command:
                 self.open_window(heard.end_s)
                 return Decision("wake", wake=match, interrupt=True)
             return Decision("command", command, reason="ptt", wake=match, interrupt=True)
         if heard.overlaps_voice or busy:
+            # Mixed with LOKI's voice, the user's words may be anywhere in the transcript.
+            foreign = heard.not_loki
+            match = self.phrases.match(text) or (self.phrases.search(foreign) if heard.overlaps_voice else None)
             if match is not None:
                 if match.remainder and not stop_request(match.remainder):
                     self.close_windows()
                     return Decision("command", match.remainder, reason="wake while busy", wake=match, interrupt=True)
                 self.open_window(heard.end_s)
                 return Decision("wake" if not match.remainder else "stop", wake=match, interrupt=True)
-            if stop_request(text):
+            if stop_request(foreign):
                 self.close_windows()
-                return Decision("stop", text, reason="stop while busy", interrupt=True)
+                return Decision("stop", foreign, reason="stop while busy", interrupt=True)
             if heard.overlaps_voice:
-                return Decision("drop", reason="gated while LOKI speaks")
+                return Decision("drop", reason="self-heard" if heard.self_heard else "gated while LOKI speaks")
+        if heard.self_heard:
+            return Decision("drop", reason="self-heard")
+        match = self.phrases.match(text)
         if match is not None:
             if match.remainder:
                 self.close_windows()

@@ -154,6 +154,15 @@ class WakePhrases:
                         best = PhraseMatch(phrase, round(score, 3), rest.lstrip(" ,.!?;:-—…").strip())
         return best
 
+    def search(self, text: str) -> PhraseMatch | None:
+        """The first phrase match anywhere in `text` (for speech mixed with LOKI's own voice)."""
+        words = list(_WORD.finditer(text))
+        for word in words:
+            match = self.match(text[word.start() :])
+            if match is not None:
+                return match
+        return None
+
 
 def default_phrases(wake_phrase: str) -> list[str]:
     """The configured phrase, plus «эй локи» when it is the default "hey loki"."""

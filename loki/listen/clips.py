@@ -1,0 +1,134 @@
+"""Synthetic speech clips (espeak-ng voices and the embedded Piper voice) for tests, benchmarks and wake checks.
+
+Every clip comes back as float32 mono at 16 kHz, so it can be fed to a fake microphone directly.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from loki.audio.frames import SAMPLE_RATE_HZ, resample
+from loki.errors import TtsError
+
+# Varied espeak-ng voices (language + variant); all ship with espeak-ng.
+ESPEAK_VOICES_EN = (
+    "en-us",
+    "en-gb",
+    "en-us+f3",
+    "en-gb-scotland",
+    "en-us+m3",
+    "en-029",
+    "en-gb-x-rp+f2",
+    "en-us+f4",
+    "en-gb-x-gbclan",
+    "en-us+m7",
+    "en-gb+f1",
+    "en-us+klatt2",
+    "en-gb-x-gbcwmd+m2",
+    "en-us+f2",
+)
+ESPEAK_VOICES_RU = ("ru", "ru+f3", "ru+m3")
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One way of saying things: espeak-ng `name` at `speed_wpm`, or Piper at `length_scale`."""
+
+    engine: str  # "espeak" | "piper"
+    name: str = "en-us"
+    speed_wpm: int = 160
+    length_scale: float = 1.0
+    pitch: int = 50
+
+    def __str__(self) -> str:
+        if self.engine == "piper":
+            return f"piper x{self.length_scale:g}"
+        return f"{self.name}@{self.speed_wpm}"
+
+
+def espeak(text: str, voice: str = "en-us", speed_wpm: int = 160, pitch: int = 50) -> np.ndarray:
+    """`text` said by espeak-ng, as 16 kHz float32."""
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe is None:
+        raise TtsError("espeak-ng is not installed (apt install espeak-ng).", code="no_espeak")
+    out = subprocess.run(
+        [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "--stdout", text], capture_output=True, check=False
+    )
+    if out.returncode != 0 or not out.stdout:
+        raise TtsError(f"espeak-ng failed for voice {voice}: {out.stderr.decode(errors='replace').strip()}")
+    with wave.open(io.BytesIO(out.stdout)) as w:
+        rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    return resample(pcm, rate, SAMPLE_RATE_HZ)
+
+
+@lru_cache(maxsize=1)
+def _piper() -> Any:
+    from piper import PiperVoice
+
+    from loki.tts.voices import default_voice_files
+
+    files = default_voice_files()
+    return PiperVoice.load(files.model, config_path=files.config)
+
+
+def piper(text: str, length_scale: float = 1.0, noise_scale: float = 0.667) -> np.ndarray:
+    """`text` said by the embedded Piper voice, as 16 kHz float32."""
+    from piper import SynthesisConfig
+
+    voice = _piper()
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale)
+    chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=config)]
+    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, dtype=np.float32)
+    return resample(audio, int(voice.config.sample_rate), SAMPLE_RATE_HZ)
+
+
+def say(text: str, voice: Voice) -> np.ndarray:
+    """`text` in `voice`, trimmed of leading/trailing silence."""
+    audio = (
+        piper(text, voice.length_scale)
+        if voice.engine == "piper"
+        else espeak(text, voice.name, voice.speed_wpm, voice.pitch)
+    )
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    return audio[loud[0] : loud[-1] + 1] if len(loud) else audio
+
+
+def silence(seconds: float) -> np.ndarray:
+    """Digital silence."""
+    return np.zeros(int(seconds * SAMPLE_RATE_HZ), dtype=np.float32)
+
+
+def join(*parts: np.ndarray) -> np.ndarray:
+    """Clips and silences one after another."""
+    return np.concatenate([p.astype(np.float32) for p in parts])
+
+
+def with_noise(audio: np.ndarray, snr_db: float = 25.0, seed: int = 0, level: float = 0.3) -> np.ndarray:
+    """`audio` scaled to peak `level` with white noise `snr_db` below its speech RMS."""
+    rng = np.random.default_rng(seed)
+    peak = float(np.max(np.abs(audio))) or 1.0
+    audio = audio * (level / peak)
+    loud = audio[np.abs(audio) > 0.02]
+    speech_rms = float(np.sqrt(np.mean(loud**2))) if len(loud) else 0.05
+    noise = rng.normal(0.0, speech_rms / (10 ** (snr_db / 20)), len(audio)).astype(np.float32)
+    return np.clip(audio + noise, -1.0, 1.0).astype(np.float32)
+
+
+def voices_en(count: int | None = None, *, with_piper: bool = True) -> list[Voice]:
+    """A spread of English voices and speeds (espeak-ng variants, plus Piper at three speeds)."""
+    voices = [Voice("espeak", name, speed) for name in ESPEAK_VOICES_EN for speed in (140, 175)]
+    if with_piper:
+        voices += [Voice("piper", length_scale=s) for s in (0.85, 1.0, 1.2)]
+    if count is None:
+        return voices
+    step = max(1, len(voices) // count)
+    return voices[::step][:count]
