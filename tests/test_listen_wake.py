@@ -1,0 +1,250 @@
+"""Wake word: the phrase matcher, true triggers on synthesized voices, no triggers on other speech.
+
+Audio goes through the same path as the microphone (`loki.listen.replay`, dry-run), with the
+real speech model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loki.audio.wav import read_wav, write_wav
+from loki.config import Settings, settings_from
+from loki.events import Event, WakeDetected
+from loki.listen import clips
+from loki.listen.replay import replay
+from loki.listen.wake.phrase import DEFAULT_ALIASES, WakePhrases, default_phrases, sound_key
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("text", "remainder"),
+    [
+        ("Hey Loki!", ""),
+        ("Hey, Loki, open the browser.", "open the browser."),
+        ("Hey Lokey.", ""),
+        ("hey low key open the browser", "open the browser"),
+        ("Hi Loki, new tab", "new tab"),
+        ("Okay, hey Loki.", ""),
+        ("Эй, Локи, открой браузер", "открой браузер"),
+        ("Hello kid, open the router.", "open the router."),
+    ],
+)
+def test_phrase_found_at_the_start(text: str, remainder: str) -> None:
+    match = WakePhrases(default_phrases("hey loki"), aliases=DEFAULT_ALIASES).match(text)
+    assert match is not None and match.remainder == remainder
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hey Jarvis.",
+        "Okay, Naboo.",
+        "Alexa.",
+        "Computer.",
+        "hey siri",
+        "Hey, look at this.",
+        "hello kitty",
+        "Hey lucky",
+        "Hey Mickey",
+        "hey, Rocky",
+        "Open the browser",
+        "I like Loki movies",
+        "Hey look",
+        "Lock it",
+        "",
+    ],
+)
+def test_phrase_not_found(text: str) -> None:
+    assert WakePhrases(default_phrases("hey loki"), aliases=DEFAULT_ALIASES).match(text) is None
+
+
+def test_custom_phrase_and_sound_key() -> None:
+    phrases = WakePhrases(default_phrases("computer"))
+    assert phrases.phrases == ["computer"]
+    assert phrases.match("Computer, new tab").remainder == "new tab"
+    assert sound_key("Lokey") == sound_key("Loky") == sound_key("Локи") == sound_key("low key")
+
+
+# With the real speech model -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def listen_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    tmp = tmp_path_factory.mktemp("wake")
+    return settings_from(
+        {
+            "LOKI_STATE_DIR": str(tmp / "state"),
+            "LOKI_USER_PROFILES_DIR": str(tmp / "profiles"),
+            "LOKI_LLM_BACKEND": "none",
+            "LOKI_DRY_RUN": "1",
+            "LOKI_TRACE": "0",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def transcriber(listen_settings: Settings):
+    from loki.app import load_all_profiles
+    from loki.daemon import load_transcriber, stt_vocabulary
+    from loki.listen.wake import build_wake
+
+    profiles = load_all_profiles(listen_settings)
+    return load_transcriber(listen_settings, stt_vocabulary(listen_settings, profiles, build_wake(listen_settings)))
+
+
+async def _run(audio: np.ndarray, settings: Settings, transcriber, *, require_wake: bool = True):
+    events: list[Event] = []
+    results = await replay(audio, settings, transcriber=transcriber, require_wake=require_wake, on_event=events.append)
+    wakes = [e for e in events if isinstance(e, WakeDetected)]
+    return results, wakes
+
+
+def _spaced(parts: list[np.ndarray], gap_s: float = 1.5) -> np.ndarray:
+    out = [clips.silence(0.5)]
+    for part in parts:
+        out += [part, clips.silence(gap_s)]
+    return clips.join(*out)
+
+
+TRUE_TRIGGER_VOICES = [
+    clips.Voice("espeak", "en-us", 160),
+    clips.Voice("espeak", "en-gb", 140),
+    clips.Voice("espeak", "en-us+f3", 175),
+    clips.Voice("espeak", "en-gb-scotland", 150),
+    clips.Voice("espeak", "en-029", 165),
+    clips.Voice("espeak", "en-us+m7", 140),
+    clips.Voice("espeak", "en-gb-x-rp+f2", 170),
+    clips.Voice("espeak", "en-us+klatt2", 150),
+    clips.Voice("piper", length_scale=1.0),
+    clips.Voice("piper", length_scale=1.2),
+]
+
+
+@pytest.mark.models
+async def test_wake_phrase_is_caught_in_varied_voices(listen_settings: Settings, transcriber) -> None:
+    parts = [clips.with_noise(clips.say("hey loki", v), snr_db=30, seed=i) for i, v in enumerate(TRUE_TRIGGER_VOICES)]
+    results, wakes = await _run(_spaced(parts, gap_s=1.2), listen_settings, transcriber)
+    assert len(wakes) >= 0.9 * len(parts), [str(v) for v in TRUE_TRIGGER_VOICES]
+    assert results == []  # the phrase alone opens a window; nothing to do
+
+
+@pytest.mark.models
+async def test_human_keyword_list_never_wakes(listen_settings: Settings, transcriber, testdata: Path) -> None:
+    results, wakes = await _run(read_wav(testdata / "human_keywords_en.wav"), listen_settings, transcriber)
+    assert wakes == [] and results == []
+
+
+@pytest.mark.models
+async def test_other_wake_words_do_not_wake_loki(listen_settings: Settings, transcriber, testdata: Path) -> None:
+    names = ("wake_alexa.wav", "wake_computer.wav", "wake_hey_jarvis.wav", "wake_okay_nabu.wav")
+    others = [read_wav(testdata / name) for name in names]
+    assert len(others) == 4
+    results, wakes = await _run(_spaced(others), listen_settings, transcriber)
+    assert wakes == [] and results == []
+
+
+@pytest.mark.models
+async def test_commands_without_the_wake_phrase_are_ignored(
+    listen_settings: Settings, transcriber, testdata: Path
+) -> None:
+    audio = _spaced(
+        [
+            read_wav(testdata / "human_turn_on_the_living_room_lamp.wav"),
+            clips.say("open the browser", clips.Voice("espeak")),
+        ]
+    )
+    results, wakes = await _run(audio, listen_settings, transcriber)
+    assert wakes == [] and results == []
+
+
+@pytest.mark.models
+async def test_one_breath_wake_and_command(listen_settings: Settings, transcriber) -> None:
+    audio = _spaced([clips.say("hey loki, open the browser", clips.Voice("espeak", "en-us", 165))])
+    results, wakes = await _run(audio, listen_settings, transcriber)
+    assert len(wakes) == 1
+    (turn,) = results
+    assert turn.tier == 0 and turn.actions == [{"type": "launch", "app": "browser"}]
+    assert "loki" not in turn.text.lower()
+    assert {"speech_end_to_transcript", "speech_end_to_action"} <= set(turn.timings_ms)
+
+
+@pytest.mark.models
+async def test_wake_phrase_then_pause_then_command(listen_settings: Settings, transcriber) -> None:
+    voice = clips.Voice("piper")
+    audio = _spaced([clips.join(clips.say("hey loki", voice), clips.silence(1.2), clips.say("open a new tab", voice))])
+    results, wakes = await _run(audio, listen_settings, transcriber)
+    assert len(wakes) == 1
+    (turn,) = results
+    assert turn.tier == 0 and turn.actions == [{"type": "hotkey", "keys": ["ctrl", "t"]}]
+
+
+@pytest.mark.models
+async def test_command_window_closes(listen_settings: Settings, transcriber) -> None:
+    """The wake phrase alone, then a command long after the window: nothing happens."""
+    voice = clips.Voice("espeak", "en-us", 160)
+    late = listen_settings.command_window_s + 2.0
+    audio = _spaced([clips.join(clips.say("hey loki", voice), clips.silence(late), clips.say("open a new tab", voice))])
+    results, wakes = await _run(audio, listen_settings, transcriber)
+    assert len(wakes) == 1 and results == []
+
+
+@pytest.mark.models
+async def test_follow_up_needs_no_wake_word(listen_settings: Settings, transcriber) -> None:
+    voice = clips.Voice("espeak", "en-us", 160)
+    audio = _spaced(
+        [
+            clips.say("hey loki, open a new tab", voice),
+            clips.say("scroll down", voice),  # within the follow-up window
+            clips.join(clips.silence(listen_settings.followup_s + 1.5), clips.say("close the tab", voice)),  # too late
+        ],
+        gap_s=1.0,
+    )
+    results, _ = await _run(audio, listen_settings, transcriber)
+    assert [r.actions for r in results] == [
+        [{"type": "hotkey", "keys": ["ctrl", "t"]}],
+        [{"type": "scroll", "clicks": -5}],
+    ]
+
+
+@pytest.mark.models
+def test_replay_command_line_prints_one_json_line_per_turn(tmp_path: Path, listen_settings: Settings) -> None:
+    voice = clips.Voice("espeak", "en-us", 160)
+    audio = _spaced(
+        [
+            clips.say("hey loki, open the browser", voice),
+            clips.say("hey loki", voice),
+            clips.join(clips.silence(0.5), clips.say("new tab", voice)),
+        ]
+    )
+    wav = tmp_path / "two_turns.wav"
+    write_wav(wav, audio)
+    env = {
+        **os.environ,
+        "LOKI_STATE_DIR": str(tmp_path / "state"),
+        "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
+        "LOKI_LLM_BACKEND": "none",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "--env-file", "/dev/null", "replay", "--dry-run", "--json", str(wav)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["actions"] for line in lines] == [
+        [{"type": "launch", "app": "browser"}],
+        [{"type": "hotkey", "keys": ["ctrl", "t"]}],
+    ]
+    for line in lines:
+        assert {"transcript", "tier", "actions", "reply", "timings_ms"} <= set(line)
+        assert line["timings_ms"]["speech_end_to_transcript"] <= line["timings_ms"]["speech_end_to_action"]
