@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from loki.audio.devices import find_device, sounddevice
 from loki.errors import AudioError
 
 if TYPE_CHECKING:
@@ -212,65 +213,6 @@ def resample(samples: np.ndarray, from_rate_hz: int, to_rate_hz: int) -> np.ndar
     return out.astype(np.float32)
 
 
-def output_devices() -> list[tuple[int, str]]:
-    """Index and name of every device that can play audio."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-    except sd.PortAudioError as exc:
-        raise AudioError(f"Cannot list audio devices: {exc}.", code="no_device") from exc
-    return [(int(d["index"]), str(d["name"])) for d in devices if d["max_output_channels"] > 0]
-
-
-def find_output_device(spec: str) -> int:
-    """The output device for LOKI_SPEAKER_DEVICE: an index, a name (substring), or '' for the default."""
-    sd = _sounddevice()
-    outputs = output_devices()
-    listing = ", ".join(f"{i} {name!r}" for i, name in outputs) or "none"
-    spec = spec.strip()
-    if not spec:
-        default = sd.default.device[1] if isinstance(sd.default.device, (list, tuple)) else sd.default.device
-        try:
-            index = int(default)
-        except (TypeError, ValueError):
-            index = -1
-        if index < 0:
-            try:
-                index = int(sd.query_devices(kind="output")["index"])
-            except (sd.PortAudioError, ValueError) as exc:
-                raise AudioError(
-                    f"No default speaker. Outputs found: {listing}. Set LOKI_SPEAKER_DEVICE to one of them.",
-                    code="no_device",
-                ) from exc
-        return index
-    if spec.lstrip("-").isdigit():
-        index = int(spec)
-        if any(i == index for i, _ in outputs):
-            return index
-        raise AudioError(
-            f"LOKI_SPEAKER_DEVICE={spec}: no output device has that index. Outputs: {listing}.", code="no_device"
-        )
-    low = spec.lower()
-    exact = [i for i, name in outputs if name.lower() == low]
-    partial = [i for i, name in outputs if low in name.lower()]
-    if exact or partial:
-        return (exact or partial)[0]
-    raise AudioError(
-        f"LOKI_SPEAKER_DEVICE={spec!r}: no output device name contains it. Outputs: {listing}.", code="no_device"
-    )
-
-
-def _sounddevice() -> Any:
-    try:
-        import sounddevice as sd
-    except OSError as exc:  # the PortAudio library itself is missing
-        raise AudioError(
-            f"PortAudio is not available ({exc}): install it (Debian/Ubuntu: apt install libportaudio2).",
-            code="no_portaudio",
-        ) from exc
-    return sd
-
-
 class Speaker:
     """A sounddevice output stream whose callback drains a `PlaybackQueue` in small blocks."""
 
@@ -307,9 +249,8 @@ class Speaker:
         self._open(preferred_rate_hz)
 
     def _open(self, preferred_rate_hz: int) -> None:
-        sd = _sounddevice()
-        index = find_output_device(self.device_spec)
-        info = sd.query_devices(index)
+        sd = sounddevice()
+        index, info = self._device(sd)
         self.device_name = str(info["name"])
         rate, channels = self._settings_for(sd, index, preferred_rate_hz, info)
         self.queue.sample_rate_hz = rate
@@ -334,6 +275,20 @@ class Speaker:
             "speaker: %r at %d Hz, %d ch, %d-frame blocks, %.0f ms device latency",
             self.device_name, rate, channels, block_frames, self.output_latency_s * 1000,
         )
+
+    def _device(self, sd: Any) -> tuple[int, Any]:
+        """Index and PortAudio info of the device LOKI_SPEAKER_DEVICE names (or the default output)."""
+        try:
+            device = find_device(self.device_spec or None, kind="output")
+            index = device.index if device is not None else int(sd.query_devices(kind="output")["index"])
+            return index, sd.query_devices(index)
+        except AudioError as exc:
+            raise AudioError(f"LOKI_SPEAKER_DEVICE={self.device_spec!r}: {exc}", code=exc.code) from exc
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioError(
+                f"No speaker found ({exc}). Connect one, or set LOKI_SPEAKER_DEVICE ('loki doctor' lists devices).",
+                code="no_device",
+            ) from exc
 
     def _wait_until_flowing(self, rate_hz: int) -> None:
         """Block until the device really takes audio at its pace.

@@ -4,9 +4,13 @@
 when LOKI's own voice may be reaching the microphone (`playing`, `last_sample_at`, `audible()`)
 and whether a transcript merely repeats what LOKI just said (`recently_said()`).
 
-Threads: Piper/espeak-ng run in one "loki-tts" thread, PortAudio open/start/stop in one
+Threads: Piper/espeak-ng run in one "loki-tts" thread, PortAudio open/start/close in one
 "loki-speaker" thread; the device callback drains a `PlaybackQueue` on PortAudio's own thread and
 reports back to the event loop with `call_soon_threadsafe`.
+
+The output stream stays open (writing silence, about 1% of a core) from first use to `close()`:
+PulseAudio through ALSA holds a newly started stream back for up to ~2 s, which would delay
+every reply's first word.
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ class SpeechOutput:
         self.last_result: SpeechResult | None = None
         self.last_error: LokiError | None = None
         self.interrupted_at = 0.0
-        """Monotonic time of the last `interrupt()` call."""
+        """Monotonic time of the last `interrupt()` that cut a reply or sound."""
         self._tts_pool = ThreadPoolExecutor(1, thread_name_prefix="loki-tts")
         self._device_pool = ThreadPoolExecutor(1, thread_name_prefix="loki-speaker")
         self._voices: dict[str, Synthesizer] = dict(voices or {})
@@ -231,11 +235,14 @@ class SpeechOutput:
 
         Returns the cut reply's result (`spoken` is what was played), or None if nothing was speaking.
         """
-        self.interrupted_at = time.monotonic()
+        now = time.monotonic()
         self._epoch += 1  # replies waiting for their turn are dropped
+        utt = self._current
         if self.speaker.queue.fade_out():
             self._fade_done.clear()
-        utt = self._current
+            self.interrupted_at = now
+        elif utt is not None:
+            self.interrupted_at = now
         if utt is None:
             await self._wait_faded()
             return None
