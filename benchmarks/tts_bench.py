@@ -1,0 +1,201 @@
+"""Speaking: time to first audio and barge-in latency, with the default voice on a real audio server.
+
+    .venv/bin/python benchmarks/tts_bench.py [--runs 7] [--system] [--latency-ms 100]
+
+By default it starts its own PulseAudio with a null sink (as the tests do), so it runs on a machine
+without a sound card; `--system` plays on the default device instead.
+
+- ttfa: from `say()` of a two-sentence reply to its first sample handed to the device (the voice
+  loaded and the speaker open, as in the daemon). Also for a token stream, from its first token.
+- barge-in: from the `interrupt()` call to the last non-silent sample handed to the device
+  (written), and to the last loud sample at the null sink's monitor (heard; includes the device
+  buffer, LOKI_SPEAKER_LATENCY_MS, and parec's ~20 ms capture latency).
+
+Prints medians (and min/max) over the runs, plus the load average: the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+
+from loki.config import settings_from
+from loki.tts import SpeechOutput
+
+TWO_SENTENCES = [
+    "It is ten past four. Anything else?",
+    "Okay, I opened the browser for you. Anything else?",
+    "The volume is now at fifty percent. Say louder or quieter to change it.",
+    "Done. I closed the window.",
+    "Your next meeting starts at three. It is in room twelve.",
+]
+LONG_REPLY = (
+    "Here is the forecast for the whole week, as you asked. Monday will be sunny and warm, "
+    "with a light breeze from the south. Tuesday brings clouds in the morning and rain in the evening."
+)
+MONITOR_RATE_HZ = 16000
+LOUD = 0.02
+
+
+def start_pulse() -> tuple[dict[str, str], Path]:
+    """A private PulseAudio whose default sink is a null sink."""
+    runtime = Path(tempfile.mkdtemp(prefix="loki-bench-pulse-"))
+    runtime.chmod(0o700)
+    env = {"XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
+    os.environ.update(env)
+    subprocess.run(
+        ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes",
+         "-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=loki_null rate=16000",
+         "-L", "module-always-sink"],
+        check=True, capture_output=True,
+    )
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            sys.exit("PulseAudio did not start")
+        time.sleep(0.05)
+    return env, runtime
+
+
+class Monitor:
+    """parec on the null sink's monitor; remembers when each chunk arrived."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            ["parec", "--raw", "--format=s16le", f"--rate={MONITOR_RATE_HZ}", "--channels=1",
+             "--latency-msec=20", "-d", "loki_null.monitor"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        self.chunks: list[tuple[float, np.ndarray]] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while chunk := self.proc.stdout.read1(640):
+            samples = np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype="<i2").astype(np.float32) / 32768
+            self.chunks.append((time.monotonic(), samples))
+
+    def last_loud_arrival(self, since: float) -> float | None:
+        """Arrival time of the last chunk with a loud sample among those that arrived after `since`."""
+        last = None
+        for arrived, samples in list(self.chunks):
+            if arrived >= since and len(samples) and float(np.max(np.abs(samples))) > LOUD:
+                last = arrived
+        return last
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+        self.thread.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def summary(name: str, values: list[float], target: str = "") -> None:
+    """One line: median, min, max."""
+    if not values:
+        print(f"{name}: no data")
+        return
+    print(f"{name}: median {statistics.median(values):.1f} ms (min {min(values):.1f}, max {max(values):.1f}, "
+          f"n={len(values)}){'  target ' + target if target else ''}")
+
+
+async def tokens(text: str, delay_s: float) -> AsyncIterator[str]:
+    for word in text.split(" "):
+        yield word + " "
+        await asyncio.sleep(delay_s)
+
+
+async def bench(runs: int, monitor: Monitor | None, latency_ms: float) -> None:
+    tmp = tempfile.mkdtemp()
+    settings = settings_from({"LOKI_REPLY_MODE": "voice", "LOKI_STATE_DIR": tmp, "LOKI_LLM_BACKEND": "none",
+                              "LOKI_SPEAKER_LATENCY_MS": str(latency_ms)})
+    output = SpeechOutput(settings)
+    started = time.perf_counter()
+    (voice,) = await output.start(("en",))
+    print(f"voice {voice}; voice loaded + speaker open in {(time.perf_counter() - started) * 1000:.0f} ms; "
+          f"device rate {output.speaker.sample_rate_hz} Hz, device latency {output.output_latency_s * 1000:.0f} ms")
+
+    ttfa: list[float] = []
+    for i in range(runs):
+        result = await output.say(TWO_SENTENCES[i % len(TWO_SENTENCES)])
+        if result.ttfa_ms is not None:
+            ttfa.append(result.ttfa_ms)
+    summary("ttfa, two-sentence reply (call -> first sample written)", ttfa, "<= 200 ms")
+
+    stream_ttfa: list[float] = []
+    for i in range(runs):
+        result = await output.say_stream(tokens(TWO_SENTENCES[i % len(TWO_SENTENCES)], 0.02))
+        if result.ttfa_ms is not None:
+            stream_ttfa.append(result.ttfa_ms)
+    summary("ttfa, same replies as a 50-token/s stream (first token -> first sample written)", stream_ttfa)
+
+    written: list[float] = []
+    heard: list[float] = []
+    returned: list[float] = []
+    rng = random.Random(4)
+    for _ in range(runs):
+        speaking = asyncio.create_task(output.say(LONG_REPLY))
+        await asyncio.wait_for(output.playing.wait(), 10)
+        await asyncio.sleep(rng.uniform(0.5, 1.5))
+        cut_at = time.monotonic()
+        await output.interrupt()
+        returned.append((time.monotonic() - cut_at) * 1000)
+        await speaking
+        await asyncio.sleep(0.4)
+        written.append((output.last_sample_at - cut_at) * 1000)
+        if monitor is not None:
+            last = monitor.last_loud_arrival(cut_at - 1.0)
+            if last is not None:
+                heard.append((last - cut_at) * 1000)
+        await asyncio.sleep(0.2)
+    summary("barge-in, interrupt() -> last non-silent sample written to the device", written, "<= 50 ms")
+    summary("barge-in, interrupt() returned (fade handed to the device)", returned)
+    if monitor is not None:
+        summary("barge-in, interrupt() -> last loud sample heard at the monitor (device buffer included)", heard)
+    speaker = output.speaker
+    print(f"underflows during the run: {getattr(speaker, 'underflows', 'n/a')}")
+    await output.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7, help="runs per figure (default 7)")
+    parser.add_argument("--system", action="store_true", help="play on the default device, not a private null sink")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="LOKI_SPEAKER_LATENCY_MS (default 100)")
+    args = parser.parse_args()
+    runtime = None
+    monitor = None
+    if not args.system:
+        if not shutil.which("pulseaudio"):
+            sys.exit("needs pulseaudio (or pass --system)")
+        env, runtime = start_pulse()
+        monitor = Monitor()
+    print(f"cores {os.cpu_count()}, load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    try:
+        asyncio.run(bench(max(5, args.runs), monitor, args.latency_ms))
+    finally:
+        print(f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if monitor is not None:
+            monitor.close()
+        if runtime is not None:
+            subprocess.run(["pulseaudio", "--kill"], capture_output=True)
+            shutil.rmtree(runtime, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
