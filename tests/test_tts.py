@@ -271,6 +271,19 @@ async def test_interrupt_keeps_only_what_was_played_and_drops_pending_replies(se
     assert speaker.queue.pending_frames == 0 and not output.speaking
 
 
+async def test_cancelling_a_reply_silences_it(settings_env, piper_en) -> None:
+    output, speaker, _, events = make_output(settings_env, piper_en)
+    speaking = asyncio.create_task(output.say(LONG_REPLY))
+    await asyncio.wait_for(output.playing.wait(), 10)
+    speaking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await speaking
+    assert speaker.queue.pending_frames == 0 and not output.speaking
+    assert output.last_result is not None and output.last_result.interrupted
+    assert isinstance(events[-1], SpeechFinished) and events[-1].interrupted
+    await output.close()
+
+
 async def test_stop_command_cuts_the_voice(settings_env, piper_en) -> None:
     output, _, _, _ = make_output(settings_env, piper_en)
     settings = settings_from({**settings_env, "LOKI_DRY_RUN": "0"})

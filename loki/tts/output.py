@@ -351,7 +351,7 @@ class SpeechOutput:
         renderer = asyncio.create_task(self._render(utt, segments, device), name="speech-synth")
         stopper = asyncio.create_task(utt.stop.wait(), name="speech-stop")
         tasks = {device, producer, renderer, stopper}
-        interrupted = False
+        interrupted = finished = False
         try:
             waiting: set[asyncio.Task[Any]] = {producer, renderer, stopper}
             while not (renderer.done() or stopper.done()):
@@ -365,7 +365,13 @@ class SpeechOutput:
                 renderer.result()  # a failed voice or device
                 await self._wait_played(utt)
                 interrupted = utt.stop.is_set()
+            finished = True
         finally:
+            if not finished:  # failed or cancelled by the caller: its audio must not play on
+                utt.stop.set()
+                if self.speaker.queue.fade_out():
+                    self._fade_done.clear()
+                interrupted = True
             for task in tasks:
                 task.cancel()
             await _settle(tasks)
@@ -373,9 +379,12 @@ class SpeechOutput:
                 await self._wait_faded()
                 await _aclose(source)
             result = self._result(utt, interrupted)
-        self.last_result = result
-        if self.on_event is not None:
-            self.on_event(SpeechFinished(spoken=result.spoken, interrupted=interrupted))
+            self.last_result = result
+            if self.on_event is not None:
+                try:
+                    self.on_event(SpeechFinished(spoken=result.spoken, interrupted=interrupted))
+                except Exception:
+                    log.exception("speech: the event observer failed")
         return result
 
     async def _produce(self, utt: _Utterance, source: AsyncIterable[str], out: asyncio.Queue[Segment | None]) -> None:
