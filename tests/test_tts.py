@@ -320,6 +320,17 @@ async def test_missing_voice_falls_back_to_espeak(settings_env, piper_en) -> Non
     assert name == "espeak-ng:en-us"
 
 
+async def test_russian_uses_the_piper_voice_set_in_voice_ru(settings_env) -> None:
+    # No Russian Piper voice ships on PyPI; any Piper voice proves the wiring (users `loki models pull`).
+    settings = settings_from({**settings_env, "LOKI_VOICE_RU": str(default_voice_files().model)})
+    output = SpeechOutput(settings, speaker=RecordingSpeaker(speed=4.0))
+    assert await output.load(("ru",)) == ["en_US-joe-medium"]
+    await output.close()
+    espeak = SpeechOutput(settings_from(settings_env), speaker=RecordingSpeaker(speed=4.0))
+    assert await espeak.load(("ru",)) == ["espeak-ng:ru"]
+    await espeak.close()
+
+
 def test_speak_out_writes_a_wav(tmp_path: Path, capsys, monkeypatch) -> None:
     from loki.cli import main
 
