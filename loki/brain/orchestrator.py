@@ -126,8 +126,10 @@ class Orchestrator:
             if plan.reply_stream is not None:
                 reply_parts[0] = await self._consume_stream(plan, lang)
             result.reply = " ".join(p.strip() for p in reply_parts if p and p.strip())
-            result.ok = report.ok
-            if not report.ok:
+            # Tier 1 marks a model plan it refused to run (bad JSON, unknown or denied step) with
+            # detail["rejected"]: nothing ran, as when the executor refuses a plan.
+            result.ok = report.ok and not plan.detail.get("rejected")
+            if not result.ok:
                 result.error = "not_executed"
             elif plan.actions or plan.reply:
                 self._last_plan = Plan(plan.tier, report.actions, "" if report.said else result.reply)
@@ -147,7 +149,10 @@ class Orchestrator:
             result.timings_ms.update(timings or {})
             result.timings_ms.update(watch.stages)
             result.timings_ms["total"] = round((time.perf_counter() - watch.start) * 1000, 2)
-            self.history.append({"text": text, "tier": result.tier, "actions": result.actions, "reply": result.reply})
+            # "ok" lets "remember this as ..." (loki.brain.learn) learn only plans that worked.
+            self.history.append(
+                {"text": text, "tier": result.tier, "actions": result.actions, "reply": result.reply, "ok": result.ok}
+            )
             self.trace.write({"turn": result.as_json(), "stage": stage})
 
     async def _route(self, turn: Turn, watch: Stopwatch) -> Plan | None:

@@ -45,7 +45,7 @@ class CannedLlmServer:
         self.requests: list[dict[str, Any]] = []
         self._released = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -118,6 +118,16 @@ class CannedLlmServer:
             if self.chunk_delay_s:
                 time.sleep(self.chunk_delay_s)
             yield text[i : i + self.chunk_chars]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up (as LOKI does when it abandons a call) are not errors worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:

@@ -96,6 +96,10 @@ class LlamaCppBackend:
 
     async def aclose(self) -> None:
         """Stop the model thread (the model is freed with it)."""
+        self.close()
+
+    def close(self) -> None:
+        """Stop the model thread, from code that has no event loop."""
         self._thread.shutdown(wait=False, cancel_futures=True)
 
     # In the model thread -------------------------------------------------------------------
