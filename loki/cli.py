@@ -66,8 +66,10 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _terminal_confirm(prompt: str) -> bool:
+    from loki.brain.confirm import parse_answer  # the same yes/no words as the spoken confirmation
+
     answer = await asyncio.to_thread(input, f"{prompt} [y/N] ")
-    return answer.strip().lower() in ("y", "yes", "да", "д")
+    return answer.strip().lower() in ("y", "д") or parse_answer(answer) is True
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
