@@ -269,3 +269,14 @@ def test_settings_build_the_main_backend_and_key_less_fallbacks() -> None:
     assert build_llm(settings_from({"LOKI_LLM_BACKEND": "none"})) is None
     openai_itself = build_llm(settings_from({"LOKI_LLM_BACKEND": "openai", "LOKI_LLM_API_KEY": KEY}))
     assert isinstance(openai_itself, OpenAiBackend) and openai_itself.url == "https://api.openai.com/v1"
+
+
+@pytest.mark.parametrize("kind", PROTOCOLS)
+async def test_a_server_without_structured_output_is_asked_without_the_schema(kind: str) -> None:
+    with CannedLlmServer(PLAN, fault="reject_schema") as plain:
+        backend = make(kind, plain)
+        assert await backend.complete(MESSAGES, schema=SCHEMA) == PLAN
+        assert "".join(await collect(backend.stream(MESSAGES, schema=SCHEMA))) == PLAN
+        await backend.aclose()
+        assert len(plain.requests) == 3, "the schema is dropped once, then no longer sent"
+    assert not backend.structured_output

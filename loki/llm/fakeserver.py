@@ -14,7 +14,8 @@ For tests and benchmarks (and for trying LOKI's plumbing without a model):
 Faults (`fault=`): "status" (every request fails with `status`), "status_once" (the first
 `fail_times` requests do), "sleep" (wait `delay_s` before answering), "truncate" (stream half the
 answer, then drop the connection mid-body), "eof" (stream half, then end cleanly without the
-protocol's end marker), "echo_key" (fail with 401 and echo the credentials back).
+protocol's end marker), "echo_key" (fail with 401 and echo the credentials back), "reject_schema"
+(HTTP 400 for any request that asks for structured output).
 """
 
 from __future__ import annotations
@@ -152,6 +153,10 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
                 server.pause()
             if failing:
                 self._json(server.status, {"error": {"message": f"canned failure {server.status}"}})
+                return
+            if server.fault == "reject_schema" and ("response_format" in body or "format" in body
+                                                   or "responseSchema" in body.get("generationConfig", {})):
+                self._json(400, {"error": {"message": "structured output is not supported by this server"}})
                 return
             if server.fault == "echo_key":
                 creds = self.headers.get("authorization") or self.headers.get("x-goog-api-key") or ""

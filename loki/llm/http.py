@@ -62,6 +62,7 @@ class HttpBackend:
         self.max_tokens = max_tokens
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self.structured_output = True  # cleared when the server rejects schemas (HTTP 400)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r}, model={self.model!r}, key={self._key!r})"
@@ -153,7 +154,8 @@ class HttpBackend:
         """Send the request, retrying what a retry can fix, within the deadline; returns an open response."""
         self.check_ready()
         client = self._client_for_loop()
-        payload = self.body(messages, schema, stream)
+        use_schema = schema if self.structured_output else None
+        payload = self.body(messages, use_schema, stream)
         last: _Retry | None = None
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -174,6 +176,10 @@ class HttpBackend:
                                f"{self._key.redact(shorten(str(exc) or type(exc).__name__))}", code="llm_http") from exc
             else:
                 if response.status_code < 400:
+                    if schema is not None and use_schema is None and self.structured_output:
+                        log.warning("%s backend%s rejects JSON schemas; asking without one from now on",
+                                    self.name, self.where)
+                        self.structured_output = False
                     return response
                 try:
                     async with asyncio.timeout(deadline.remaining_s()):
@@ -182,6 +188,15 @@ class HttpBackend:
                     pass
                 finally:
                     await response.aclose()
+                if response.status_code == 400 and use_schema is not None:
+                    # Some servers (older llama-server, vLLM, LM Studio builds) reject structured output.
+                    # Ask again without it; the planner validates whatever comes back.
+                    log.info("%s backend%s rejected the request with a JSON schema (%s); trying without",
+                             self.name, self.where, self._error_message(response))
+                    use_schema = None
+                    payload = self.body(messages, None, stream)
+                    last = _Retry("rejected the request", "llm_http", 0.0)
+                    continue
                 if response.status_code not in RETRY_STATUS:
                     raise self._status_error(response)
                 last = _Retry(f"answered HTTP {response.status_code}: {self._error_message(response)}", "llm_http",
