@@ -79,18 +79,19 @@ _TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# Chosen on gemma-3-270m, which copies examples: mixed kinds, and a refusal, so that copying is rarely harmful.
 _EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "en": [
         ("open the terminal please", {"actions": [{"type": "launch", "app": "terminal"}], "reply": "Opening the terminal."}),
         ("what is the capital of France?", {"actions": [], "reply": "Paris is the capital of France."}),
-        ("mute the sound and pause the music", {"actions": [{"type": "volume", "mute": True},
-                                                             {"type": "media", "op": "playpause"}], "reply": "Done."}),
+        ("scroll down a bit", {"actions": [{"type": "scroll", "clicks": -5}], "reply": "Scrolling down."}),
+        ("delete all my files", {"actions": [], "reply": "Sorry, I can't delete files."}),
     ],
     "ru": [
         ("открой терминал", {"actions": [{"type": "launch", "app": "terminal"}], "reply": "Открываю терминал."}),
         ("какая столица франции?", {"actions": [], "reply": "Столица Франции — Париж."}),
-        ("выключи звук и поставь музыку на паузу", {"actions": [{"type": "volume", "mute": True},
-                                                                 {"type": "media", "op": "playpause"}], "reply": "Готово."}),
+        ("прокрути немного вниз", {"actions": [{"type": "scroll", "clicks": -5}], "reply": "Прокручиваю вниз."}),
+        ("удали все мои файлы", {"actions": [], "reply": "Извините, я не могу удалять файлы."}),
     ],
 }
 
