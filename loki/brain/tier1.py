@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,7 +244,7 @@ class LlmPlanner:
             failure = exc
         finally:
             if not handed_over:
-                await pieces.aclose()  # type: ignore[attr-defined]
+                await pieces.aclose()
         if failure is not None and not reader.closed:
             if reader.text.strip():
                 log.warning("tier 1: the answer broke off: %s", failure)
@@ -268,7 +268,7 @@ class LlmPlanner:
         except ValueError:
             return False
 
-    async def _rest_of_reply(self, reader: ObjectStream, pieces: AsyncIterator[str], lang: str) -> AsyncIterator[str]:
+    async def _rest_of_reply(self, reader: ObjectStream, pieces: AsyncGenerator[str, None], lang: str) -> AsyncIterator[str]:
         """The reply as the model writes it; a broken-off stream ends with an apology, never an exception."""
         try:
             first = reader.take_streamed()
@@ -290,7 +290,7 @@ class LlmPlanner:
                 if new:
                     yield new
         finally:
-            await pieces.aclose()  # type: ignore[attr-defined]
+            await pieces.aclose()
 
     def _judge(self, reader: ObjectStream) -> _Judged:
         """Decide what a finished answer may do."""

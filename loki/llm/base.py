@@ -8,7 +8,7 @@ Every failure leaves a backend as an `LlmError` whose message says what to chang
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Literal, Protocol, TypedDict
 
 from loki.errors import LlmError
@@ -33,8 +33,8 @@ class Llm(Protocol):
         """The whole answer; with `schema`, JSON text constrained to it."""
         ...
 
-    def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncIterator[str]:
-        """The answer in pieces as the model writes it."""
+    def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
+        """The answer in pieces as the model writes it (an async generator: close it with `aclose()`)."""
         ...
 
     async def aclose(self) -> None:

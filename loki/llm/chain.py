@@ -8,7 +8,7 @@ failure is reported instead of starting the answer again elsewhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from loki.errors import LlmError
 from loki.llm.base import Llm, Message, Schema
@@ -43,7 +43,7 @@ class FallbackChain:
             return text
         raise self._combined(errors)
 
-    async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncIterator[str]:
+    async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
         """Pieces from the first backend that starts answering."""
         errors: list[LlmError] = []
         for backend in self.backends:
@@ -51,14 +51,14 @@ class FallbackChain:
             try:
                 first = await anext(pieces)
             except LlmError as exc:
-                await pieces.aclose()  # type: ignore[attr-defined]
+                await pieces.aclose()
                 errors.append(exc)
                 self._log_failure(backend, exc)
                 continue
             except StopAsyncIteration:
-                exc = LlmError(f"The {backend.name} backend answered with empty text.", code="llm_bad_answer")
-                errors.append(exc)
-                self._log_failure(backend, exc)
+                empty = LlmError(f"The {backend.name} backend answered with empty text.", code="llm_bad_answer")
+                errors.append(empty)
+                self._log_failure(backend, empty)
                 continue
             self.last_used = backend.name
             try:
@@ -66,7 +66,7 @@ class FallbackChain:
                 async for piece in pieces:
                     yield piece
             finally:
-                await pieces.aclose()  # type: ignore[attr-defined]
+                await pieces.aclose()
             return
         raise self._combined(errors)
 

@@ -53,8 +53,7 @@ class CannedLlmServer:
     @property
     def url(self) -> str:
         """http://127.0.0.1:PORT"""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._httpd.server_port}"
 
     @property
     def openai_url(self) -> str:

@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -244,7 +244,7 @@ class HttpBackend:
             raise LlmError(f"The {self.name} backend{self.where} answered in an unexpected shape: "
                            f"{self._key.redact(shorten(json.dumps(data)))}", code="llm_bad_answer") from None
 
-    async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncIterator[str]:
+    async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
         """The answer in pieces; the first within `timeout_s`, then no gap longer than `timeout_s`."""
         deadline = Deadline(self.timeout_s)
         response = await self._open(messages, schema, True, deadline)
@@ -289,7 +289,7 @@ class HttpBackend:
 _DONE = object()
 
 
-async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[Any]:
+async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[Any, None]:
     """Server-sent events: JSON `data:` payloads; `data: [DONE]` ends the stream."""
     data: list[str] = []
     try:
@@ -308,7 +308,7 @@ async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[Any]:
         await _aclose(lines)
 
 
-async def _ndjson_events(lines: AsyncIterator[str]) -> AsyncIterator[Any]:
+async def _ndjson_events(lines: AsyncIterator[str]) -> AsyncGenerator[Any, None]:
     """Newline-delimited JSON: one object per line."""
     try:
         async for line in lines:

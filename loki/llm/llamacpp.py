@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -144,8 +144,8 @@ class LlamaCppBackend:
             self._grammars[key] = grammar
         return grammar
 
-    def _messages(self, messages: Sequence[Message]) -> list[dict[str, str]]:
-        out = [dict(m) for m in messages]
+    def _messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [dict(m) for m in messages]
         if self._fold_system:
             system = "\n\n".join(m["content"] for m in out if m["role"] == "system")
             out = [m for m in out if m["role"] != "system"]
@@ -183,7 +183,7 @@ class LlamaCppBackend:
         """The whole answer, within `timeout_s` once the model is loaded."""
         return "".join([piece async for piece in self.stream(messages, schema=schema)])
 
-    async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncIterator[str]:
+    async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
         """The answer token by token; the first within `timeout_s`, then no gap longer than that."""
         if self._llama is None:
             try:
