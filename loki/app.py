@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from loki.actions.apps import AppCatalog
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
 from loki.actions.executor import Confirm, Executor
 from loki.actions.policy import Policy
+from loki.brain.learn import LearnCommands
 from loki.brain.orchestrator import Orchestrator, ReplyFn
 from loki.brain.tier0 import LocalCommands
 from loki.brain.tiers import Tier
@@ -36,7 +37,10 @@ def load_all_profiles(settings: Settings) -> ProfileSet:
 
 def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
     """Tier 0 always; tier 1 when a language-model backend is configured and available."""
-    tiers: list[Tier] = [LocalCommands(Matcher(profiles))]
+    local = LocalCommands(Matcher(profiles))
+    # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads tier 0.
+    learn = LearnCommands(settings.user_profiles_path, local, lambda: load_all_profiles(settings))
+    tiers: list[Tier] = [learn, local]
     if settings.llm_backend != "none":
         try:
             from loki.brain.tier1 import build_tier1
@@ -75,7 +79,7 @@ def build_orchestrator(
     return orchestrator
 
 
-def orchestrator_interrupt(orchestrator: Orchestrator) -> Callable[[], object]:
+def orchestrator_interrupt(orchestrator: Orchestrator) -> Callable[[], Awaitable[None]]:
     """The `stop` action: cut speech (when a voice is attached) and cancel running plans."""
 
     async def interrupt() -> None:
