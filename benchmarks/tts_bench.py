@@ -1,6 +1,6 @@
 """Speaking: time to first audio and barge-in latency, with the default voice on a real audio server.
 
-    .venv/bin/python benchmarks/tts_bench.py [--runs 7] [--system] [--latency-ms 100]
+    .venv/bin/python benchmarks/tts_bench.py [--runs 7] [--system] [--latency-ms 100] [--threads 1]
 
 By default it starts its own PulseAudio with a null sink (as the tests do), so it runs on a machine
 without a sound card; `--system` plays on the default device instead.
@@ -120,13 +120,14 @@ async def tokens(text: str, delay_s: float) -> AsyncIterator[str]:
         await asyncio.sleep(delay_s)
 
 
-async def bench(runs: int, monitor: Monitor | None, latency_ms: float) -> None:
+async def bench(runs: int, monitor: Monitor | None, latency_ms: float, threads: int) -> None:
     tmp = tempfile.mkdtemp()
     settings = settings_from({"LOKI_REPLY_MODE": "voice", "LOKI_STATE_DIR": tmp, "LOKI_LLM_BACKEND": "none",
-                              "LOKI_SPEAKER_LATENCY_MS": str(latency_ms)})
+                              "LOKI_SPEAKER_LATENCY_MS": str(latency_ms), "LOKI_TTS_THREADS": str(threads)})
     output = SpeechOutput(settings)
     started = time.perf_counter()
     (voice,) = await output.start(("en",))
+    print(f"LOKI_TTS_THREADS={threads}, LOKI_SPEAKER_LATENCY_MS={latency_ms:g}")
     print(f"voice {voice}; voice loaded + speaker open in {(time.perf_counter() - started) * 1000:.0f} ms; "
           f"device rate {output.speaker.sample_rate_hz} Hz, device latency {output.output_latency_s * 1000:.0f} ms")
 
@@ -184,6 +185,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs per figure (default 7)")
     parser.add_argument("--system", action="store_true", help="play on the default device, not a private null sink")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="LOKI_SPEAKER_LATENCY_MS (default 100)")
+    parser.add_argument("--threads", type=int, default=1, help="LOKI_TTS_THREADS (default 1; 0: all cores)")
     args = parser.parse_args()
     runtime = None
     monitor = None
@@ -194,7 +196,7 @@ def main() -> None:
         monitor = Monitor()
     print(f"cores {os.cpu_count()}, load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
-        asyncio.run(bench(max(5, args.runs), monitor, args.latency_ms))
+        asyncio.run(bench(max(5, args.runs), monitor, args.latency_ms, args.threads))
     finally:
         print(f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if monitor is not None:

@@ -109,8 +109,8 @@ class SpeechOutput:
     """LOKI's voice: `await output(text, lang)`, `await output.stream(pieces, lang)`, `await output.interrupt()`.
 
     Args:
-        settings: voice, voice_ru, speaker_device, speaker_latency_ms, reply_mode, earcons,
-            max_spoken_chars are read.
+        settings: voice, voice_ru, tts_threads, speaker_device, speaker_latency_ms, reply_mode,
+            earcons, max_spoken_chars are read.
         speaker: the device seam; default a sounddevice `Speaker` for settings.speaker_device.
         show_text: shows a reply as text (reply modes text/both); default prints it to stdout.
         on_event: receives a `SpeechFinished` after every reply (on the event loop).
@@ -502,7 +502,7 @@ class SpeechOutput:
         if language == "ru" and not spec:
             return EspeakSynthesizer("ru")
         try:
-            return PiperSynthesizer(locate_voice(spec, self.settings.models_path))
+            return PiperSynthesizer(locate_voice(spec, self.settings.models_path), threads=self.settings.tts_threads)
         except ModelError as exc:  # never silence: espeak-ng speaks when the Piper voice cannot
             log.warning("speech: %s; speaking %s with espeak-ng instead", exc, language)
             try:

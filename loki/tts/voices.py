@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import shutil
 import subprocess
@@ -146,9 +147,9 @@ class _CancellableSession:
 
 
 class PiperSynthesizer:
-    """A Piper voice (piper-tts 1.8: `PiperVoice.load`, one audio chunk per sentence)."""
+    """A Piper voice (piper-tts 1.8 `PiperVoice`, one audio chunk per sentence); `threads` 0 = all cores."""
 
-    def __init__(self, files: VoiceFiles) -> None:
+    def __init__(self, files: VoiceFiles, *, threads: int = 0) -> None:
         if files.sha256:
             actual = sha256_of(files.model)
             if actual != files.sha256:
@@ -158,11 +159,23 @@ class PiperSynthesizer:
                     code="bad_voice",
                 )
         try:
+            import onnxruntime
             from piper import PiperVoice, SynthesisConfig
+            from piper.config import PiperConfig
         except ImportError as exc:
             raise ModelError("piper-tts is not installed: pip install piper-tts.", code="no_piper") from exc
         try:
-            self._voice = PiperVoice.load(files.model, config_path=files.config)
+            # What PiperVoice.load does, plus session options: it takes none.
+            options = onnxruntime.SessionOptions()
+            if threads:
+                options.intra_op_num_threads = threads
+            # Spinning threads burn a shared 2-core CPU that listening needs, and are slower there.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            config = PiperConfig.from_dict(json.loads(files.config.read_text(encoding="utf-8")))
+            session = onnxruntime.InferenceSession(
+                str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            self._voice = PiperVoice(config=config, session=session)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"Cannot load the Piper voice {files.model}: {exc}", code="bad_voice") from exc
         self._session = _CancellableSession(self._voice.session)
