@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import functools
 import inspect
 import logging
 import re
@@ -41,6 +42,7 @@ from loki.events import (
     TurnFailed,
     WakeDetected,
 )
+from loki.listen.commands import CommandRescorer
 from loki.listen.gate import CommandGate, Heard
 from loki.listen.listener import Listener
 from loki.listen.vad import SpeechStart, Utterance, VadOptions
@@ -60,6 +62,8 @@ LONG_UTTERANCE_S = 4.0
 ECHO_TAIL_S = 0.35
 """After LOKI's last sample is heard, the microphone counts as hearing LOKI this much longer."""
 
+STT_TAIL_PAD_S = 0.15
+"""Digital silence added after an utterance's short silent tail: Whisper drops words it hears end too abruptly."""
 _WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _TURN_CLOCK: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("loki_turn_clock", default=None)
 
@@ -73,6 +77,7 @@ class Command:
     source: str = "vad"
     speech_end_at: float | None = None  # monotonic time speech ended
     timings_ms: dict[str, float] = field(default_factory=dict)
+    speech_end_s: float | None = None  # audio clock of the end of speech
 
 
 class SaidLog:
@@ -148,13 +153,17 @@ def load_transcriber(settings: Settings, vocabulary: list[str]) -> Transcribes:
     return Transcriber(settings, vocabulary=vocabulary)  # type: ignore[no-any-return]
 
 
-def stt_vocabulary(settings: Settings, profiles: Any, wake: WakeSetup) -> list[str]:
-    """Words that bias recognition: the wake phrase first, then the profiles' words."""
+def stt_vocabulary(settings: Settings, profiles: Any, wake: WakeSetup, *, profile_words: bool = False) -> list[str]:
+    """Words that bias recognition: the wake phrase first, then (optionally) the profiles' words.
+
+    The profiles' ~100 words as Whisper hotwords made tiny.en loop ("hey, hey, hey, ...") and miss
+    the wake phrase in our measurements, so by default only the wake phrase biases it.
+    """
     languages = ("en", "ru") if settings.language == "auto" else (settings.language,)
     words: dict[str, None] = {}
     for phrase in wake.phrases.phrases:
         words.setdefault(phrase.title() if phrase.isascii() else phrase.capitalize())
-    if profiles is not None:
+    if profile_words and profiles is not None:
         for language in languages:
             words.update(dict.fromkeys(profiles.vocabulary(language)))
     return list(words)
@@ -195,9 +204,11 @@ class Daemon:
         on_turn: Callable[[TurnResult, Command], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         said: SaidLog | None = None,
+        rescorer: CommandRescorer | None = None,
     ) -> None:
         self.settings = settings
         self.said = said or SaidLog()
+        self.rescorer = rescorer
         self.orchestrator = orchestrator
         self.transcriber = transcriber
         self.voice = voice
@@ -421,7 +432,8 @@ class Daemon:
     # Recognition --------------------------------------------------------------------------
     def _transcribe_now(self, audio: np.ndarray) -> Any:
         assert self.transcriber is not None
-        return self.transcriber.transcribe(to_float32(audio), language=None)
+        pad = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), dtype=np.float32)
+        return self.transcriber.transcribe(np.concatenate([to_float32(audio), pad]), language=None)
 
     def _stt(self, audio: np.ndarray) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -498,17 +510,24 @@ class Daemon:
         language = getattr(transcript, "language", None)
         stt_ms = float(getattr(transcript, "stt_ms", 0.0) or 0.0)
         self_heard = bool(text) and self._recently_said(text)
+        why = getattr(transcript, "dropped", "") or getattr(transcript, "fallback", "")
         log.info(
-            "heard %r (%s, %.0f ms%s%s)",
+            "heard %r (%s, %.0f ms%s%s%s)",
             text,
             utt.source,
             stt_ms,
             ", over LOKI's voice" if utt.overlaps_voice else "",
             ", self-heard" if self_heard else "",
+            f", {getattr(transcript, 'path', '')}: {why}" if why else "",
         )
         if text:
             self.emit(Transcribed(text, language or "en", speech_end_at=utt.speech_end_at, stt_ms=stt_ms))
         pending = self._pending_listen
+        if text and self.rescorer is not None and self.wake.whisper and self.gate.phrases.match(text) is None:
+            confirmed = await self._confirm_wake(utt, text, language)
+            if confirmed is not None:
+                log.info("heard %r; the audio says %r", text, confirmed)
+                text = confirmed
         if pending is not None and not pending.done() and text and not self_heard and not utt.overlaps_voice:
             pending.set_result(text)
             return False
@@ -528,13 +547,60 @@ class Daemon:
             return False
         if decision.kind != "command":
             return False
-        timings = {
-            "speech_end_to_transcript": round((heard_at - utt.speech_end_at) * 1000, 1),
-            "stt": round(stt_ms, 1),
-            "audio": round(utt.duration_s * 1000, 1),
-        }
-        await self._commands.put(Command(decision.text, language, utt.source, utt.speech_end_at, timings))
+        command = decision.text
+        timings = {"stt": round(stt_ms, 1), "audio": round(utt.duration_s * 1000, 1)}
+        rescued = await self._rescue(utt, text, command, language)
+        if rescued is not None:
+            log.info(
+                "heard %r, but the audio fits the command %r better (%.2f vs %.2f)",
+                command,
+                rescued.text,
+                rescued.score,
+                rescued.heard_score,
+            )
+            command = rescued.text
+            timings["rescore"] = rescued.ms
+            heard_at = time.monotonic()
+        timings["speech_end_to_transcript"] = round((heard_at - utt.speech_end_at) * 1000, 1)
+        await self._commands.put(Command(command, language, utt.source, utt.speech_end_at, timings, utt.speech_end_s))
         return True
+
+    async def _confirm_wake(self, utt: Utterance, text: str, language: str | None) -> str | None:
+        rescorer = self.rescorer
+        assert rescorer is not None
+        if self.gate.phrases.nearest(text) is None:
+            return None
+        lang = language if language in ("en", "ru") else "en"
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._stt_thread,
+                functools.partial(rescorer.confirm_wake, utt.audio, text, self.gate.phrases, language=lang),
+            )
+        except Exception:
+            log.exception("the acoustic wake check failed")
+            return None
+
+    async def _rescue(self, utt: Utterance, transcript: str, command: str, language: str | None) -> Any:
+        """Near-miss commands: a profile phrase that fits the audio better than the transcript."""
+        rescorer = self.rescorer
+        lang = (
+            language
+            if language in ("en", "ru")
+            else (self.settings.language if self.settings.language != "auto" else "en")
+        )
+        if rescorer is None or not rescorer.worth_trying(command, lang):
+            return None
+        at = transcript.rfind(command)
+        prefix = transcript[:at] if at > 0 else ""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._stt_thread, functools.partial(rescorer.rescue, utt.audio, command, prefix=prefix, language=lang)
+            )
+        except Exception:
+            log.exception("rescoring %r failed; routing the transcript as heard", command)
+            return None
 
     def _recently_said(self, text: str) -> bool:
         check = getattr(self.voice, "recently_said", None)
@@ -561,7 +627,7 @@ class Daemon:
             raise
         finally:
             self._refresh_state()
-        if result.tier is not None or result.reply:
+        if result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
             self._followup_pending = True
         self.results.append(result)
         if self.on_turn is not None:
@@ -696,6 +762,7 @@ def build_daemon(
     on_event: Callable[[Event], None] | None = None,
     transcriber: Transcribes | None = None,
     driver_factory: Callable[[], Any] | None = None,
+    rescue_commands: bool = True,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation."""
     from loki.app import build_orchestrator, load_all_profiles
@@ -730,6 +797,7 @@ def build_daemon(
         on_turn=on_turn,
         on_event=on_event,
         said=said,
+        rescorer=CommandRescorer(settings, profiles) if rescue_commands and mic is not None else None,
     )
     holder["daemon"] = daemon
     return daemon

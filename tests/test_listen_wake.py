@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
         ("Hi Loki, new tab", "new tab"),
         ("Okay, hey Loki.", ""),
         ("Эй, Локи, открой браузер", "открой браузер"),
-        ("Hello kid, open the router.", "open the router."),
+        ("Hey Loggy, scroll down!", "scroll down!"),
     ],
 )
 def test_phrase_found_at_the_start(text: str, remainder: str) -> None:
@@ -60,6 +60,7 @@ def test_phrase_found_at_the_start(text: str, remainder: str) -> None:
         "I like Loki movies",
         "Hey look",
         "Lock it",
+        "Hello kid",  # how tiny.en sometimes writes "hey loki" - but only the audio can tell (see below)
         "",
     ],
 )

@@ -72,6 +72,7 @@ _FOLDS = [
     ("x", "ks"),
     ("c", "k"),
     ("q", "k"),
+    ("g", "k"),  # "Loggy", "Logie": Whisper voices the k
     ("w", "v"),
     ("y", "i"),
 ]
@@ -87,7 +88,7 @@ def _word_key(word: str) -> str:
     if low in _GREETINGS:
         return "e"
     low = re.sub(r"(ey|ie|y)$", "i", low)  # "Lokey", "Lokie", "Loky"
-    low = re.sub(r"ow$", "o", low)  # "low key"
+    low = low.replace("ow", "o")  # "low key", "lowkey"
     if low.startswith("h"):
         low = low[1:]  # "hey" / "эй", "hi" / "ай"
     for old, new in _FOLDS:
@@ -154,6 +155,23 @@ class WakePhrases:
                         best = PhraseMatch(phrase, round(score, 3), rest.lstrip(" ,.!?;:-—…").strip())
         return best
 
+    def nearest(self, text: str, *, min_score: float = 0.5) -> tuple[str, float, str, str] | None:
+        """The phrase the first words come closest to: (phrase, similarity, those words, the rest).
+
+        For a second, acoustic look when the text is close but not close enough ("Hey, log it").
+        """
+        words = list(_WORD.finditer(text))
+        best: tuple[str, float, str, str] | None = None
+        for phrase, key, n_words in self._keys:
+            for n in range(1, n_words + 2):
+                if n > len(words):
+                    break
+                head = text[: words[n - 1].end()]
+                score = similarity(sound_key(head), key)
+                if score >= min_score and (best is None or score > best[1]):
+                    best = (phrase, score, head, text[words[n - 1].end() :].lstrip(" ,.!?;:-—…").strip())
+        return best
+
     def search(self, text: str) -> PhraseMatch | None:
         """The first phrase match anywhere in `text` (for speech mixed with LOKI's own voice)."""
         words = list(_WORD.finditer(text))
@@ -173,4 +191,4 @@ def default_phrases(wake_phrase: str) -> list[str]:
 
 
 # How Whisper tends to spell "hey loki" that the sound key alone does not catch.
-DEFAULT_ALIASES = ("hello kid", "hello key")
+DEFAULT_ALIASES = ("hello key",)

@@ -1,0 +1,262 @@
+"""Near-miss commands: when a transcript matches no rule, score the profiles' own phrases against the audio.
+
+tiny.en mishears short commands ("welcome up" for "volume up", "take us green shot"). The
+command set is known, though: this module expands the active profiles' phrases (optional words,
+alternatives, lists; rules with free text are left out), shortlists the few that look closest
+to what was transcribed, and asks Whisper's decoder, teacher-forced on the same audio, how
+likely each is (`ctranslate2` `align()`, whose token probabilities are exactly that). A phrase
+whose mean log-probability per token clears an absolute floor, and is not far below the
+transcript's own, replaces the transcript. Anything else - questions for the LLM, chatter -
+scores far lower and passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loki.config import Settings
+from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\s*(\[|\]|\(|\)|\||<[a-z_]+>|\{[a-z_][a-z0-9_]*\}|[^\s\[\]()|<>{}]+)", re.UNICODE)
+_WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+class _FreeSlot(Exception):
+    """The phrase has a slot that cannot be enumerated (<text>, <keys>, a required <number>)."""
+
+
+def expand_phrase(phrase: str, lists: Mapping[str, Iterable[str]], *, cap: int = 300) -> list[str]:
+    """Every wording of a profile phrase, up to `cap`; [] for phrases with free text or raw regex."""
+    phrase = phrase.strip()
+    if phrase.startswith("/"):
+        return []
+    toks = [m.group(1) for m in _TOKEN.finditer(phrase)]
+    pos = 0
+
+    def alternatives(end: str | None) -> list[str]:
+        nonlocal pos
+        out = sequence(end)
+        while pos < len(toks) and toks[pos] == "|":
+            pos += 1
+            out = out + sequence(end)
+        return out[:cap]
+
+    def sequence(end: str | None) -> list[str]:
+        nonlocal pos
+        outs = [""]
+        while pos < len(toks) and toks[pos] not in ("|", ")", "]"):
+            tok = toks[pos]
+            pos += 1
+            if tok in ("(", "["):
+                close = ")" if tok == "(" else "]"
+                options = alternatives(close)
+                pos += 1
+                if tok == "[":
+                    options = ["", *options]
+            elif tok.startswith("<"):
+                if end != "]":
+                    raise _FreeSlot(tok)
+                options = [""]
+            elif tok.startswith("{"):
+                options = list(lists.get(tok[1:-1], ()))
+            else:
+                options = [tok]
+            outs = [f"{a} {b}".strip() for a in outs for b in options][:cap]
+        return outs
+
+    try:
+        return [p for p in dict.fromkeys(alternatives(None)) if p]
+    except (_FreeSlot, IndexError):
+        return []
+
+
+@dataclass(frozen=True)
+class Rescued:
+    """A command phrase that fits the audio better than the transcript did."""
+
+    text: str
+    heard: str
+    score: float  # mean log-probability per token
+    heard_score: float
+    ms: float
+
+
+class CommandRescorer:
+    """Scores profile phrases against an utterance with the Whisper model LOKI transcribes with.
+
+    Blocking: call it from the speech-recognition thread.
+
+    Args:
+        settings: which Whisper model (LOKI_STT_MODEL or the embedded default).
+        profiles: the ProfileSet whose phrases are the candidates.
+        shortlist: phrases scored per utterance (the cost grows with it).
+        min_score: mean log-probability per token a phrase needs.
+        max_below_heard: how far below the transcript's own score a phrase may be.
+        max_words: longer transcripts are never treated as near-miss commands.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        profiles: Any,
+        *,
+        shortlist: int = 10,
+        min_score: float = -2.5,
+        max_below_heard: float = 2.0,
+        max_words: int = 8,
+        wake_min_score: float = -4.0,
+        wake_max_below_heard: float = 2.5,
+    ) -> None:
+        self.settings = settings
+        self.profiles = profiles
+        self.shortlist = shortlist
+        self.min_score = min_score
+        self.max_below_heard = max_below_heard
+        self.max_words = max_words
+        self.wake_min_score = wake_min_score
+        self.wake_max_below_heard = wake_max_below_heard
+        self._candidates: dict[str, list[tuple[str, str]]] = {}
+        self._matcher: Any = None
+        self._model: Any = None
+        self._tokenizers: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # Candidates ---------------------------------------------------------------------------
+    def candidates(self, language: str) -> list[tuple[str, str]]:
+        """(phrase, sound key) for every enumerable wording of the language's rules."""
+        if language not in self._candidates:
+            phrases: dict[str, None] = {}
+            for rule in self.profiles.for_language(language):
+                if rule.is_repeat:
+                    continue
+                for wording in expand_phrase(rule.phrase, rule.lists):
+                    if len(wording.split()) <= self.max_words:
+                        phrases.setdefault(wording)
+            self._candidates[language] = [(p, sound_key(p)) for p in phrases]
+        return self._candidates[language]
+
+    def matches_a_rule(self, text: str, language: str) -> bool:
+        """True when tier 0 already understands `text` (in any scope)."""
+        if self._matcher is None:
+            from loki.profiles.matcher import Matcher
+
+            self._matcher = Matcher(self.profiles)
+        return self._matcher.match(text, language) is not None
+
+    def worth_trying(self, text: str, language: str) -> bool:
+        """A short transcript that tier 0 does not understand."""
+        words = _WORDS.findall(text)
+        return (
+            0 < len(words) <= self.max_words
+            and bool(self.candidates(language))
+            and not self.matches_a_rule(text, language)
+        )
+
+    # Model ------------------------------------------------------------------------------------
+    def _load(self) -> Any:
+        if self._model is None:
+            import ctranslate2
+
+            from loki.models import whisper_model_dir
+
+            path = whisper_model_dir(self.settings.stt_model, self.settings)
+            threads = self.settings.stt_threads or 0
+            self._model = ctranslate2.models.Whisper(
+                str(path), device="cpu", compute_type="int8", intra_threads=threads
+            )
+            self._model_path = Path(path)
+        return self._model
+
+    def _tokenizer(self, language: str) -> Any:
+        if language not in self._tokenizers:
+            import tokenizers
+            from faster_whisper.tokenizer import Tokenizer
+
+            model = self._load()
+            hf = tokenizers.Tokenizer.from_file(str(self._model_path / "tokenizer.json"))
+            self._tokenizers[language] = Tokenizer(
+                hf, model.is_multilingual, task="transcribe", language=language if model.is_multilingual else None
+            )
+        return self._tokenizers[language]
+
+    # Scoring ----------------------------------------------------------------------------------
+    def score(self, audio: np.ndarray, phrases: list[str], *, prefix: str = "", language: str = "en") -> list[float]:
+        """Mean log-probability per token of each phrase (said after `prefix`) given the audio."""
+        import ctranslate2
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        model = self._load()
+        tokenizer = self._tokenizer(language)
+        samples = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        features = FeatureExtractor(feature_size=model.n_mels)(samples)[:, :-1]
+        frames = features.shape[-1]
+        window = min(3000, max(600, 2 * frames))
+        padded = np.zeros((features.shape[0], window), dtype=np.float32)
+        padded[:, : min(frames, window)] = features[:, :window]
+        encoded = np.array(model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=True))
+        start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        lead = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
+
+        def styled(phrase: str) -> str:  # how Whisper would write it: capitalized unless after "Hey Loki,"
+            phrase = phrase.strip(" .,!?")
+            return " " + (phrase if lead else phrase[:1].upper() + phrase[1:]) + "."
+
+        batch = [lead + tokenizer.encode(styled(p)) for p in phrases]
+        view = ctranslate2.StorageView.from_array(np.repeat(encoded, len(batch), axis=0))
+        results = model.align(view, start, batch, min(frames, window) // 2)
+        scores = []
+        for result in results:
+            probs = np.asarray(result.text_token_probs[len(lead) :], dtype=np.float64)
+            scores.append(float(np.mean(np.log(np.maximum(probs, 1e-9)))) if len(probs) else float("-inf"))
+        return scores
+
+    def rescue(self, audio: np.ndarray, heard: str, *, prefix: str = "", language: str = "en") -> Rescued | None:
+        """The profile phrase that fits the audio, when it clearly beats the transcript; else None."""
+        started = time.perf_counter()
+        with self._lock:
+            key = sound_key(heard)
+            ranked = sorted(self.candidates(language), key=lambda c: -similarity(c[1], key))
+            shortlist = [phrase for phrase, _ in ranked[: self.shortlist]]
+            if not shortlist:
+                return None
+            scores = self.score(audio, [*shortlist, heard], prefix=prefix, language=language)
+        heard_score = scores[-1]
+        best = int(np.argmax(scores[:-1]))
+        ms = (time.perf_counter() - started) * 1000
+        log.debug(
+            "rescoring %r: best %r %.2f (heard %.2f) in %.0f ms", heard, shortlist[best], scores[best], heard_score, ms
+        )
+        if scores[best] < self.min_score or scores[best] < heard_score - self.max_below_heard:
+            return None
+        return Rescued(shortlist[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
+
+    def confirm_wake(self, audio: np.ndarray, text: str, phrases: WakePhrases, *, language: str = "en") -> str | None:
+        """When the first words are near the wake phrase ("Hey, log it"), ask the audio; the text with the phrase, or None.
+
+        The wake phrase said on its own is scored against those first words, teacher-forced on the
+        same audio; real "hey loki"s misheard score about -2 to -3.6 per token, other words below -4.5.
+        """
+        near = phrases.nearest(text)
+        if near is None or near[1] >= phrases.min_score:
+            return None
+        phrase, _similarity, head, rest = near
+        said = phrase.title() if phrase.isascii() else phrase.capitalize()
+        with self._lock:
+            phrase_score, head_score = self.score(audio, [said, head], language=language)
+        log.debug("wake check %r: %r %.2f vs heard %.2f", text, said, phrase_score, head_score)
+        if phrase_score < self.wake_min_score or phrase_score < head_score - self.wake_max_below_heard:
+            return None
+        if len(_WORDS.findall(rest)) == 1 and len(rest.strip(" .,!?…")) <= 3:
+            rest = ""  # the tail of a misheard name ("Hey, look at..."), not a command
+        return f"{said}, {rest}" if rest else said

@@ -1,0 +1,72 @@
+"""Near-miss commands and wake phrases, decided by the audio: profile phrases scored with Whisper's decoder."""
+
+from __future__ import annotations
+
+import pytest
+
+from loki.app import load_all_profiles
+from loki.config import Settings, settings_from
+from loki.listen import clips
+from loki.listen.commands import CommandRescorer, expand_phrase
+from loki.listen.wake.phrase import DEFAULT_ALIASES, WakePhrases, default_phrases
+
+
+def test_phrases_expand_to_every_wording() -> None:
+    lists = {"app": {"browser": "browser", "web browser": "browser"}}
+    assert expand_phrase("(open | launch) [the] {app}", lists) == [
+        "open browser",
+        "open web browser",
+        "open the browser",
+        "open the web browser",
+        "launch browser",
+        "launch web browser",
+        "launch the browser",
+        "launch the web browser",
+    ]
+    assert expand_phrase("scroll down [<number>]", {}) == ["scroll down"]
+    assert expand_phrase("type <text>", {}) == []  # free text cannot be enumerated
+    assert expand_phrase("/raw regex/", {}) == []
+
+
+@pytest.fixture(scope="module")
+def rescorer(tmp_path_factory: pytest.TempPathFactory) -> CommandRescorer:
+    tmp = tmp_path_factory.mktemp("rescore")
+    settings: Settings = settings_from(
+        {"LOKI_USER_PROFILES_DIR": str(tmp / "p"), "LOKI_STATE_DIR": str(tmp / "s"), "LOKI_LLM_BACKEND": "none"}
+    )
+    return CommandRescorer(settings, load_all_profiles(settings))
+
+
+def test_candidates_come_from_the_profiles(rescorer: CommandRescorer) -> None:
+    phrases = [p for p, _ in rescorer.candidates("en")]
+    assert "volume up" in phrases and "open the browser" in phrases
+    assert not any("<" in p or "{" in p for p in phrases)
+    assert rescorer.worth_trying("welcome up", "en")
+    assert not rescorer.worth_trying("volume up", "en")  # tier 0 understands it already
+    assert not rescorer.worth_trying("please tell me a long story about dragons and knights", "en")
+
+
+@pytest.mark.models
+def test_a_misheard_command_is_rescued_by_the_audio(rescorer: CommandRescorer) -> None:
+    audio = clips.with_noise(clips.say("volume up", clips.Voice("espeak", "en-gb-x-gbcwmd+m2", 140)), seed=3)
+    rescued = rescorer.rescue(audio, "welcome up")
+    assert rescued is not None and rescued.text == "volume up"
+    assert rescued.score > rescued.heard_score - rescorer.max_below_heard
+
+
+@pytest.mark.models
+def test_what_is_not_a_command_passes_through(rescorer: CommandRescorer) -> None:
+    for text in ("tell me a joke", "what is the weather in paris"):
+        audio = clips.say(text, clips.Voice("espeak", "en-us", 160))
+        assert rescorer.rescue(audio, text) is None
+
+
+@pytest.mark.models
+def test_misheard_wake_phrase_is_confirmed_by_the_audio(rescorer: CommandRescorer) -> None:
+    phrases = WakePhrases(default_phrases("hey loki"), aliases=DEFAULT_ALIASES)
+    loki = clips.say("hey loki, scroll down", clips.Voice("espeak", "en-us+f4", 140))
+    assert rescorer.confirm_wake(loki, "Hey, log it, scroll down!", phrases) == "Hey Loki, scroll down!"
+    lock = clips.say("hey, lock it", clips.Voice("espeak", "en-gb", 150))
+    assert rescorer.confirm_wake(lock, "Hey, lock it.", phrases) is None
+    look = clips.say("hey look at this", clips.Voice("espeak", "en-us", 160))
+    assert rescorer.confirm_wake(look, "Hey, look at this.", phrases) is None
