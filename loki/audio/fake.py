@@ -54,6 +54,7 @@ class ArrayMicrophone:
         self.gate = gate
         self.name = name
         self.frames_out = 0
+        self.started_at: float | None = None  # monotonic time the first frame's first sample was due
         self.finished_at: float | None = None
 
     @classmethod
@@ -66,14 +67,19 @@ class ArrayMicrophone:
         """Length of the audio (with padding) in seconds."""
         return len(self.pcm) / SAMPLE_RATE_HZ
 
-    def time_of_sample(self, index: int) -> float:
-        """Seconds on this microphone's audio clock at sample `index`."""
-        return index / SAMPLE_RATE_HZ
+    def delivered_at(self, sample_index: int) -> float:
+        """With `realtime`: the monotonic time the frame holding `sample_index` was (or will be) delivered."""
+        if self.started_at is None:
+            raise RuntimeError("the microphone has not started")
+        frame_end = -(-(sample_index + 1) // FRAME_SAMPLES) * FRAME_SAMPLES
+        return self.started_at + frame_end / SAMPLE_RATE_HZ / self.speed
 
     async def frames(self) -> AsyncIterator[Frame]:
         """The audio as 30 ms frames; returns at the end."""
         start = time.monotonic()
         first = self.frames_out
+        if self.started_at is None:
+            self.started_at = start
         total = len(self.pcm) // FRAME_SAMPLES
         for i in range(self.frames_out, total):
             if self.gate is not None:
