@@ -1,0 +1,72 @@
+"""Checks that keep Whisper from putting words in the user's mouth: loops and stock phrases.
+
+Pure functions over text, so they are cheap to call and to test without a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+# What Whisper says over silence and noise: subtitle credits and sign-offs learned from video captions.
+STOCK_PHRASES = frozenset(
+    {
+        "you",
+        "thank you",
+        "thanks",
+        "thanks for watching",
+        "thank you for watching",
+        "thank you so much for watching",
+        "please subscribe",
+        "subscribe to my channel",
+        "bye",
+        "bye bye",
+        "so",
+        "okay",
+        "oh",
+        "hmm",
+        "um",
+        "uh",
+        "субтитры сделал dimatorzok",
+        "субтитры создавал dimatorzok",
+        "продолжение следует",
+        "спасибо",
+        "спасибо за внимание",
+        "спасибо за просмотр",
+        "до свидания",
+        "редактор субтитров а семкин корректор а егорова",
+        "ну",
+        "угу",
+    }
+)
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words of a text, punctuation dropped ("Don't stop!" -> ["don't", "stop"])."""
+    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+
+
+def repeated_run(words: Sequence[str]) -> tuple[int, int] | None:
+    """The first run of one n-gram said over and over, as (n, times), or None.
+
+    A single word counts from three times in a row ("paste paste paste"), a phrase of two or more
+    words from twice ("volume up volume up"): people say "next next", decoders loop on phrases.
+    """
+    count = len(words)
+    for n in range(1, min(8, count // 2) + 1):
+        need = 3 if n == 1 else 2
+        for start in range(0, count - n * need + 1):
+            gram = words[start : start + n]
+            times = 1
+            while words[start + times * n : start + (times + 1) * n] == gram:
+                times += 1
+            if times >= need:
+                return n, times
+    return None
+
+
+def is_stock_phrase(text: str) -> bool:
+    """True for the sign-offs and caption credits Whisper invents over silence ("Thank you.")."""
+    return " ".join(words_of(text)) in STOCK_PHRASES

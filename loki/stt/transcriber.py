@@ -1,0 +1,503 @@
+"""Speech to text with faster-whisper, with a fast path for short commands.
+
+faster-whisper pads every input to a 30 s window, and on a CPU the encoder's cost follows the
+window, not the speech: a 1-3 s command pays for 30 s. CTranslate2's Whisper encoder also takes
+shorter mel inputs, so the fast path hands it the same features faster-whisper would (the speech
+plus zero padding) cut to a window of about twice the audio, at least `min_window_s`. Everything
+else - prompt, decoding, temperature, timestamps, no-speech and log-prob checks - is faster-whisper's
+own `transcribe()`, so the text is the full window's text unless the shorter context changes the
+decoder's mind; benchmarks/stt_bench.py measures how often.
+
+A short window can make the decoder loop ("volume up volume up ..."): the fast path caps the tokens
+it may generate, and a capped, looping or over-long answer is thrown away and the utterance decoded
+again with the full 30 s window. Silence and noise never reach the model (Silero VAD pre-check), and
+answers that look invented (a stock phrase over almost no speech, very low confidence) become "".
+
+Vocabulary from the profiles biases recognition by rescoring, not prompting: the decoder returns its
+n best hypotheses and the one with more profile words wins when the scores are close ("volume up"
+over "value up"). A prompt full of command words made tiny.en loop or echo the list on short
+windows, and can put those words in the user's mouth; rescoring only chooses among what the audio
+itself produced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loki.errors import ModelError, SttError
+from loki.stt.audiofile import SAMPLE_RATE_HZ, as_mono_16k, read_audio
+from loki.stt.guards import is_stock_phrase, repeated_run, words_of
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from loki.config import Settings
+
+log = logging.getLogger(__name__)
+
+FULL_WINDOW_S = 30.0
+"""faster-whisper's window: every input is padded to this."""
+FRAMES_PER_S = 100
+"""Mel frames per second of audio (hop of 160 samples at 16 kHz)."""
+LANGUAGES = ("en", "ru")
+"""Languages LOKI has profiles for; `auto` picks the likelier of these."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said in one utterance, and what it cost to find out."""
+
+    text: str
+    language: str
+    audio_s: float
+    stt_ms: float
+    model: str
+    path: str = "fast"
+    """fast (short encoder window), full (30 s window) or silent (no speech found; the model did not run)."""
+    window_s: float = 0.0
+    """Encoder window the kept answer was decoded with (0 when the model did not run)."""
+    speech_s: float = 0.0
+    """Seconds of speech the VAD found."""
+    fallback: str = ""
+    """Why the fast path's answer was replaced by the full window's, if it was."""
+    dropped: str = ""
+    """Why a decoded text was turned into "" (stock phrase, low confidence), if it was."""
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """The transcript as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SttOptions:
+    """How LOKI decodes; one object instead of many keyword arguments."""
+
+    fast: bool = True
+    """Use a short encoder window for short utterances."""
+    beam_size: int = 1
+    window_speech_ratio: float = 2.0
+    """The fast window is this many times the audio's length..."""
+    min_window_s: float = 6.0
+    """...and at least this long (shorter windows make the decoder loop and drift)."""
+    max_tokens_per_s: float = 10.0
+    """Tokens the fast path may generate per second of audio (plus `min_tokens`); more means a loop."""
+    min_tokens: int = 24
+    max_words_per_speech_s: float = 6.0
+    """People say at most about 5 words a second; more words than this per second of speech is a loop."""
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    min_avg_logprob: float = -1.5
+    """A segment decoded with less confidence than this is dropped as a guess."""
+    vad_threshold: float = 0.5
+    """Silero VAD speech probability threshold."""
+    min_speech_s: float = 0.12
+    """Less speech than this (per the VAD) is silence: the model is not run."""
+    stock_phrase_max_speech_s: float = 1.0
+    """A stock phrase ("Thank you.") over less speech than this is taken as invented."""
+    crop_margin_s: float = 0.3
+    """Audio kept around the speech when long silences are cropped away."""
+    nbest: int = 5
+    """Hypotheses the decoder returns for vocabulary rescoring (with a vocabulary; 1 turns it off)."""
+    vocabulary_weight: float = 1.0
+    """Score bonus for a hypothesis whose words (3+ letters) are all profile words; scores are mean log-probs."""
+    compute_type: str = "int8"
+    languages: tuple[str, ...] = LANGUAGES
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SttOptions:
+        """Options from the settings (LOKI_STT_FAST)."""
+        return cls(fast=bool(getattr(settings, "stt_fast", True)))
+
+
+def _windowed_whisper_class() -> type:
+    """faster-whisper's WhisperModel whose encoder can be given a shorter window (imported lazily)."""
+    import numpy as np
+    from faster_whisper import WhisperModel
+
+    class WindowedWhisper(WhisperModel):
+        """WhisperModel that cuts the padded features to `window_frames` before the encoder.
+
+        faster-whisper pads features with zeros to 30 s; cutting that padding shorter gives the
+        encoder "speech + shorter padding", which CTranslate2 accepts. The last encoding is
+        reused when the same features come again (language detection, then decoding).
+        """
+
+        window_frames: int | None = None
+        rescore: Any = None  # callable(text) -> bonus, or None for faster-whisper's own decoding
+        nbest: int = 1
+        _last: tuple[Any, Any] | None = None
+
+        def encode(self, features: Any) -> Any:
+            if self.window_frames is not None:
+                features = features[..., : self.window_frames]
+            last = self._last
+            if last is not None and last[0].shape == features.shape and np.array_equal(last[0], features):
+                return last[1]
+            output = super().encode(features)
+            self._last = (np.array(features, copy=True), output)
+            return output
+
+        def forget(self) -> None:
+            self._last = None
+
+        def generate_with_fallback(self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Any) -> Any:
+            """faster-whisper's decoding, or with a vocabulary: n-best at temperature 0, rescored."""
+            if self.rescore is None or self.nbest <= 1:
+                return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            from faster_whisper.transcribe import get_compression_ratio
+
+            max_length = len(prompt) + options.max_new_tokens if options.max_new_tokens else self.max_length
+            result = self.model.generate(
+                encoder_output,
+                [prompt],
+                beam_size=max(options.beam_size, self.nbest),
+                num_hypotheses=self.nbest,
+                patience=options.patience,
+                length_penalty=options.length_penalty,
+                repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size,
+                max_length=min(max_length, self.max_length),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=options.suppress_blank,
+                suppress_tokens=options.suppress_tokens,
+                max_initial_timestamp_index=int(round(options.max_initial_timestamp / self.time_precision)),
+            )[0]
+            texts = [tokenizer.decode([t for t in ids if t < tokenizer.eot]) for ids in result.sequences_ids]
+            best = max(range(len(texts)), key=lambda i: result.scores[i] + self.rescore(texts[i]))
+            tokens = result.sequences_ids[best]
+            avg_logprob = result.scores[best] * (len(tokens) ** options.length_penalty) / (len(tokens) + 1)
+            chosen = _Hypothesis([tokens], [result.scores[best]], result.no_speech_prob)
+            return chosen, avg_logprob, 0.0, get_compression_ratio(texts[best].strip())
+
+    return WindowedWhisper
+
+
+@dataclass
+class _Hypothesis:
+    """The chosen hypothesis, shaped like CTranslate2's WhisperGenerationResult for faster-whisper."""
+
+    sequences_ids: list[list[int]]
+    scores: list[float]
+    no_speech_prob: float
+
+
+@dataclass
+class _Decoded:
+    text: str
+    language: str
+    window_s: float
+    tokens: int
+    token_cap: int | None
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    dropped: str = ""
+
+
+class Transcriber:
+    """Speech to text for LOKI: the configured faster-whisper model, loaded lazily once.
+
+    Args:
+        settings: LOKI_LANGUAGE, LOKI_STT_MODEL, LOKI_STT_THREADS and the model store.
+        vocabulary: words from the profiles (and the wake phrase) that bias recognition.
+        options: decoding options (default: from settings).
+
+    `transcribe()` blocks; the daemon calls it from its own single STT thread. Calls are serialized.
+    """
+
+    def __init__(
+        self, settings: Settings, vocabulary: Sequence[str] | None = None, *, options: SttOptions | None = None
+    ) -> None:
+        self.settings = settings
+        self.options = options or SttOptions.from_settings(settings)
+        self.vocabulary = _dedupe(vocabulary or ())
+        self._vocabulary_words = {w for entry in self.vocabulary for w in words_of(entry)}
+        self._model: Any = None
+        self._model_dir: Path | None = None
+        self._lock = threading.Lock()
+
+    # Model -----------------------------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        """The CTranslate2 folder of the configured model (joined into the store on first use)."""
+        if self._model_dir is None:
+            from loki.models import whisper_model_dir
+
+            self._model_dir = whisper_model_dir(self.settings.stt_model, self.settings)
+        return self._model_dir
+
+    @property
+    def model_name(self) -> str:
+        """A short name for the model, as reported in transcripts."""
+        if self.settings.stt_model:
+            return Path(self.settings.stt_model).name.removeprefix("whisper-")
+        from loki.models import default_whisper_name
+
+        return default_whisper_name(self.settings.language)
+
+    def load(self) -> Any:
+        """Load the model now (it is otherwise loaded on the first transcription); returns it."""
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> Any:
+        if self._model is None:
+            import os
+
+            cls = _windowed_whisper_class()
+            threads = self.settings.stt_threads or os.cpu_count() or 1
+            started = time.perf_counter()
+            try:
+                self._model = cls(
+                    str(self.model_dir), device="cpu", compute_type=self.options.compute_type, cpu_threads=threads
+                )
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise ModelError(
+                    f"The Whisper model in {self.model_dir} failed to load ({exc}). Run 'loki models verify'; "
+                    "a corrupt file is rebuilt or re-pulled with 'loki models pull NAME'.",
+                    code="model_load",
+                ) from exc
+            log.info(
+                "loaded Whisper %s from %s in %.0f ms (%d threads)",
+                self.model_name,
+                self.model_dir,
+                (time.perf_counter() - started) * 1000,
+                threads,
+            )
+        return self._model
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model knows languages other than English."""
+        return bool(self.load().model.is_multilingual)
+
+    # Transcription -----------------------------------------------------------------------------------
+    def transcribe(self, audio: np.ndarray, *, language: str | None = None) -> Transcript:
+        """Transcribe one utterance (float32 mono 16 kHz); short ones take the fast path.
+
+        Args:
+            audio: the samples.
+            language: en, ru or auto; None follows LOKI_LANGUAGE.
+        """
+        return self._transcribe(audio, language, fast=self.options.fast)
+
+    def transcribe_full(self, audio: np.ndarray, *, language: str | None = None) -> Transcript:
+        """Transcribe with faster-whisper's full 30 s window (the reference the fast path is held to)."""
+        return self._transcribe(audio, language, fast=False)
+
+    def transcribe_file(self, path: str | Path, *, language: str | None = None) -> Transcript:
+        """Transcribe an audio file of any rate and channel count."""
+        return self.transcribe(read_audio(path), language=language)
+
+    def _transcribe(self, audio: np.ndarray, language: str | None, *, fast: bool) -> Transcript:
+        self.load()  # once; stt_ms counts transcription only
+        started = time.perf_counter()
+        samples = as_mono_16k(audio)
+        audio_s = len(samples) / SAMPLE_RATE_HZ
+        lang_setting = (language or self.settings.language).lower()
+        if lang_setting not in ("auto", *self.options.languages):
+            raise SttError(f"Language {lang_setting!r} is not supported: use en, ru or auto.")
+        spans = self._speech_spans(samples)
+        speech_s = sum(end - start for start, end in spans) / SAMPLE_RATE_HZ
+        if speech_s < self.options.min_speech_s:
+            return Transcript(
+                "",
+                lang_setting if lang_setting != "auto" else "",
+                audio_s,
+                _ms_since(started),
+                self.model_name,
+                path="silent",
+                speech_s=round(speech_s, 3),
+            )
+        samples = self._crop(samples, spans)
+        with self._lock:
+            model = self._load_locked()
+            model.forget()
+            try:
+                decoded, path, fallback = self._decode_guarded(model, samples, lang_setting, speech_s, fast=fast)
+            except (RuntimeError, ValueError) as exc:
+                raise SttError(f"Speech recognition failed: {exc}") from exc
+            finally:
+                model.window_frames = None
+                model.rescore = None
+                model.forget()
+        return Transcript(
+            text=decoded.text,
+            language=decoded.language,
+            audio_s=round(audio_s, 3),
+            stt_ms=_ms_since(started),
+            model=self.model_name,
+            path=path,
+            window_s=decoded.window_s,
+            speech_s=round(speech_s, 3),
+            fallback=fallback,
+            dropped=decoded.dropped,
+            avg_logprob=round(decoded.avg_logprob, 3),
+            no_speech_prob=round(decoded.no_speech_prob, 3),
+        )
+
+    def _decode_guarded(
+        self, model: Any, samples: np.ndarray, lang_setting: str, speech_s: float, *, fast: bool
+    ) -> tuple[_Decoded, str, str]:
+        audio_s = len(samples) / SAMPLE_RATE_HZ
+        window_frames = self._window_frames(audio_s) if fast else None
+        language = self._language(model, samples, lang_setting, window_frames)
+        if window_frames is None:
+            return self._decode(model, samples, language, None, speech_s), "full", ""
+        decoded = self._decode(model, samples, language, window_frames, speech_s)
+        reason = self._suspect(decoded, speech_s)
+        if not reason:
+            return decoded, "fast", ""
+        log.info("fast path answer %r looks wrong (%s): decoding with the full window", decoded.text, reason)
+        model.forget()
+        return self._decode(model, samples, language, None, speech_s), "full", reason
+
+    def _window_frames(self, audio_s: float) -> int | None:
+        o = self.options
+        window_s = max(o.min_window_s, o.window_speech_ratio * audio_s)
+        frames = int(round(window_s * FRAMES_PER_S / 2)) * 2  # the encoder's convolution has stride 2
+        return frames if frames < FULL_WINDOW_S * FRAMES_PER_S else None
+
+    def _language(self, model: Any, samples: np.ndarray, lang_setting: str, window_frames: int | None) -> str:
+        multilingual = bool(model.model.is_multilingual)
+        if lang_setting != "auto":
+            if lang_setting != "en" and not multilingual:
+                raise SttError(
+                    f"The Whisper model {self.model_name} is English-only and cannot transcribe {lang_setting!r}: "
+                    "set LOKI_LANGUAGE=ru or auto (the embedded multilingual base model), "
+                    "or LOKI_STT_MODEL to a multilingual model."
+                )
+            return lang_setting
+        if not multilingual:
+            return "en"
+        model.window_frames = window_frames
+        features = model.feature_extractor(samples)
+        # the same frames generate_segments() encodes, so the decoder reuses this encoding
+        _lang, _prob, all_probs = model.detect_language(features=features[..., :-1])
+        probs = dict(all_probs)
+        return max(self.options.languages, key=lambda code: probs.get(code, 0.0))
+
+    def hypothesis_bonus(self, text: str) -> float:
+        """Rescoring bonus for one of the n best hypotheses.
+
+        The vocabulary weight times the share of its 3+ letter words that are profile words, minus a
+        full point for a hypothesis that repeats itself (beam search keeps loops alive on short windows).
+        """
+        words = words_of(text)
+        bonus = -1.0 if repeated_run(words) is not None else 0.0
+        long_words = [w for w in words if len(w) >= 3]
+        if long_words and self._vocabulary_words:
+            in_vocabulary = sum(w in self._vocabulary_words for w in long_words)
+            bonus += self.options.vocabulary_weight * in_vocabulary / len(long_words)
+        return bonus
+
+    def _decode(
+        self, model: Any, samples: np.ndarray, language: str, window_frames: int | None, speech_s: float
+    ) -> _Decoded:
+        o = self.options
+        audio_s = len(samples) / SAMPLE_RATE_HZ
+        model.window_frames = window_frames
+        model.rescore = self.hypothesis_bonus if self._vocabulary_words else None
+        model.nbest = o.nbest
+        token_cap = None
+        if window_frames is not None:
+            token_cap = min(200, o.min_tokens + int(o.max_tokens_per_s * audio_s))
+        segments, _info = model.transcribe(
+            samples,
+            language=language,
+            task="transcribe",
+            beam_size=o.beam_size,
+            temperature=0.0,
+            compression_ratio_threshold=2.4,
+            log_prob_threshold=o.log_prob_threshold,
+            no_speech_threshold=o.no_speech_threshold,
+            condition_on_previous_text=False,
+            max_new_tokens=token_cap,
+            vad_filter=False,
+        )
+        kept = []
+        dropped = ""
+        for segment in segments:
+            if segment.avg_logprob < o.min_avg_logprob:
+                dropped = f"low confidence (avg_logprob {segment.avg_logprob:.2f})"
+                continue
+            kept.append(segment)
+        text = "".join(s.text for s in kept).strip()
+        decoded = _Decoded(
+            text=text,
+            language=language,
+            window_s=(window_frames or FULL_WINDOW_S * FRAMES_PER_S) / FRAMES_PER_S,
+            tokens=max((len(s.tokens) for s in kept), default=0),
+            token_cap=token_cap,
+            avg_logprob=min((s.avg_logprob for s in kept), default=0.0),
+            no_speech_prob=max((s.no_speech_prob for s in kept), default=0.0),
+            compression_ratio=max((s.compression_ratio for s in kept), default=0.0),
+            dropped="" if text else dropped,
+        )
+        if text and speech_s < o.stock_phrase_max_speech_s and is_stock_phrase(text):
+            decoded.text, decoded.dropped = "", f"stock phrase {text!r} over {speech_s:.2f} s of speech"
+        return decoded
+
+    def _suspect(self, decoded: _Decoded, speech_s: float) -> str:
+        """Why a fast-path answer should not be trusted ('' when it looks fine)."""
+        if decoded.token_cap is not None and decoded.tokens >= decoded.token_cap - 1:
+            return f"hit the {decoded.token_cap}-token cap"
+        if decoded.compression_ratio > 2.4:
+            return f"repetitive (compression ratio {decoded.compression_ratio:.1f})"
+        words = words_of(decoded.text)
+        run = repeated_run(words)
+        if run is not None:
+            return f"a {run[0]}-word phrase repeated {run[1]} times"
+        if len(words) > 2 + self.options.max_words_per_speech_s * speech_s:
+            return f"{len(words)} words for {speech_s:.1f} s of speech"
+        return ""
+
+    # Voice activity -----------------------------------------------------------------------------------
+    def _speech_spans(self, samples: np.ndarray) -> list[tuple[int, int]]:
+        """(start, end) sample indexes of speech, per Silero VAD (shipped with faster-whisper)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        if len(samples) < SAMPLE_RATE_HZ // 10:
+            return []
+        options = VadOptions(
+            threshold=self.options.vad_threshold,
+            min_speech_duration_ms=100,
+            min_silence_duration_ms=300,
+            speech_pad_ms=100,
+        )
+        return [(int(s["start"]), int(s["end"])) for s in get_speech_timestamps(samples, options)]
+
+    def _crop(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+        """Cut long silences before and after the speech (more than a second); short ones stay."""
+        margin = int(self.options.crop_margin_s * SAMPLE_RATE_HZ)
+        start = max(0, spans[0][0] - margin)
+        end = min(len(samples), spans[-1][1] + margin)
+        if start > SAMPLE_RATE_HZ or len(samples) - end > SAMPLE_RATE_HZ:
+            return samples[start:end]
+        return samples
+
+
+def _dedupe(words: Sequence[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for word in words:
+        word = word.strip()
+        if word:
+            seen.setdefault(word.lower(), word)
+    return list(seen.values())
+
+
+def _is_cyrillic(word: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in word)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
