@@ -115,6 +115,12 @@ class Settings:
         "Seconds after LOKI acts or answers during which no wake word is needed.",
         "nonneg_float",
     )
+    command_window_s: float = _setting(
+        "LOKI_COMMAND_WINDOW_S",
+        6.0,
+        "Seconds after the wake phrase said alone during which the command may begin.",
+        "pos_float",
+    )
     ptt_key: str = _setting("LOKI_PTT_KEY", "", "Push-to-talk key (pyautogui/X11 name, e.g. 'f9'); empty: off.")
     ptt_mode: str = _setting(
         "LOKI_PTT_MODE", "hold", "hold (talk while held) or toggle (press to start, press to stop).", choices=PTT_MODES
@@ -124,6 +130,12 @@ class Settings:
         "LOKI_STT_MODEL", "", "faster-whisper model name or folder (default: the embedded model for LOKI_LANGUAGE)."
     )
     stt_threads: int = _setting("LOKI_STT_THREADS", 0, "CPU threads for Whisper (0: all cores).", "nonneg_int")
+    stt_fast: bool = _setting(
+        "LOKI_STT_FAST",
+        True,
+        "1: short utterances use a shortened Whisper encoder window (about 2x the audio, at least 6 s); 0: always 30 s.",
+        "bool",
+    )
     # Speaking
     voice: str = _setting(
         "LOKI_VOICE", "", "Piper voice (.onnx path or name in the model store; default: the embedded voice)."
@@ -131,6 +143,16 @@ class Settings:
     voice_ru: str = _setting("LOKI_VOICE_RU", "", "Piper voice for Russian replies; empty: espeak-ng.")
     speaker_device: str = _setting(
         "LOKI_SPEAKER_DEVICE", "", "Speaker by name (substring) or index; empty: the system default."
+    )
+    tts_threads: int = _setting(
+        "LOKI_TTS_THREADS", 1, "CPU threads for Piper (0: all cores; 1 leaves a core to listening).", "nonneg_int"
+    )
+    speaker_latency_ms: float = _setting(
+        "LOKI_SPEAKER_LATENCY_MS",
+        100.0,
+        "Milliseconds of audio the speaker device buffers: lower cuts the voice sooner on barge-in, "
+        "too low stutters on a busy machine.",
+        "pos_float",
     )
     reply_mode: str = _setting("LOKI_REPLY_MODE", "both", "voice, text (stdout/log) or both.", choices=REPLY_MODES)
     earcons: bool = _setting("LOKI_EARCONS", True, "1: short sounds for listening / done / error.", "bool")
