@@ -478,6 +478,8 @@ class Transcriber:
 
     def _crop(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
         """Cut long silences before and after the speech (more than a second); short ones stay."""
+        if not spans:
+            return samples
         margin = int(self.options.crop_margin_s * SAMPLE_RATE_HZ)
         start = max(0, spans[0][0] - margin)
         end = min(len(samples), spans[-1][1] + margin)

