@@ -184,7 +184,8 @@ async def latency_and_accuracy(
     parts = [_clip(f"hey loki, {text}", voice, seed0 + i) for i, (text, voice) in enumerate(plan)]
     session = Session(settings, transcriber, parts, realtime=realtime, gap_s=2.2 if realtime else 1.2)
     await session.run()
-    hits, misses, true_ms, vad_ms, transcript_ms = 0, [], [], [], []
+    hits, misses, true_ms, vad_ms, transcript_ms, stt_ms = 0, [], [], [], [], []
+    by_engine: dict[str, list[int]] = {}
     by_clip: dict[int, tuple[TurnResult, Any]] = {}
     for result, command, _done in session.turns:
         if command.speech_end_at is None or command.speech_end_s is None:
@@ -193,7 +194,9 @@ async def latency_and_accuracy(
         by_clip.setdefault(index, (result, command))
     for i, (text, voice) in enumerate(plan):
         got = by_clip.get(i)
-        if got is not None and _shape(got[0].actions) == expected[text]:
+        right = got is not None and _shape(got[0].actions) == expected[text]
+        by_engine.setdefault(voice.engine, []).append(int(right))
+        if right:
             hits += 1
         else:
             misses.append(f"{voice}: {text!r} -> {got[0].text if got else None!r} {got[0].actions if got else ''}")
@@ -204,6 +207,7 @@ async def latency_and_accuracy(
             dispatched = command.speech_end_at + result.timings_ms["speech_end_to_action"] / 1000
             true_ms.append((dispatched - true_end) * 1000)
             transcript_ms.append(result.timings_ms["speech_end_to_transcript"])
+            stt_ms.append(result.timings_ms.get("stt", float("nan")))
     return {
         "count": count,
         "hits": hits,
@@ -212,6 +216,8 @@ async def latency_and_accuracy(
         "true_end_to_action_ms": true_ms,
         "vad_end_to_action_ms": vad_ms,
         "end_to_transcript_ms": transcript_ms,
+        "stt_ms": stt_ms,
+        "by_engine": {k: f"{sum(v)}/{len(v)}" for k, v in by_engine.items()},
     }
 
 
@@ -368,7 +374,9 @@ def main() -> None:
                 "vad_speech_end_to_action_ms_p50": _median(lat["vad_end_to_action_ms"]),
                 "speech_end_to_transcript_ms_p50": _median(lat["end_to_transcript_ms"]),
                 "vad_silence_ms": settings.vad_silence_ms,
+                "stt_ms_p50": _median(lat["stt_ms"]),
                 "accuracy_realtime": lat["accuracy"],
+                "by_engine": lat["by_engine"],
                 "misses": lat["misses"],
             }
             _show(report, args.json)
@@ -378,6 +386,7 @@ def main() -> None:
                 "clips": acc["count"],
                 "right_action": acc["hits"],
                 "rate": acc["accuracy"],
+                "by_engine": acc["by_engine"],
                 "misses": acc["misses"],
             }
             _show(report, args.json)

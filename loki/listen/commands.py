@@ -112,7 +112,7 @@ class CommandRescorer:
         profiles: Any,
         *,
         shortlist: int = 10,
-        min_score: float = -2.5,
+        min_score: float = -3.5,
         max_below_heard: float = 2.0,
         max_words: int = 8,
         wake_min_score: float = -4.0,
@@ -147,15 +147,16 @@ class CommandRescorer:
         return self._candidates[language]
 
     def matches_a_rule(self, text: str, language: str) -> bool:
-        """True when tier 0 already understands `text` (in any scope)."""
+        """True when tier 0 understands `text` exactly (in any scope); a near miss ("page no") is not enough."""
         if self._matcher is None:
             from loki.profiles.matcher import Matcher
 
             self._matcher = Matcher(self.profiles)
-        return self._matcher.match(text, language) is not None
+        match = self._matcher.match(text, language)
+        return match is not None and match.errors == 0
 
     def worth_trying(self, text: str, language: str) -> bool:
-        """A short transcript that tier 0 does not understand."""
+        """A short transcript that tier 0 does not understand exactly."""
         words = _WORDS.findall(text)
         return (
             0 < len(words) <= self.max_words

@@ -99,7 +99,7 @@ class Listener:
                     await self._frame(frame, loop)
         finally:
             self.segmenter.reset()
-            self.utterances.put_nowait(None)
+        self.utterances.put_nowait(None)  # the source ended (not on failure: the supervisor restarts run())
 
     async def _frame(self, frame: Frame, loop: asyncio.AbstractEventLoop) -> None:
         self.now_s = frame.stream_s

@@ -77,7 +77,7 @@ _FOLDS = [
     ("y", "i"),
 ]
 # Greetings that sound alike at the start of a phrase ("hey", "hi", "эй", "хэй").
-_GREETINGS = {"hey", "hay", "hei", "he", "heh", "hi", "ei", "ej", "ai", "a", "eh", "e", "khei", "khai"}
+_GREETINGS = {"hey", "hay", "hei", "he", "heh", "hi", "ei", "ej", "ai", "a", "eh", "e", "khei", "khai", "they"}
 # Words that may precede the phrase without breaking the match.
 _LEAD_FILLERS = {"uh", "um", "umm", "oh", "so", "and", "ok", "okay", "well", "hmm", "э", "ээ", "ну", "а"}
 
