@@ -1,0 +1,235 @@
+"""STT time for 1-3 s commands: LOKI's fast path against faster-whisper's plain transcribe().
+
+Same model, same audio, runs interleaved; prints per-clip medians, the ratio and whether the texts
+match, then a summary. Two comparisons:
+
+  same-options  LOKI fast path without vocabulary vs WhisperModel.transcribe() with the same decoding
+                options (greedy, temperature 0, no previous-text conditioning): only the encoder window
+                differs, so this is the "same text" check.
+  as-deployed   LOKI as the daemon runs it (profile vocabulary, n-best rescoring) vs
+                WhisperModel.transcribe() with faster-whisper's defaults (beam 5, temperature fallback).
+
+Usage:
+    .venv/bin/python benchmarks/stt_bench.py [--runs 5] [--language en|ru] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from loki.config import load_settings  # noqa: E402
+from loki.listen import clips  # noqa: E402
+from loki.stt import SAMPLE_RATE_HZ, Transcriber, read_audio  # noqa: E402
+from loki.stt.guards import words_of  # noqa: E402
+
+TESTDATA = REPO.parent / "shared" / "testdata"
+EN_COMMANDS = [
+    ("open the browser", clips.Voice("espeak", "en-us", 160)),
+    ("volume up", clips.Voice("espeak", "en-gb", 150)),
+    ("minimize everything", clips.Voice("espeak", "en-us+f3", 170)),
+    ("take a screenshot", clips.Voice("espeak", "en-us", 180)),
+    ("close this window", clips.Voice("espeak", "en-gb-scotland", 150)),
+    ("scroll down", clips.Voice("espeak", "en-us+m3", 160)),
+    ("what time is it", clips.Voice("piper")),
+    ("open the file manager", clips.Voice("piper")),
+    ("switch to the previous tab", clips.Voice("piper")),
+    ("next tab", clips.Voice("piper", length_scale=1.1)),
+]
+RU_COMMANDS = [
+    ("сегодня хорошая погода", clips.Voice("espeak", "ru", 130)),
+    ("открой браузер", clips.Voice("espeak", "ru", 140)),
+    ("закрой окно", clips.Voice("espeak", "ru+f3", 140)),
+    ("сделай громче", clips.Voice("espeak", "ru", 150)),
+    ("который час", clips.Voice("espeak", "ru+m3", 130)),
+    ("следующий трек", clips.Voice("espeak", "ru", 140)),
+]
+
+
+@dataclass
+class Row:
+    """One clip's figures."""
+
+    clip: str
+    audio_s: float
+    fast_ms: float
+    plain_ms: float
+    fast_text: str
+    plain_text: str
+    fast_path: str
+
+    @property
+    def ratio(self) -> float:
+        return self.fast_ms / self.plain_ms
+
+    @property
+    def same(self) -> bool:
+        return self.fast_text == self.plain_text
+
+    @property
+    def same_words(self) -> bool:
+        return words_of(self.fast_text) == words_of(self.plain_text)
+
+
+def _clips(language: str) -> list[tuple[str, np.ndarray]]:
+    out: list[tuple[str, np.ndarray]] = []
+    if language == "en":
+        for name in ("turn_on_the_living_room_light_en.wav", "human_turn_on_the_living_room_lamp.wav"):
+            if (TESTDATA / name).is_file():
+                out.append((name, read_audio(TESTDATA / name)))
+    pad = clips.silence(0.3)
+    for text, voice in EN_COMMANDS if language == "en" else RU_COMMANDS:
+        out.append((f"{text!r} ({voice})", clips.join(pad, clips.say(text, voice), pad)))
+    return out
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return (time.perf_counter() - started) * 1000, result
+
+
+def _plain_text(model, audio: np.ndarray, language: str, same_options: bool) -> str:
+    kwargs = dict(beam_size=1, temperature=0.0, condition_on_previous_text=False) if same_options else {}
+    segments, _info = model.transcribe(audio, language=language, **kwargs)
+    return "".join(s.text for s in segments).strip()
+
+
+def run(comparison: str, transcriber: Transcriber, plain, language: str, samples, runs: int) -> list[Row]:
+    """Interleave fast and plain runs on each clip; medians of `runs` each after one warm-up."""
+    same_options = comparison == "same-options"
+    rows = []
+    for name, audio in samples:
+        transcriber.transcribe(audio, language=language)  # warm-up
+        _plain_text(plain, audio, language, same_options)
+        fast_times, plain_times = [], []
+        fast_result = plain_result = None
+        for _ in range(runs):
+            ms, fast_result = _timed(lambda a=audio: transcriber.transcribe(a, language=language))
+            fast_times.append(ms)
+            ms, plain_result = _timed(lambda a=audio: _plain_text(plain, a, language, same_options))
+            plain_times.append(ms)
+        rows.append(
+            Row(
+                name,
+                round(len(audio) / SAMPLE_RATE_HZ, 2),
+                statistics.median(fast_times),
+                statistics.median(plain_times),
+                fast_result.text,
+                str(plain_result),
+                fast_result.path,
+            )
+        )
+    return rows
+
+
+def report(comparison: str, rows: list[Row], as_json: bool) -> dict:
+    """Print the rows and return the summary."""
+    if as_json:
+        for r in rows:
+            print(
+                json.dumps(
+                    {
+                        "comparison": comparison,
+                        "clip": r.clip,
+                        "audio_s": r.audio_s,
+                        "fast_ms": round(r.fast_ms, 1),
+                        "plain_ms": round(r.plain_ms, 1),
+                        "ratio": round(r.ratio, 3),
+                        "same_text": r.same,
+                        "same_words": r.same_words,
+                        "fast_text": r.fast_text,
+                        "plain_text": r.plain_text,
+                        "path": r.fast_path,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+    else:
+        print(f"\n== {comparison} ==")
+        print(f"{'clip':52s} {'audio':>6s} {'fast':>7s} {'plain':>7s} {'ratio':>6s}  text")
+        for r in rows:
+            mark = "same" if r.same else ("same words" if r.same_words else "DIFFERENT")
+            print(
+                f"{r.clip[:52]:52s} {r.audio_s:5.2f}s {r.fast_ms:5.0f}ms {r.plain_ms:5.0f}ms {r.ratio:6.2f}  "
+                f"{mark}: {r.fast_text!r}"
+                + ("" if r.same else f" vs {r.plain_text!r}")
+                + ("" if r.fast_path == "fast" else f" [{r.fast_path} path]")
+            )
+    summary = {
+        "comparison": comparison,
+        "clips": len(rows),
+        "median_fast_ms": round(statistics.median(r.fast_ms for r in rows), 1),
+        "median_plain_ms": round(statistics.median(r.plain_ms for r in rows), 1),
+        "median_ratio": round(statistics.median(r.ratio for r in rows), 3),
+        "worst_ratio": round(max(r.ratio for r in rows), 3),
+        "same_text": sum(r.same for r in rows),
+        "same_words": sum(r.same_words for r in rows),
+    }
+    if as_json:
+        print(json.dumps({"summary": True, **summary}))
+    else:
+        print(
+            f"median fast {summary['median_fast_ms']} ms, plain {summary['median_plain_ms']} ms, "
+            f"median ratio {summary['median_ratio']} (worst {summary['worst_ratio']}); "
+            f"same text {summary['same_text']}/{len(rows)}, same words {summary['same_words']}/{len(rows)}"
+        )
+    return summary
+
+
+def main() -> int:
+    """Run both comparisons and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per clip and path (median reported)")
+    parser.add_argument("--language", choices=("en", "ru"), default="en", help="en: tiny.en; ru: the base model")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args()
+
+    from faster_whisper import WhisperModel
+
+    settings = load_settings(None, environ={**os.environ, "LOKI_LANGUAGE": args.language, "LOKI_LLM_BACKEND": "none"})
+    from loki.profiles.loader import load_profiles, shipped_profiles_dir
+
+    vocabulary = load_profiles([(shipped_profiles_dir(), False)]).vocabulary(args.language)
+    bare = Transcriber(settings)
+    deployed = Transcriber(settings, vocabulary=vocabulary)
+    model = bare.load()
+    deployed._model = model  # one model in memory for both
+    threads = settings.stt_threads or os.cpu_count() or 1
+    plain = WhisperModel(str(bare.model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+    samples = _clips(args.language)
+    load_before = os.getloadavg()
+    header = {
+        "model": bare.model_name,
+        "language": args.language,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "runs": args.runs,
+        "loadavg_before": [round(x, 2) for x in load_before],
+    }
+    print(json.dumps(header) if args.json else f"STT benchmark: {header}")
+    summaries = [
+        report("same-options", run("same-options", bare, plain, args.language, samples, args.runs), args.json),
+        report("as-deployed", run("as-deployed", deployed, plain, args.language, samples, args.runs), args.json),
+    ]
+    load_after = [round(x, 2) for x in os.getloadavg()]
+    if args.json:
+        print(json.dumps({"loadavg_after": load_after}))
+    else:
+        print(f"\nload average before {header['loadavg_before']}, after {load_after} ({os.cpu_count()} cores)")
+    return 0 if summaries else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
