@@ -96,6 +96,7 @@ class Manifest:
             self.files: dict[str, dict[str, Any]] = json.loads(self.path.read_text()).get("files", {})
         except (OSError, ValueError):
             self.files = {}
+        self._forgotten: set[str] = set()
 
     def cached(self, path: Path) -> str | None:
         """The recorded sha256 when the file's size and mtime have not changed since it was hashed."""
@@ -130,12 +131,21 @@ class Manifest:
 
     def forget(self, path: Path) -> None:
         """Drop a file's record (it is being rebuilt)."""
-        if self.files.pop(str(path), None) is not None:
-            self.save()
+        self.files.pop(str(path), None)
+        self._forgotten.add(str(path))
+        self.save()
 
     def save(self) -> None:
         """Write the manifest atomically; a read-only store only loses the cache."""
         with _manifest_lock:
+            try:
+                # merge with what other processes (the daemon, `loki transcribe`) wrote meanwhile; ours win
+                on_disk = json.loads(self.path.read_text()).get("files", {}) if self.path.is_file() else {}
+            except (OSError, ValueError):
+                on_disk = {}
+            merged = {k: v for k, v in on_disk.items() if k not in self._forgotten}
+            merged.update(self.files)
+            self.files = merged
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = self.path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -884,5 +894,11 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     if not args.name:
         raise ModelError("Name the model to pull, e.g. loki models pull whisper-small (or piper-ru).")
     path = pull(args.name, settings)
-    emit({"name": args.name, "path": str(path), "ok": True}, args.json, f"{args.name}: {path}")
+    setting = "LOKI_VOICE" if path.suffix == ".onnx" else "LOKI_STT_MODEL" if path.is_dir() else "LOKI_LLM_MODEL"
+    use = f"{setting}={path.stem if path.suffix == '.onnx' else path.name if path.is_dir() else path}"
+    emit(
+        {"name": args.name, "path": str(path), "ok": True, "use": use},
+        args.json,
+        f"{args.name}: {path}\n  use it: {use}",
+    )
     return 0

@@ -224,6 +224,9 @@ class Transcriber:
         self._model: Any = None
         self._model_dir: Path | None = None
         self._lock = threading.Lock()
+        fw_log = logging.getLogger("faster_whisper")
+        if fw_log.level == logging.NOTSET:
+            fw_log.setLevel(logging.WARNING)  # it logs every utterance's duration at INFO
 
     # Model -----------------------------------------------------------------------------------
     @property
@@ -266,10 +269,14 @@ class Transcriber:
                     "a corrupt file is rebuilt or re-pulled with 'loki models pull NAME'.",
                     code="model_load",
                 ) from exc
+            from loki.models import Manifest
+
+            sha256 = Manifest(self.settings.models_path).cached(self.model_dir / "model.bin") or "?"
             log.info(
-                "loaded Whisper %s from %s in %.0f ms (%d threads)",
+                "loaded Whisper %s from %s (model.bin sha256 %s) in %.0f ms (%d threads)",
                 self.model_name,
                 self.model_dir,
+                sha256[:16],
                 (time.perf_counter() - started) * 1000,
                 threads,
             )
