@@ -249,6 +249,7 @@ class Daemon:
         self._ptt_talking = False
         self._stdin_lines: asyncio.Queue[str | None] | None = None
         self._closed = False
+        self._announced = False
         _time_dispatch(orchestrator)
 
     # Events and state -------------------------------------------------------------------
@@ -327,6 +328,10 @@ class Daemon:
             state, detail = data
             if state == "lost":
                 self.emit(TurnFailed("microphone", "audio", detail))
+            elif state == "open" and not self._announced:
+                self._announced = True
+                mode = "push-to-talk only" if not self.require_wake else f"say {self.settings.wake_phrase!r}"
+                log.info("LOKI is listening on %r (%s; wake engine %s)", detail, mode, self.wake.kind)
 
     def _on_wake_engine(self, detection: Detection) -> None:
         assert self.listener is not None
@@ -862,7 +867,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         except (NotImplementedError, RuntimeError):  # not on this platform / not the main thread
             pass
     try:
-        if voice is not None:
+        if voice is not None and (settings.reply_mode != "text" or settings.earcons):
             start = getattr(voice, "start", None)
             if start is not None:
                 try:
@@ -870,9 +875,6 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
                 except LokiError as exc:
                     log.warning("the voice is not available: %s", exc)
         await daemon.warm_up()
-        if not text_input:
-            mode = "push-to-talk only" if daemon.wake.kind == "none" else f"say {settings.wake_phrase!r}"
-            log.info("LOKI is listening (%s; wake engine %s)", mode, daemon.wake.kind)
         await daemon.run(text_input=text_input)
     except asyncio.CancelledError:
         log.info("stopping")

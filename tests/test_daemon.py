@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -286,6 +288,66 @@ async def test_self_hearing_never_makes_a_turn(pulse: dict[str, str], settings: 
     assert not any(isinstance(e, WakeDetected) for e in events)
     heard = [e.text for e in events if isinstance(e, Transcribed)]
     assert heard, "nothing was transcribed: the loopback did not work"
+
+
+@pytest.mark.audio
+@pytest.mark.models
+def test_loki_run_on_the_real_microphone(pulse: dict[str, str], tmp_path: Path) -> None:
+    """`loki run`: a command played into the audio server's null sink (the default source is its monitor)."""
+    from loki.audio.wav import write_wav
+
+    wav = tmp_path / "command.wav"
+    speech = clips.say("hey loki, open a new tab", clips.Voice("espeak", "en-us", 160))
+    write_wav(wav, clips.join(clips.silence(0.3), speech, clips.silence(0.6)))
+    env = {
+        **os.environ,
+        **pulse,
+        "LOKI_STATE_DIR": str(tmp_path / "s"),
+        "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
+        "LOKI_LLM_BACKEND": "none",
+        "LOKI_REPLY_MODE": "text",
+        "LOKI_EARCONS": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loki", "--env-file", "/dev/null", "run", "--dry-run", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.stderr is not None and proc.stdout is not None
+    lines: queue.Queue[tuple[str, str]] = queue.Queue()
+    for name, stream in (("out", proc.stdout), ("err", proc.stderr)):
+        threading.Thread(target=lambda n=name, s=stream: [lines.put((n, line)) for line in s], daemon=True).start()
+
+    def wait_for(kind: str, needle: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                name, line = lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if name == kind and needle in line:
+                return line
+        raise AssertionError(f"no {needle!r} on std{kind} within {timeout_s:g} s")
+
+    try:
+        wait_for("err", "LOKI is listening", 90)
+        subprocess.run(["paplay", str(wav)], env=env, check=True, timeout=20)
+        turn = json.loads(wait_for("out", "{", 60))
+        assert turn["actions"] == [{"type": "hotkey", "keys": ["ctrl", "t"]}]
+        assert turn["timings_ms"]["speech_end_to_action"] >= turn["timings_ms"]["speech_end_to_transcript"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode in (0, 130)
+    errors = [line for name, line in list(lines.queue) if name == "err" and "Traceback" in line]
+    assert not errors
 
 
 def test_daemon_is_importable_without_audio_libraries() -> None:

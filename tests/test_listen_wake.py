@@ -249,3 +249,25 @@ def test_replay_command_line_prints_one_json_line_per_turn(tmp_path: Path, liste
     for line in lines:
         assert {"transcript", "tier", "actions", "reply", "timings_ms"} <= set(line)
         assert line["timings_ms"]["speech_end_to_transcript"] <= line["timings_ms"]["speech_end_to_action"]
+
+
+@pytest.mark.models
+async def test_russian_wake_phrase_then_command(tmp_path: Path) -> None:
+    """LOKI_LANGUAGE=ru: «эй локи», a pause, «закрой вкладку» -> close the tab (multilingual base model)."""
+    settings = settings_from(
+        {
+            "LOKI_LANGUAGE": "ru",
+            "LOKI_LLM_BACKEND": "none",
+            "LOKI_DRY_RUN": "1",
+            "LOKI_TRACE": "0",
+            "LOKI_STATE_DIR": str(tmp_path / "s"),
+            "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
+        }
+    )
+    voice = clips.Voice("espeak", "ru", 150)
+    audio = _spaced([clips.join(clips.say("эй локи", voice), clips.silence(1.0), clips.say("закрой вкладку", voice))])
+    events: list[Event] = []
+    results = await replay(audio, settings, on_event=events.append)
+    assert [e.phrase for e in events if isinstance(e, WakeDetected)] == ["эй локи"]
+    (turn,) = results
+    assert turn.language == "ru" and turn.actions == [{"type": "hotkey", "keys": ["ctrl", "w"]}]

@@ -252,6 +252,9 @@ class CommandRescorer:
         if near is None or near[1] >= phrases.min_score:
             return None
         phrase, _similarity, head, rest = near
+        same_script = [p for p in phrases.phrases if p.isascii() == (language != "ru")]
+        if same_script and sound_key(phrase) == sound_key(same_script[0]):
+            phrase = same_script[0]  # "эй локи" for Russian, "hey loki" otherwise
         said = phrase.title() if phrase.isascii() else phrase.capitalize()
         with self._lock:
             phrase_score, head_score = self.score(audio, [said, head], language=language)
