@@ -143,6 +143,11 @@ class WakePhrases:
         while skip < min(2, len(words)) and words[skip].group().lower() in _LEAD_FILLERS:
             skip += 1
         best: PhraseMatch | None = None
+        cyrillic = bool(re.search("[а-яё]", text, re.IGNORECASE))
+
+        def same_script(phrase: str) -> bool:
+            return bool(re.search("[а-яё]", phrase)) == cyrillic
+
         for start in {0, skip}:
             for phrase, key, n_words in self._keys:
                 for n in range(max(1, n_words - 1), n_words + 2):
@@ -150,7 +155,8 @@ class WakePhrases:
                         break
                     said = text[words[start].start() : words[start + n - 1].end()]
                     score = similarity(sound_key(said), key)
-                    if score >= self.min_score and (best is None or score > best.score):
+                    better = best is None or score > best.score or (score == best.score and same_script(phrase))
+                    if score >= self.min_score and better:
                         rest = text[words[start + n - 1].end() :]
                         best = PhraseMatch(phrase, round(score, 3), rest.lstrip(" ,.!?;:-—…").strip())
         return best
