@@ -104,7 +104,7 @@ class SttOptions:
     """A stock phrase ("Thank you.") over less speech than this is taken as invented."""
     crop_margin_s: float = 0.3
     """Audio kept around the speech when long silences are cropped away."""
-    nbest: int = 5
+    nbest: int = 3
     """Hypotheses the decoder returns for vocabulary rescoring (with a vocabulary; 1 turns it off)."""
     vocabulary_weight: float = 1.0
     """Score bonus for a hypothesis whose words (3+ letters) are all profile words; scores are mean log-probs."""
