@@ -166,6 +166,7 @@ class Session:
         holder["daemon"] = daemon
         await daemon.warm_up()
         await daemon.run()
+        self.guesses = dict(daemon.guesses)
         daemon.orchestrator.executor.close()
 
     def clip_of(self, speech_end_s: float) -> int:
@@ -217,6 +218,7 @@ async def latency_and_accuracy(
         "vad_end_to_action_ms": vad_ms,
         "end_to_transcript_ms": transcript_ms,
         "stt_ms": stt_ms,
+        "early_guesses": session.guesses,
         "by_engine": {k: f"{sum(v)}/{len(v)}" for k, v in by_engine.items()},
     }
 
@@ -375,6 +377,7 @@ def main() -> None:
                 "speech_end_to_transcript_ms_p50": _median(lat["end_to_transcript_ms"]),
                 "vad_silence_ms": settings.vad_silence_ms,
                 "stt_ms_p50": _median(lat["stt_ms"]),
+                "early_guesses": lat["early_guesses"],
                 "accuracy_realtime": lat["accuracy"],
                 "by_engine": lat["by_engine"],
                 "misses": lat["misses"],

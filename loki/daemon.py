@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -138,19 +138,19 @@ class VoiceTap:
         return getattr(self.voice, name)
 
 
-class Transcribes:
+class Transcribes(Protocol):
     """What the daemon needs from speech recognition (loki.stt.Transcriber provides it)."""
 
-    def transcribe(self, audio: np.ndarray, *, language: str | None = None) -> Any:  # pragma: no cover - protocol
+    def transcribe(self, audio: np.ndarray, *, language: str | None = None) -> Any:
         """A Transcript with .text, .language and .stt_ms."""
-        raise NotImplementedError
+        ...
 
 
 def load_transcriber(settings: Settings, vocabulary: list[str]) -> Transcribes:
     """The configured speech recognizer (loki.stt)."""
     from loki.stt import Transcriber
 
-    return Transcriber(settings, vocabulary=vocabulary)  # type: ignore[no-any-return]
+    return Transcriber(settings, vocabulary=vocabulary)
 
 
 def stt_vocabulary(settings: Settings, profiles: Any, wake: WakeSetup, *, profile_words: bool = False) -> list[str]:
@@ -250,6 +250,7 @@ class Daemon:
         self._stdin_lines: asyncio.Queue[str | None] | None = None
         self._closed = False
         self._announced = False
+        self.guesses = {"used": 0, "stale": 0, "none": 0}  # how the early transcriptions fared
         _time_dispatch(orchestrator)
 
     # Events and state -------------------------------------------------------------------
@@ -488,7 +489,9 @@ class Daemon:
     async def _transcript_for(self, utt: Utterance) -> Any:
         guess, self._guess = self._guess, None
         if guess is not None and guess[0] == utt.id and guess[1] == len(utt.audio):
+            self.guesses["used"] += 1
             return await guess[2]
+        self.guesses["stale" if guess is not None and not guess[2].done() else "none"] += 1
         return await self._stt(utt.audio)
 
     async def _on_utterance(self, utt: Utterance) -> bool:
@@ -782,13 +785,8 @@ def build_daemon(
         if reply is not None
         else None
     )
-    orchestrator = build_orchestrator(
-        settings,
-        profiles=profiles,
-        reply=reply,
-        confirm=confirm,
-        **({"driver_factory": driver_factory} if driver_factory else {}),
-    )
+    extra: dict[str, Any] = {"driver_factory": driver_factory} if driver_factory is not None else {}
+    orchestrator = build_orchestrator(settings, profiles=profiles, reply=reply, confirm=confirm, **extra)
     if transcriber is None and mic is not None:
         transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
     daemon = Daemon(

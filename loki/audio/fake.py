@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,7 @@ class ArrayMicrophone:
         frame_end = -(-(sample_index + 1) // FRAME_SAMPLES) * FRAME_SAMPLES
         return self.started_at + frame_end / SAMPLE_RATE_HZ / self.speed
 
-    async def frames(self) -> AsyncIterator[Frame]:
+    async def frames(self) -> AsyncGenerator[Frame, None]:
         """The audio as 30 ms frames; returns at the end."""
         start = time.monotonic()
         first = self.frames_out
@@ -114,7 +114,7 @@ class FlakyMicrophone(ArrayMicrophone):
         self.opens = 0
         self.failures = 0
 
-    async def frames(self) -> AsyncIterator[Frame]:
+    async def frames(self) -> AsyncGenerator[Frame, None]:
         """Frames until the next scheduled failure."""
         self.opens += 1
         if self.failures and self.refuse_opens > 0:

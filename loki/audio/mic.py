@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Protocol
@@ -30,7 +30,7 @@ class Microphone(Protocol):
 
     name: str
 
-    def frames(self) -> AsyncIterator[Frame]:
+    def frames(self) -> AsyncGenerator[Frame, None]:
         """Frames until the source ends (a file) or fails (AudioError)."""
         ...
 
@@ -111,7 +111,7 @@ class SoundDeviceMicrophone:
         finally:
             stream.close()
 
-    async def frames(self) -> AsyncIterator[Frame]:
+    async def frames(self) -> AsyncGenerator[Frame, None]:
         """Capture until the device fails: no audio for `stall_s` or a PortAudio error raises AudioError."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[np.ndarray, float]] = asyncio.Queue()
@@ -145,7 +145,7 @@ async def keep_open(
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0),
     on_state: Callable[[str, str], None] | None = None,
     sleep: Callable[[float], Any] = asyncio.sleep,
-) -> AsyncIterator[Frame]:
+) -> AsyncGenerator[Frame, None]:
     """Frames from `mic` forever: a failure is logged and the device reopened with back-off.
 
     The audio clock stays continuous across reopenings (gaps count as elapsed time). Returns when
@@ -157,7 +157,7 @@ async def keep_open(
     while True:
         started = False
         try:
-            async with contextlib.aclosing(mic.frames()) as frames:  # type: ignore[type-var]
+            async with contextlib.aclosing(mic.frames()) as frames:
                 async for frame in frames:
                     if not started:
                         started = True
