@@ -271,3 +271,34 @@ async def test_russian_wake_phrase_then_command(tmp_path: Path) -> None:
     assert [e.phrase for e in events if isinstance(e, WakeDetected)] == ["эй локи"]
     (turn,) = results
     assert turn.language == "ru" and turn.actions == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
+
+
+def test_wake_engine_follows_the_settings(tmp_path: Path) -> None:
+    from loki.errors import ConfigError, ModelError
+    from loki.listen.wake import build_wake
+
+    base = {
+        "LOKI_STATE_DIR": str(tmp_path / "s"),
+        "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
+        "LOKI_MODELS_DIR": str(tmp_path / "m"),
+    }
+    assert build_wake(settings_from(base)).kind == "whisper"  # keyless default
+    assert build_wake(settings_from({**base, "LOKI_WAKE_ENGINE": "none"})).kind == "none"
+    assert build_wake(settings_from({**base, "PICOVOICE_ACCESS_KEY": "k"})).kind == "whisper"  # a key but no keyword
+    with pytest.raises(ConfigError, match="PICOVOICE_ACCESS_KEY"):
+        build_wake(settings_from({**base, "LOKI_WAKE_ENGINE": "porcupine"}))
+    with pytest.raises(ModelError, match="Porcupine could not start"):
+        build_wake(settings_from({**base, "PICOVOICE_ACCESS_KEY": "not-a-key", "LOKI_WAKE_MODEL": "jarvis"}))
+    with pytest.raises(ModelError, match="no built-in keyword"):
+        build_wake(
+            settings_from(
+                {**base, "LOKI_WAKE_ENGINE": "porcupine", "PICOVOICE_ACCESS_KEY": "k", "LOKI_WAKE_MODEL": "hey loki"}
+            )
+        )
+    with pytest.raises(ConfigError, match="openWakeWord"):
+        build_wake(settings_from({**base, "LOKI_WAKE_ENGINE": "openwakeword"}))
+    bad = tmp_path / "m" / "wake" / "hey_loki.onnx"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(ModelError, match="Cannot load the wake-word model"):
+        build_wake(settings_from({**base, "LOKI_WAKE_MODEL": "hey_loki"}))  # auto picks openWakeWord for a model
