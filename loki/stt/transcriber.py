@@ -173,6 +173,9 @@ def _windowed_whisper_class() -> type:
             )[0]
             texts = [tokenizer.decode([t for t in ids if t < tokenizer.eot]) for ids in result.sequences_ids]
             best = max(range(len(texts)), key=lambda i: result.scores[i] + self.rescore(texts[i]))
+            if repeated_run(words_of(texts[best])) is not None:
+                # every hypothesis loops (beam search keeps loops alive): greedy often does not
+                return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
             tokens = result.sequences_ids[best]
             avg_logprob = result.scores[best] * (len(tokens) ** options.length_penalty) / (len(tokens) + 1)
             chosen = _Hypothesis([tokens], [result.scores[best]], result.no_speech_prob)
