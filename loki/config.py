@@ -177,13 +177,6 @@ class Settings:
     llm_fallback: tuple[str, ...] = _setting(
         "LOKI_LLM_FALLBACK", (), "Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'.", "list"
     )
-    vision_backend: str = _setting(
-        "LOKI_VISION_BACKEND",
-        "none",
-        "Backend for tier 2 (screen + vision): same choices as LOKI_LLM_BACKEND.",
-        choices=LLM_BACKENDS,
-    )
-    vision_model: str = _setting("LOKI_VISION_MODEL", "", "Vision model name for tier 2.")
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, safe to log or print."""

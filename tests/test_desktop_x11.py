@@ -194,8 +194,12 @@ async def test_volume_changes_the_real_default_sink(pulse: dict[str, str], tmp_p
     assert volume_percent() == 35
     assert (await ex.run([{"type": "volume", "mute": True}])).ok
     assert muted()
-    assert (await ex.run([{"type": "volume", "mute": False}])).ok
-    assert not muted()
+    try:
+        assert (await ex.run([{"type": "volume", "mute": False}])).ok
+        assert not muted()
+    finally:  # the audio server is shared by the session: leave it as found
+        subprocess.run(["pactl", "set-sink-volume", "@DEFAULT_SINK@", "100%"], check=True)  # noqa: ASYNC221
+        subprocess.run(["pactl", "set-sink-mute", "@DEFAULT_SINK@", "0"], check=True)  # noqa: ASYNC221
 
 
 def test_loki_say_types_into_the_focused_app_end_to_end(
