@@ -264,45 +264,19 @@ def idle_cpu(seconds: float) -> dict[str, Any]:
     """Run the daemon on the real mic path (PulseAudio null-sink monitor, silence) in a child process."""
     if shutil.which("pulseaudio") is None:
         return {"skipped": "pulseaudio is not installed"}
-    runtime = Path(tempfile.mkdtemp(prefix="loki-bench-pulse-"))
-    runtime.chmod(0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
-    subprocess.run(
-        [
-            "pulseaudio",
-            "-n",
-            "--daemonize=yes",
-            "--exit-idle-time=-1",
-            "--use-pid-file=yes",
-            "-L",
-            "module-native-protocol-unix",
-            "-L",
-            "module-null-sink sink_name=loki_null rate=16000",
-            "-L",
-            "module-always-sink",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    try:
-        for _ in range(100):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.05)
+    from loki.audio.pulse import private_pulse
+
+    with private_pulse(set_environ=False) as pulse_env:
         child = subprocess.run(
             [sys.executable, __file__, "--cpu-child", str(seconds)],
-            env=env,
+            env={**os.environ, **pulse_env},
             capture_output=True,
             text=True,
             timeout=seconds + 120,
         )
-        if child.returncode != 0:
-            return {"error": child.stderr[-2000:]}
-        return json.loads(child.stdout.strip().splitlines()[-1])
-    finally:
-        subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
-        shutil.rmtree(runtime, ignore_errors=True)
+    if child.returncode != 0:
+        return {"error": child.stderr[-2000:]}
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 async def _cpu_child(seconds: float) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -28,10 +29,10 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import numpy as np
 
+from loki.audio.pulse import private_pulse
 from loki.config import settings_from
 from loki.tts import SpeechOutput
 
@@ -50,34 +51,23 @@ MONITOR_RATE_HZ = 16000
 LOUD = 0.02
 
 
-def start_pulse() -> tuple[dict[str, str], Path]:
-    """A private PulseAudio whose default sink is a null sink."""
-    runtime = Path(tempfile.mkdtemp(prefix="loki-bench-pulse-"))
-    runtime.chmod(0o700)
-    env = {"XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
-    os.environ.update(env)
-    subprocess.run(
-        ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes",
-         "-L", "module-native-protocol-unix", "-L", "module-null-sink sink_name=loki_null rate=16000",
-         "-L", "module-always-sink"],
-        check=True, capture_output=True,
-    )
-    deadline = time.monotonic() + 10
-    while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
-        if time.monotonic() > deadline:
-            sys.exit("PulseAudio did not start")
-        time.sleep(0.05)
-    return env, runtime
-
-
 class Monitor:
     """parec on the null sink's monitor; remembers when each chunk arrived."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            ["parec", "--raw", "--format=s16le", f"--rate={MONITOR_RATE_HZ}", "--channels=1",
-             "--latency-msec=20", "-d", "loki_null.monitor"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                "parec",
+                "--raw",
+                "--format=s16le",
+                f"--rate={MONITOR_RATE_HZ}",
+                "--channels=1",
+                "--latency-msec=20",
+                "-d",
+                "loki_null.monitor",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         self.chunks: list[tuple[float, np.ndarray]] = []
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -110,8 +100,10 @@ def summary(name: str, values: list[float], target: str = "") -> None:
     if not values:
         print(f"{name}: no data")
         return
-    print(f"{name}: median {statistics.median(values):.1f} ms (min {min(values):.1f}, max {max(values):.1f}, "
-          f"n={len(values)}){'  target ' + target if target else ''}")
+    print(
+        f"{name}: median {statistics.median(values):.1f} ms (min {min(values):.1f}, max {max(values):.1f}, "
+        f"n={len(values)}){'  target ' + target if target else ''}"
+    )
 
 
 async def tokens(text: str, delay_s: float) -> AsyncIterator[str]:
@@ -122,14 +114,23 @@ async def tokens(text: str, delay_s: float) -> AsyncIterator[str]:
 
 async def bench(runs: int, monitor: Monitor | None, latency_ms: float, threads: int) -> None:
     tmp = tempfile.mkdtemp()
-    settings = settings_from({"LOKI_REPLY_MODE": "voice", "LOKI_STATE_DIR": tmp, "LOKI_LLM_BACKEND": "none",
-                              "LOKI_SPEAKER_LATENCY_MS": str(latency_ms), "LOKI_TTS_THREADS": str(threads)})
+    settings = settings_from(
+        {
+            "LOKI_REPLY_MODE": "voice",
+            "LOKI_STATE_DIR": tmp,
+            "LOKI_LLM_BACKEND": "none",
+            "LOKI_SPEAKER_LATENCY_MS": str(latency_ms),
+            "LOKI_TTS_THREADS": str(threads),
+        }
+    )
     output = SpeechOutput(settings)
     started = time.perf_counter()
     (voice,) = await output.start(("en",))
     print(f"LOKI_TTS_THREADS={threads}, LOKI_SPEAKER_LATENCY_MS={latency_ms:g}")
-    print(f"voice {voice}; voice loaded + speaker open in {(time.perf_counter() - started) * 1000:.0f} ms; "
-          f"device rate {output.speaker.sample_rate_hz} Hz, device latency {output.output_latency_s * 1000:.0f} ms")
+    print(
+        f"voice {voice}; voice loaded + speaker open in {(time.perf_counter() - started) * 1000:.0f} ms; "
+        f"device rate {output.speaker.sample_rate_hz} Hz, device latency {output.output_latency_s * 1000:.0f} ms"
+    )
 
     ttfa: list[float] = []
     for i in range(runs):
@@ -187,23 +188,19 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0, help="LOKI_SPEAKER_LATENCY_MS (default 100)")
     parser.add_argument("--threads", type=int, default=1, help="LOKI_TTS_THREADS (default 1; 0: all cores)")
     args = parser.parse_args()
-    runtime = None
-    monitor = None
-    if not args.system:
-        if not shutil.which("pulseaudio"):
-            sys.exit("needs pulseaudio (or pass --system)")
-        env, runtime = start_pulse()
-        monitor = Monitor()
-    print(f"cores {os.cpu_count()}, load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    try:
-        asyncio.run(bench(max(5, args.runs), monitor, args.latency_ms, args.threads))
-    finally:
-        print(f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        if monitor is not None:
-            monitor.close()
-        if runtime is not None:
-            subprocess.run(["pulseaudio", "--kill"], capture_output=True)
-            shutil.rmtree(runtime, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        monitor = None
+        if not args.system:
+            if not shutil.which("pulseaudio"):
+                sys.exit("needs pulseaudio (or pass --system)")
+            stack.enter_context(private_pulse())
+            monitor = Monitor()
+            stack.callback(monitor.close)
+        print(f"cores {os.cpu_count()}, load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        try:
+            asyncio.run(bench(max(5, args.runs), monitor, args.latency_ms, args.threads))
+        finally:
+            print(f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -84,43 +84,10 @@ def pulse() -> Iterator[dict[str, str]]:
     Yields the environment variables that point clients at it (already set in os.environ).
     """
     _need("pulseaudio", "pactl")
-    runtime = Path(tempfile.mkdtemp(prefix="loki-pulse-"))
-    runtime.chmod(0o700)
-    env = {"XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{runtime}/pulse/native"}
-    full_env = {**os.environ, **env}
-    subprocess.run(
-        [
-            "pulseaudio",
-            "-n",
-            "--daemonize=yes",
-            "--exit-idle-time=-1",
-            "--use-pid-file=yes",
-            "-L",
-            "module-native-protocol-unix",
-            "-L",
-            "module-null-sink sink_name=loki_null rate=16000",
-            "-L",
-            "module-always-sink",
-        ],
-        env=full_env,
-        check=True,
-        capture_output=True,
-    )
-    _wait_for(
-        lambda: subprocess.run(["pactl", "info"], env=full_env, capture_output=True).returncode == 0, "PulseAudio"
-    )
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    from loki.audio.pulse import private_pulse
+
+    with private_pulse() as env:
         yield env
-    finally:
-        subprocess.run(["pulseaudio", "--kill"], env=full_env, capture_output=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture
