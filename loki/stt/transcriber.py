@@ -322,7 +322,7 @@ class Transcriber:
             return Transcript(
                 "",
                 lang_setting if lang_setting != "auto" else "",
-                audio_s,
+                round(audio_s, 3),
                 _ms_since(started),
                 self.model_name,
                 path="silent",
