@@ -800,10 +800,22 @@ def build_daemon(
         on_turn=on_turn,
         on_event=on_event,
         said=said,
-        rescorer=CommandRescorer(settings, profiles) if rescue_commands and mic is not None else None,
+        rescorer=CommandRescorer(_rescoring_transcriber(settings, transcriber), profiles)
+        if rescue_commands and mic is not None
+        else None,
     )
     holder["daemon"] = daemon
     return daemon
+
+
+def _rescoring_transcriber(settings: Settings, transcriber: Transcribes | None) -> Any:
+    """The Transcriber whose loaded Whisper model the command rescorer shares (one copy in memory).
+
+    A stand-in transcriber (tests) has no model, so the rescorer gets its own, loaded on first use.
+    """
+    from loki.stt import Transcriber
+
+    return transcriber if isinstance(transcriber, Transcriber) else Transcriber(settings)
 
 
 def _spoken_confirm(settings: Settings, voice: Any, listen: Callable[[float], Awaitable[str | None]]) -> Any:

@@ -9,6 +9,7 @@ from loki.config import Settings, settings_from
 from loki.listen import clips
 from loki.listen.commands import CommandRescorer, expand_phrase
 from loki.listen.wake.phrase import DEFAULT_ALIASES, WakePhrases, default_phrases
+from loki.stt import Transcriber
 
 
 def test_phrases_expand_to_every_wording() -> None:
@@ -34,7 +35,7 @@ def rescorer(tmp_path_factory: pytest.TempPathFactory) -> CommandRescorer:
     settings: Settings = settings_from(
         {"LOKI_USER_PROFILES_DIR": str(tmp / "p"), "LOKI_STATE_DIR": str(tmp / "s"), "LOKI_LLM_BACKEND": "none"}
     )
-    return CommandRescorer(settings, load_all_profiles(settings))
+    return CommandRescorer(Transcriber(settings), load_all_profiles(settings))
 
 
 def test_candidates_come_from_the_profiles(rescorer: CommandRescorer) -> None:

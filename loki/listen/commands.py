@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loki.config import Settings
 from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
+
+if TYPE_CHECKING:
+    from loki.stt import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class CommandRescorer:
     Blocking: call it from the speech-recognition thread.
 
     Args:
-        settings: which Whisper model (LOKI_STT_MODEL or the embedded default).
+        transcriber: the daemon's Transcriber; its loaded Whisper model (`load()`) is the one scored with.
         profiles: the ProfileSet whose phrases are the candidates.
         shortlist: phrases scored per utterance (the cost grows with it).
         min_score: mean log-probability per token a phrase needs.
@@ -108,7 +109,7 @@ class CommandRescorer:
 
     def __init__(
         self,
-        settings: Settings,
+        transcriber: Transcriber,
         profiles: Any,
         *,
         shortlist: int = 10,
@@ -118,7 +119,7 @@ class CommandRescorer:
         wake_min_score: float = -4.0,
         wake_max_below_heard: float = 2.5,
     ) -> None:
-        self.settings = settings
+        self.transcriber = transcriber
         self.profiles = profiles
         self.shortlist = shortlist
         self.min_score = min_score
@@ -129,6 +130,7 @@ class CommandRescorer:
         self._candidates: dict[str, list[tuple[str, str]]] = {}
         self._matcher: Any = None
         self._model: Any = None
+        self._whisper: Any = None
         self._tokenizers: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -166,28 +168,22 @@ class CommandRescorer:
 
     # Model ------------------------------------------------------------------------------------
     def _load(self) -> Any:
+        """The transcriber's CTranslate2 Whisper (loaded once, shared: no second copy in memory)."""
         if self._model is None:
-            import ctranslate2
-
-            from loki.models import whisper_model_dir
-
-            path = whisper_model_dir(self.settings.stt_model, self.settings)
-            threads = self.settings.stt_threads or 0
-            self._model = ctranslate2.models.Whisper(
-                str(path), device="cpu", compute_type="int8", intra_threads=threads
-            )
-            self._model_path = Path(path)
+            self._whisper = self.transcriber.load()
+            self._model = self._whisper.model
         return self._model
 
     def _tokenizer(self, language: str) -> Any:
         if language not in self._tokenizers:
-            import tokenizers
             from faster_whisper.tokenizer import Tokenizer
 
             model = self._load()
-            hf = tokenizers.Tokenizer.from_file(str(self._model_path / "tokenizer.json"))
             self._tokenizers[language] = Tokenizer(
-                hf, model.is_multilingual, task="transcribe", language=language if model.is_multilingual else None
+                self._whisper.hf_tokenizer,
+                model.is_multilingual,
+                task="transcribe",
+                language=language if model.is_multilingual else None,
             )
         return self._tokenizers[language]
 
