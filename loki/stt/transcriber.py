@@ -459,6 +459,10 @@ class Transcriber:
 
     def _suspect(self, decoded: _Decoded, speech_s: float) -> str:
         """Why a fast-path answer should not be trusted ('' when it looks fine)."""
+        if decoded.dropped.startswith("low confidence"):
+            # The VAD heard speech; a short window can make the decoder unsure ("hey loki" alone
+            # came out at avg_logprob -1.6 on a loaded machine), so the full window decides.
+            return decoded.dropped
         if decoded.token_cap is not None and decoded.tokens >= decoded.token_cap - 1:
             return f"hit the {decoded.token_cap}-token cap"
         if decoded.compression_ratio > 2.4:
