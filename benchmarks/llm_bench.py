@@ -97,7 +97,9 @@ async def overhead(repeats: int) -> None:
     orch.executor.close()
     with CannedLlmServer(PLAN, chunk_chars=8) as server:
         for kind, url in (("openai", server.openai_url), ("ollama", server.ollama_url), ("gemini", server.gemini_url)):
-            settings = settings_from({**base, "LOKI_LLM_BACKEND": kind, "LOKI_LLM_URL": url, "LOKI_LLM_API_KEY": "bench"})
+            settings = settings_from(
+                {**base, "LOKI_LLM_BACKEND": kind, "LOKI_LLM_URL": url, "LOKI_LLM_API_KEY": "bench"}
+            )
             orch = build_orchestrator(settings, driver_factory=RecordingDriver)
             orch.context = lambda: Context("linux", "firefox", "Inbox - Mozilla Firefox")
             await run_turns(orch, 2)
@@ -111,15 +113,25 @@ async def overhead(repeats: int) -> None:
 
 async def gemma(repeats: int) -> None:
     tmp = tempfile.mkdtemp()
-    settings = settings_from({"LOKI_DRY_RUN": "1", "LOKI_STATE_DIR": tmp, "LOKI_USER_PROFILES_DIR": tmp,
-                              "LOKI_TRACE": "0", "LOKI_LLM_BACKEND": "llama_cpp", "LOKI_LLM_TIMEOUT_S": "120"})
+    settings = settings_from(
+        {
+            "LOKI_DRY_RUN": "1",
+            "LOKI_STATE_DIR": tmp,
+            "LOKI_USER_PROFILES_DIR": tmp,
+            "LOKI_TRACE": "0",
+            "LOKI_LLM_BACKEND": "llama_cpp",
+            "LOKI_LLM_TIMEOUT_S": "120",
+        }
+    )
     orch = build_orchestrator(settings, driver_factory=RecordingDriver)
     orch.context = lambda: Context("linux", "firefox", "Inbox - Mozilla Firefox")
     backend = orch.tiers[-1].llm
     started = time.perf_counter()
     await backend.warm_up()
-    print(f"gemma-3-270m load (assemble + sha256 + llama.cpp): {(time.perf_counter() - started) * 1000:.0f} ms, "
-          f"{backend.n_threads} thread(s)")
+    print(
+        f"gemma-3-270m load (assemble + sha256 + llama.cpp): {(time.perf_counter() - started) * 1000:.0f} ms, "
+        f"{backend.n_threads} thread(s)"
+    )
     first = await orch.handle(UTTERANCES[0])
     print(f"first plan (prompt not cached yet): {first.timings_ms['total']:.0f} ms -> {first.actions} {first.reply!r}")
     totals, waits, overheads = await run_turns(orch, repeats)

@@ -31,9 +31,22 @@ MESSAGES: list[Message] = [{"role": "system", "content": "Be brief."}, {"role": 
 PLAN = '{"actions": [{"type": "launch", "app": "browser"}], "reply": "Opening the browser, as you asked."}'
 SCHEMA = {
     "type": "object",
-    "properties": {"actions": {"type": "array", "items": {"anyOf": [{"type": "object", "properties": {"type": {"const": "stop"}},
-                                                                     "required": ["type"], "additionalProperties": False}]}},
-                   "reply": {"type": "string", "maxLength": 50}},
+    "properties": {
+        "actions": {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {"type": {"const": "stop"}},
+                        "required": ["type"],
+                        "additionalProperties": False,
+                    }
+                ]
+            },
+        },
+        "reply": {"type": "string", "maxLength": 50},
+    },
     "required": ["actions", "reply"],
     "additionalProperties": False,
 }
@@ -217,9 +230,13 @@ async def test_the_key_never_reaches_logs_reprs_or_errors(caplog: pytest.LogCapt
 async def test_fallback_answers_within_the_budget_after_an_outage() -> None:
     timeout_s = 0.8
     with CannedLlmServer(PLAN, fault="sleep", delay_s=5.0) as hung, CannedLlmServer(PLAN) as spare:
-        chain = FallbackChain([make("openai", dead_url() + "/v1", timeout_s=timeout_s),
-                               make("openai", hung, timeout_s=timeout_s),
-                               make("ollama", spare, timeout_s=timeout_s)])
+        chain = FallbackChain(
+            [
+                make("openai", dead_url() + "/v1", timeout_s=timeout_s),
+                make("openai", hung, timeout_s=timeout_s),
+                make("ollama", spare, timeout_s=timeout_s),
+            ]
+        )
         started = time.monotonic()
         pieces = await collect(chain.stream(MESSAGES))
         elapsed_s = time.monotonic() - started
@@ -231,7 +248,9 @@ async def test_fallback_answers_within_the_budget_after_an_outage() -> None:
 
 
 async def test_when_every_backend_fails_the_error_names_each() -> None:
-    chain = FallbackChain([make("openai", dead_url() + "/v1", timeout_s=1.0), make("ollama", dead_url(), timeout_s=1.0)])
+    chain = FallbackChain(
+        [make("openai", dead_url() + "/v1", timeout_s=1.0), make("ollama", dead_url(), timeout_s=1.0)]
+    )
     with pytest.raises(LlmError) as err:
         await collect(chain.stream(MESSAGES))
     await chain.aclose()
@@ -254,15 +273,24 @@ async def test_gemini_without_a_key_says_so() -> None:
 
 
 def test_settings_build_the_main_backend_and_key_less_fallbacks() -> None:
-    settings = settings_from({
-        "LOKI_LLM_BACKEND": "openai", "LOKI_LLM_URL": "http://127.0.0.1:1234/v1", "LOKI_LLM_API_KEY": KEY,
-        "LOKI_LLM_MODEL": "qwen2.5-7b-instruct", "LOKI_LLM_FALLBACK": "gemini,ollama,llama_cpp,openai",
-        "LOKI_LLM_TIMEOUT_S": "7",
-    })
+    settings = settings_from(
+        {
+            "LOKI_LLM_BACKEND": "openai",
+            "LOKI_LLM_URL": "http://127.0.0.1:1234/v1",
+            "LOKI_LLM_API_KEY": KEY,
+            "LOKI_LLM_MODEL": "qwen2.5-7b-instruct",
+            "LOKI_LLM_FALLBACK": "gemini,ollama,llama_cpp,openai",
+            "LOKI_LLM_TIMEOUT_S": "7",
+        }
+    )
     llm = build_llm(settings)
     assert isinstance(llm, FallbackChain)
     main, ollama, local = llm.backends
-    assert isinstance(main, OpenAiBackend) and main.url == "http://127.0.0.1:1234/v1" and main.model == "qwen2.5-7b-instruct"
+    assert (
+        isinstance(main, OpenAiBackend)
+        and main.url == "http://127.0.0.1:1234/v1"
+        and main.model == "qwen2.5-7b-instruct"
+    )
     assert isinstance(ollama, OllamaBackend) and ollama.url == "http://127.0.0.1:11434" and not ollama._key
     assert isinstance(local, LlamaCppBackend)
     assert main.timeout_s == ollama.timeout_s == local.timeout_s == 7

@@ -10,8 +10,14 @@ import pytest
 from loki.llm.jsonstream import ObjectStream
 
 REPLY = 'Paris — "the city of light" \\ café ☕ 😀\nend'
-TEXT = json.dumps({"actions": [{"type": "hotkey", "keys": ["ctrl", "}"]}, {"type": "type", "text": "a\"]}{"}],
-                   "reply": REPLY, "n": -1.5, "ok": True})
+TEXT = json.dumps(
+    {
+        "actions": [{"type": "hotkey", "keys": ["ctrl", "}"]}, {"type": "type", "text": 'a"]}{'}],
+        "reply": REPLY,
+        "n": -1.5,
+        "ok": True,
+    }
+)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -37,9 +43,9 @@ def test_escapes_split_across_pieces_are_held_back() -> None:
     reader = ObjectStream("reply")
     reader.feed('{"actions": [], "reply": "caf\\u00')
     assert reader.take_streamed() == "caf"
-    reader.feed('e9 \\ud83d')
+    reader.feed("e9 \\ud83d")
     assert reader.take_streamed() == "é "
-    reader.feed('\\ude00 \\')
+    reader.feed("\\ude00 \\")
     assert reader.take_streamed() == "😀 "
     reader.feed('n"}')
     assert reader.take_streamed() == "\n" and reader.streamed_done and reader.closed

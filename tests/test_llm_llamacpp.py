@@ -55,15 +55,24 @@ def conforms(value: Any, schema: dict[str, Any]) -> bool:
     kind = schema.get("type")
     if kind == "object":
         props = schema.get("properties", {})
-        return (isinstance(value, dict) and all(k in value for k in schema.get("required", []))
-                and (schema.get("additionalProperties", True) or set(value) <= set(props))
-                and all(conforms(value[k], props[k]) for k in value if k in props))
+        return (
+            isinstance(value, dict)
+            and all(k in value for k in schema.get("required", []))
+            and (schema.get("additionalProperties", True) or set(value) <= set(props))
+            and all(conforms(value[k], props[k]) for k in value if k in props)
+        )
     if kind == "array":
-        return (isinstance(value, list) and schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", 10**9)
-                and all(conforms(v, schema["items"]) for v in value))
-    checks = {"string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
-              "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-              "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool)}
+        return (
+            isinstance(value, list)
+            and schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", 10**9)
+            and all(conforms(v, schema["items"]) for v in value)
+        )
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "boolean": lambda v: isinstance(v, bool),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    }
     return checks[kind](value) if kind in checks else True
 
 
@@ -78,8 +87,9 @@ async def test_gemma_writes_schema_shaped_json_and_streams_it(gemma: LlamaCppBac
     assert list(answer) == ["actions", "reply"]
 
 
-async def test_whatever_gemma_plans_is_validated_and_policy_checked(settings_env: dict[str, str],
-                                                                    gemma: LlamaCppBackend) -> None:
+async def test_whatever_gemma_plans_is_validated_and_policy_checked(
+    settings_env: dict[str, str], gemma: LlamaCppBackend
+) -> None:
     settings = settings_from({**settings_env, "LOKI_DRY_RUN": "1"})
     driver = RecordingDriver()
     policy = Policy(AppCatalog(), dry_run=True)
@@ -99,9 +109,14 @@ async def test_whatever_gemma_plans_is_validated_and_policy_checked(settings_env
 def test_loki_say_reaches_tier1_with_the_embedded_model(settings_env: dict[str, str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOKI_")}
     env.update(settings_env, LOKI_LLM_BACKEND="llama_cpp", LOKI_LLM_TIMEOUT_S=str(TIMEOUT_S))
-    out = subprocess.run([sys.executable, "-m", "loki", "say", "--dry-run", "--json",
-                          "could you start up the web browser for me"],
-                         env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "say", "--dry-run", "--json", "could you start up the web browser for me"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     result = json.loads(out.stdout.splitlines()[-1])
     assert result["tier"] == 1, out.stderr
     assert result["actions"] == validate_plan(result["actions"])

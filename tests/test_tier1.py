@@ -37,8 +37,14 @@ def plan(*actions: dict[str, Any], reply: str = "Done.") -> str:
 
 
 @contextlib.asynccontextmanager
-async def loki(settings_env: dict[str, str], server: CannedLlmServer | None = None, *, reply: Any = None,
-               confirm: Any = None, **env: str) -> AsyncIterator[tuple[Orchestrator, RecordingDriver]]:
+async def loki(
+    settings_env: dict[str, str],
+    server: CannedLlmServer | None = None,
+    *,
+    reply: Any = None,
+    confirm: Any = None,
+    **env: str,
+) -> AsyncIterator[tuple[Orchestrator, RecordingDriver]]:
     """An orchestrator with tier 1 on the canned server (OpenAI protocol unless told otherwise)."""
     values = {**settings_env, "LOKI_LLM_BACKEND": "openai", "LOKI_LLM_API_KEY": KEY, "LOKI_LLM_TIMEOUT_S": "3"}
     if server is not None:
@@ -106,8 +112,12 @@ async def test_the_prompt_carries_context_history_schema_and_apps(settings_env: 
 
 # Plans that run ---------------------------------------------------------------------------------
 async def test_a_valid_plan_runs_in_order(settings_env: dict[str, str]) -> None:
-    answer = plan({"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "type", "text": "weather in Oslo"},
-                  {"type": "hotkey", "keys": ["enter"]}, reply="Searching.")
+    answer = plan(
+        {"type": "hotkey", "keys": ["ctrl", "t"]},
+        {"type": "type", "text": "weather in Oslo"},
+        {"type": "hotkey", "keys": ["enter"]},
+        reply="Searching.",
+    )
     with CannedLlmServer(answer) as server:
         async with loki(settings_env, server) as (orch, driver):
             result = await orch.handle("search the web for the weather in Oslo")
@@ -131,8 +141,14 @@ REJECTED = {
     "not JSON": ("Sure! Opening the browser now.", "did not answer with a plan"),
     "JSON failing the schema": ('{"actions": {"type": "launch", "app": "browser"}, "reply": "ok"}', "malformed"),
     "an unexpected field": ('{"actions": [], "reply": "ok", "confidence": 0.9}', "malformed"),
-    "a forbidden action type": (plan({"type": "format_disk", "device": "/dev/sda"}), "Unknown action type 'format_disk'"),
-    "one bad step among good ones": (plan({"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "shell", "cmd": "ls"}), "Step 2"),
+    "a forbidden action type": (
+        plan({"type": "format_disk", "device": "/dev/sda"}),
+        "Unknown action type 'format_disk'",
+    ),
+    "one bad step among good ones": (
+        plan({"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "shell", "cmd": "ls"}),
+        "Step 2",
+    ),
     "an out-of-range value": (plan({"type": "scroll", "clicks": 100000}), "out of range"),
     "a policy-denied launch": (plan({"type": "launch", "app": "rm"}), "not on the launch allowlist"),
     "a denied key chord": (plan({"type": "hotkey", "keys": ["ctrl", "alt", "delete"]}), "never pressed"),
@@ -191,8 +207,10 @@ async def test_a_hung_backend_costs_at_most_the_timeout(settings_env: dict[str, 
 
 async def test_the_fallback_from_settings_answers_after_an_outage(settings_env: dict[str, str]) -> None:
     free_port_or_skip(11434)  # the fallback is Ollama at its default address
-    with CannedLlmServer(plan({"type": "hotkey", "keys": ["ctrl", "t"]}, reply="New tab."), port=11434) as ollama, \
-            CannedLlmServer(plan(), fault="sleep", delay_s=10) as hung:
+    with (
+        CannedLlmServer(plan({"type": "hotkey", "keys": ["ctrl", "t"]}, reply="New tab."), port=11434) as ollama,
+        CannedLlmServer(plan(), fault="sleep", delay_s=10) as hung,
+    ):
         async with loki(settings_env, hung, LOKI_LLM_TIMEOUT_S="1", LOKI_LLM_FALLBACK="ollama") as (orch, driver):
             started = time.monotonic()
             result = await orch.handle("give me a fresh tab to work in")
@@ -201,7 +219,9 @@ async def test_the_fallback_from_settings_answers_after_an_outage(settings_env: 
     assert driver.calls == [("hotkey", ("ctrl", "t"))]
     assert result.detail["backend"] == "ollama"
     assert elapsed_s < 1 + 0.8
-    assert "authorization" not in {k.lower() for k in ollama.requests[-1]["headers"]}, "the key stays with the main backend"
+    assert "authorization" not in {k.lower() for k in ollama.requests[-1]["headers"]}, (
+        "the key stays with the main backend"
+    )
 
 
 # Questions: answers streamed to the voice --------------------------------------------------------
@@ -251,7 +271,9 @@ async def test_russian_users_hear_why_in_russian(settings_env: dict[str, str]) -
     with CannedLlmServer(plan({"type": "launch", "app": "rm"}, reply="Запускаю.")) as server:
         async with loki(settings_env, server, LOKI_LANGUAGE="ru") as (orch, driver):
             result = await orch.handle("удали все мои файлы")
-            assert driver.calls == [] and result.reply == "Я не буду этого делать: это запрещено правилами безопасности."
+            assert (
+                driver.calls == [] and result.reply == "Я не буду этого делать: это запрещено правилами безопасности."
+            )
             assert "in Russian" in server.requests[-1]["body"]["messages"][0]["content"]
     async with loki(settings_env, LOKI_LANGUAGE="ru", LOKI_LLM_URL="http://127.0.0.1:9/v1") as (orch, _):
         result = await orch.handle("расскажи анекдот")
@@ -269,13 +291,29 @@ def test_loki_say_reaches_tier1_and_prints_only_valid_actions(cli_env: dict[str,
     answer = plan({"type": "launch", "app": "browser"}, reply="Starting the web browser.")
     with CannedLlmServer(answer) as server:
         env = {**cli_env, "LOKI_LLM_BACKEND": "ollama", "LOKI_LLM_URL": server.ollama_url, "LOKI_LLM_API_KEY": KEY}
-        out = subprocess.run([sys.executable, "-m", "loki", "-v", "say", "--dry-run", "--json",
-                              "could you start up the web browser for me"],
-                             env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loki",
+                "-v",
+                "say",
+                "--dry-run",
+                "--json",
+                "could you start up the web browser for me",
+            ],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert out.returncode == 0, out.stderr
     (line,) = out.stdout.splitlines()
     result = json.loads(line)
-    assert result["tier"] == 1 and result["actions"] == validate_plan(result["actions"]) == [{"type": "launch", "app": "browser"}]
+    assert result["tier"] == 1 and result["actions"] == validate_plan(result["actions"]) == [
+        {"type": "launch", "app": "browser"}
+    ]
     assert KEY not in out.stderr and KEY not in out.stdout
 
 

@@ -22,14 +22,42 @@ REPO = Path(__file__).resolve().parent.parent
 CLOSE_TAB = plan({"type": "hotkey", "keys": ["ctrl", "w"]}, reply="Closing the tab.")
 
 
-@pytest.mark.parametrize("text", ["yes", "Yes, sure.", "okay", "OK, do it", "go ahead", "sure thing", "all right",
-                                  "да", "Да, давай!", "конечно", "ладно", "не вопрос"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "yes",
+        "Yes, sure.",
+        "okay",
+        "OK, do it",
+        "go ahead",
+        "sure thing",
+        "all right",
+        "да",
+        "Да, давай!",
+        "конечно",
+        "ладно",
+        "не вопрос",
+    ],
+)
 def test_yes(text: str) -> None:
     assert parse_answer(text) is True
 
 
-@pytest.mark.parametrize("text", ["no", "No, cancel that.", "stop", "don't", "no, don't do it", "yes... no, wait, cancel",
-                                  "нет", "отмена", "не надо", "Нет, не делай этого"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no",
+        "No, cancel that.",
+        "stop",
+        "don't",
+        "no, don't do it",
+        "yes... no, wait, cancel",
+        "нет",
+        "отмена",
+        "не надо",
+        "Нет, не делай этого",
+    ],
+)
 def test_no(text: str) -> None:
     assert parse_answer(text) is False
 
@@ -57,9 +85,12 @@ class Dialog:
         return self.answer
 
 
-@pytest.mark.parametrize(("answer", "runs"), [("yes, do it", True), ("давай", True), ("no", False), (None, False),
-                                              ("hmm, what?", False)])
-async def test_a_risky_step_waits_for_a_spoken_yes(settings_env: dict[str, str], answer: str | None, runs: bool) -> None:
+@pytest.mark.parametrize(
+    ("answer", "runs"), [("yes, do it", True), ("давай", True), ("no", False), (None, False), ("hmm, what?", False)]
+)
+async def test_a_risky_step_waits_for_a_spoken_yes(
+    settings_env: dict[str, str], answer: str | None, runs: bool
+) -> None:
     dialog = Dialog(answer)
     confirm = SpokenConfirm(dialog.speak, dialog.listen, timeout_s=2.0)
     with CannedLlmServer(CLOSE_TAB) as server:
@@ -111,8 +142,15 @@ def test_loki_say_in_a_terminal_asks_on_the_tty(settings_env: dict[str, str], ty
         leader, follower = pty.openpty()
         try:
             os.write(leader, f"{typed}\n".encode())
-            out = subprocess.run([sys.executable, "-m", "loki", "say", "--json", "get rid of this tab"],
-                                 stdin=follower, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+            out = subprocess.run(
+                [sys.executable, "-m", "loki", "say", "--json", "get rid of this tab"],
+                stdin=follower,
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         finally:
             os.close(leader)
             os.close(follower)

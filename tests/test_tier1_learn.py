@@ -39,6 +39,7 @@ async def test_a_local_command_learned_works_at_once(settings_env: dict[str, str
 async def test_a_model_plan_becomes_a_local_rule(settings_env: dict[str, str]) -> None:
     tricky = "a; b {text} {x=1}\nПривет"
     answer = plan({"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "type", "text": tricky}, reply="Done.")
+
     async def yes(prompt: str) -> bool:  # the line break makes the typing a step to confirm
         return True
 
@@ -75,7 +76,11 @@ async def test_relearning_a_phrase_replaces_it_and_russian_works(settings_env: d
         await orch.handle("запомни это как хочу в интернет")
         result = await orch.handle("хочу в интернет")
     assert result.actions == [{"type": "launch", "app": "terminal"}]
-    rules = [line for line in learned(settings_env, "ru").read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    rules = [
+        line
+        for line in learned(settings_env, "ru").read_text(encoding="utf-8").splitlines()
+        if not line.startswith("#")
+    ]
     assert rules == ['хочу в интернет: { "type": "launch", "app": "terminal"}']
 
 

@@ -50,8 +50,9 @@ def make_output(settings_env: dict[str, str], piper_en: PiperSynthesizer, *, spe
     speaker = RecordingSpeaker(piper_en.sample_rate_hz, speed=speed)
     shown: list[str] = []
     events: list[Event] = []
-    output = SpeechOutput(settings, speaker=speaker, show_text=shown.append, on_event=events.append,
-                          voices={"en": piper_en})
+    output = SpeechOutput(
+        settings, speaker=speaker, show_text=shown.append, on_event=events.append, voices={"en": piper_en}
+    )
     return output, speaker, shown, events
 
 
@@ -72,7 +73,11 @@ async def tokens(text: str, delay_s: float = 0.01) -> AsyncIterator[str]:
 def test_split_text_sentences_clause_first_and_abbreviations() -> None:
     segments = split_text("Okay, I opened the browser. Dr. Smith paid 3.5 dollars, e.g. cash! Done?\n- next item")
     assert [s.text for s in segments] == [
-        "Okay,", "I opened the browser.", "Dr. Smith paid 3.5 dollars, e.g. cash!", "Done?", "- next item",
+        "Okay,",
+        "I opened the browser.",
+        "Dr. Smith paid 3.5 dollars, e.g. cash!",
+        "Done?",
+        "- next item",
     ]
     assert segments[0].clause and not segments[1].clause
 
@@ -95,7 +100,9 @@ def test_splitter_cuts_a_long_unpunctuated_start_at_a_space() -> None:
 
 def test_russian_sentences_split() -> None:
     assert [s.text for s in split_text("Привет, как дела? Всё хорошо, т.е. отлично.")] == [
-        "Привет,", "как дела?", "Всё хорошо, т.е. отлично.",
+        "Привет,",
+        "как дела?",
+        "Всё хорошо, т.е. отлично.",
     ]
 
 
@@ -219,8 +226,9 @@ async def test_reply_modes(settings_env, piper_en) -> None:
 
 
 async def test_long_reply_is_shortened_at_a_sentence(settings_env, piper_en) -> None:
-    output, _, shown, _ = make_output(settings_env, piper_en, speed=8.0, LOKI_MAX_SPOKEN_CHARS="80",
-                                      LOKI_REPLY_MODE="both")
+    output, _, shown, _ = make_output(
+        settings_env, piper_en, speed=8.0, LOKI_MAX_SPOKEN_CHARS="80", LOKI_REPLY_MODE="both"
+    )
     await output(LONG_REPLY, "en")
     await output.close()
     result = output.last_result
@@ -313,7 +321,9 @@ async def test_earcons_play_unless_turned_off(settings_env, piper_en) -> None:
 
 
 async def test_missing_voice_falls_back_to_espeak(settings_env, piper_en) -> None:
-    settings = settings_from({**settings_env, "LOKI_VOICE": "no-such-voice", "LOKI_MODELS_DIR": str(Path(settings_env["LOKI_STATE_DIR"]))})
+    settings = settings_from(
+        {**settings_env, "LOKI_VOICE": "no-such-voice", "LOKI_MODELS_DIR": str(Path(settings_env["LOKI_STATE_DIR"]))}
+    )
     output = SpeechOutput(settings, speaker=RecordingSpeaker(speed=4.0))
     (name,) = await output.load(("en",))
     await output.close()

@@ -37,9 +37,18 @@ class MonitorRecorder:
 
     def __init__(self) -> None:
         self._proc = subprocess.Popen(
-            ["parec", "--raw", "--format=s16le", f"--rate={MONITOR_RATE_HZ}", "--channels=1",
-             "--latency-msec=20", "-d", "loki_null.monitor"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                "parec",
+                "--raw",
+                "--format=s16le",
+                f"--rate={MONITOR_RATE_HZ}",
+                "--channels=1",
+                "--latency-msec=20",
+                "-d",
+                "loki_null.monitor",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         self._chunks: list[bytes] = []
         self._thread = threading.Thread(target=self._read, daemon=True)

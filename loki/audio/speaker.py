@@ -116,8 +116,9 @@ class PlaybackQueue:
             return {s.tag for s in (*self._fading, *self._segments)}
 
     # Device side ------------------------------------------------------------------------
-    def _take(self, source: deque[_Segment], mono: np.ndarray, start: int, limit: int,
-              events: list[tuple[str, Any]]) -> int:
+    def _take(
+        self, source: deque[_Segment], mono: np.ndarray, start: int, limit: int, events: list[tuple[str, Any]]
+    ) -> int:
         """Copy from `source` into mono[start:limit]; returns the new write position."""
         pos = start
         while pos < limit and source:
@@ -125,7 +126,7 @@ class PlaybackQueue:
             if seg.offset == 0:
                 events.append(("segment_started", seg.tag))
             take = min(limit - pos, len(seg.samples) - seg.offset)
-            mono[pos:pos + take] = seg.samples[seg.offset:seg.offset + take]
+            mono[pos : pos + take] = seg.samples[seg.offset : seg.offset + take]
             seg.offset += take
             pos += take
             self.frames_written[seg.tag] = self.frames_written.get(seg.tag, 0) + take
@@ -257,8 +258,13 @@ class Speaker:
         block_frames = max(32, round(rate * self.block_ms / 1000))
         try:
             stream = sd.OutputStream(
-                device=index, samplerate=rate, channels=channels, dtype="float32", blocksize=block_frames,
-                latency=self.latency_ms / 1000, callback=self._callback,
+                device=index,
+                samplerate=rate,
+                channels=channels,
+                dtype="float32",
+                blocksize=block_frames,
+                latency=self.latency_ms / 1000,
+                callback=self._callback,
             )
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
@@ -273,7 +279,11 @@ class Speaker:
         self._wait_until_flowing(rate)
         log.info(
             "speaker: %r at %d Hz, %d ch, %d-frame blocks, %.0f ms device latency",
-            self.device_name, rate, channels, block_frames, self.output_latency_s * 1000,
+            self.device_name,
+            rate,
+            channels,
+            block_frames,
+            self.output_latency_s * 1000,
         )
 
     def _device(self, sd: Any) -> tuple[int, Any]:

@@ -36,7 +36,7 @@ _ASK = {
     "ru": re.compile(r"^(?:запомни|сохрани|запомнить) (?:это|эту команду|это действие) как (?P<phrase>.+)$"),
 }
 _HEADER = {
-    "en": "# Commands LOKI learned when you said \"remember this as ...\". Edit or delete lines freely.\n",
+    "en": '# Commands LOKI learned when you said "remember this as ...". Edit or delete lines freely.\n',
     "ru": "# Команды, которые LOKI запомнил по просьбе «запомни это как ...». Их можно править и удалять.\n",
 }
 _TEXT = {

@@ -82,7 +82,10 @@ _TEXT: dict[str, dict[str, str]] = {
 # Chosen on gemma-3-270m, which copies examples: mixed kinds, and a refusal, so that copying is rarely harmful.
 _EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "en": [
-        ("open the terminal please", {"actions": [{"type": "launch", "app": "terminal"}], "reply": "Opening the terminal."}),
+        (
+            "open the terminal please",
+            {"actions": [{"type": "launch", "app": "terminal"}], "reply": "Opening the terminal."},
+        ),
         ("what is the capital of France?", {"actions": [], "reply": "Paris is the capital of France."}),
         ("scroll down a bit", {"actions": [{"type": "scroll", "clicks": -5}], "reply": "Scrolling down."}),
         ("delete all my files", {"actions": [], "reply": "Sorry, I can't delete files."}),
@@ -152,17 +155,19 @@ class PromptBuilder:
         cached = self._fixed.get(language)
         if cached is None:
             lang = language if language in _TEXT else "en"
-            system = "\n".join([
-                "You are LOKI, a voice assistant that acts on the user's computer.",
-                'Answer with one JSON object only: {"actions": [...], "reply": "..."}.',
-                f'"actions": the steps to run, in order, at most {MAX_STEPS}; [] when nothing needs doing on the computer.',
-                f'"reply": one or two short sentences to say aloud, in {_TEXT[lang]["language"]}. '
-                "A question's answer goes here.",
-                "The only actions (you cannot see the screen, so never click):",
-                *action_lines(self.schema),
-                f"Apps you may launch: {', '.join(self.apps)}.",
-                "If a request needs anything else, use no actions and say in the reply what you cannot do.",
-            ])
+            system = "\n".join(
+                [
+                    "You are LOKI, a voice assistant that acts on the user's computer.",
+                    'Answer with one JSON object only: {"actions": [...], "reply": "..."}.',
+                    f'"actions": the steps to run, in order, at most {MAX_STEPS}; [] when nothing needs doing on the computer.',
+                    f'"reply": one or two short sentences to say aloud, in {_TEXT[lang]["language"]}. '
+                    "A question's answer goes here.",
+                    "The only actions (you cannot see the screen, so never click):",
+                    *action_lines(self.schema),
+                    f"Apps you may launch: {', '.join(self.apps)}.",
+                    "If a request needs anything else, use no actions and say in the reply what you cannot do.",
+                ]
+            )
             cached = [{"role": "system", "content": system}]
             for said, plan in _EXAMPLES[lang]:
                 cached.append({"role": "user", "content": f"Request: {said}"})
@@ -248,7 +253,9 @@ class LlmPlanner:
         if failure is not None and not reader.closed:
             if reader.text.strip():
                 log.warning("tier 1: the answer broke off: %s", failure)
-                return self._rejected(_Judged([], "", "truncated", why=str(failure)), lang, started, wait_s, raw=reader.text)
+                return self._rejected(
+                    _Judged([], "", "truncated", why=str(failure)), lang, started, wait_s, raw=reader.text
+                )
             raise LlmError(_text(lang, "unreachable", why=str(failure)), code=failure.code) from failure
         judged = self._judge(reader)
         if judged.rejected:
@@ -268,7 +275,9 @@ class LlmPlanner:
         except ValueError:
             return False
 
-    async def _rest_of_reply(self, reader: ObjectStream, pieces: AsyncGenerator[str, None], lang: str) -> AsyncIterator[str]:
+    async def _rest_of_reply(
+        self, reader: ObjectStream, pieces: AsyncGenerator[str, None], lang: str
+    ) -> AsyncIterator[str]:
         """The reply as the model writes it; a broken-off stream ends with an apology, never an exception."""
         try:
             first = reader.take_streamed()

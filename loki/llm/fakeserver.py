@@ -33,9 +33,18 @@ Answer = str | Callable[[dict[str, Any]], str]
 class CannedLlmServer:
     """Serves `answer` (text, or a function of the request body) over the OpenAI, Ollama and Gemini protocols."""
 
-    def __init__(self, answer: Answer = '{"actions": [], "reply": "Okay."}', *, fault: str | None = None,
-                 status: int = 500, fail_times: int = 1, delay_s: float = 0.0, chunk_chars: int = 8,
-                 chunk_delay_s: float = 0.0, port: int = 0) -> None:
+    def __init__(
+        self,
+        answer: Answer = '{"actions": [], "reply": "Okay."}',
+        *,
+        fault: str | None = None,
+        status: int = 500,
+        fail_times: int = 1,
+        delay_s: float = 0.0,
+        chunk_chars: int = 8,
+        chunk_delay_s: float = 0.0,
+        port: int = 0,
+    ) -> None:
         self.answer = answer
         self.fault = fault
         self.status = status
@@ -72,7 +81,9 @@ class CannedLlmServer:
 
     def start(self) -> CannedLlmServer:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="canned-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="canned-llm", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -153,8 +164,9 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
             if failing:
                 self._json(server.status, {"error": {"message": f"canned failure {server.status}"}})
                 return
-            if server.fault == "reject_schema" and ("response_format" in body or "format" in body
-                                                   or "responseSchema" in body.get("generationConfig", {})):
+            if server.fault == "reject_schema" and (
+                "response_format" in body or "format" in body or "responseSchema" in body.get("generationConfig", {})
+            ):
                 self._json(400, {"error": {"message": "structured output is not supported by this server"}})
                 return
             if server.fault == "echo_key":
@@ -209,14 +221,26 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
         # Protocols --------------------------------------------------------------------------
         def _openai(self, body: dict[str, Any], text: str) -> None:
             if not body.get("stream"):
-                self._json(200, {"id": "chatcmpl-canned", "object": "chat.completion", "model": body.get("model"),
-                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                              "finish_reason": "stop"}],
-                                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                self._json(
+                    200,
+                    {
+                        "id": "chatcmpl-canned",
+                        "object": "chat.completion",
+                        "model": body.get("model"),
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
                 return
+
             def chunk(piece: str, finish: str | None) -> bytes:
-                data = {"id": "chatcmpl-canned", "object": "chat.completion.chunk",
-                        "choices": [{"index": 0, "delta": {"content": piece} if piece else {}, "finish_reason": finish}]}
+                data = {
+                    "id": "chatcmpl-canned",
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": piece} if piece else {}, "finish_reason": finish}],
+                }
                 return f"data: {json.dumps(data)}\n\n".encode()
 
             events = (chunk(piece, None) for piece in server.pieces(text))
@@ -225,14 +249,29 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
         def _ollama(self, body: dict[str, Any], text: str) -> None:
             model = body.get("model")
             if not body.get("stream", True):
-                self._json(200, {"model": model, "created_at": "2026-01-01T00:00:00Z",
-                                 "message": {"role": "assistant", "content": text}, "done": True})
+                self._json(
+                    200,
+                    {
+                        "model": model,
+                        "created_at": "2026-01-01T00:00:00Z",
+                        "message": {"role": "assistant", "content": text},
+                        "done": True,
+                    },
+                )
                 return
             events = (
-                (json.dumps({"model": model, "message": {"role": "assistant", "content": piece}, "done": False}) + "\n").encode()
+                (
+                    json.dumps({"model": model, "message": {"role": "assistant", "content": piece}, "done": False})
+                    + "\n"
+                ).encode()
                 for piece in server.pieces(text)
             )
-            final = {"model": model, "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop"}
+            final = {
+                "model": model,
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": "stop",
+            }
             self._stream("application/x-ndjson", events, server.count(text), (json.dumps(final) + "\n").encode())
 
         def _gemini(self, path: str, text: str) -> None:
@@ -246,7 +285,11 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, response(text, "STOP"))
                 return
             events = (f"data: {json.dumps(response(p, None))}\r\n\r\n".encode() for p in server.pieces(text))
-            self._stream("text/event-stream", events, server.count(text),
-                         f"data: {json.dumps(response('', 'STOP'))}\r\n\r\n".encode())
+            self._stream(
+                "text/event-stream",
+                events,
+                server.count(text),
+                f"data: {json.dumps(response('', 'STOP'))}\r\n\r\n".encode(),
+            )
 
     return Handler

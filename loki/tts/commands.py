@@ -44,8 +44,13 @@ async def _speak(text: str, out: str | None, settings: Settings) -> dict[str, ob
             ttfa_ms, audio_s = result.ttfa_ms or 0.0, result.audio_s
     finally:
         await output.close()
-    return {"ttfa_ms": round(ttfa_ms, 1), "audio_s": round(audio_s, 3), "load_ms": round(load_ms, 1),
-            "voice": voices[0], "language": language}
+    return {
+        "ttfa_ms": round(ttfa_ms, 1),
+        "audio_s": round(audio_s, 3),
+        "load_ms": round(load_ms, 1),
+        "voice": voices[0],
+        "language": language,
+    }
 
 
 async def _write(output: SpeechOutput, text: str, language: str, path: Path) -> tuple[float, float]:

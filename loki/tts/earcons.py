@@ -39,7 +39,7 @@ def earcon_samples(name: str, sample_rate_hz: int) -> np.ndarray:
         envelope = np.ones(n)
         if ramp:
             edge = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
-            envelope[:ramp], envelope[n - ramp:] = edge, edge[::-1]
+            envelope[:ramp], envelope[n - ramp :] = edge, edge[::-1]
         envelope *= np.exp(-t * 8.0)  # a gentle decay
         parts.append(tone * envelope)
         parts.append(np.zeros(int(sample_rate_hz * gap_ms / 1000)))

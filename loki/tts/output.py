@@ -417,7 +417,9 @@ class SpeechOutput:
         finally:
             out.put_nowait(None)
 
-    async def _render(self, utt: _Utterance, segments: asyncio.Queue[Segment | None], device: asyncio.Task[None]) -> None:
+    async def _render(
+        self, utt: _Utterance, segments: asyncio.Queue[Segment | None], device: asyncio.Task[None]
+    ) -> None:
         """Synthesize segments one by one in the TTS thread and queue their audio for the device."""
         loop = asyncio.get_running_loop()
         while True:
@@ -482,8 +484,13 @@ class SpeechOutput:
             self._said_by_tag.pop(tag, None)
         ttfa = None if utt.first_sample_at is None else round((utt.first_sample_at - utt.called_at) * 1000, 1)
         return SpeechResult(
-            text=" ".join(utt.segments), spoken=" ".join(parts), interrupted=interrupted, ttfa_ms=ttfa,
-            audio_s=round(utt.audio_s, 3), language=utt.language, truncated=utt.truncated,
+            text=" ".join(utt.segments),
+            spoken=" ".join(parts),
+            interrupted=interrupted,
+            ttfa_ms=ttfa,
+            audio_s=round(utt.audio_s, 3),
+            language=utt.language,
+            truncated=utt.truncated,
             full_text="".join(utt.full_text),
         )
 

@@ -56,7 +56,7 @@ def _is_abbreviation(text: str, end: int) -> bool:
     start = end - 1
     while start > 0 and not text[start - 1].isspace():
         start -= 1
-    word = text[start:end - 1].lstrip("(\"'«").lower()
+    word = text[start : end - 1].lstrip("(\"'«").lower()
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
@@ -104,8 +104,11 @@ class SentenceSplitter:
                 break
         if self._emitted == 0 and self.first_clause:
             clause_end = _CLAUSE_END.search(buf)
-            if (clause_end is not None and (cut is None or clause_end.end() < cut)
-                    and _WORD.search(buf[:clause_end.start()])):
+            if (
+                clause_end is not None
+                and (cut is None or clause_end.end() < cut)
+                and _WORD.search(buf[: clause_end.start()])
+            ):
                 cut, clause = clause_end.end(), True
         limit = FIRST_SEGMENT_MAX_CHARS if self._emitted == 0 else SEGMENT_MAX_CHARS
         if cut is None and len(buf) > limit:

@@ -186,7 +186,9 @@ class EspeakSynthesizer:
         try:
             done = subprocess.run(
                 [str(self._program), "-v", self.voice, "--stdout", text],
-                capture_output=True, timeout=ESPEAK_TIMEOUT_S, check=True,
+                capture_output=True,
+                timeout=ESPEAK_TIMEOUT_S,
+                check=True,
             )
             with wave.open(io.BytesIO(done.stdout), "rb") as w:
                 self.sample_rate_hz = w.getframerate()
