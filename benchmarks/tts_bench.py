@@ -23,16 +23,12 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator
 
-import numpy as np
-
-from loki.audio.pulse import private_pulse
+from loki.audio.pulse import MonitorRecorder, private_pulse
 from loki.config import settings_from
 from loki.tts import SpeechOutput
 
@@ -49,50 +45,6 @@ LONG_REPLY = (
 )
 MONITOR_RATE_HZ = 16000
 LOUD = 0.02
-
-
-class Monitor:
-    """parec on the null sink's monitor; remembers when each chunk arrived."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "parec",
-                "--raw",
-                "--format=s16le",
-                f"--rate={MONITOR_RATE_HZ}",
-                "--channels=1",
-                "--latency-msec=20",
-                "-d",
-                "loki_null.monitor",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.chunks: list[tuple[float, np.ndarray]] = []
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while chunk := self.proc.stdout.read1(640):
-            samples = np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype="<i2").astype(np.float32) / 32768
-            self.chunks.append((time.monotonic(), samples))
-
-    def last_loud_arrival(self, since: float) -> float | None:
-        """Arrival time of the last chunk with a loud sample among those that arrived after `since`."""
-        last = None
-        for arrived, samples in list(self.chunks):
-            if arrived >= since and len(samples) and float(np.max(np.abs(samples))) > LOUD:
-                last = arrived
-        return last
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-        self.thread.join(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def summary(name: str, values: list[float], target: str = "") -> None:
@@ -112,7 +64,7 @@ async def tokens(text: str, delay_s: float) -> AsyncIterator[str]:
         await asyncio.sleep(delay_s)
 
 
-async def bench(runs: int, monitor: Monitor | None, latency_ms: float, threads: int) -> None:
+async def bench(runs: int, monitor: MonitorRecorder | None, latency_ms: float, threads: int) -> None:
     tmp = tempfile.mkdtemp()
     settings = settings_from(
         {
@@ -167,7 +119,7 @@ async def bench(runs: int, monitor: Monitor | None, latency_ms: float, threads: 
         await asyncio.sleep(0.4)
         written.append((output.last_sample_at - cut_at) * 1000)
         if monitor is not None:
-            last = monitor.last_loud_arrival(cut_at - 1.0)
+            last = monitor.last_loud_arrival(cut_at - 1.0, LOUD)
             if last is not None:
                 heard.append((last - cut_at) * 1000)
         await asyncio.sleep(0.2)
@@ -186,7 +138,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs per figure (default 7)")
     parser.add_argument("--system", action="store_true", help="play on the default device, not a private null sink")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="LOKI_SPEAKER_LATENCY_MS (default 100)")
-    parser.add_argument("--threads", type=int, default=1, help="LOKI_TTS_THREADS (default 1; 0: all cores)")
+    parser.add_argument("--threads", type=int, default=0, help="LOKI_TTS_THREADS (default 0: all cores)")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         monitor = None
@@ -194,8 +146,8 @@ def main() -> None:
             if not shutil.which("pulseaudio"):
                 sys.exit("needs pulseaudio (or pass --system)")
             stack.enter_context(private_pulse())
-            monitor = Monitor()
-            stack.callback(monitor.close)
+            monitor = MonitorRecorder(MONITOR_RATE_HZ)
+            stack.callback(monitor.stop)
         print(f"cores {os.cpu_count()}, load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         try:
             asyncio.run(bench(max(5, args.runs), monitor, args.latency_ms, args.threads))

@@ -145,7 +145,10 @@ class Settings:
         "LOKI_SPEAKER_DEVICE", "", "Speaker by name (substring) or index; empty: the system default."
     )
     tts_threads: int = _setting(
-        "LOKI_TTS_THREADS", 1, "CPU threads for Piper (0: all cores; 1 leaves a core to listening).", "nonneg_int"
+        "LOKI_TTS_THREADS",
+        0,
+        "CPU threads for Piper (0: all cores, fastest first audio; 1 leaves a core to listening on a busy machine).",
+        "nonneg_int",
     )
     speaker_latency_ms: float = _setting(
         "LOKI_SPEAKER_LATENCY_MS",

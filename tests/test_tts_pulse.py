@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
 
+from loki.audio.pulse import MonitorRecorder
 from loki.audio.speaker import Speaker
 from loki.config import settings_from
 from loki.errors import AudioError
@@ -30,54 +28,6 @@ LONG_REPLY = (
     "Tuesday brings clouds in the morning and light rain in the evening. Wednesday stays grey and cool. "
     "Thursday and Friday should be dry again, with a light wind from the west."
 )
-
-
-class MonitorRecorder:
-    """Records the null sink's monitor with parec from a reader thread."""
-
-    def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [
-                "parec",
-                "--raw",
-                "--format=s16le",
-                f"--rate={MONITOR_RATE_HZ}",
-                "--channels=1",
-                "--latency-msec=20",
-                "-d",
-                "loki_null.monitor",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self._chunks: list[bytes] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        while chunk := self._proc.stdout.read1(4096):
-            self._chunks.append(chunk)
-
-    def received_s(self) -> float:
-        """Seconds of audio received so far."""
-        return sum(len(c) for c in self._chunks) / 2 / MONITOR_RATE_HZ
-
-    def wait_flowing(self, timeout_s: float = 10.0) -> None:
-        """Until the recording really runs (the server may hold a new stream back for a while)."""
-        deadline = time.monotonic() + timeout_s
-        while self.received_s() < 0.5:
-            assert time.monotonic() < deadline, "parec delivered no audio"
-            time.sleep(0.02)
-
-    def stop(self) -> np.ndarray:
-        """Stop recording; the samples as float32."""
-        self._proc.terminate()
-        self._proc.wait(5)
-        self._thread.join(5)
-        assert self._proc.stdout is not None
-        self._proc.stdout.close()
-        return np.frombuffer(b"".join(self._chunks), dtype="<i2").astype(np.float32) / 32768.0
 
 
 @pytest.fixture(scope="module")

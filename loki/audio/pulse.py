@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from loki.errors import AudioError
 
@@ -63,3 +64,72 @@ def private_pulse(
             else:
                 os.environ[key] = value
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+class MonitorRecorder:
+    """Records the null sink's monitor with parec from a reader thread, noting when each chunk arrived.
+
+    What LOKI plays into the private server can be checked here: that it was heard, and when it stopped.
+    """
+
+    def __init__(self, rate_hz: int = 16000, source: str = MONITOR) -> None:
+        import threading
+
+        self.rate_hz = rate_hz
+        self._proc = subprocess.Popen(
+            [
+                "parec",
+                "--raw",
+                "--format=s16le",
+                f"--rate={rate_hz}",
+                "--channels=1",
+                "--latency-msec=20",
+                "-d",
+                source,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.chunks: list[tuple[float, bytes]] = []  # (monotonic arrival time, s16le bytes)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        while chunk := self._proc.stdout.read1(640):  # type: ignore[attr-defined]  # ~20 ms at 16 kHz: fine arrival times
+            self.chunks.append((time.monotonic(), chunk))
+
+    def received_s(self) -> float:
+        """Seconds of audio received so far."""
+        return sum(len(c) for _, c in self.chunks) / 2 / self.rate_hz
+
+    def wait_flowing(self, timeout_s: float = 10.0) -> None:
+        """Until the recording really runs (the server may hold a new stream back for a while)."""
+        deadline = time.monotonic() + timeout_s
+        while self.received_s() < 0.5:
+            if time.monotonic() > deadline:
+                raise AudioError("parec delivered no audio from the monitor")
+            time.sleep(0.02)
+
+    def last_loud_arrival(self, since: float, loud: float) -> float | None:
+        """Arrival time of the last chunk after `since` holding a sample louder than `loud` (0..1)."""
+        import numpy as np
+
+        last = None
+        for arrived, chunk in list(self.chunks):
+            samples = np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype="<i2")
+            if arrived >= since and len(samples) and int(np.max(np.abs(samples.astype(np.int32)))) > loud * 32768:
+                last = arrived
+        return last
+
+    def stop(self) -> Any:
+        """Stop recording; everything received, as float32 samples."""
+        import numpy as np
+
+        self._proc.terminate()
+        self._proc.wait(5)
+        self._thread.join(5)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        data = b"".join(c for _, c in self.chunks)
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
