@@ -238,10 +238,7 @@ class HttpBackend:
         except TimeoutError:
             raise timeout_error(self.name, self.timeout_s, self.where) from None
         except httpx.HTTPError as exc:
-            raise LlmError(
-                f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
-                code="llm_truncated",
-            ) from exc
+            raise self._broken_off(exc) from exc
         finally:
             await response.aclose()
         try:
@@ -256,6 +253,13 @@ class HttpBackend:
         if not text:
             raise LlmError(f"The {self.name} backend{self.where} answered with empty text.", code="llm_bad_answer")
         return text
+
+    def _broken_off(self, exc: Exception) -> LlmError:
+        """The error for a connection that dropped in the middle of an answer."""
+        return LlmError(
+            f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
+            code="llm_truncated",
+        )
 
     def _checked_text(self, data: Any) -> str:
         if isinstance(data, dict) and data.get("error"):
@@ -290,10 +294,7 @@ class HttpBackend:
                 except TimeoutError:
                     raise timeout_error(self.name, self.timeout_s, self.where) from None
                 except httpx.HTTPError as exc:
-                    raise LlmError(
-                        f"The {self.name} backend{self.where} broke off its answer: {shorten(str(exc), 120)}",
-                        code="llm_truncated",
-                    ) from exc
+                    raise self._broken_off(exc) from exc
                 if event is None:
                     raise LlmError(
                         f"The {self.name} backend{self.where} ended the stream before the model finished.",
