@@ -8,8 +8,9 @@ utterance far from every rule, goes on to the next tier.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 import regex
@@ -22,6 +23,7 @@ from loki.profiles.normalize import Normalized, normalize
 _FUZZY_RATE = 0.25
 _FUZZY_MAX = 3
 _FUZZY_MIN_CHARS = 4
+_FUZZY_WORD_LIKENESS = 0.5  # difflib ratio a misheard word needs to one of the rule's words
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,8 @@ class Matcher:
         if words is None:
             literal = regex.sub(r"<[a-z_]+>|\{[a-z_0-9]+\}", " ", rule.phrase)
             words = set(normalize(literal, strip_fillers=False).tokens)
-            for entries in rule.lists.values():
-                for spoken in entries:
+            for name in regex.findall(r"\{([a-z_0-9]+)\}", rule.phrase):
+                for spoken in rule.lists.get(name, ()):
                     words.update(spoken.split())
             self._rule_words[id(rule)] = words
         return words
@@ -119,6 +121,22 @@ class Matcher:
             return self._build(rule, m, norm, 0, language)
         return self._fuzzy_match(rules, subject, norm, language)
 
+    def _has_stranger(self, rule: Rule, tokens: Sequence[str]) -> bool:
+        """A heard word that is like none of the rule's words ("page no": "no" is neither "page" nor "up").
+
+        The edit budget would otherwise let a short word stand for a different one; free text and
+        numbers are the rule's own and are not checked.
+        """
+        if "text" in rule.compiled.slots:
+            return False
+        words = self._words(rule)
+        return any(
+            not token.isdigit()
+            and token not in words
+            and max((SequenceMatcher(None, token, w).ratio() for w in words), default=0.0) < _FUZZY_WORD_LIKENESS
+            for token in tokens
+        )
+
     def _fuzzy_match(self, rules: list[Rule], subject: str, norm: Normalized, language: str) -> Match | None:
         scored: list[tuple[float, int, Rule, Any]] = []
         heard = set(norm.tokens)
@@ -126,7 +144,7 @@ class Matcher:
             pattern = self._fuzzy_pattern(rule)
             # A near miss must still share a whole word with the rule ("value up" ~ "volume up"),
             # so a lone word like "mutex" never turns into "mute".
-            if pattern is None or not heard & self._words(rule):
+            if pattern is None or not heard & self._words(rule) or self._has_stranger(rule, norm.tokens):
                 continue
             chars = rule.compiled.literal_chars
             m = pattern.fullmatch(subject)
