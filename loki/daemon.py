@@ -517,6 +517,7 @@ class Daemon:
         text = (transcript.text or "").strip()
         language = getattr(transcript, "language", None)
         stt_ms = float(getattr(transcript, "stt_ms", 0.0) or 0.0)
+        encoding = getattr(transcript, "encoding", None)  # the rescorer scores against it instead of encoding again
         self_heard = bool(text) and self._recently_said(text)
         why = getattr(transcript, "dropped", "") or getattr(transcript, "fallback", "")
         log.info(
@@ -532,7 +533,7 @@ class Daemon:
             self.emit(Transcribed(text, language or "en", speech_end_at=utt.speech_end_at, stt_ms=stt_ms))
         pending = self._pending_listen
         if text and self.rescorer is not None and self.wake.whisper and self.gate.phrases.match(text) is None:
-            confirmed = await self._confirm_wake(utt, text, language)
+            confirmed = await self._confirm_wake(utt, text, language, encoding)
             if confirmed is not None:
                 log.info("heard %r; the audio says %r", text, confirmed)
                 text = confirmed
@@ -557,7 +558,7 @@ class Daemon:
             return False
         command = decision.text
         timings = {"stt": round(stt_ms, 1), "audio": round(utt.duration_s * 1000, 1)}
-        rescued = await self._rescue(utt, text, command, language)
+        rescued = await self._rescue(utt, text, command, language, encoding)
         if rescued is not None:
             log.info(
                 "heard %r, but the audio fits the command %r better (%.2f vs %.2f)",
@@ -573,7 +574,7 @@ class Daemon:
         await self._commands.put(Command(command, language, utt.source, utt.speech_end_at, timings, utt.speech_end_s))
         return True
 
-    async def _confirm_wake(self, utt: Utterance, text: str, language: str | None) -> str | None:
+    async def _confirm_wake(self, utt: Utterance, text: str, language: str | None, encoding: Any) -> str | None:
         rescorer = self.rescorer
         assert rescorer is not None
         if self.gate.phrases.nearest(text) is None:
@@ -583,13 +584,15 @@ class Daemon:
         try:
             return await loop.run_in_executor(
                 self._stt_thread,
-                functools.partial(rescorer.confirm_wake, utt.audio, text, self.gate.phrases, language=lang),
+                functools.partial(
+                    rescorer.confirm_wake, utt.audio, text, self.gate.phrases, language=lang, encoding=encoding
+                ),
             )
         except Exception:
             log.exception("the acoustic wake check failed")
             return None
 
-    async def _rescue(self, utt: Utterance, transcript: str, command: str, language: str | None) -> Any:
+    async def _rescue(self, utt: Utterance, transcript: str, command: str, language: str | None, encoding: Any) -> Any:
         """Near-miss commands: a profile phrase that fits the audio better than the transcript."""
         rescorer = self.rescorer
         lang = (
@@ -604,7 +607,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._stt_thread, functools.partial(rescorer.rescue, utt.audio, command, prefix=prefix, language=lang)
+                self._stt_thread,
+                functools.partial(rescorer.rescue, utt.audio, command, prefix=prefix, language=lang, encoding=encoding),
             )
         except Exception:
             log.exception("rescoring %r failed; routing the transcript as heard", command)

@@ -39,8 +39,12 @@ def rescorer(tmp_path_factory: pytest.TempPathFactory) -> CommandRescorer:
 
 
 def test_candidates_come_from_the_profiles(rescorer: CommandRescorer) -> None:
-    phrases = [p for p, _ in rescorer.candidates("en")]
+    candidates = {c.phrase: c for c in rescorer.candidates("en")}
+    phrases = list(candidates)
     assert "volume up" in phrases and "open the browser" in phrases
+    # wordings of one command share its key; other commands do not
+    assert candidates["open the browser"].command == candidates["open browser"].command
+    assert candidates["open the browser"].command != candidates["open the terminal"].command
     assert not any("<" in p or "{" in p for p in phrases)
     assert rescorer.worth_trying("welcome up", "en")
     assert not rescorer.worth_trying("volume up", "en")  # tier 0 understands it already
@@ -53,6 +57,28 @@ def test_a_misheard_command_is_rescued_by_the_audio(rescorer: CommandRescorer) -
     rescued = rescorer.rescue(audio, "welcome up")
     assert rescued is not None and rescued.text == "volume up"
     assert rescued.score > rescued.heard_score - rescorer.max_below_heard
+
+
+def test_the_shortlist_spreads_over_commands(rescorer: CommandRescorer) -> None:
+    shortlist = rescorer.shortlist_for("open the browner", "en")
+    assert shortlist[0] == "open the browser"
+    assert len(shortlist) == rescorer.shortlist
+    commands = [next(c.command for c in rescorer.candidates("en") if c.phrase == p) for p in shortlist]
+    assert max(commands.count(c) for c in commands) <= rescorer.per_command
+    assert len(set(commands)) >= rescorer.shortlist // rescorer.per_command
+
+
+@pytest.mark.models
+def test_scoring_reuses_the_transcribers_encoding(rescorer: CommandRescorer) -> None:
+    audio = clips.with_noise(clips.say("hey loki, volume up", clips.Voice("espeak", "en-gb-x-gbcwmd+m2", 140)), seed=3)
+    transcript = rescorer.transcriber.transcribe(audio, language="en")
+    assert transcript.path == "fast" and transcript.encoding is not None
+    assert "encoding" not in transcript.as_json()
+    phrases = ["volume up", "volume down", "open the browser"]
+    own = rescorer.score(audio, phrases, prefix="Hey Loki,")
+    shared = rescorer.score(audio, phrases, prefix="Hey Loki,", encoding=transcript.encoding)
+    assert max(range(3), key=own.__getitem__) == max(range(3), key=shared.__getitem__) == 0
+    assert shared == pytest.approx(own, abs=0.5)
 
 
 @pytest.mark.models

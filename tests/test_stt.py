@@ -140,14 +140,46 @@ def test_fast_path_text_equals_plain_faster_whisper_transcribe(english_plain: Tr
     plain = WhisperModel(str(english_plain.model_dir), device="cpu", compute_type="int8")
     samples = [read_audio(testdata / LIGHT), read_audio(testdata / LAMP)]
     samples += [_espeak("close this window", "en-us", 180), _espeak("open the file manager", "en-us", 180)]
+    paths = []
     for audio in samples:
         fast = english_plain.transcribe(audio)
+        paths.append(fast.path)
         segments, _info = plain.transcribe(
-            audio, language="en", beam_size=1, temperature=0.0, condition_on_previous_text=False
+            audio,
+            language="en",
+            beam_size=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            initial_prompt=english_plain.prompt("en"),
         )
-        assert fast.path == "fast" and fast.window_s < 30
         assert fast.text == "".join(s.text for s in segments).strip()
         assert english_plain.transcribe_full(audio).text == fast.text
+    # the recorded sentence without "hey loki" can loop on the short window and is then decoded again in full
+    assert paths.count("fast") >= 3, paths
+
+
+def test_the_decoder_is_told_how_loki_is_spoken_to(english_plain: Transcriber) -> None:
+    assert english_plain.prompt("en") == "Hey Loki, open the browser. Hey Loki, volume down."
+    assert english_plain.prompt("ru") == "Эй Локи, открой браузер. Эй Локи, сделай тише."
+    # robotic "hey loki, volume down": "Hey, look it, while you..." without the prompt
+    audio = clips.with_noise(clips.say("hey loki, volume down", clips.Voice("espeak", "en-us+f4", 175)), seed=5)
+    bare = Transcriber(english_plain.settings, options=SttOptions(spoken_to_prompt=False))
+    bare._model = english_plain.load()
+    assert bare.prompt("en") is None
+    assert _words(english_plain.transcribe(audio).text).startswith("hey loki")
+    assert not _words(bare.transcribe(audio).text).startswith("hey loki")
+    # it does not put the wake phrase in the mouth of someone who did not say it
+    for text in ("hey look at this", "okay google", "open the browser"):
+        said = clips.say(text, clips.Voice("espeak", "en-us", 160))
+        assert "loki" not in _words(english_plain.transcribe(said).text).split(), text
+
+
+def test_clear_speech_is_never_called_silence_on_the_short_window(english_plain: Transcriber) -> None:
+    """faster-whisper skipped robotic 'hey loki, undo' as no-speech (0.70) on the short window."""
+    audio = clips.with_noise(clips.say("hey loki, undo", clips.Voice("espeak", "en-029", 140)), 25, 1)
+    audio = np.concatenate([audio, np.zeros(1600, np.float32)])
+    transcript = english_plain.transcribe(audio, language="en")
+    assert transcript.speech_s > 1.0 and transcript.text != ""
 
 
 def test_a_looping_fast_window_falls_back_to_the_full_window(english_plain: Transcriber, testdata: Path) -> None:

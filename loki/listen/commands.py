@@ -12,6 +12,7 @@ scores far lower and passes through unchanged.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -26,6 +27,7 @@ from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
 
 if TYPE_CHECKING:
     from loki.stt import Transcriber
+    from loki.stt.transcriber import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,15 @@ def expand_phrase(phrase: str, lists: Mapping[str, Iterable[str]], *, cap: int =
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One wording of a profile rule."""
+
+    phrase: str
+    key: str  # sound key (loki.listen.wake.phrase.sound_key)
+    command: str  # what tier 0 does with it (wordings of one command share this)
+
+
+@dataclass(frozen=True)
 class Rescued:
     """A command phrase that fits the audio better than the transcript did."""
 
@@ -102,8 +113,10 @@ class CommandRescorer:
         transcriber: the daemon's Transcriber; its loaded Whisper model (`load()`) is the one scored with.
         profiles: the ProfileSet whose phrases are the candidates.
         shortlist: phrases scored per utterance (the cost grows with it).
+        per_command: wordings of one command in the shortlist ("open the browser", "open browser").
         min_score: mean log-probability per token a phrase needs.
         max_below_heard: how far below the transcript's own score a phrase may be.
+        min_margin: how far the best phrase must beat the best one of another command (no coin tosses).
         max_words: longer transcripts are never treated as near-miss commands.
     """
 
@@ -112,9 +125,11 @@ class CommandRescorer:
         transcriber: Transcriber,
         profiles: Any,
         *,
-        shortlist: int = 10,
+        shortlist: int = 8,
+        per_command: int = 2,
         min_score: float = -3.5,
         max_below_heard: float = 2.0,
+        min_margin: float = 0.2,
         max_words: int = 8,
         wake_min_score: float = -4.0,
         wake_max_below_heard: float = 2.5,
@@ -122,12 +137,14 @@ class CommandRescorer:
         self.transcriber = transcriber
         self.profiles = profiles
         self.shortlist = shortlist
+        self.per_command = per_command
         self.min_score = min_score
         self.max_below_heard = max_below_heard
+        self.min_margin = min_margin
         self.max_words = max_words
         self.wake_min_score = wake_min_score
         self.wake_max_below_heard = wake_max_below_heard
-        self._candidates: dict[str, list[tuple[str, str]]] = {}
+        self._candidates: dict[str, list[Candidate]] = {}
         self._matcher: Any = None
         self._model: Any = None
         self._whisper: Any = None
@@ -135,26 +152,56 @@ class CommandRescorer:
         self._lock = threading.Lock()
 
     # Candidates ---------------------------------------------------------------------------
-    def candidates(self, language: str) -> list[tuple[str, str]]:
-        """(phrase, sound key) for every enumerable wording of the language's rules."""
+    def candidates(self, language: str) -> list[Candidate]:
+        """Every enumerable wording of the language's rules, with its sound key and the command it gives."""
         if language not in self._candidates:
-            phrases: dict[str, None] = {}
+            phrases: dict[str, Candidate] = {}
             for rule in self.profiles.for_language(language):
                 if rule.is_repeat:
                     continue
                 for wording in expand_phrase(rule.phrase, rule.lists):
-                    if len(wording.split()) <= self.max_words:
-                        phrases.setdefault(wording)
-            self._candidates[language] = [(p, sound_key(p)) for p in phrases]
+                    if len(wording.split()) <= self.max_words and wording not in phrases:
+                        phrases[wording] = Candidate(wording, sound_key(wording), self._command_of(wording, language))
+            self._candidates[language] = list(phrases.values())
         return self._candidates[language]
 
-    def matches_a_rule(self, text: str, language: str) -> bool:
-        """True when tier 0 understands `text` exactly (in any scope); a near miss ("page no") is not enough."""
+    def _command_of(self, wording: str, language: str) -> str:
+        """What tier 0 does with a wording, as a key: wordings with the same key are the same command."""
+        match = self._matcher_for().match(wording, language)
+        if match is None:  # scoped to an app or a window title
+            return f"scoped:{wording}"
+        actions = [
+            {"type": "speak", "rule": match.rule.phrase} if a.get("type") == "speak" else a for a in match.actions
+        ]
+        return json.dumps(actions, sort_keys=True, ensure_ascii=False)
+
+    def shortlist_for(self, heard: str, language: str) -> list[str]:
+        """The wordings that sound most like `heard`, at most `per_command` of each command."""
+        key = sound_key(heard)
+        ranked = sorted(self.candidates(language), key=lambda c: -similarity(c.key, key))
+        taken: dict[str, int] = {}
+        out = []
+        for candidate in ranked:
+            if taken.get(candidate.command, 0) < self.per_command:
+                taken[candidate.command] = taken.get(candidate.command, 0) + 1
+                out.append(candidate.phrase)
+                if len(out) == self.shortlist:
+                    break
+        return out
+
+    def _command_by_phrase(self, language: str) -> dict[str, str]:
+        return {c.phrase: c.command for c in self.candidates(language)}
+
+    def _matcher_for(self) -> Any:
         if self._matcher is None:
             from loki.profiles.matcher import Matcher
 
             self._matcher = Matcher(self.profiles)
-        match = self._matcher.match(text, language)
+        return self._matcher
+
+    def matches_a_rule(self, text: str, language: str) -> bool:
+        """True when tier 0 understands `text` exactly (in any scope); a near miss ("page no") is not enough."""
+        match = self._matcher_for().match(text, language)
         return match is not None and match.errors == 0
 
     def worth_trying(self, text: str, language: str) -> bool:
@@ -188,20 +235,42 @@ class CommandRescorer:
         return self._tokenizers[language]
 
     # Scoring ----------------------------------------------------------------------------------
-    def score(self, audio: np.ndarray, phrases: list[str], *, prefix: str = "", language: str = "en") -> list[float]:
-        """Mean log-probability per token of each phrase (said after `prefix`) given the audio."""
+    def encode(self, audio: np.ndarray) -> Encoding:
+        """The audio through Whisper's encoder, with a window of about twice its length (as the fast path)."""
         import ctranslate2
         from faster_whisper.feature_extractor import FeatureExtractor
 
+        from loki.stt.transcriber import Encoding
+
         model = self._load()
-        tokenizer = self._tokenizer(language)
         samples = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
         features = FeatureExtractor(feature_size=model.n_mels)(samples)[:, :-1]
         frames = features.shape[-1]
         window = min(3000, max(600, 2 * frames))
         padded = np.zeros((features.shape[0], window), dtype=np.float32)
         padded[:, : min(frames, window)] = features[:, :window]
-        encoded = np.array(model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=True))
+        output = np.array(model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=True))
+        return Encoding(output, min(frames, window))
+
+    def score(
+        self,
+        audio: np.ndarray,
+        phrases: list[str],
+        *,
+        prefix: str = "",
+        language: str = "en",
+        encoding: Encoding | None = None,
+    ) -> list[float]:
+        """Mean log-probability per token of each phrase (said after `prefix`) given the audio.
+
+        `encoding` is the audio's encoder output when the transcriber already made it (the fast path's).
+        """
+        import ctranslate2
+
+        model = self._load()
+        tokenizer = self._tokenizer(language)
+        encoding = encoding or self.encode(audio)
+        encoded, frames = encoding.output, encoding.frames
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         lead = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
 
@@ -211,34 +280,63 @@ class CommandRescorer:
 
         batch = [lead + tokenizer.encode(styled(p)) for p in phrases]
         view = ctranslate2.StorageView.from_array(np.repeat(encoded, len(batch), axis=0))
-        results = model.align(view, start, batch, min(frames, window) // 2)
+        results = model.align(view, start, batch, frames // 2)
         scores = []
         for result in results:
             probs = np.asarray(result.text_token_probs[len(lead) :], dtype=np.float64)
             scores.append(float(np.mean(np.log(np.maximum(probs, 1e-9)))) if len(probs) else float("-inf"))
         return scores
 
-    def rescue(self, audio: np.ndarray, heard: str, *, prefix: str = "", language: str = "en") -> Rescued | None:
+    def rescue(
+        self,
+        audio: np.ndarray,
+        heard: str,
+        *,
+        prefix: str = "",
+        language: str = "en",
+        encoding: Encoding | None = None,
+    ) -> Rescued | None:
         """The profile phrase that fits the audio, when it clearly beats the transcript; else None."""
         started = time.perf_counter()
         with self._lock:
-            key = sound_key(heard)
-            ranked = sorted(self.candidates(language), key=lambda c: -similarity(c[1], key))
-            shortlist = [phrase for phrase, _ in ranked[: self.shortlist]]
+            shortlist = self.shortlist_for(heard, language)
             if not shortlist:
                 return None
-            scores = self.score(audio, [*shortlist, heard], prefix=prefix, language=language)
+            scores = self.score(audio, [*shortlist, heard], prefix=prefix, language=language, encoding=encoding)
         heard_score = scores[-1]
         best = int(np.argmax(scores[:-1]))
+        command = self._command_by_phrase(language)
+        runner_up = max(
+            (x for p, x in zip(shortlist, scores[:-1], strict=True) if command[p] != command[shortlist[best]]),
+            default=float("-inf"),
+        )
         ms = (time.perf_counter() - started) * 1000
         log.debug(
-            "rescoring %r: best %r %.2f (heard %.2f) in %.0f ms", heard, shortlist[best], scores[best], heard_score, ms
+            "rescoring %r: best %r %.2f (heard %.2f, other command %.2f) in %.0f ms",
+            heard,
+            shortlist[best],
+            scores[best],
+            heard_score,
+            runner_up,
+            ms,
         )
-        if scores[best] < self.min_score or scores[best] < heard_score - self.max_below_heard:
+        if (
+            scores[best] < self.min_score
+            or scores[best] < heard_score - self.max_below_heard
+            or scores[best] < runner_up + self.min_margin
+        ):
             return None
         return Rescued(shortlist[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
 
-    def confirm_wake(self, audio: np.ndarray, text: str, phrases: WakePhrases, *, language: str = "en") -> str | None:
+    def confirm_wake(
+        self,
+        audio: np.ndarray,
+        text: str,
+        phrases: WakePhrases,
+        *,
+        language: str = "en",
+        encoding: Encoding | None = None,
+    ) -> str | None:
         """When the first words are near the wake phrase ("Hey, log it"), ask the audio; the text with the phrase, or None.
 
         The wake phrase said on its own is scored against those first words, teacher-forced on the
@@ -253,7 +351,7 @@ class CommandRescorer:
             phrase = same_script[0]  # "эй локи" for Russian, "hey loki" otherwise
         said = phrase.title() if phrase.isascii() else phrase.capitalize()
         with self._lock:
-            phrase_score, head_score = self.score(audio, [said, head], language=language)
+            phrase_score, head_score = self.score(audio, [said, head], language=language, encoding=encoding)
         log.debug("wake check %r: %r %.2f vs heard %.2f", text, said, phrase_score, head_score)
         if phrase_score < self.wake_min_score or phrase_score < head_score - self.wake_max_below_heard:
             return None
