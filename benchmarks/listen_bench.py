@@ -1,6 +1,6 @@
 """Listening figures: end of speech to tier-0 action, idle CPU, command and wake-word accuracy.
 
-    .venv/bin/python benchmarks/listen_bench.py [--quick] [--skip-cpu] [--json]
+    .venv/bin/python benchmarks/listen_bench.py [--quick] [--skip-cpu] [--json] [--set LOKI_X=VALUE ...]
 
 - latency: one-breath "hey loki, <command>" clips in varied synthetic voices with light noise,
   played through a fake microphone at real time; from the true end of speech in the clip (the
@@ -323,6 +323,9 @@ def main() -> None:
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--only", choices=("latency", "accuracy", "wake", "cpu"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="LOKI_X=VALUE", help="a setting, e.g. LOKI_STT_MODEL=base"
+    )
     parser.add_argument("--cpu-child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -331,7 +334,8 @@ def main() -> None:
         return
     report: dict[str, Any] = {"load_before": _load()}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = _settings(Path(tmp))
+        settings = _settings(Path(tmp), **dict(item.split("=", 1) for item in args.set))
+        report["settings"] = args.set
         from loki.app import load_all_profiles
         from loki.daemon import load_transcriber, stt_vocabulary
         from loki.listen.wake import build_wake

@@ -27,7 +27,7 @@ class VadOptions:
     silence_ms: int = 300  # trailing silence that ends an utterance
     preroll_ms: int = 300  # audio kept from before speech starts
     max_utterance_s: float = 12.0  # cut here even in steady noise
-    tail_ms: int = 150  # trailing silence kept in the utterance (and when the early guess fires)
+    tail_ms: int = 90  # trailing silence kept in the utterance (and when the early guess fires)
     start_frames: int = 4  # voiced frames among the last `start_window_frames` that start speech
     start_window_frames: int = 6
     min_speech_ms: int = 150  # shorter bursts are dropped as clicks
