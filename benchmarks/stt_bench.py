@@ -6,7 +6,7 @@ match, then a summary. Two comparisons:
   same-options  LOKI fast path without vocabulary vs WhisperModel.transcribe() with the same decoding
                 options (greedy, temperature 0, no previous-text conditioning): only the encoder window
                 differs, so this is the "same text" check.
-  as-deployed   LOKI as the daemon runs it (profile vocabulary, n-best rescoring) vs
+  as-deployed   LOKI as the daemon runs it (profile vocabulary, n-best rescoring, spoken-to prompt) vs
                 WhisperModel.transcribe() with faster-whisper's defaults (beam 5, temperature fallback).
 
 Usage:
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from loki.config import load_settings  # noqa: E402
 from loki.listen import clips  # noqa: E402
-from loki.stt import SAMPLE_RATE_HZ, Transcriber, read_audio  # noqa: E402
+from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio  # noqa: E402
 from loki.stt.guards import words_of  # noqa: E402
 
 TESTDATA = REPO.parent / "shared" / "testdata"
@@ -218,7 +218,7 @@ def main() -> int:
     from loki.profiles.loader import load_profiles, shipped_profiles_dir
 
     vocabulary = load_profiles([(shipped_profiles_dir(), False)]).vocabulary(args.language)
-    bare = Transcriber(settings)
+    bare = Transcriber(settings, options=SttOptions(spoken_to_prompt=False))  # only the window differs
     deployed = Transcriber(settings, vocabulary=vocabulary)
     model = bare.load()
     deployed._model = model  # one model in memory for both
