@@ -177,6 +177,9 @@ class CommandRescorer:
 
     def shortlist_for(self, heard: str, language: str) -> list[str]:
         """The wordings that sound most like `heard`, at most `per_command` of each command."""
+        return [c.phrase for c in self._shortlist(heard, language)]
+
+    def _shortlist(self, heard: str, language: str) -> list[Candidate]:
         key = sound_key(heard)
         ranked = sorted(self.candidates(language), key=lambda c: -similarity(c.key, key))
         taken: dict[str, int] = {}
@@ -184,13 +187,10 @@ class CommandRescorer:
         for candidate in ranked:
             if taken.get(candidate.command, 0) < self.per_command:
                 taken[candidate.command] = taken.get(candidate.command, 0) + 1
-                out.append(candidate.phrase)
+                out.append(candidate)
                 if len(out) == self.shortlist:
                     break
         return out
-
-    def _command_by_phrase(self, language: str) -> dict[str, str]:
-        return {c.phrase: c.command for c in self.candidates(language)}
 
     def _matcher_for(self) -> Any:
         if self._matcher is None:
@@ -299,22 +299,22 @@ class CommandRescorer:
         """The profile phrase that fits the audio, when it clearly beats the transcript; else None."""
         started = time.perf_counter()
         with self._lock:
-            shortlist = self.shortlist_for(heard, language)
+            shortlist = self._shortlist(heard, language)
             if not shortlist:
                 return None
-            scores = self.score(audio, [*shortlist, heard], prefix=prefix, language=language, encoding=encoding)
+            phrases = [c.phrase for c in shortlist]
+            scores = self.score(audio, [*phrases, heard], prefix=prefix, language=language, encoding=encoding)
         heard_score = scores[-1]
         best = int(np.argmax(scores[:-1]))
-        command = self._command_by_phrase(language)
         runner_up = max(
-            (x for p, x in zip(shortlist, scores[:-1], strict=True) if command[p] != command[shortlist[best]]),
+            (x for c, x in zip(shortlist, scores[:-1], strict=True) if c.command != shortlist[best].command),
             default=float("-inf"),
         )
         ms = (time.perf_counter() - started) * 1000
         log.debug(
             "rescoring %r: best %r %.2f (heard %.2f, other command %.2f) in %.0f ms",
             heard,
-            shortlist[best],
+            phrases[best],
             scores[best],
             heard_score,
             runner_up,
@@ -326,7 +326,7 @@ class CommandRescorer:
             or scores[best] < runner_up + self.min_margin
         ):
             return None
-        return Rescued(shortlist[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
+        return Rescued(phrases[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
 
     def confirm_wake(
         self,
