@@ -1,6 +1,7 @@
 """Listening figures: end of speech to tier-0 action, idle CPU, command and wake-word accuracy.
 
-    .venv/bin/python benchmarks/listen_bench.py [--quick] [--skip-cpu] [--json] [--set LOKI_X=VALUE ...]
+    .venv/bin/python benchmarks/listen_bench.py [--quick] [--clips N] [--seed K] [--only PART] [--skip-cpu] [--json]
+        [--set LOKI_X=VALUE ...]
 
 - latency: one-breath "hey loki, <command>" clips in varied synthetic voices with light noise,
   played through a fake microphone at real time; from the true end of speech in the clip (the
@@ -324,6 +325,10 @@ def main() -> None:
     parser.add_argument("--only", choices=("latency", "accuracy", "wake", "cpu"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--clips", type=int, help="clips per measurement (default 30, 12 with --quick; accuracy: twice)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="another seed draws other voices and noise")
+    parser.add_argument(
         "--set", action="append", default=[], metavar="LOKI_X=VALUE", help="a setting, e.g. LOKI_STT_MODEL=base"
     )
     parser.add_argument("--cpu-child", type=float, help=argparse.SUPPRESS)
@@ -343,9 +348,9 @@ def main() -> None:
         transcriber = load_transcriber(
             settings, stt_vocabulary(settings, load_all_profiles(settings), build_wake(settings))
         )
-        n = 12 if args.quick else 30
+        n = args.clips or (12 if args.quick else 30)
         if args.only in (None, "latency"):
-            lat = asyncio.run(latency_and_accuracy(settings, transcriber, count=n, realtime=True, seed0=1))
+            lat = asyncio.run(latency_and_accuracy(settings, transcriber, count=n, realtime=True, seed0=args.seed + 1))
             report["latency"] = {
                 "clips": n,
                 "turns_measured": len(lat["true_end_to_action_ms"]),
@@ -362,7 +367,9 @@ def main() -> None:
             }
             _show(report, args.json)
         if args.only in (None, "accuracy"):
-            acc = asyncio.run(latency_and_accuracy(settings, transcriber, count=2 * n, realtime=False, seed0=101))
+            acc = asyncio.run(
+                latency_and_accuracy(settings, transcriber, count=2 * n, realtime=False, seed0=args.seed + 101)
+            )
             report["accuracy"] = {
                 "clips": acc["count"],
                 "right_action": acc["hits"],
@@ -372,7 +379,7 @@ def main() -> None:
             }
             _show(report, args.json)
         if args.only in (None, "wake"):
-            report["wake"] = asyncio.run(wake(settings, transcriber, count=n, seed0=201))
+            report["wake"] = asyncio.run(wake(settings, transcriber, count=n, seed0=args.seed + 201))
             _show(report, args.json)
     if not args.skip_cpu and args.only in (None, "cpu"):
         report["idle_cpu"] = idle_cpu(20.0)

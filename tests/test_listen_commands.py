@@ -68,6 +68,13 @@ def test_the_shortlist_spreads_over_commands(rescorer: CommandRescorer) -> None:
     assert len(set(commands)) >= rescorer.shortlist // rescorer.per_command
 
 
+def test_a_commands_second_wording_is_not_a_spelling_variant(rescorer: CommandRescorer) -> None:
+    assert {"maximize window", "maximise window"} <= {c.phrase for c in rescorer.candidates("en")}
+    shortlist = rescorer.shortlist_for("Max in my window.", "en")
+    assert "maximize window" in shortlist and "maximise window" not in shortlist
+    assert "maximize my window" in shortlist  # the second slot goes to a wording that sounds different
+
+
 @pytest.mark.models
 def test_scoring_reuses_the_transcribers_encoding(rescorer: CommandRescorer) -> None:
     audio = clips.with_noise(clips.say("hey loki, volume up", clips.Voice("espeak", "en-gb-x-gbcwmd+m2", 140)), seed=3)

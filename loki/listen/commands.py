@@ -176,17 +176,22 @@ class CommandRescorer:
         return json.dumps(actions, sort_keys=True, ensure_ascii=False)
 
     def shortlist_for(self, heard: str, language: str) -> list[str]:
-        """The wordings that sound most like `heard`, at most `per_command` of each command."""
+        """The wordings that sound most like `heard`, at most `per_command` unlike wordings of each command."""
         return [c.phrase for c in self._shortlist(heard, language)]
 
     def _shortlist(self, heard: str, language: str) -> list[Candidate]:
+        """The closest wordings; a command's second wording must differ from its first by more than spelling.
+
+        ("maximise window" adds nothing to "maximize window", while "maximize my window" may be what was said.)
+        """
         key = sound_key(heard)
         ranked = sorted(self.candidates(language), key=lambda c: -similarity(c.key, key))
-        taken: dict[str, int] = {}
+        taken: dict[str, list[str]] = {}
         out = []
         for candidate in ranked:
-            if taken.get(candidate.command, 0) < self.per_command:
-                taken[candidate.command] = taken.get(candidate.command, 0) + 1
+            keys = taken.setdefault(candidate.command, [])
+            if len(keys) < self.per_command and all(similarity(candidate.key, k) <= 0.9 for k in keys):
+                keys.append(candidate.key)
                 out.append(candidate)
                 if len(out) == self.shortlist:
                     break
