@@ -1,7 +1,7 @@
 """Listening figures: end of speech to tier-0 action, idle CPU, command and wake-word accuracy.
 
-    .venv/bin/python benchmarks/listen_bench.py [--quick] [--clips N] [--seed K] [--only PART] [--skip-cpu] [--json]
-        [--set LOKI_X=VALUE ...]
+    .venv/bin/python benchmarks/listen_bench.py [--quick] [--clips N] [--seed K] [--language en|ru] [--only PART]
+        [--skip-cpu] [--json] [--set LOKI_X=VALUE ...]
 
 - latency: one-breath "hey loki, <command>" clips in varied synthetic voices with light noise,
   played through a fake microphone at real time; from the true end of speech in the clip (the
@@ -13,6 +13,7 @@
 - wake: "hey loki" alone in varied voices (caught?), and speech without it (commands, the shared
   human keyword recording, other wake words): never a wake.
 
+--language ru: «эй локи, <команда>» in espeak-ng's Russian voices, with LOKI_LANGUAGE=ru.
 Prints medians; reports the load average before and after (the machine is shared).
 """
 
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,42 @@ COMMANDS = [
     "switch window",
     "save the file",
 ]
+COMMANDS_RU = [
+    "открой браузер",
+    "новая вкладка",
+    "переключи вкладку",
+    "закрой вкладку",
+    "прокрути вниз",
+    "прокрути вверх",
+    "сделай громче",
+    "сделай тише",
+    "выключи звук",
+    "следующий трек",
+    "пауза",
+    "сделай скриншот",
+    "назад",
+    "обнови страницу",
+    "сверни окно",
+    "разверни окно",
+    "скопируй",
+    "вставь",
+    "отмени",
+    "открой терминал",
+    "выдели все",
+    "страница вниз",
+    "сохрани файл",
+    "закрой окно",
+]
+NOT_FOR_LOKI_RU = [
+    "открой браузер",
+    "сделай громче",
+    "привет, как дела",
+    "эй, посмотри сюда",
+    "я люблю сериал про локи",
+    "окей гугл",
+    "алиса, поставь таймер",
+    "закрой дверь",
+]
 NOT_FOR_LOKI = [
     "open the browser",
     "turn the volume up",
@@ -82,6 +120,24 @@ NOT_FOR_LOKI = [
     "hey siri, set a timer",
     "lock it now",
 ]
+
+
+@dataclass(frozen=True)
+class Language:
+    """What one language's clips say, and in which voices."""
+
+    code: str
+    wake: str
+    commands: list[str]
+    not_for_loki: list[str]
+    voices: list[clips.Voice]
+
+
+def _language(code: str) -> Language:
+    if code == "ru":
+        voices = [clips.Voice("espeak", name, speed) for name in clips.ESPEAK_VOICES_RU for speed in (140, 175)]
+        return Language("ru", "эй локи", COMMANDS_RU, NOT_FOR_LOKI_RU, voices)
+    return Language("en", "hey loki", COMMANDS, NOT_FOR_LOKI, clips.voices_en())
 
 
 def _settings(tmp: Path, **extra: str) -> Settings:
@@ -109,12 +165,12 @@ def _shape(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"type": "speak"} if a.get("type") == "speak" else a for a in actions]
 
 
-async def _expected(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+async def _expected(settings: Settings, lang: Language) -> dict[str, list[dict[str, Any]]]:
     from loki.app import build_orchestrator
 
     orchestrator = build_orchestrator(settings)
     out = {}
-    for text in COMMANDS:
+    for text in lang.commands:
         result = await orchestrator.handle(text)
         assert result.tier == 0, f"{text!r} is not a tier-0 command"
         out[text] = _shape(result.actions)
@@ -177,13 +233,13 @@ class Session:
 
 
 async def latency_and_accuracy(
-    settings: Settings, transcriber: Any, *, count: int, realtime: bool, seed0: int
+    settings: Settings, transcriber: Any, lang: Language, *, count: int, realtime: bool, seed0: int
 ) -> dict[str, Any]:
-    expected = await _expected(settings)
-    voices = clips.voices_en()
+    expected = await _expected(settings, lang)
+    voices = lang.voices
     rng = np.random.default_rng(seed0)
-    plan = [(COMMANDS[i % len(COMMANDS)], voices[int(rng.integers(len(voices)))]) for i in range(count)]
-    parts = [_clip(f"hey loki, {text}", voice, seed0 + i) for i, (text, voice) in enumerate(plan)]
+    plan = [(lang.commands[i % len(lang.commands)], voices[int(rng.integers(len(voices)))]) for i in range(count)]
+    parts = [_clip(f"{lang.wake}, {text}", voice, seed0 + i) for i, (text, voice) in enumerate(plan)]
     session = Session(settings, transcriber, parts, realtime=realtime, gap_s=2.2 if realtime else 1.2)
     await session.run()
     hits, misses, true_ms, vad_ms, transcript_ms, stt_ms = 0, [], [], [], [], []
@@ -224,21 +280,22 @@ async def latency_and_accuracy(
     }
 
 
-async def wake(settings: Settings, transcriber: Any, *, count: int, seed0: int) -> dict[str, Any]:
-    voices = clips.voices_en()
+async def wake(settings: Settings, transcriber: Any, lang: Language, *, count: int, seed0: int) -> dict[str, Any]:
+    voices = lang.voices
     rng = np.random.default_rng(seed0)
     chosen = [voices[int(rng.integers(len(voices)))] for _ in range(count)]
     positives = Session(
         settings,
         transcriber,
-        [_clip("hey loki", v, seed0 + i) for i, v in enumerate(chosen)],
+        [_clip(lang.wake, v, seed0 + i) for i, v in enumerate(chosen)],
         realtime=False,
         gap_s=1.2,
     )
     await positives.run()
     caught = sum(isinstance(e, WakeDetected) for e in positives.events)
     negatives_parts = [
-        _clip(text, voices[(i * 5) % len(voices)], seed0 + 100 + i) for i, text in enumerate(NOT_FOR_LOKI + COMMANDS)
+        _clip(text, voices[(i * 5) % len(voices)], seed0 + 100 + i)
+        for i, text in enumerate(lang.not_for_loki + lang.commands)
     ]
     negatives_parts += [
         read_wav(TESTDATA / name)
@@ -327,6 +384,7 @@ def main() -> None:
     parser.add_argument(
         "--clips", type=int, help="clips per measurement (default 30, 12 with --quick; accuracy: twice)"
     )
+    parser.add_argument("--language", choices=("en", "ru"), default="en", help="the clips' language (LOKI_LANGUAGE)")
     parser.add_argument("--seed", type=int, default=0, help="another seed draws other voices and noise")
     parser.add_argument(
         "--set", action="append", default=[], metavar="LOKI_X=VALUE", help="a setting, e.g. LOKI_STT_MODEL=base"
@@ -339,8 +397,10 @@ def main() -> None:
         return
     report: dict[str, Any] = {"load_before": _load()}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = _settings(Path(tmp), **dict(item.split("=", 1) for item in args.set))
-        report["settings"] = args.set
+        lang = _language(args.language)
+        extra = {"LOKI_LANGUAGE": lang.code, **dict(item.split("=", 1) for item in args.set)}
+        settings = _settings(Path(tmp), **extra)
+        report["settings"] = [f"{k}={v}" for k, v in extra.items()]
         from loki.app import load_all_profiles
         from loki.daemon import load_transcriber, stt_vocabulary
         from loki.listen.wake import build_wake
@@ -350,7 +410,9 @@ def main() -> None:
         )
         n = args.clips or (12 if args.quick else 30)
         if args.only in (None, "latency"):
-            lat = asyncio.run(latency_and_accuracy(settings, transcriber, count=n, realtime=True, seed0=args.seed + 1))
+            lat = asyncio.run(
+                latency_and_accuracy(settings, transcriber, lang, count=n, realtime=True, seed0=args.seed + 1)
+            )
             report["latency"] = {
                 "clips": n,
                 "turns_measured": len(lat["true_end_to_action_ms"]),
@@ -368,7 +430,7 @@ def main() -> None:
             _show(report, args.json)
         if args.only in (None, "accuracy"):
             acc = asyncio.run(
-                latency_and_accuracy(settings, transcriber, count=2 * n, realtime=False, seed0=args.seed + 101)
+                latency_and_accuracy(settings, transcriber, lang, count=2 * n, realtime=False, seed0=args.seed + 101)
             )
             report["accuracy"] = {
                 "clips": acc["count"],
@@ -379,7 +441,7 @@ def main() -> None:
             }
             _show(report, args.json)
         if args.only in (None, "wake"):
-            report["wake"] = asyncio.run(wake(settings, transcriber, count=n, seed0=args.seed + 201))
+            report["wake"] = asyncio.run(wake(settings, transcriber, lang, count=n, seed0=args.seed + 201))
             _show(report, args.json)
     if not args.skip_cpu and args.only in (None, "cpu"):
         report["idle_cpu"] = idle_cpu(20.0)

@@ -160,7 +160,7 @@ def test_fast_path_text_equals_plain_faster_whisper_transcribe(english_plain: Tr
 
 def test_the_decoder_is_told_how_loki_is_spoken_to(english_plain: Transcriber) -> None:
     assert english_plain.prompt("en") == "Hey Loki, open the browser. Hey Loki, volume down."
-    assert english_plain.prompt("ru") == "Эй Локи, открой браузер. Эй Локи, сделай тише."
+    assert english_plain.prompt("ru") is None  # see test_russian_commands_are_not_put_in_the_speakers_mouth
     # robotic "hey loki, volume down": "Hey, look it, while you..." without the prompt
     audio = clips.with_noise(clips.say("hey loki, volume down", clips.Voice("espeak", "en-us+f4", 175)), seed=5)
     bare = Transcriber(english_plain.settings, options=SttOptions(spoken_to_prompt=False))
@@ -243,6 +243,15 @@ def test_russian_with_the_multilingual_base_model(multilingual: Transcriber) -> 
         assert re.search(r"сегодня хорош", transcript.text.lower()), transcript.text
     english = multilingual.transcribe(_espeak("open the file manager", "en-us", 160))
     assert english.language == "en" and _words(english.text) == "open the file manager"
+
+
+def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transcriber) -> None:
+    """base copied a Russian spoken-to prompt («Эй Локи, открой браузер. …») over what was said."""
+    _need(programs=("espeak-ng",))
+    for text, voice in (("закрой окно", "ru"), ("прокрути вниз", "ru+m3"), ("отмени", "ru+m3")):
+        audio = clips.with_noise(clips.say(f"эй локи, {text}", clips.Voice("espeak", voice, 175)), seed=1)
+        heard = multilingual.transcribe(audio, language="ru").text.lower()
+        assert "браузер" not in heard and "тише" not in heard, (text, heard)
 
 
 def test_an_english_only_model_refuses_russian(english: Transcriber) -> None:
