@@ -19,7 +19,7 @@ from loki.errors import SttError
 from loki.listen import clips
 from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio
 from loki.stt.audiofile import as_mono_16k
-from loki.stt.guards import is_stock_phrase, repeated_run, words_of
+from loki.stt.guards import cut_loop, is_stock_phrase, repeated_run, words_of
 
 pytestmark = pytest.mark.models
 
@@ -231,6 +231,11 @@ def test_guards_recognise_loops_and_stock_phrases() -> None:
     assert repeated_run(words_of("turn on the living room light")) is None
     assert is_stock_phrase("Thank you.") and is_stock_phrase("Продолжение следует...")
     assert not is_stock_phrase("thank you loki")
+    assert cut_loop("Open the file manager. Open the file manager. Open the file manager. Open") == (
+        "Open the file manager."
+    )
+    assert cut_loop("volume up, volume up") == "volume up, volume up"  # twice may be meant
+    assert cut_loop("Hey Loki, next tab.") == "Hey Loki, next tab."
 
 
 # Languages -------------------------------------------------------------------------------
@@ -252,6 +257,13 @@ def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transc
         audio = clips.with_noise(clips.say(f"эй локи, {text}", clips.Voice("espeak", voice, 175)), seed=1)
         heard = multilingual.transcribe(audio, language="ru").text.lower()
         assert "браузер" not in heard and "тише" not in heard, (text, heard)
+    # this one looped on the full window too ("и и и и ..." for 400 tokens): only its first round is kept
+    audio = clips.with_noise(clips.say("эй локи, закрой окно", clips.Voice("espeak", "ru", 140)), seed=1)
+    plain = Transcriber(multilingual.settings)  # no vocabulary rescoring, as in the daemon with no profiles
+    plain._model = multilingual.load()
+    transcript = plain.transcribe(audio, language="ru")
+    assert transcript.path == "full" and transcript.dropped.startswith("a loop after")
+    assert repeated_run(words_of(transcript.text)) is None and len(transcript.text) < 40, transcript.text
 
 
 def test_an_english_only_model_refuses_russian(english: Transcriber) -> None:

@@ -6,7 +6,7 @@ Pure functions over text, so they are cheap to call and to test without a model.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -54,16 +54,35 @@ def repeated_run(words: Sequence[str]) -> tuple[int, int] | None:
     A single word counts from three times in a row ("paste paste paste"), a phrase of two or more
     words from twice ("volume up volume up"): people say "next next", decoders loop on phrases.
     """
+    run = _first_run(words, lambda n: 3 if n == 1 else 2)
+    return run[1:] if run else None
+
+
+def cut_loop(text: str, *, times: int = 3) -> str:
+    """`text` up to the end of a phrase the decoder then repeats `times` times or more; else `text` unchanged.
+
+    "Open the file manager. Open the file manager. Open the..." -> "Open the file manager."
+    """
+    found = list(_WORD.finditer(text))
+    run = _first_run([w.group().lower().replace("’", "'") for w in found], lambda n: times)
+    if run is None:
+        return text
+    start, n, _times = run
+    end = found[start + n - 1].end()
+    return text[:end] + re.match(r"[.!?…]*", text[end:]).group()  # type: ignore[union-attr]
+
+
+def _first_run(words: Sequence[str], need: Callable[[int], int]) -> tuple[int, int, int] | None:
+    """(start, n, times) of the first n-gram repeated at least need(n) times in a row."""
     count = len(words)
     for n in range(1, min(8, count // 2) + 1):
-        need = 3 if n == 1 else 2
-        for start in range(0, count - n * need + 1):
+        for start in range(0, count - n * need(n) + 1):
             gram = words[start : start + n]
             times = 1
             while words[start + times * n : start + (times + 1) * n] == gram:
                 times += 1
-            if times >= need:
-                return n, times
+            if times >= need(n):
+                return start, n, times
     return None
 
 

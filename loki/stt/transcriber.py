@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from loki.errors import ModelError, SttError
 from loki.stt.audiofile import SAMPLE_RATE_HZ, as_mono_16k, read_audio
-from loki.stt.guards import is_stock_phrase, repeated_run, words_of
+from loki.stt.guards import cut_loop, is_stock_phrase, repeated_run, words_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,7 +70,7 @@ class Transcript:
     fallback: str = ""
     """Why the fast path's answer was replaced by the full window's, if it was."""
     dropped: str = ""
-    """Why a decoded text was turned into "" (stock phrase, low confidence), if it was."""
+    """Why a decoded text was turned into "" (stock phrase, low confidence) or cut short (a loop), if it was."""
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     encoding: Encoding | None = field(default=None, repr=False, compare=False)
@@ -394,14 +394,24 @@ class Transcriber:
         window_frames = self._window_frames(audio_s) if fast else None
         language = self._language(model, samples, lang_setting, window_frames)
         if window_frames is None:
-            return self._decode(model, samples, language, None, speech_s), "full", ""
+            return self._decode_full(model, samples, language, speech_s), "full", ""
         decoded = self._decode(model, samples, language, window_frames, speech_s)
         reason = self._suspect(decoded, speech_s)
         if not reason:
             return decoded, "fast", ""
         log.info("fast path answer %r looks wrong (%s): decoding with the full window", decoded.text, reason)
         model.forget()
-        return self._decode(model, samples, language, None, speech_s), "full", reason
+        return self._decode_full(model, samples, language, speech_s), "full", reason
+
+    def _decode_full(self, model: Any, samples: np.ndarray, language: str, speech_s: float) -> _Decoded:
+        """The whole 30 s window; a loop that survives it is cut after its first round ("и и и и ...")."""
+        decoded = self._decode(model, samples, language, None, speech_s)
+        cut = cut_loop(decoded.text)
+        if cut != decoded.text:
+            log.info("the decoder looped (%r): keeping %r", decoded.text[:80], cut)
+            decoded.dropped = f"a loop after {cut!r}"
+            decoded.text = cut
+        return decoded
 
     def _window_frames(self, audio_s: float) -> int | None:
         o = self.options
