@@ -67,6 +67,11 @@ def xserver() -> Iterator[str]:
             os.environ.pop("XAUTHORITY", None)
         else:
             os.environ["XAUTHORITY"] = old_xauth
+        from loki.actions import desktop
+
+        for app in desktop._launched:  # apps the tests launched on this display (LOKI itself leaves them running)
+            app.terminate()
+            app.wait(5)
         wm.terminate()
         xvfb.terminate()
         wm.wait(5)
