@@ -59,6 +59,25 @@ def test_a_misheard_command_is_rescued_by_the_audio(rescorer: CommandRescorer) -
     assert rescued.score > rescued.heard_score - rescorer.max_below_heard
 
 
+@pytest.mark.models
+@pytest.mark.parametrize("voice", ["en-us", "en-gb"])
+def test_the_audio_decides_between_opposites(rescorer: CommandRescorer, voice: str) -> None:
+    """The word that tells two commands apart was not transcribed: the audio says which, never the other."""
+    for said, heard in [("scroll up", "scroll"), ("scroll down", "scroll"), ("volume down", "volume")]:
+        audio = clips.with_noise(clips.say(f"hey loki, {said}", clips.Voice("espeak", voice, 175)), seed=2)
+        rescued = rescorer.rescue(audio, heard, prefix="Hey Loki,")
+        assert rescued is not None and rescued.text == said, (said, rescued)
+
+
+def test_a_rescue_keeps_the_words_that_were_heard(rescorer: CommandRescorer) -> None:
+    """ "Roll up." must not become "scroll down" when "scroll up" scored nearly as well (seen on a robotic voice)."""
+    by_phrase = {c.phrase: c for c in rescorer.candidates("en")}
+    shortlist = [by_phrase["scroll down"], by_phrase["scroll up"], by_phrase["turn it up"]]
+    assert rescorer._drops_heard_words("Roll up.", shortlist, [-2.51, -3.08, -4.9], best=0)
+    assert not rescorer._drops_heard_words("Roll up.", shortlist, [-2.51, -3.9, -4.9], best=0)  # the audio decides
+    assert not rescorer._drops_heard_words("Roll up.", shortlist, [-3.08, -2.51, -4.9], best=1)
+
+
 def test_the_shortlist_spreads_over_commands(rescorer: CommandRescorer) -> None:
     shortlist = rescorer.shortlist_for("open the browner", "en")
     assert shortlist[0] == "open the browser"

@@ -117,6 +117,8 @@ class CommandRescorer:
         min_score: mean log-probability per token a phrase needs.
         max_below_heard: how far below the transcript's own score a phrase may be.
         min_margin: how far the best phrase must beat the best one of another command (no coin tosses).
+        heard_word_slack: a phrase of another command that keeps more of the words heard ("Roll up":
+            "scroll up", not "scroll down") and scores within this of the best makes the rescue a coin toss too.
         max_words: longer transcripts are never treated as near-miss commands.
     """
 
@@ -130,6 +132,7 @@ class CommandRescorer:
         min_score: float = -3.5,
         max_below_heard: float = 2.0,
         min_margin: float = 0.2,
+        heard_word_slack: float = 1.0,
         max_words: int = 8,
         wake_min_score: float = -4.0,
         wake_max_below_heard: float = 2.5,
@@ -141,6 +144,7 @@ class CommandRescorer:
         self.min_score = min_score
         self.max_below_heard = max_below_heard
         self.min_margin = min_margin
+        self.heard_word_slack = heard_word_slack
         self.max_words = max_words
         self.wake_min_score = wake_min_score
         self.wake_max_below_heard = wake_max_below_heard
@@ -329,9 +333,21 @@ class CommandRescorer:
             scores[best] < self.min_score
             or scores[best] < heard_score - self.max_below_heard
             or scores[best] < runner_up + self.min_margin
+            or self._drops_heard_words(heard, shortlist, scores, best)
         ):
             return None
         return Rescued(phrases[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
+
+    def _drops_heard_words(self, heard: str, shortlist: list[Candidate], scores: list[float], best: int) -> bool:
+        """True when a close phrase of another command keeps every heard word the best one keeps, and more."""
+        heard_words = {w.lower() for w in _WORDS.findall(heard)}
+        kept = heard_words & {w.lower() for w in _WORDS.findall(shortlist[best].phrase)}
+        return any(
+            candidate.command != shortlist[best].command
+            and score >= scores[best] - self.heard_word_slack
+            and heard_words & {w.lower() for w in _WORDS.findall(candidate.phrase)} > kept
+            for candidate, score in zip(shortlist, scores, strict=False)
+        )
 
     def confirm_wake(
         self,
