@@ -19,7 +19,8 @@ over "value up"). A prompt full of command words made tiny.en loop or echo the l
 windows, and can put those words in the user's mouth; rescoring only chooses among what the audio
 itself produced. What does help is a short previous text showing how LOKI is spoken to ("Hey Loki,
 open the browser. Hey Loki, volume down."): it doubled the commands tiny.en got right on robotic
-voices without inventing the wake phrase (SttOptions.spoken_to_prompt).
+voices without inventing the wake phrase (SttOptions.spoken_to_prompt). English only: the base model
+copied a Russian one into the transcript («Эй Локи, открой браузер» for whatever was said).
 """
 
 from __future__ import annotations
