@@ -112,3 +112,17 @@ def settings_env(tmp_path: Path) -> dict[str, str]:
         "LOKI_SCREENSHOT_DIR": str(tmp_path / "shots"),
         "LOKI_LLM_BACKEND": "none",
     }
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """llama-cpp-python opens two /dev/null files at import and never closes them: close them before exit.
+
+    Otherwise, with warnings as errors, interpreter shutdown prints ResourceWarnings after pytest's summary.
+    """
+    import sys
+
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None:
+            handle.close()
