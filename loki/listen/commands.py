@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
+from loki.stt.guards import words_of
 
 if TYPE_CHECKING:
     from loki.stt import Transcriber
@@ -333,20 +334,20 @@ class CommandRescorer:
             scores[best] < self.min_score
             or scores[best] < heard_score - self.max_below_heard
             or scores[best] < runner_up + self.min_margin
-            or self._drops_heard_words(heard, shortlist, scores, best)
+            or self._drops_heard_words(heard, shortlist, scores[:-1], best)
         ):
             return None
         return Rescued(phrases[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
 
     def _drops_heard_words(self, heard: str, shortlist: list[Candidate], scores: list[float], best: int) -> bool:
         """True when a close phrase of another command keeps every heard word the best one keeps, and more."""
-        heard_words = {w.lower() for w in _WORDS.findall(heard)}
-        kept = heard_words & {w.lower() for w in _WORDS.findall(shortlist[best].phrase)}
+        heard_words = set(words_of(heard))
+        kept = heard_words & set(words_of(shortlist[best].phrase))
         return any(
             candidate.command != shortlist[best].command
             and score >= scores[best] - self.heard_word_slack
-            and heard_words & {w.lower() for w in _WORDS.findall(candidate.phrase)} > kept
-            for candidate, score in zip(shortlist, scores, strict=False)
+            and heard_words & set(words_of(candidate.phrase)) > kept
+            for candidate, score in zip(shortlist, scores, strict=True)
         )
 
     def confirm_wake(

@@ -45,7 +45,11 @@ STOCK_PHRASES = frozenset(
 
 def words_of(text: str) -> list[str]:
     """Lower-case words of a text, punctuation dropped ("Don't stop!" -> ["don't", "stop"])."""
-    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+    return [_normal(w) for w in _WORD.findall(text)]
+
+
+def _normal(word: str) -> str:
+    return word.lower().replace("’", "'")
 
 
 def repeated_run(words: Sequence[str]) -> tuple[int, int] | None:
@@ -64,7 +68,7 @@ def cut_loop(text: str, *, times: int = 3) -> str:
     "Open the file manager. Open the file manager. Open the..." -> "Open the file manager."
     """
     found = list(_WORD.finditer(text))
-    run = _first_run([w.group().lower().replace("’", "'") for w in found], lambda n: times)
+    run = _first_run([_normal(w.group()) for w in found], lambda n: times)
     if run is None:
         return text
     start, n, _times = run

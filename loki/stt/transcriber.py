@@ -443,12 +443,12 @@ class Transcriber:
         """The previous text the decoder starts from (None when SttOptions.spoken_to_prompt is off)."""
         if not self.options.spoken_to_prompt:
             return None
-        from loki.listen.wake.phrase import default_phrases
-
         if language != "en":
             # base copies such a prompt: espeak-ng's Russian commands came out as «открой браузер»
             # (listen_bench --language ru --only accuracy: 20/60 right with it, 32/60 without)
             return None
+        from loki.listen.wake.phrase import default_phrases
+
         phrases = default_phrases(getattr(self.settings, "wake_phrase", "hey loki") or "hey loki")
         wake = next((p for p in phrases if p.isascii()), phrases[0])
         return f"{wake.title()}, open the browser. {wake.title()}, volume down."
