@@ -182,14 +182,28 @@ def test_clear_speech_is_never_called_silence_on_the_short_window(english_plain:
     assert transcript.speech_s > 1.0 and transcript.text != ""
 
 
-def test_a_looping_fast_window_falls_back_to_the_full_window(english_plain: Transcriber, testdata: Path) -> None:
-    """A 3 s window makes tiny.en repeat the command; the repetition is caught and the full window used."""
-    tight = Transcriber(english_plain.settings, options=SttOptions(min_window_s=3.0, window_speech_ratio=1.0))
-    tight._model = english_plain.load()  # share the loaded model
-    transcript = tight.transcribe(read_audio(testdata / LIGHT))
-    assert transcript.path == "full" and transcript.window_s == 30.0
-    assert "repe" in transcript.fallback
-    assert transcript.text == "Turn on the living room light."
+def test_a_looping_fast_window_is_decoded_again_then_falls_back_to_the_full_window(
+    english_plain: Transcriber, testdata: Path
+) -> None:
+    """A 3 s window makes tiny.en repeat the command: a repetition penalty on the same encoding mends it;
+    without one (or when it still loops) the repetition is caught and the full window used."""
+    audio = read_audio(testdata / LIGHT)
+    runs = {}
+    for penalty in (1.3, 1.0):
+        options = SttOptions(min_window_s=3.0, window_speech_ratio=1.0, loop_repetition_penalty=penalty)
+        tight = Transcriber(english_plain.settings, options=options)
+        tight._model = english_plain.load()  # share the loaded model
+        runs[penalty] = tight.transcribe(audio)
+    assert runs[1.3].path == "fast" and runs[1.3].window_s == 3.0 and "repetition penalty" in runs[1.3].fallback
+    assert runs[1.0].path == "full" and runs[1.0].window_s == 30.0 and "repe" in runs[1.0].fallback
+    assert runs[1.3].text == runs[1.0].text == "Turn on the living room light."
+
+
+def test_the_wake_phrase_alone_does_not_send_the_fast_path_to_the_full_window(english: Transcriber) -> None:
+    """ "Hey Loki," alone looped on the 6 s window ("Hey Loki, hey Loki, hey…"); the full window took 1.1-2 s."""
+    audio = clips.with_noise(clips.say("hey loki,", clips.Voice("espeak", "en-us", 140)), snr_db=25, seed=0)
+    transcript = english.transcribe(np.concatenate([audio, np.zeros(2400, np.float32)]))
+    assert transcript.text == "Hey Loki." and transcript.path == "fast", transcript
 
 
 # No invented text --------------------------------------------------------------------------
@@ -257,13 +271,18 @@ def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transc
         audio = clips.with_noise(clips.say(f"эй локи, {text}", clips.Voice("espeak", voice, 175)), seed=1)
         heard = multilingual.transcribe(audio, language="ru").text.lower()
         assert "браузер" not in heard and "тише" not in heard, (text, heard)
-    # this one looped on the full window too ("и и и и ..." for 400 tokens): only its first round is kept
+    # this one loops on the short window, and without a repetition penalty on the full window too
+    # ("и и и и ..." for 400 tokens, 4 s): then only its first round is kept
     audio = clips.with_noise(clips.say("эй локи, закрой окно", clips.Voice("espeak", "ru", 140)), seed=1)
-    plain = Transcriber(multilingual.settings)  # no vocabulary rescoring, as in the daemon with no profiles
-    plain._model = multilingual.load()
-    transcript = plain.transcribe(audio, language="ru")
-    assert transcript.path == "full" and transcript.dropped.startswith("a loop after")
-    assert repeated_run(words_of(transcript.text)) is None and len(transcript.text) < 40, transcript.text
+    for penalty in (1.3, 1.0):  # no vocabulary rescoring, as in the daemon with no profiles
+        plain = Transcriber(multilingual.settings, options=SttOptions(loop_repetition_penalty=penalty))
+        plain._model = multilingual.load()
+        transcript = plain.transcribe(audio, language="ru")
+        assert repeated_run(words_of(transcript.text)) is None and len(transcript.text) < 40, transcript.text
+        if penalty == 1.0:
+            assert transcript.path == "full" and transcript.dropped.startswith("a loop after")
+        else:
+            assert transcript.path == "fast" and "repetition penalty" in transcript.fallback
 
 
 def test_an_english_only_model_refuses_russian(english: Transcriber) -> None:
