@@ -123,3 +123,36 @@ def test_misheard_wake_phrase_is_confirmed_by_the_audio(rescorer: CommandRescore
     assert rescorer.confirm_wake(lock, "Hey, lock it.", phrases) is None
     look = clips.say("hey look at this", clips.Voice("espeak", "en-us", 160))
     assert rescorer.confirm_wake(look, "Hey, look at this.", phrases) is None
+
+
+@pytest.mark.models
+def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Robotic «следующий трек» ("next track") came out as «…сейвлёши трёхи»; «предыдущий трек» ("previous
+    track") scored higher per token only because «…дыдущий» follows from «пре» without any audio."""
+    tmp = tmp_path_factory.mktemp("rescore-ru")
+    settings = settings_from(
+        {
+            "LOKI_USER_PROFILES_DIR": str(tmp / "p"),
+            "LOKI_STATE_DIR": str(tmp / "s"),
+            "LOKI_LLM_BACKEND": "none",
+            "LOKI_LANGUAGE": "ru",
+        }
+    )
+    from loki.daemon import load_transcriber, stt_vocabulary
+    from loki.listen.wake import build_wake
+
+    profiles = load_all_profiles(settings)
+    transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, build_wake(settings)))  # as the daemon
+    plain, weighed = CommandRescorer(transcriber, profiles, prior_weight=0.0), CommandRescorer(transcriber, profiles)
+    for seed in (0, 5):
+        audio = clips.with_noise(clips.say("эй локи, следующий трек", clips.Voice("espeak", "ru", 175)), seed=seed)
+        transcript = transcriber.transcribe(audio, language="ru")
+        prefix, _, heard = transcript.text.partition(",")
+        args = (audio, heard.strip())
+        kwargs = {"prefix": prefix + ",", "language": "ru", "encoding": transcript.encoding}
+        without = plain.rescue(*args, **kwargs)  # type: ignore[arg-type]
+        assert without is not None and without.text == "предыдущий трек", (transcript.text, without)
+        rescued = weighed.rescue(*args, **kwargs)  # type: ignore[arg-type]
+        assert rescued is not None and rescued.text == "следующий трек", (transcript.text, rescued)

@@ -8,6 +8,11 @@ likely each is (`ctranslate2` `align()`, whose token probabilities are exactly t
 whose mean log-probability per token clears an absolute floor, and is not far below the
 transcript's own, replaces the transcript. Anything else - questions for the LLM, chatter -
 scores far lower and passes through unchanged.
+
+Phrases are ranked by how much the audio raises them over what the decoder expects anyway: each
+token's log-probability minus `prior_weight` times its log-probability over silence (cached per
+phrase). Without it, phrases whose later tokens follow from the first ("предыдущая песня") won
+on garbled audio, and opposites differing in one word went to the wrong one.
 """
 
 from __future__ import annotations
@@ -121,6 +126,7 @@ class CommandRescorer:
         heard_word_slack: a phrase of another command that keeps more of the words heard ("Roll up":
             "scroll up", not "scroll down") and scores within this of the best makes the rescue a coin toss too.
         max_words: longer transcripts are never treated as near-miss commands.
+        prior_weight: how much of a phrase's log-probability over silence is taken off when ranking phrases.
     """
 
     def __init__(
@@ -137,6 +143,7 @@ class CommandRescorer:
         max_words: int = 8,
         wake_min_score: float = -4.0,
         wake_max_below_heard: float = 2.5,
+        prior_weight: float = 0.5,
     ) -> None:
         self.transcriber = transcriber
         self.profiles = profiles
@@ -149,6 +156,9 @@ class CommandRescorer:
         self.max_words = max_words
         self.wake_min_score = wake_min_score
         self.wake_max_below_heard = wake_max_below_heard
+        self.prior_weight = prior_weight
+        self._priors: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (language, prefix) -> phrase -> log-probs
+        self._silence: Encoding | None = None
         self._candidates: dict[str, list[Candidate]] = {}
         self._matcher: Any = None
         self._model: Any = None
@@ -275,12 +285,15 @@ class CommandRescorer:
 
         `encoding` is the audio's encoder output when the transcriber already made it (the fast path's).
         """
+        encoding = encoding or self.encode(audio)
+        return [_mean(lp) for lp in self._token_logprobs(encoding, phrases, prefix, language)]
+
+    def _token_logprobs(self, encoding: Encoding, phrases: list[str], prefix: str, language: str) -> list[np.ndarray]:
+        """Each phrase's tokens' log-probabilities (after `prefix`), teacher-forced on the encoded audio."""
         import ctranslate2
 
         model = self._load()
         tokenizer = self._tokenizer(language)
-        encoding = encoding or self.encode(audio)
-        encoded, frames = encoding.output, encoding.frames
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         lead = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
 
@@ -289,13 +302,24 @@ class CommandRescorer:
             return " " + (phrase if lead else phrase[:1].upper() + phrase[1:]) + "."
 
         batch = [lead + tokenizer.encode(styled(p)) for p in phrases]
-        view = ctranslate2.StorageView.from_array(np.repeat(encoded, len(batch), axis=0))
-        results = model.align(view, start, batch, frames // 2)
-        scores = []
-        for result in results:
-            probs = np.asarray(result.text_token_probs[len(lead) :], dtype=np.float64)
-            scores.append(float(np.mean(np.log(np.maximum(probs, 1e-9)))) if len(probs) else float("-inf"))
-        return scores
+        view = ctranslate2.StorageView.from_array(np.repeat(encoding.output, len(batch), axis=0))
+        results = model.align(view, start, batch, encoding.frames // 2)
+        return [
+            np.log(np.maximum(np.asarray(result.text_token_probs[len(lead) :], dtype=np.float64), 1e-9))
+            for result in results
+        ]
+
+    def _prior(self, phrases: list[str], prefix: str, language: str) -> list[np.ndarray]:
+        """Each phrase's tokens' log-probabilities over silence: what the decoder expects without audio (cached)."""
+        if self._silence is None:
+            self._silence = self.encode(np.zeros(2 * 16000, dtype=np.float32))
+        if len(self._priors) > 64:
+            self._priors.clear()
+        cache = self._priors.setdefault((language, prefix.strip()), {})
+        missing = [p for p in dict.fromkeys(phrases) if p not in cache]
+        if missing:
+            cache.update(zip(missing, self._token_logprobs(self._silence, missing, prefix, language), strict=True))
+        return [cache[p] for p in phrases]
 
     def rescue(
         self,
@@ -313,19 +337,24 @@ class CommandRescorer:
             if not shortlist:
                 return None
             phrases = [c.phrase for c in shortlist]
-            scores = self.score(audio, [*phrases, heard], prefix=prefix, language=language, encoding=encoding)
-        heard_score = scores[-1]
-        best = int(np.argmax(scores[:-1]))
+            encoding = encoding or self.encode(audio)
+            *token_scores, heard_tokens = self._token_logprobs(encoding, [*phrases, heard], prefix, language)
+            priors = self._prior(phrases, prefix, language)
+        scores = [_mean(lp) for lp in token_scores]
+        fits = [_mean(lp - self.prior_weight * prior) for lp, prior in zip(token_scores, priors, strict=True)]
+        heard_score = _mean(heard_tokens)
+        best = int(np.argmax(fits))
         runner_up = max(
-            (x for c, x in zip(shortlist, scores[:-1], strict=True) if c.command != shortlist[best].command),
+            (x for c, x in zip(shortlist, fits, strict=True) if c.command != shortlist[best].command),
             default=float("-inf"),
         )
         ms = (time.perf_counter() - started) * 1000
         log.debug(
-            "rescoring %r: best %r %.2f (heard %.2f, other command %.2f) in %.0f ms",
+            "rescoring %r: best %r %.2f, fit %.2f (heard %.2f, other command's fit %.2f) in %.0f ms",
             heard,
             phrases[best],
             scores[best],
+            fits[best],
             heard_score,
             runner_up,
             ms,
@@ -333,8 +362,8 @@ class CommandRescorer:
         if (
             scores[best] < self.min_score
             or scores[best] < heard_score - self.max_below_heard
-            or scores[best] < runner_up + self.min_margin
-            or self._drops_heard_words(heard, shortlist, scores[:-1], best)
+            or fits[best] < runner_up + self.min_margin
+            or self._drops_heard_words(heard, shortlist, fits, best)
         ):
             return None
         return Rescued(phrases[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
@@ -380,3 +409,7 @@ class CommandRescorer:
         if len(_WORDS.findall(rest)) == 1 and len(rest.strip(" .,!?…")) <= 3:
             rest = ""  # the tail of a misheard name ("Hey, look at..."), not a command
         return f"{said}, {rest}" if rest else said
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("-inf")
