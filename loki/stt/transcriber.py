@@ -11,8 +11,9 @@ decoder's mind; benchmarks/stt_bench.py measures how often.
 A short window can make the decoder loop ("volume up volume up ..."): the fast path caps the tokens
 it may generate, and a capped or looping decode is done once more from the same encoding with a
 repetition penalty (a decode, not an encode). An answer that still loops or is over-long is thrown
-away and the utterance decoded again with the full 30 s window. Silence and noise never reach the model (Silero VAD pre-check), and
-answers that look invented (a stock phrase over almost no speech, very low confidence) become "".
+away and the utterance decoded again with the full 30 s window. Silence and noise never reach the
+model (Silero VAD pre-check), and answers that look invented (a stock phrase over almost no speech,
+very low confidence) become "".
 
 Vocabulary from the profiles biases recognition by rescoring, not prompting: the decoder returns its
 n best hypotheses and the one with more profile words wins when the scores are close ("volume up"
