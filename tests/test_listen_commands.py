@@ -87,6 +87,13 @@ def test_the_shortlist_spreads_over_commands(rescorer: CommandRescorer) -> None:
     assert len(set(commands)) >= rescorer.shortlist // rescorer.per_command
 
 
+def test_the_shortlist_keeps_the_wording_of_the_command_that_was_said(rescorer: CommandRescorer) -> None:
+    """ "I'm in my window." was "minimize the window": with two wordings a command, "hide my window" and
+    "minimize window" took minimize's places, and "maximize my window" won the rescue."""
+    shortlist = rescorer.shortlist_for("I'm in my window.", "en")
+    assert "minimize my window" in shortlist and "maximize my window" in shortlist
+
+
 def test_a_commands_second_wording_is_not_a_spelling_variant(rescorer: CommandRescorer) -> None:
     assert {"maximize window", "maximise window"} <= {c.phrase for c in rescorer.candidates("en")}
     shortlist = rescorer.shortlist_for("Max in my window.", "en")

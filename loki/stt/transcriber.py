@@ -249,7 +249,8 @@ def _windowed_whisper_class() -> type:
             result, _avg_logprob, _temperature, compression_ratio = decoded
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
             capped = bool(options.max_new_tokens) and len(tokens) >= options.max_new_tokens - 1
-            return capped or compression_ratio > 2.4 or repeated_run(words_of(tokenizer.decode(tokens))) is not None
+            too_compressible = compression_ratio > (options.compression_ratio_threshold or 2.4)
+            return capped or too_compressible or repeated_run(words_of(tokenizer.decode(tokens))) is not None
 
     return WindowedWhisper
 
