@@ -718,6 +718,8 @@ class Daemon:
         """Load the speech model now (in its thread) so the first command is not slowed by it."""
         if self.transcriber is not None:
             await self._stt(np.zeros(SAMPLE_RATE_HZ // 2, dtype=np.int16))
+        if self.rescorer is not None:
+            await asyncio.get_running_loop().run_in_executor(self._stt_thread, self.rescorer.warm_up)
 
     async def aclose(self) -> None:
         """Stop every task (with a timeout), the key watcher and the threads."""

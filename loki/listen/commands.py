@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loki.audio.frames import SAMPLE_RATE_HZ
 from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
 from loki.stt.guards import words_of
 
@@ -310,16 +311,21 @@ class CommandRescorer:
             for result in results
         ]
 
+    def warm_up(self) -> Encoding:
+        """Load the model and encode the silence phrases are weighed against (once; the daemon does it at start)."""
+        if self._silence is None:
+            self._silence = self.encode(np.zeros(2 * SAMPLE_RATE_HZ, dtype=np.float32))
+        return self._silence
+
     def _prior(self, phrases: list[str], prefix: str, language: str) -> list[np.ndarray]:
         """Each phrase's tokens' log-probabilities over silence: what the decoder expects without audio (cached)."""
-        if self._silence is None:
-            self._silence = self.encode(np.zeros(2 * 16000, dtype=np.float32))
+        silence = self.warm_up()
         if len(self._priors) > 64:
             self._priors.clear()
         cache = self._priors.setdefault((language, prefix.strip()), {})
         missing = [p for p in dict.fromkeys(phrases) if p not in cache]
         if missing:
-            cache.update(zip(missing, self._token_logprobs(self._silence, missing, prefix, language), strict=True))
+            cache.update(zip(missing, self._token_logprobs(silence, missing, prefix, language), strict=True))
         return [cache[p] for p in phrases]
 
     def rescue(

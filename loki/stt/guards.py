@@ -62,6 +62,21 @@ def repeated_run(words: Sequence[str]) -> tuple[int, int] | None:
     return run[1:] if run else None
 
 
+def loop_reason(
+    text: str, *, tokens: int, token_cap: int | None, compression_ratio: float, max_compression: float
+) -> str:
+    """Why a decode looks like a loop ('' when it does not): it ran into its token cap, its text compresses
+    too well (faster-whisper's own test), or a phrase repeats (`repeated_run`)."""
+    if token_cap is not None and tokens >= token_cap - 1:
+        return f"hit the {token_cap}-token cap"
+    if compression_ratio > max_compression:
+        return f"repetitive (compression ratio {compression_ratio:.1f})"
+    run = repeated_run(words_of(text))
+    if run is not None:
+        return f"a {run[0]}-word phrase repeated {run[1]} times"
+    return ""
+
+
 def cut_loop(text: str, *, times: int = 3) -> str:
     """`text` up to the end of a phrase the decoder then repeats `times` times or more; else `text` unchanged.
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from loki.errors import ModelError, SttError
 from loki.stt.audiofile import SAMPLE_RATE_HZ, as_mono_16k, read_audio
-from loki.stt.guards import cut_loop, is_stock_phrase, repeated_run, words_of
+from loki.stt.guards import cut_loop, is_stock_phrase, loop_reason, repeated_run, words_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +51,8 @@ FULL_WINDOW_S = 30.0
 FRAMES_PER_S = 100
 """Mel frames per second of audio (hop of 160 samples at 16 kHz)."""
 HOP_SAMPLES = SAMPLE_RATE_HZ // FRAMES_PER_S
+COMPRESSION_RATIO_THRESHOLD = 2.4
+"""faster-whisper's default: a decode whose text gzips better than this repeats itself."""
 LANGUAGES = ("en", "ru")
 """Languages LOKI has profiles for; `auto` picks the likelier of these."""
 
@@ -248,9 +250,14 @@ def _windowed_whisper_class() -> type:
             """A decode that repeats itself, or ran into the token cap."""
             result, _avg_logprob, _temperature, compression_ratio = decoded
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            capped = bool(options.max_new_tokens) and len(tokens) >= options.max_new_tokens - 1
-            too_compressible = compression_ratio > (options.compression_ratio_threshold or 2.4)
-            return capped or too_compressible or repeated_run(words_of(tokenizer.decode(tokens))) is not None
+            reason = loop_reason(
+                tokenizer.decode(tokens),
+                tokens=len(tokens),
+                token_cap=options.max_new_tokens,
+                compression_ratio=compression_ratio,
+                max_compression=options.compression_ratio_threshold or COMPRESSION_RATIO_THRESHOLD,
+            )
+            return bool(reason)
 
     return WindowedWhisper
 
@@ -527,7 +534,7 @@ class Transcriber:
             task="transcribe",
             beam_size=o.beam_size,
             temperature=0.0,
-            compression_ratio_threshold=2.4,
+            compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
             log_prob_threshold=o.log_prob_threshold,
             no_speech_threshold=None if speech_s >= o.trust_vad_speech_s else o.no_speech_threshold,
             condition_on_previous_text=False,
@@ -564,14 +571,16 @@ class Transcriber:
             # The VAD heard speech; a short window can make the decoder unsure ("hey loki" alone
             # came out at avg_logprob -1.6 on a loaded machine), so the full window decides.
             return decoded.dropped
-        if decoded.token_cap is not None and decoded.tokens >= decoded.token_cap - 1:
-            return f"hit the {decoded.token_cap}-token cap"
-        if decoded.compression_ratio > 2.4:
-            return f"repetitive (compression ratio {decoded.compression_ratio:.1f})"
+        looped = loop_reason(
+            decoded.text,
+            tokens=decoded.tokens,
+            token_cap=decoded.token_cap,
+            compression_ratio=decoded.compression_ratio,
+            max_compression=COMPRESSION_RATIO_THRESHOLD,
+        )
+        if looped:
+            return looped
         words = words_of(decoded.text)
-        run = repeated_run(words)
-        if run is not None:
-            return f"a {run[0]}-word phrase repeated {run[1]} times"
         if len(words) > 2 + self.options.max_words_per_speech_s * speech_s:
             return f"{len(words)} words for {speech_s:.1f} s of speech"
         return ""
