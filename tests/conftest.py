@@ -103,6 +103,45 @@ def testdata() -> Path:
     return TESTDATA
 
 
+# openWakeWord's own classifiers (CC BY-NC-SA 4.0), shipped inside its 0.5.1 wheel on PyPI: test fixtures
+# only, never installed. Their features come from the same melspectrogram/embedding models LOKI uses.
+OPENWAKEWORD_WHEEL = "openwakeword==0.5.1"
+OPENWAKEWORD_MODELS = {
+    "hey_jarvis_v0.1.onnx": "94a13cfe60075b132f6a472e7e462e8123ee70861bc3fb58434a73712ee0d2cb",
+    "alexa_v0.1.onnx": "6ff566a01d12670e8d9e3c59da32651db1575d17272a601b7f8a39283dfbae3e",
+}
+
+
+@pytest.fixture(scope="session")
+def openwakeword_models() -> Path:
+    """A folder with real openWakeWord models, taken from the openwakeword wheel on PyPI (cached, sha256-checked)."""
+    import hashlib
+    import sys
+    import zipfile
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loki-tests" / "openwakeword"
+    if not all((cache / name).is_file() for name in OPENWAKEWORD_MODELS):
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            got = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", OPENWAKEWORD_WHEEL, "-d", tmp],
+                capture_output=True,
+                text=True,
+            )
+            wheels = list(Path(tmp).glob("openwakeword-*.whl"))
+            if got.returncode != 0 or not wheels:
+                message = f"could not download {OPENWAKEWORD_WHEEL} from PyPI: {got.stderr.strip()[-300:]}"
+                if os.environ.get("CI"):
+                    pytest.fail(message)
+                pytest.skip(message)
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                for name in OPENWAKEWORD_MODELS:
+                    (cache / name).write_bytes(wheel.read(f"openwakeword/resources/models/{name}"))
+    for name, sha256 in OPENWAKEWORD_MODELS.items():
+        assert hashlib.sha256((cache / name).read_bytes()).hexdigest() == sha256, f"{cache / name} is not the model"
+    return cache
+
+
 @pytest.fixture
 def settings_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a Settings object that writes only under tmp_path."""

@@ -302,3 +302,74 @@ def test_wake_engine_follows_the_settings(tmp_path: Path) -> None:
     bad.write_bytes(b"not onnx")
     with pytest.raises(ModelError, match="Cannot load the wake-word model"):
         build_wake(settings_from({**base, "LOKI_WAKE_MODEL": "hey_loki"}))  # auto picks openWakeWord for a model
+
+
+# A real openWakeWord model (openWakeWord's own "hey jarvis" and "alexa", from its wheel on PyPI) ---------
+def _heard(engine, audio: np.ndarray) -> list[str]:
+    """What a streaming engine detects in `audio`, fed in the microphone's 30 ms frames."""
+    from loki.audio.frames import to_int16
+
+    pcm = to_int16(audio)
+    found = [engine.process(pcm[i : i + 480]) for i in range(0, len(pcm), 480)]
+    return [d.name for d in found if d is not None]
+
+
+@pytest.mark.models
+def test_an_openwakeword_model_wakes_on_its_phrase_only(openwakeword_models: Path, testdata: Path) -> None:
+    from loki.listen.wake import OnnxWake
+
+    jarvis = OnnxWake(openwakeword_models / "hey_jarvis_v0.1.onnx")
+    assert _heard(jarvis, read_wav(testdata / "wake_hey_jarvis.wav")) == ["hey_jarvis_v0.1"]
+    for voice in (clips.Voice("piper"), clips.Voice("espeak", "en-us", 140), clips.Voice("espeak", "en-gb+f1", 140)):
+        jarvis.reset()
+        said = clips.join(clips.silence(0.5), clips.say("hey jarvis", voice), clips.silence(1.0))
+        assert _heard(jarvis, said) == ["hey_jarvis_v0.1"], voice
+    others = ["wake_alexa.wav", "wake_computer.wav", "wake_okay_nabu.wav", "human_keywords_en.wav"]
+    for name in others:
+        jarvis.reset()
+        assert _heard(jarvis, read_wav(testdata / name)) == [], name
+    jarvis.reset()
+    assert _heard(jarvis, clips.say("hey loki, open the browser", clips.Voice("piper"))) == []
+
+    alexa = OnnxWake(openwakeword_models / "alexa_v0.1.onnx")
+    assert _heard(alexa, read_wav(testdata / "wake_alexa.wav")) == ["alexa_v0.1"]
+    alexa.reset()
+    assert _heard(alexa, read_wav(testdata / "human_keywords_en.wav")) == ["alexa_v0.1"]  # the list's first word
+
+
+@pytest.mark.models
+async def test_replay_with_an_openwakeword_model(
+    openwakeword_models: Path, testdata: Path, tmp_path: Path, transcriber
+) -> None:
+    """LOKI_WAKE_MODEL=hey_jarvis (in models/wake/): the model wakes LOKI, Whisper hears only the command."""
+    store = tmp_path / "models"
+    (store / "wake").mkdir(parents=True)
+    (store / "wake" / "hey_jarvis.onnx").symlink_to(openwakeword_models / "hey_jarvis_v0.1.onnx")
+    settings = settings_from(
+        {
+            "LOKI_STATE_DIR": str(tmp_path / "state"),
+            "LOKI_USER_PROFILES_DIR": str(tmp_path / "profiles"),
+            "LOKI_MODELS_DIR": str(store),
+            "LOKI_WAKE_MODEL": "hey_jarvis",
+            "LOKI_LLM_BACKEND": "none",
+            "LOKI_DRY_RUN": "1",
+            "LOKI_TRACE": "0",
+        }
+    )
+    voice = clips.Voice("piper")
+    audio = _spaced(
+        [
+            clips.say("open the browser", voice),  # no wake word: not even transcribed
+            clips.say("hey loki, open the browser", voice),  # not this engine's phrase
+            clips.join(read_wav(testdata / "wake_hey_jarvis.wav"), clips.say("open a new tab", voice)),
+            clips.join(clips.silence(settings.followup_s), clips.say("hey jarvis, scroll down", voice)),  # one breath
+        ],
+        gap_s=2.0,
+    )
+    results, wakes = await _run(audio, settings, transcriber)
+    assert [(w.source, w.phrase) for w in wakes] == [("wake", "hey_jarvis"), ("wake", "hey_jarvis")]
+    assert [r.actions for r in results] == [
+        [{"type": "hotkey", "keys": ["ctrl", "t"]}],
+        [{"type": "scroll", "clicks": -5}],
+    ]
+    assert all("jarvis" not in r.text.lower() for r in results)
