@@ -143,6 +143,7 @@ def test_raw_regex_rule(tmp_path: Path) -> None:
         ("next track", {"type": "media", "op": "next"}),
         ("previous song", {"type": "media", "op": "previous"}),
         ("type Hello, World", {"type": "type", "text": "Hello, World"}),
+        ("dictate see you at five", {"type": "type", "text": "see you at five"}),
         ("press control shift t", {"type": "hotkey", "keys": ["ctrl", "shift", "t"]}),
         ("press enter", {"type": "hotkey", "keys": ["enter"]}),
         ("copy", {"type": "hotkey", "keys": ["ctrl", "c"]}),
@@ -178,6 +179,12 @@ def test_english_commands(matcher: Matcher, text: str, expected: dict) -> None:
 )
 def test_russian_commands(matcher: Matcher, text: str, expected: dict) -> None:
     assert actions(matcher, text, "ru") == [expected]
+
+
+def test_asking_to_write_something_is_not_dictation(matcher: Matcher) -> None:
+    """Words to compose are the language model's job: only "type"/«напечатай» dictate."""
+    assert actions(matcher, "write an email to my boss") is None
+    assert actions(matcher, "напиши письмо начальнику", "ru") is None
 
 
 def test_time_and_date_are_spoken(matcher: Matcher) -> None:
