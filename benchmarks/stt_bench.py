@@ -9,6 +9,9 @@ match, then a summary. Two comparisons:
   as-deployed   LOKI as the daemon runs it (profile vocabulary, n-best rescoring, spoken-to prompt) vs
                 WhisperModel.transcribe() with faster-whisper's defaults (beam 5, temperature fallback).
 
+Then the encoder alone over the full 30 s window against plain transcribe(): the one pass the same
+text by construction needs, and why "same text" and "<= 0.3x" cannot both hold with window truncation.
+
 Usage:
     .venv/bin/python benchmarks/stt_bench.py [--runs 5] [--language en|ru] [--json]
 """
@@ -150,6 +153,38 @@ def run(comparison: str, transcriber: Transcriber, plain, language: str, samples
     return rows
 
 
+def encoder_cost(transcriber: Transcriber, plain, language: str, samples, runs: int) -> dict:
+    """The encoder alone over the full 30 s window and over the fast path's window, interleaved with plain
+    transcribe() (same options) on each clip; medians.
+
+    Identical text by construction needs identical encoder output, i.e. the full window; this shows
+    what that pass alone costs against the whole of plain transcribe().
+    """
+    import ctranslate2
+
+    model = transcriber.load()
+    full, fast, ratios = [], [], []
+    for _name, audio in samples:
+        features = model.feature_extractor(audio)[:, :-1]
+        padded = np.zeros((features.shape[0], 3000), dtype=np.float32)
+        padded[:, : features.shape[1]] = features[:, :3000]
+        window = transcriber._window_frames(len(audio) / SAMPLE_RATE_HZ) or 3000
+        views = [ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None, :, :f])) for f in (3000, window)]
+        full_ms, fast_ms, plain_ms = [], [], []
+        for _ in range(runs):
+            full_ms.append(_timed(lambda v=views[0]: model.model.encode(v))[0])
+            fast_ms.append(_timed(lambda v=views[1]: model.model.encode(v))[0])
+            plain_ms.append(_timed(lambda a=audio: _plain_text(plain, a, language, True))[0])
+        full.append(statistics.median(full_ms))
+        fast.append(statistics.median(fast_ms))
+        ratios.append(full[-1] / statistics.median(plain_ms))
+    return {
+        "full_window_ms": round(statistics.median(full), 1),
+        "fast_window_ms": round(statistics.median(fast), 1),
+        "full_window_vs_plain": round(statistics.median(ratios), 3),
+    }
+
+
 def report(comparison: str, rows: list[Row], as_json: bool) -> dict:
     """Print the rows and return the summary."""
     if as_json:
@@ -239,6 +274,15 @@ def main() -> int:
         report("same-options", run("same-options", bare, plain, args.language, samples, args.runs), args.json),
         report("as-deployed", run("as-deployed", deployed, plain, args.language, samples, args.runs), args.json),
     ]
+    encoder = encoder_cost(bare, plain, args.language, samples, args.runs)
+    if args.json:
+        print(json.dumps({"encoder": True, **encoder}))
+    else:
+        print(
+            f"\nencoder alone: full 30 s window {encoder['full_window_ms']} ms "
+            f"({encoder['full_window_vs_plain']}x plain transcribe()), fast window {encoder['fast_window_ms']} ms "
+            "- the same text by construction needs the full window"
+        )
     load_after = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         print(json.dumps({"loadavg_after": load_after}))
