@@ -318,7 +318,7 @@ async def wake(settings: Settings, transcriber: Any, lang: Language, *, count: i
     }
 
 
-def idle_cpu(seconds: float) -> dict[str, Any]:
+def idle_cpu(seconds: float, extra: dict[str, str]) -> dict[str, Any]:
     """Run the daemon on the real mic path (PulseAudio null-sink monitor, silence) in a child process."""
     if shutil.which("pulseaudio") is None:
         return {"skipped": "pulseaudio is not installed"}
@@ -326,7 +326,7 @@ def idle_cpu(seconds: float) -> dict[str, Any]:
 
     with private_pulse(set_environ=False) as pulse_env:
         child = subprocess.run(
-            [sys.executable, __file__, "--cpu-child", str(seconds)],
+            [sys.executable, __file__, "--cpu-child", str(seconds), *[f"--set={k}={v}" for k, v in extra.items()]],
             env={**os.environ, **pulse_env},
             capture_output=True,
             text=True,
@@ -337,14 +337,14 @@ def idle_cpu(seconds: float) -> dict[str, Any]:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-async def _cpu_child(seconds: float) -> dict[str, Any]:
+async def _cpu_child(seconds: float, extra: dict[str, str]) -> dict[str, Any]:
     import psutil
 
     from loki.audio.mic import SoundDeviceMicrophone
     from loki.daemon import build_daemon
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = _settings(Path(tmp))
+        settings = _settings(Path(tmp), **extra)
         daemon = build_daemon(settings, mic=SoundDeviceMicrophone(None))
         await daemon.warm_up()  # the model is loaded and warm, as in a running daemon
         runner = asyncio.create_task(daemon.run())
@@ -393,7 +393,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.cpu_child:
-        print(json.dumps(asyncio.run(_cpu_child(args.cpu_child))))
+        print(json.dumps(asyncio.run(_cpu_child(args.cpu_child, dict(item.split("=", 1) for item in args.set)))))
         return
     report: dict[str, Any] = {"load_before": _load()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -444,7 +444,7 @@ def main() -> None:
             report["wake"] = asyncio.run(wake(settings, transcriber, lang, count=n, seed0=args.seed + 201))
             _show(report, args.json)
     if not args.skip_cpu and args.only in (None, "cpu"):
-        report["idle_cpu"] = idle_cpu(20.0)
+        report["idle_cpu"] = idle_cpu(20.0, extra)
     report["load_after"] = _load()
     _show(report, args.json, final=True)
 

@@ -331,6 +331,14 @@ def test_an_openwakeword_model_wakes_on_its_phrase_only(openwakeword_models: Pat
     jarvis.reset()
     assert _heard(jarvis, clips.say("hey loki, open the browser", clips.Voice("piper"))) == []
 
+    # In a quiet room the embedding model rests, and still wakes on the first word after the quiet.
+    jarvis.reset()
+    quiet_then_wake = clips.with_noise(
+        clips.join(clips.silence(4.0), read_wav(testdata / "wake_hey_jarvis.wav")), snr_db=25, seed=3
+    )
+    assert _heard(jarvis, quiet_then_wake) == ["hey_jarvis_v0.1"]
+    assert jarvis.skipped_chunks >= 20  # of the 4 s of room noise, the 2 s after the context filled
+
     alexa = OnnxWake(openwakeword_models / "alexa_v0.1.onnx")
     assert _heard(alexa, read_wav(testdata / "wake_alexa.wav")) == ["alexa_v0.1"]
     alexa.reset()
