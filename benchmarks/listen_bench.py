@@ -1,7 +1,7 @@
 """Listening figures: end of speech to tier-0 action, idle CPU, command and wake-word accuracy.
 
     .venv/bin/python benchmarks/listen_bench.py [--quick] [--clips N] [--seed K] [--language en|ru] [--only PART]
-        [--skip-cpu] [--json] [--set LOKI_X=VALUE ...]
+        [--skip-cpu] [--json] [--set LOKI_X=VALUE ...] [--say-wake PHRASE]
 
 - latency: one-breath "hey loki, <command>" clips in varied synthetic voices with light noise,
   played through a fake microphone at real time; from the true end of speech in the clip (the
@@ -14,6 +14,8 @@
   human keyword recording, other wake words): never a wake.
 
 --language ru: «эй локи, <команда>» in espeak-ng's Russian voices, with LOKI_LANGUAGE=ru.
+--say-wake "hey jarvis" with --set LOKI_WAKE_MODEL=...: the clips say another phrase (an openWakeWord
+model's); the shared clip of that phrase leaves the negatives.
 Prints medians; reports the load average before and after (the machine is shared).
 """
 
@@ -30,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -297,9 +299,11 @@ async def wake(settings: Settings, transcriber: Any, lang: Language, *, count: i
         _clip(text, voices[(i * 5) % len(voices)], seed0 + 100 + i)
         for i, text in enumerate(lang.not_for_loki + lang.commands)
     ]
+    own = f"wake_{lang.wake.replace(' ', '_')}.wav"
     negatives_parts += [
         read_wav(TESTDATA / name)
         for name in ("wake_alexa.wav", "wake_computer.wav", "wake_hey_jarvis.wav", "wake_okay_nabu.wav")
+        if name != own
     ]
     negatives_parts.append(read_wav(TESTDATA / "human_keywords_en.wav"))
     negatives = Session(settings, transcriber, negatives_parts, realtime=False, gap_s=1.2)
@@ -385,6 +389,7 @@ def main() -> None:
         "--clips", type=int, help="clips per measurement (default 30, 12 with --quick; accuracy: twice)"
     )
     parser.add_argument("--language", choices=("en", "ru"), default="en", help="the clips' language (LOKI_LANGUAGE)")
+    parser.add_argument("--say-wake", metavar="PHRASE", help="the wake phrase the clips say (default: hey loki)")
     parser.add_argument("--seed", type=int, default=0, help="another seed draws other voices and noise")
     parser.add_argument(
         "--set", action="append", default=[], metavar="LOKI_X=VALUE", help="a setting, e.g. LOKI_STT_MODEL=base"
@@ -398,6 +403,8 @@ def main() -> None:
     report: dict[str, Any] = {"load_before": _load()}
     with tempfile.TemporaryDirectory() as tmp:
         lang = _language(args.language)
+        if args.say_wake:
+            lang = replace(lang, wake=args.say_wake)
         extra = {"LOKI_LANGUAGE": lang.code, **dict(item.split("=", 1) for item in args.set)}
         settings = _settings(Path(tmp), **extra)
         report["settings"] = [f"{k}={v}" for k, v in extra.items()]
