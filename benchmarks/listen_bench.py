@@ -299,7 +299,7 @@ async def wake(settings: Settings, transcriber: Any, lang: Language, *, count: i
         _clip(text, voices[(i * 5) % len(voices)], seed0 + 100 + i)
         for i, text in enumerate(lang.not_for_loki + lang.commands)
     ]
-    own = f"wake_{lang.wake.replace(' ', '_')}.wav"
+    own = f"wake_{lang.wake.lower().replace(' ', '_')}.wav"
     negatives_parts += [
         read_wav(TESTDATA / name)
         for name in ("wake_alexa.wav", "wake_computer.wav", "wake_hey_jarvis.wav", "wake_okay_nabu.wav")

@@ -858,11 +858,12 @@ def pull(name: str, settings: Settings) -> Path:
     if spec in ("gemma", "gemma-3-270m"):
         return gemma_gguf(settings)
     model = _strip_prefix(spec)
-    if model in _PYPI_WHISPER and pypi_whisper_files(model) is not None:
+    files = pypi_whisper_files(model) if model in _PYPI_WHISPER else None
+    if files is not None and not _missing_whisper_files(files):  # an incomplete package is left alone: the hub
         if _needs_join(model):
             manifest = Manifest(store)
             (store / f"whisper-{model}" / "model.bin").unlink(missing_ok=True)
-            return _joined_whisper(model, pypi_whisper_files(model) or [], store, manifest)
+            return _joined_whisper(model, files, store, manifest)
         return whisper_model_dir(model, settings)
     return _pull_whisper(model, store)
 

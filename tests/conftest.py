@@ -119,26 +119,40 @@ def openwakeword_models() -> Path:
     import sys
     import zipfile
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loki-tests" / "openwakeword"
-    if not all((cache / name).is_file() for name in OPENWAKEWORD_MODELS):
-        cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loki-tests" / "openwakeword"
+
+    def cached(name: str) -> bool:
+        path = cache / name
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == OPENWAKEWORD_MODELS[name]
+
+    if all(cached(name) for name in OPENWAKEWORD_MODELS):
+        return cache
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
+        try:
             got = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", OPENWAKEWORD_WHEEL, "-d", tmp],
+                [*command, "--disable-pip-version-check", OPENWAKEWORD_WHEEL, "-d", tmp],
                 capture_output=True,
                 text=True,
+                timeout=300,
             )
-            wheels = list(Path(tmp).glob("openwakeword-*.whl"))
-            if got.returncode != 0 or not wheels:
-                message = f"could not download {OPENWAKEWORD_WHEEL} from PyPI: {got.stderr.strip()[-300:]}"
-                if os.environ.get("CI"):
-                    pytest.fail(message)
-                pytest.skip(message)
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                for name in OPENWAKEWORD_MODELS:
-                    (cache / name).write_bytes(wheel.read(f"openwakeword/resources/models/{name}"))
-    for name, sha256 in OPENWAKEWORD_MODELS.items():
-        assert hashlib.sha256((cache / name).read_bytes()).hexdigest() == sha256, f"{cache / name} is not the model"
+            problem = got.stderr.strip()[-300:] if got.returncode else ""
+        except subprocess.TimeoutExpired:
+            problem = "pip download timed out"
+        wheels = list(Path(tmp).glob("openwakeword-*.whl"))
+        if problem or not wheels:
+            message = f"could not download {OPENWAKEWORD_WHEEL} from PyPI: {problem or 'no wheel'}"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            for name, sha256 in OPENWAKEWORD_MODELS.items():
+                data = wheel.read(f"openwakeword/resources/models/{name}")
+                assert hashlib.sha256(data).hexdigest() == sha256, f"{name} in {wheels[0].name} is not the model"
+                partial = cache / f".{name}.{os.getpid()}.tmp"
+                partial.write_bytes(data)
+                os.replace(partial, cache / name)  # never a half-written model in the cache
     return cache
 
 

