@@ -575,9 +575,10 @@ class Daemon:
         return True
 
     async def _confirm_wake(self, utt: Utterance, text: str, language: str | None, encoding: Any) -> str | None:
+        """The text with the wake phrase when the audio says it was said (a misheard "hey loki")."""
         rescorer = self.rescorer
         assert rescorer is not None
-        if self.gate.phrases.nearest(text) is None:
+        if not rescorer.may_be_wake(text, self.gate.phrases):
             return None
         lang = language if language in ("en", "ru") else "en"
         loop = asyncio.get_running_loop()
@@ -585,7 +586,12 @@ class Daemon:
             return await loop.run_in_executor(
                 self._stt_thread,
                 functools.partial(
-                    rescorer.confirm_wake, utt.audio, text, self.gate.phrases, language=lang, encoding=encoding
+                    rescorer.confirm_wake,
+                    utt.audio,
+                    text,
+                    self.gate.phrases,
+                    language=lang,
+                    encoding=encoding,
                 ),
             )
         except Exception:

@@ -163,3 +163,32 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
         assert without is not None and without.text == "предыдущий трек", (transcript.text, without)
         rescued = weighed.rescue(*args, **kwargs)  # type: ignore[arg-type]
         assert rescued is not None and rescued.text == "следующий трек", (transcript.text, rescued)
+
+
+@pytest.fixture(scope="module")
+def ru_rescorer(tmp_path_factory: pytest.TempPathFactory) -> CommandRescorer:
+    tmp = tmp_path_factory.mktemp("rescore-ru-wake")
+    settings = settings_from(
+        {
+            "LOKI_USER_PROFILES_DIR": str(tmp / "p"),
+            "LOKI_STATE_DIR": str(tmp / "s"),
+            "LOKI_LLM_BACKEND": "none",
+            "LOKI_LANGUAGE": "ru",
+        }
+    )
+    return CommandRescorer(Transcriber(settings), load_all_profiles(settings))
+
+
+@pytest.mark.models
+def test_a_wake_phrase_misheard_outright_is_confirmed_only_when_short(ru_rescorer: CommandRescorer) -> None:
+    """base writes espeak's «эй локи» as «и в окне»: nothing like the phrase, but the audio says it."""
+    phrases = WakePhrases(default_phrases("hey loki"), aliases=DEFAULT_ALIASES)
+    voice = clips.Voice("espeak", "ru+f3", 175)
+    wake = clips.join(clips.silence(0.3), clips.say("эй локи", voice), clips.silence(0.3))
+    assert ru_rescorer.may_be_wake("и в окне.", phrases)
+    assert ru_rescorer.confirm_wake(wake, "и в окне.", phrases, language="ru") == "Эй локи"
+    assert not ru_rescorer.may_be_wake("и в окне, что там", phrases)  # longer: another sentence, not the phrase
+    assert ru_rescorer.confirm_wake(wake, "и в окне, что там", phrases, language="ru") is None
+    for text in ("мой день", "окей", "открой окно", "локоть"):  # short speech that is not the phrase
+        audio = clips.join(clips.silence(0.3), clips.say(text, voice), clips.silence(0.3))
+        assert ru_rescorer.confirm_wake(audio, text.capitalize() + ".", phrases, language="ru") is None, text
