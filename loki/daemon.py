@@ -586,12 +586,7 @@ class Daemon:
             return await loop.run_in_executor(
                 self._stt_thread,
                 functools.partial(
-                    rescorer.confirm_wake,
-                    utt.audio,
-                    text,
-                    self.gate.phrases,
-                    language=lang,
-                    encoding=encoding,
+                    rescorer.confirm_wake, utt.audio, text, self.gate.phrases, language=lang, encoding=encoding
                 ),
             )
         except Exception:

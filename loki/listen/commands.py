@@ -392,7 +392,10 @@ class CommandRescorer:
 
     def may_be_wake(self, text: str, phrases: WakePhrases) -> bool:
         """Whether `confirm_wake` has anything to check in this transcript (cheap: text only)."""
-        return phrases.nearest(text) is not None or 0 < len(_WORDS.findall(text)) <= self.wake_alone_max_words
+        return phrases.nearest(text) is not None or self._short(text)
+
+    def _short(self, text: str) -> bool:
+        return 0 < len(_WORDS.findall(text)) <= self.wake_alone_max_words
 
     def confirm_wake(
         self,
@@ -414,7 +417,7 @@ class CommandRescorer:
         near = phrases.nearest(text)
         same_script = [p for p in phrases.phrases if p.isascii() == (language != "ru")]
         if near is None:
-            if not same_script or not self.may_be_wake(text, phrases):
+            if not same_script or not self._short(text):
                 return None
             near = (same_script[0], 0.0, text.strip(), "")
         elif near[1] >= phrases.min_score:
