@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from loki.app import load_all_profiles
@@ -29,12 +31,14 @@ def test_phrases_expand_to_every_wording() -> None:
     assert expand_phrase("/raw regex/", {}) == []
 
 
+def _settings(tmp: Path, **extra: str) -> Settings:
+    env = {"LOKI_USER_PROFILES_DIR": str(tmp / "p"), "LOKI_STATE_DIR": str(tmp / "s"), "LOKI_LLM_BACKEND": "none"}
+    return settings_from({**env, **extra})
+
+
 @pytest.fixture(scope="module")
 def rescorer(tmp_path_factory: pytest.TempPathFactory) -> CommandRescorer:
-    tmp = tmp_path_factory.mktemp("rescore")
-    settings: Settings = settings_from(
-        {"LOKI_USER_PROFILES_DIR": str(tmp / "p"), "LOKI_STATE_DIR": str(tmp / "s"), "LOKI_LLM_BACKEND": "none"}
-    )
+    settings = _settings(tmp_path_factory.mktemp("rescore"))
     return CommandRescorer(Transcriber(settings), load_all_profiles(settings))
 
 
@@ -138,15 +142,7 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
 ) -> None:
     """Robotic «следующий трек» ("next track") came out as «…сейвлёши трёхи»; «предыдущий трек» ("previous
     track") scored higher per token only because «…дыдущий» follows from «пре» without any audio."""
-    tmp = tmp_path_factory.mktemp("rescore-ru")
-    settings = settings_from(
-        {
-            "LOKI_USER_PROFILES_DIR": str(tmp / "p"),
-            "LOKI_STATE_DIR": str(tmp / "s"),
-            "LOKI_LLM_BACKEND": "none",
-            "LOKI_LANGUAGE": "ru",
-        }
-    )
+    settings = _settings(tmp_path_factory.mktemp("rescore-ru"), LOKI_LANGUAGE="ru")
     from loki.daemon import load_transcriber, stt_vocabulary
     from loki.listen.wake import build_wake
 
@@ -167,15 +163,7 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
 
 @pytest.fixture(scope="module")
 def ru_rescorer(tmp_path_factory: pytest.TempPathFactory) -> CommandRescorer:
-    tmp = tmp_path_factory.mktemp("rescore-ru-wake")
-    settings = settings_from(
-        {
-            "LOKI_USER_PROFILES_DIR": str(tmp / "p"),
-            "LOKI_STATE_DIR": str(tmp / "s"),
-            "LOKI_LLM_BACKEND": "none",
-            "LOKI_LANGUAGE": "ru",
-        }
-    )
+    settings = _settings(tmp_path_factory.mktemp("rescore-ru-wake"), LOKI_LANGUAGE="ru")
     return CommandRescorer(Transcriber(settings), load_all_profiles(settings))
 
 
