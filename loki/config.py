@@ -61,6 +61,15 @@ class Settings:
     trace: bool = _setting(
         "LOKI_TRACE", True, "1: write a JSON line per turn with stage timings under the state dir.", "bool"
     )
+    trace_typed_text: bool = _setting(
+        "LOKI_TRACE_TYPED_TEXT",
+        False,
+        "1: traces keep the text of type actions and dictated slots; 0: they keep only its length.",
+        "bool",
+    )
+    trace_max_kb: int = _setting(
+        "LOKI_TRACE_MAX_KB", 1024, "Kilobytes a trace file may grow to before it is rotated (3 old files are kept).", "pos_int"
+    )
     models_dir: str = _setting(
         "LOKI_MODELS_DIR", "", "Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."
     )
@@ -72,7 +81,16 @@ class Settings:
         "LOKI_CONFIRM_TIMEOUT_S", 6.0, "Seconds to wait for yes/no before a risky step counts as 'no'.", "pos_float"
     )
     step_timeout_s: float = _setting(
-        "LOKI_STEP_TIMEOUT_S", 10.0, "Seconds one action may take before the plan is abandoned.", "pos_float"
+        "LOKI_STEP_TIMEOUT_S", 10.0, "Seconds one action (a wait included) may take before the plan is abandoned.", "pos_float"
+    )
+    plan_timeout_s: float = _setting(
+        "LOKI_PLAN_TIMEOUT_S", 30.0, "Seconds a whole plan may take, confirmations excluded, before the rest is abandoned.", "pos_float"
+    )
+    volume_max_percent: int = _setting(
+        "LOKI_VOLUME_MAX_PERCENT", 100, "Highest volume LOKI sets, in percent of the sink's normal level.", "pos_int"
+    )
+    volume_turn_max_percent: int = _setting(
+        "LOKI_VOLUME_TURN_MAX_PERCENT", 50, "Most the volume may change in one turn, in percentage points.", "pos_int"
     )
     screenshot_dir: str = _setting(
         "LOKI_SCREENSHOT_DIR", "", "Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures)."
@@ -176,6 +194,9 @@ class Settings:
     llm_api_key: str = _setting("LOKI_LLM_API_KEY", "", "Key for a remote backend. Never logged.", "secret")
     llm_timeout_s: float = _setting(
         "LOKI_LLM_TIMEOUT_S", 20.0, "Seconds before a backend call is abandoned.", "pos_float"
+    )
+    llm_max_reply_kb: int = _setting(
+        "LOKI_LLM_MAX_REPLY_KB", 64, "Kilobytes of a model's answer read before it is abandoned as too long.", "pos_int"
     )
     llm_fallback: tuple[str, ...] = _setting(
         "LOKI_LLM_FALLBACK", (), "Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'.", "list"
