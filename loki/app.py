@@ -39,7 +39,9 @@ def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
     """Tier 0 always; tier 1 when a language-model backend is configured and available."""
     local = LocalCommands(Matcher(profiles))
     # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads tier 0.
-    learn = LearnCommands(settings.user_profiles_path, local, lambda: load_all_profiles(settings))
+    learn = LearnCommands(
+        settings.user_profiles_path, local, lambda: load_all_profiles(settings), dry_run=settings.dry_run
+    )
     tiers: list[Tier] = [learn, local]
     if settings.llm_backend != "none":
         try:
@@ -71,7 +73,11 @@ def build_orchestrator(
         screenshot_dir=settings.screenshot_dir,
         confirm=confirm,
     )
-    trace = TraceWriter(settings.state_path / "traces" if settings.trace else None)
+    trace = TraceWriter(
+        settings.state_path / "traces" if settings.trace else None,
+        max_kb=settings.trace_max_kb,
+        typed_text=settings.trace_typed_text,
+    )
     orchestrator = Orchestrator(
         settings, tiers if tiers is not None else build_tiers(settings, profiles), executor, trace=trace, reply=reply
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,10 @@ def learned(settings_env: dict[str, str], language: str = "en") -> Path:
     return Path(settings_env["LOKI_USER_PROFILES_DIR"]) / language / LEARNED_FILE
 
 
+def everything(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))
+
+
 def test_the_request_is_recognized() -> None:
     assert learned_phrase("Hey Loki, remember this as open my mail!", "en") == "open my mail"
     assert learned_phrase("please save that as start surfing", "en") == "start surfing"
@@ -26,14 +32,46 @@ def test_the_request_is_recognized() -> None:
 
 
 async def test_a_local_command_learned_works_at_once(settings_env: dict[str, str]) -> None:
-    async with loki(settings_env, LOKI_DRY_RUN="1", LOKI_LLM_BACKEND="none") as (orch, _):
-        assert (await orch.handle("open the browser")).tier == 0
-        result = await orch.handle("remember this as start surfing")
-        assert result.ok and result.reply == "Okay. When you say “start surfing”, I'll open browser."
-        again = await orch.handle("start surfing")
-    assert again.tier == 0 and again.actions == [{"type": "launch", "app": "browser"}]
+    async with loki(settings_env, LOKI_LLM_BACKEND="none") as (orch, driver):
+        assert (await orch.handle("new tab")).tier == 0
+        result = await orch.handle("remember this as fresh tab")
+        assert result.ok and result.reply == "Okay. When you say “fresh tab”, I'll press ctrl+t."
+        again = await orch.handle("fresh tab")
+    assert again.tier == 0 and again.actions == [{"type": "hotkey", "keys": ["ctrl", "t"]}]
+    assert driver.calls == [("hotkey", ("ctrl", "t"))] * 2
     text = learned(settings_env).read_text(encoding="utf-8")
-    assert text.splitlines()[-1] == 'start surfing: { "type": "launch", "app": "browser"}'
+    assert text.splitlines()[-1] == 'fresh tab: { "type": "hotkey", "keys": ["ctrl", "t"]}'
+
+
+async def test_learned_commands_are_private_to_the_user(settings_env: dict[str, str]) -> None:
+    path = learned(settings_env)
+    path.parent.mkdir(parents=True, mode=0o755)
+    path.write_text("# my own rules\n", encoding="utf-8")
+    old_umask = os.umask(0o022)
+    try:
+        os.chmod(path.parent, 0o755)
+        os.chmod(path, 0o644)
+        async with loki(settings_env, LOKI_LLM_BACKEND="none") as (orch, _):
+            await orch.handle("type my password is hunter2")
+            assert (await orch.handle("remember this as log me in")).ok
+    finally:
+        os.umask(old_umask)
+    assert "hunter2" in path.read_text(encoding="utf-8"), "the rule itself keeps what it types"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+
+
+async def test_dry_run_learns_nothing_on_disk(settings_env: dict[str, str], tmp_path: Path) -> None:
+    before = everything(tmp_path)
+    async with loki(settings_env, LOKI_DRY_RUN="1", LOKI_LLM_BACKEND="none", LOKI_TRACE="0") as (orch, driver):
+        assert (await orch.handle("new tab")).ok
+        result = await orch.handle("remember this as fresh tab")
+        again = await orch.handle("fresh tab")
+    assert result.ok and result.reply == "Dry run: I would remember “fresh tab” as: press ctrl+t. Nothing was saved."
+    assert again.tier is None and not again.ok, "nothing was learned"
+    assert driver.calls == []
+    assert everything(tmp_path) == before, "dry-run with traces off writes nothing at all"
 
 
 async def test_a_model_plan_becomes_a_local_rule(settings_env: dict[str, str]) -> None:
@@ -69,19 +107,20 @@ async def test_only_a_plan_that_worked_is_learned(settings_env: dict[str, str]) 
 
 
 async def test_relearning_a_phrase_replaces_it_and_russian_works(settings_env: dict[str, str]) -> None:
-    async with loki(settings_env, LOKI_DRY_RUN="1", LOKI_LLM_BACKEND="none", LOKI_LANGUAGE="ru") as (orch, _):
-        await orch.handle("открой браузер")
-        assert (await orch.handle("запомни это как хочу в интернет")).reply.startswith("Хорошо.")
-        await orch.handle("открой терминал")
-        await orch.handle("запомни это как хочу в интернет")
-        result = await orch.handle("хочу в интернет")
-    assert result.actions == [{"type": "launch", "app": "terminal"}]
+    async with loki(settings_env, LOKI_LLM_BACKEND="none", LOKI_LANGUAGE="ru") as (orch, driver):
+        await orch.handle("новую вкладку")
+        assert (await orch.handle("запомни это как хочу вкладку")).reply.startswith("Хорошо.")
+        await orch.handle("закрой вкладку")
+        await orch.handle("запомни это как хочу вкладку")
+        result = await orch.handle("хочу вкладку")
+    assert result.actions == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
+    assert driver.calls[-1] == ("hotkey", ("ctrl", "w"))
     rules = [
         line
         for line in learned(settings_env, "ru").read_text(encoding="utf-8").splitlines()
         if not line.startswith("#")
     ]
-    assert rules == ['хочу в интернет: { "type": "launch", "app": "terminal"}']
+    assert rules == ['хочу вкладку: { "type": "hotkey", "keys": ["ctrl", "w"]}']
 
 
 async def test_a_broken_learned_file_is_never_made_worse(settings_env: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from loki.actions.drivers import InputDriver, on_x11
 from loki.errors import ActionError
+from loki.private import private_dir, write_private_bytes
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -119,10 +120,8 @@ def media(op: str, driver: InputDriver) -> None:
 
 
 def screenshot(folder: str = "") -> Path:
-    """Save the whole screen as a PNG; returns its path."""
+    """Save the whole screen as a PNG only the user can read (0600; a folder it makes is 0700); returns its path."""
     base = Path(folder).expanduser() if folder else _pictures_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    path = base / time.strftime("loki-%Y%m%d-%H%M%S.png")
     try:
         import mss
         import mss.tools
@@ -130,9 +129,16 @@ def screenshot(folder: str = "") -> Path:
         factory = getattr(mss, "MSS", None) or mss.mss  # mss 10 renamed the class
         with factory() as sct:
             shot = sct.grab(sct.monitors[0])
-            mss.tools.to_png(shot.rgb, shot.size, output=str(path))
+            png = mss.tools.to_png(shot.rgb, shot.size) or b""  # bytes when no output file is given
     except Exception as exc:  # mss raises ScreenShotError and Xlib errors
         raise ActionError(f"Could not capture the screen: {exc}") from exc
+    try:
+        private_dir(base, fix=False)  # the folder may be the user's Pictures: only a new one is made private
+        path = base / time.strftime("loki-%Y%m%d-%H%M%S.png")
+        write_private_bytes(path, png)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise ActionError(f"Could not save the screenshot in {base}: {why}; set LOKI_SCREENSHOT_DIR.") from exc
     return path
 
 

@@ -3,7 +3,8 @@
 The rule goes to the user's own profile, `<user profiles>/<lang>/learned.loki`, one line per
 phrase, its actions written as JSON objects. The new file is written beside the old one, loaded
 with the profile loader, and only then moved into place, so a broken file is never left behind.
-Tier 0 is reloaded at once, so the phrase works on the next turn.
+Tier 0 is reloaded at once, so the phrase works on the next turn. The file may hold typed text, so
+it is private (0600 in 0700 folders); in dry-run nothing is written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from loki.actions.schema import validate_plan
 from loki.brain.tier0 import LocalCommands
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError, LokiError
+from loki.private import FILE_MODE, private_dir
 from loki.profiles.loader import ProfileSet, load_file
 from loki.profiles.matcher import Matcher
 from loki.profiles.normalize import normalize
@@ -45,12 +47,14 @@ _TEXT = {
         "nothing": "There is nothing to remember yet: ask me to do something first, then say “remember this as …”.",
         "failed": "The last command did not work, so I won't remember it.",
         "cannot": "Sorry, I couldn't save that command: {why}",
+        "dry_run": "Dry run: I would remember “{phrase}” as: {what}. Nothing was saved.",
     },
     "ru": {
         "learned": "Хорошо. Теперь по команде «{phrase}» я сделаю то же самое.",
         "nothing": "Пока нечего запоминать: сначала попросите меня что-нибудь сделать.",
         "failed": "Прошлая команда не сработала, поэтому я её не запомню.",
         "cannot": "Не удалось сохранить команду: {why}",
+        "dry_run": "Пробный режим: команду «{phrase}» я бы запомнил, но ничего не сохранено.",
     },
 }
 # Characters inside JSON strings that would break a line-based profile file or its `;` and `{slot}` syntax.
@@ -88,7 +92,8 @@ def _rule_phrase(line: str) -> str | None:
 def save_rule(folder: Path, language: str, phrase: str, actions: list[dict[str, Any]]) -> Path:
     """Add (or replace) the rule for `phrase` in `<folder>/<language>/learned.loki`; validated before it is kept."""
     path = folder / language / LEARNED_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
+    private_dir(path.parent)
     old = path.read_text(encoding="utf-8") if path.exists() else _HEADER.get(language, _HEADER["en"])
     kept = [line for line in old.splitlines() if _rule_phrase(line) != phrase]
     new_text = "\n".join([*kept, rule_line(phrase, actions)]) + "\n"
@@ -97,7 +102,7 @@ def save_rule(folder: Path, language: str, phrase: str, actions: list[dict[str, 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(new_text)
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.chmod(tmp, FILE_MODE)  # the rules may hold typed text: only the user reads them
         rules = load_file(tmp, default_language=language, user=True)
         rule = next((r for r in reversed(rules) if r.phrase == phrase), None)
         if rule is None or rule.build_actions({}) != actions:
@@ -111,14 +116,17 @@ def save_rule(folder: Path, language: str, phrase: str, actions: list[dict[str, 
 
 
 class LearnCommands:
-    """A tier before tier 0: handles "remember this as <phrase>" and reloads tier 0."""
+    """A tier before tier 0: handles "remember this as <phrase>" and reloads tier 0 (dry-run: saves nothing)."""
 
     number = 0
 
-    def __init__(self, user_profiles: Path, tier0: LocalCommands, reload: Callable[[], ProfileSet]) -> None:
+    def __init__(
+        self, user_profiles: Path, tier0: LocalCommands, reload: Callable[[], ProfileSet], *, dry_run: bool = False
+    ) -> None:
         self.user_profiles = user_profiles
         self.tier0 = tier0
         self.reload = reload
+        self.dry_run = dry_run
 
     async def plan(self, turn: Turn) -> Plan | None:
         """A plan whose reply says what was learned, or None when this is not a request to learn."""
@@ -132,18 +140,23 @@ class LearnCommands:
             return Plan(0, [], text["failed"], detail={"rejected": "last_turn_failed"})
         if previous is None or not previous.get("actions"):
             return Plan(0, [], text["nothing"], detail={"rejected": "nothing_to_learn"})
+        typed = [a["text"] for a in previous["actions"] if a.get("type") == "type" and isinstance(a.get("text"), str)]
         try:
             if not phrase or len(phrase) > MAX_PHRASE_CHARS or learned_phrase(phrase, lang) is not None:
                 raise ActionError(f"“{phrase[:40]}” is not a phrase I can learn")
             actions = validate_plan(previous["actions"])
+            what = " and ".join(describe(a) for a in actions)
+            if self.dry_run:  # dry-run writes nothing but traces
+                return Plan(0, [], text["dry_run"].format(phrase=phrase, what=what), detail={"typed": typed})
             path = save_rule(self.user_profiles, lang, phrase, actions)
         except (LokiError, OSError) as exc:
             log.warning("could not learn %r: %s", phrase, exc)
-            return Plan(0, [], text["cannot"].format(why=str(exc)), detail={"rejected": "learn_failed"})
+            detail = {"rejected": "learn_failed", "typed": typed}
+            return Plan(0, [], text["cannot"].format(why=str(exc)), detail=detail)
         try:
             self.tier0.matcher = Matcher(self.reload())
         except LokiError as exc:  # another profile is broken: the rule is saved, reload later
             log.warning("learned %r, but reloading the profiles failed: %s", phrase, exc)
-        log.info("learned %r -> %s in %s", phrase, actions, path)
-        what = " and ".join(describe(a) for a in actions)
-        return Plan(0, [], text["learned"].format(phrase=phrase, what=what), detail={"learned": str(path)})
+        log.info("learned %r -> %s in %s", phrase, [a["type"] for a in actions], path)
+        reply = text["learned"].format(phrase=phrase, what=what)
+        return Plan(0, [], reply, detail={"learned": str(path), "typed": typed})

@@ -153,7 +153,7 @@ class Orchestrator:
             self.history.append(
                 {"text": text, "tier": result.tier, "actions": result.actions, "reply": result.reply, "ok": result.ok}
             )
-            self.trace.write({"turn": result.as_json(), "stage": stage})
+            self.trace.write({"turn": result.as_json(), "stage": stage}, typed=result.detail.get("typed", ()))
 
     async def _route(self, turn: Turn, watch: Stopwatch) -> Plan | None:
         for tier in self.tiers:

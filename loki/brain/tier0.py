@@ -21,4 +21,6 @@ class LocalCommands:
         if match is None:
             return None
         detail = {"rule": f"{match.rule.path}:{match.rule.line}", "edits": match.errors}
+        if match.values.get("text"):
+            detail["typed"] = [match.values["text"]]  # dictated: traces keep only its length
         return Plan(0, list(match.actions), trusted=True, repeat=match.is_repeat, detail=detail)
