@@ -61,6 +61,8 @@ LONG_UTTERANCE_S = 4.0
 """Utterances longer than this get the head check before a full transcription."""
 ECHO_TAIL_S = 0.35
 """After LOKI's last sample is heard, the microphone counts as hearing LOKI this much longer."""
+RESULTS_KEPT = 50
+"""Recent turn results kept in `Daemon.results` (a long-running daemon must not keep them all)."""
 
 STT_TAIL_PAD_S = 0.15
 """Digital silence added after an utterance's short silent tail: Whisper drops words it hears end too abruptly."""
@@ -234,7 +236,7 @@ class Daemon:
             else None
         )
         self.state = State.IDLE
-        self.results: list[TurnResult] = []
+        self.results: list[TurnResult] = []  # the last RESULTS_KEPT turns
         self._stt_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-stt")
         self._commands: asyncio.Queue[Command | None] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[Any]] = {}
@@ -643,6 +645,7 @@ class Daemon:
         if result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
             self._followup_pending = True
         self.results.append(result)
+        del self.results[:-RESULTS_KEPT]
         if self.on_turn is not None:
             self.on_turn(result, command)
         return result

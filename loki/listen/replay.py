@@ -39,6 +39,12 @@ async def replay(
 
     samples = read_wav(audio) if isinstance(audio, (str, Path)) else audio
     holder: dict[str, Any] = {}
+    results: list[TurnResult] = []  # every turn of the recording (the daemon keeps only recent ones)
+
+    def turn_done(result: TurnResult, command: Any) -> None:
+        results.append(result)
+        if on_turn is not None:
+            on_turn(result, command)
 
     async def gate() -> None:
         await holder["daemon"].wait_idle()
@@ -55,7 +61,7 @@ async def replay(
         mic=mic,
         voice=voice,
         require_wake=require_wake,
-        on_turn=on_turn,
+        on_turn=turn_done,
         on_event=on_event,
         transcriber=transcriber,
     )
@@ -66,7 +72,7 @@ async def replay(
     finally:
         await daemon.aclose()
         daemon.orchestrator.executor.close()
-    return daemon.results
+    return results
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
