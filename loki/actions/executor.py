@@ -70,7 +70,7 @@ def _describe_step(action: dict[str, Any], verdict: Verdict) -> str:
     if verdict.command is None:
         return describe(action)
     command = verdict.command.strip()
-    where = "in a terminal" if "terminal runs" in verdict.reason else "in what may be a terminal"
+    where = "in a terminal" if verdict.reason == submit_reason(True) else "in what may be a terminal"
     if not command:
         return f"press Enter {where}"
     return f"run “{command[:60]}{'…' if len(command) > 60 else ''}” {where}"
