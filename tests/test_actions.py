@@ -106,6 +106,7 @@ def policy() -> Policy:
         ({"type": "type", "text": "rm -rf ~"}, "deny", "confirm"),
         ({"type": "type", "text": "line one\nline two"}, "confirm", "safe"),
         ({"type": "type", "text": "ls -la\r"}, "confirm", "safe"),
+        ({"type": "type", "text": "café ls\x0f"}, "confirm", "safe"),  # Ctrl+O runs a shell's line
         ({"type": "hotkey", "keys": ["enter"]}, "confirm", "safe"),  # it may go to a terminal: LOKI cannot tell
         ({"type": "hotkey", "keys": ["ctrl", "alt", "shift", "f2"]}, "deny", "deny"),
         ({"type": "wait", "seconds": 30}, "deny", "deny"),  # longer than LOKI_STEP_TIMEOUT_S

@@ -139,8 +139,8 @@ def looks_like_terminal(context: Context | None) -> bool | None:
 
 
 def has_line_break(text: str) -> bool:
-    """True if typing `text` would press Enter somewhere in it."""
-    return any(ch in _LINE_BREAKS for ch in text)
+    """True if typing `text` could press Enter: a line break, or a control character (Ctrl+O runs a shell's line)."""
+    return any(ch in _LINE_BREAKS or (ch < " " and ch != "\t") or ch == "\x7f" for ch in text)
 
 
 class Policy:
@@ -230,7 +230,9 @@ class Policy:
                 return Verdict(Decision.DENY, "the text looks like a destructive shell command.")
             if has_line_break(action["text"]):
                 if terminal is False:
-                    return Verdict(Decision.CONFIRM, "the text contains a line break that would submit it")
+                    return Verdict(
+                        Decision.CONFIRM, "the text contains a line break or control key that would submit it"
+                    )
                 command = line + action["text"]
                 return Verdict(Decision.CONFIRM, submit_reason(terminal), command=command)
             return Verdict(Decision.SAFE)
