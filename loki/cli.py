@@ -33,6 +33,8 @@ def _human_turn(result: dict[str, Any], text_key: str = "text") -> str:
     tier = "-" if result["tier"] is None else result["tier"]
     actions = ", ".join(json.dumps(a, ensure_ascii=False) for a in result["actions"]) or "no actions"
     line = f"[tier {tier}] {result[text_key]!r} -> {actions}"
+    for refused in result.get("refused", []):
+        line += f"\n  not run: {json.dumps(refused['action'], ensure_ascii=False)} ({refused['reason']})"
     if result.get("reply"):
         line += f"\n  {result['reply']}"
     return line
@@ -58,7 +60,7 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
         for text in texts:
             result = (await orchestrator.handle(text)).as_json()
             emit(result, args.json, _human_turn(result))
-            failures += result.get("error") not in (None, "not_executed")
+            failures += result.get("error") not in (None, "not_executed")  # a refusal is not a failure
         orchestrator.executor.close()
         return 1 if failures else 0
 

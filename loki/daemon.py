@@ -759,11 +759,11 @@ def _time_dispatch(orchestrator: Orchestrator) -> None:
         return
     run = executor.run
 
-    async def timed_run(actions: Any, *, trusted: bool = False) -> Any:
+    async def timed_run(actions: Any, **options: Any) -> Any:
         clock = _TURN_CLOCK.get()
         if clock is not None and clock.get("speech_end_at") is not None:
             clock["timings"]["speech_end_to_action"] = round((time.monotonic() - clock["speech_end_at"]) * 1000, 1)
-        return await run(actions, trusted=trusted)
+        return await run(actions, **options)
 
     executor.run = timed_run  # type: ignore[method-assign]
     executor._loki_timed = True  # type: ignore[attr-defined]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,40 +73,85 @@ def window(op: str, target: str | None, driver: InputDriver) -> None:
             raise ActionError("Focusing a window by name needs wmctrl here: sudo apt-get install wmctrl")
 
 
-def volume(action: dict[str, Any], driver: InputDriver) -> None:
-    """Change or mute the default output's volume with the OS's own mixer."""
+@dataclass
+class VolumeLimits:
+    """How far one turn may move the volume: never above `max_percent`, never more than `turn_max_percent` in all."""
+
+    max_percent: int = 100
+    turn_max_percent: int = 50
+    start_percent: int | None = None  # the level before the turn's first change, once read
+    moved_percent: int = 0  # net change made without being able to read the level (media keys)
+
+    def target(self, current: int, delta: int) -> int:
+        """The level to set for `delta` from `current`: within the caps, and never a step the wrong way."""
+        if self.start_percent is None:
+            self.start_percent = current
+        high = min(self.max_percent, self.start_percent + self.turn_max_percent)
+        low = max(0, self.start_percent - self.turn_max_percent)
+        if delta > 0:
+            return max(current, min(current + delta, high))
+        return min(current, max(current + delta, low))
+
+
+_PERCENT = re.compile(r"(\d+)%")
+
+
+def _level(argv: list[str]) -> int | None:
+    """The highest channel's volume in percent, as a mixer prints it (None if it cannot be read)."""
+    result = _run(argv)
+    levels = [int(p) for p in _PERCENT.findall(result.stdout)] if result.returncode == 0 else []
+    return max(levels) if levels else None
+
+
+def volume(action: dict[str, Any], driver: InputDriver | None, limits: VolumeLimits | None = None) -> None:
+    """Change or mute the default output's volume with the OS's own mixer, within `limits`."""
+    limits = limits if limits is not None else VolumeLimits()
     mute: bool | None = action.get("mute")
     delta: int = action.get("delta", 0)
     if sys.platform.startswith("linux") and shutil.which("pactl"):
+        current = None if mute is not None else _level(["pactl", "get-sink-volume", "@DEFAULT_SINK@"])
         if mute is not None:
             argv = ["pactl", "set-sink-mute", "@DEFAULT_SINK@", "1" if mute else "0"]
-        else:
-            argv = ["pactl", "set-sink-volume", "@DEFAULT_SINK@", f"{delta:+d}%"]
-        result = _run(argv)
-        if result.returncode == 0:
-            return
-        if not shutil.which("amixer"):
-            raise ActionError(f"pactl could not change the volume: {result.stderr.strip()}")
+        elif current is not None:
+            argv = ["pactl", "set-sink-volume", "@DEFAULT_SINK@", f"{limits.target(current, delta)}%"]
+        if mute is not None or current is not None:
+            result = _run(argv)
+            if result.returncode == 0:
+                return
+            if not shutil.which("amixer"):
+                raise ActionError(f"pactl could not change the volume: {result.stderr.strip()}")
     if sys.platform.startswith("linux") and shutil.which("amixer"):
         if mute is not None:
             argv = ["amixer", "-q", "set", "Master", "mute" if mute else "unmute"]
         else:
-            argv = ["amixer", "-q", "set", "Master", f"{abs(delta)}%{'+' if delta > 0 else '-'}"]
+            current = _level(["amixer", "get", "Master"])
+            if current is None:
+                raise ActionError("Could not read the volume (pactl and amixer failed), so LOKI left it as it is.")
+            argv = ["amixer", "-q", "set", "Master", f"{limits.target(current, delta)}%"]
         if _run(argv).returncode == 0:
             return
     if sys.platform == "darwin":
         if mute is not None:
             script = f"set volume output muted {'true' if mute else 'false'}"
         else:
-            script = f"set volume output volume ((output volume of (get volume settings)) + {delta})"
+            out = _run(["osascript", "-e", "output volume of (get volume settings)"]).stdout.strip()
+            if not out.isdigit():
+                raise ActionError("Could not read the volume from macOS, so LOKI left it as it is.")
+            script = f"set volume output volume {limits.target(int(out), delta)}"
         _run(["osascript", "-e", script])
         return
-    # Windows and anything else: the keyboard's media keys, about 2 % a press.
+    if driver is None:
+        raise ActionError("No mixer (pactl, amixer) and no keyboard to change the volume with.")
+    # Windows and anything else: the keyboard's media keys, about 2 % a press. The level cannot be
+    # read, so only the turn's cap applies.
     if mute is not None:
         driver.hotkey(["volumemute"])
-    else:
-        for _ in range(max(1, abs(delta) // 2)):
-            driver.hotkey(["volumeup" if delta > 0 else "volumedown"])
+        return
+    room_up, room_down = limits.turn_max_percent - limits.moved_percent, limits.turn_max_percent + limits.moved_percent
+    step = max(-room_down, min(delta, room_up))
+    limits.moved_percent += step
+    for _ in range(max(1, abs(step) // 2) if step else 0):
+        driver.hotkey(["volumeup" if step > 0 else "volumedown"])
 
 
 _MEDIA_KEYS = {"playpause": "playpause", "next": "nexttrack", "previous": "prevtrack"}
