@@ -309,9 +309,9 @@ def settings_from(values: Mapping[str, str], origins: Mapping[str, str] | None =
         origins: where each name was set, for messages (e.g. ".env line 3"); default "the environment".
     """
     kwargs: dict[str, Any] = {}
-    for env, raw in values.items():
-        if env.startswith("LOKI_") or env in _ENV_NAMES:
-            _check_text(env, raw)
+    for name, text in values.items():
+        if name.startswith("LOKI_") or name in _ENV_NAMES:
+            _check_text(name, text)
     for f in fields(Settings):
         env = f.metadata["env"]
         raw = values.get(env)
