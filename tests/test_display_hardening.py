@@ -6,6 +6,7 @@ LOKI runs as a real subprocess, so pyautogui's one X connection per process is t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -153,6 +154,31 @@ def test_a_server_that_needs_no_cookie_works_without_an_xauthority_file(own_x: O
         wm.kill()
         probe.wait(5)
         wm.wait(5)
+
+
+async def test_push_to_talk_works_without_an_xauthority_file(
+    own_x: OwnX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its python-xlib connections raised XauthError too: "push-to-talk is off"."""
+    from loki.listen.ptt import PushToTalk
+
+    monkeypatch.delenv("XAUTHORITY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    events: list[str] = []
+    stopped = asyncio.Event()
+    ptt = PushToTalk(
+        "f9",
+        on_start=lambda: events.append("start"),
+        on_stop=lambda: (events.append("stop"), stopped.set()),
+        display=own_x.display,
+    )
+    ptt.start()
+    try:
+        subprocess.run(["xdotool", "key", "F9"], env=own_x.env, check=True, timeout=5)  # noqa: ASYNC221
+        await asyncio.wait_for(stopped.wait(), 5)
+        assert events == ["start", "stop"]
+    finally:
+        ptt.stop()
 
 
 def test_no_display_says_so(tmp_path: Path) -> None:
