@@ -417,10 +417,11 @@ class Daemon:
         The wait starts once LOKI has stopped speaking (the question has been heard).
         """
         loop = asyncio.get_running_loop()
-        for _ in range(600 if self._stdin_lines is None else 0):  # the question may take a while to say; at most 30 s
-            if not self.voice_active():
-                break
-            await asyncio.sleep(0.05)
+        if self._stdin_lines is None:  # a typed answer cannot be LOKI's own voice: no need to wait for it
+            for _ in range(600):  # the question may take a while to say; at most 30 s
+                if not self.voice_active():
+                    break
+                await asyncio.sleep(0.05)
         future: asyncio.Future[str] = loop.create_future()
         self._pending_listen = future
         self._line_wanted.set()  # with --text, the next line is the answer
