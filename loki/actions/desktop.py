@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loki.actions.drivers import InputDriver, on_x11
+from loki.actions.drivers import InputDriver, display_gone, on_x11, x_display_error
 from loki.errors import ActionError
 from loki.private import private_dir, write_private_bytes
 
@@ -22,6 +22,17 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(argv, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ActionError(f"{argv[0]} failed: {exc}") from exc
+
+
+def _x_tool(argv: list[str], what: str, failed: str = "") -> None:
+    """Run an X11 tool; its failure is an error, and a display that went away is named as such."""
+    result = _run(argv)
+    if result.returncode == 0:
+        return
+    problem = x_display_error()
+    if problem is not None:
+        raise display_gone(problem)
+    raise ActionError(failed or f"Could not {what}: {argv[0]} says {result.stderr.strip() or result.returncode}")
 
 
 _launched: list[subprocess.Popen[bytes]] = []
@@ -55,18 +66,17 @@ def window(op: str, target: str | None, driver: InputDriver) -> None:
     elif op == "next":
         driver.hotkey(["command", "tab"] if sys.platform == "darwin" else ["alt", "tab"])
     elif op == "minimize" and linux and shutil.which("xdotool"):
-        _run(["xdotool", "getactivewindow", "windowminimize"])
+        _x_tool(["xdotool", "getactivewindow", "windowminimize"], "minimize the window")
     elif op == "minimize":
         driver.hotkey(["command", "m"] if sys.platform == "darwin" else ["win", "down"])
     elif op == "maximize" and linux and shutil.which("wmctrl"):
-        _run(["wmctrl", "-r", ":ACTIVE:", "-b", "toggle,maximized_vert,maximized_horz"])
+        _x_tool(["wmctrl", "-r", ":ACTIVE:", "-b", "toggle,maximized_vert,maximized_horz"], "maximize the window")
     elif op == "maximize":
         driver.hotkey(["ctrl", "command", "f"] if sys.platform == "darwin" else ["win", "up"])
     elif op == "focus":
         assert target
         if linux and shutil.which("wmctrl"):
-            if _run(["wmctrl", "-a", target]).returncode != 0:
-                raise ActionError(f"No window called {target!r} is open.")
+            _x_tool(["wmctrl", "-a", target], "", f"No window called {target!r} is open.")
         elif sys.platform == "darwin":
             _run(["osascript", "-e", f'tell application "{target}" to activate'])
         else:
