@@ -160,11 +160,12 @@ async def test_an_endless_line_without_any_event_is_abandoned() -> None:
 async def test_a_huge_reply_is_read_in_linear_time_without_stalling_the_loop(settings_for: Any) -> None:
     # 400 kB in 8-character pieces took over two minutes of event-loop time when parsing was quadratic.
     reply = "All work and no play makes Jack a dull boy. " * 9000
-    answer = json.dumps({"actions": [], "reply": reply})
-    with CannedLlmServer(answer, chunk_chars=8) as server:
+    answers = iter([json.dumps({"actions": [], "reply": "Hi."}), json.dumps({"actions": [], "reply": reply})])
+    with CannedLlmServer(lambda body: next(answers), chunk_chars=8) as server:
         settings = settings_for(server, LOKI_LLM_TIMEOUT_S="60", LOKI_LLM_MAX_REPLY_KB="1024")
         orch = build_orchestrator(settings, driver_factory=RecordingDriver)
         orch.context = lambda: Context("linux", "firefox", "Mozilla Firefox")
+        assert (await orch.handle("hello")).reply == "Hi."  # connection and TLS set-up are not under test
         started = time.monotonic()
         async with LoopWatch() as watch:
             result = await orch.handle("tell me everything")

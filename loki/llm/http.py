@@ -411,6 +411,9 @@ class _Body:
         try:
             async with asyncio.timeout(self._deadline.remaining_s()):
                 chunk = await anext(self._chunks, None)
+                # Reading what is already buffered does not give way to other tasks: give way once
+                # per chunk, so megabytes waiting in the socket never hold up the event loop.
+                await asyncio.sleep(0)
         except TimeoutError:
             raise timeout_error(self._backend.name, self._backend.timeout_s, self._backend.where) from None
         except httpx.HTTPError as exc:
