@@ -221,7 +221,8 @@ async def test_a_body_nested_a_thousand_deep_is_an_error_not_a_crash() -> None:
         with pytest.raises(LlmError) as err:
             await backend.complete(MESSAGES)
         await backend.aclose()
-    assert "nested too deeply" in str(err.value)
+        expected = f"The openai backend at {deep.openai_url} answered JSON nested too deeply to be an answer."
+    assert str(err.value) == expected
 
 
 async def test_a_plan_nested_a_thousand_deep_is_refused_without_a_traceback(

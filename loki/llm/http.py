@@ -310,13 +310,8 @@ class HttpBackend:
 
     def _whole_answer(self, raw: str) -> str:
         """The text of a complete chat answer (what a server sends when it does not stream)."""
-        data = _loads(
-            raw,
-            lambda: (
-                f"The {self.name} backend{self.where} answered something that is not JSON: "
-                f"{self._key.redact(shorten(raw))}"
-            ),
-        )
+        what = f"The {self.name} backend{self.where} answered"
+        data = _loads(raw, what, lambda: f"something that is not JSON: {self._key.redact(shorten(raw))}")
         text = self._checked_text(data)
         if len(text.encode("utf-8")) > self.max_reply_bytes:
             raise too_long_error(self.name, self.max_reply_kb, self.where)
@@ -525,20 +520,19 @@ class _NdjsonEvents:
         return []
 
 
-def _loads(payload: str, message: Callable[[], str]) -> Any:
-    """JSON, or an `LlmError` (deep nesting included: the decoder would raise RecursionError)."""
+def _loads(payload: str, what: str, not_json: Callable[[], str]) -> Any:
+    """JSON, or an `LlmError` that starts with `what` (deep nesting included: the decoder would
+    raise RecursionError)."""
     try:
         return json.loads(payload)
     except ValueError:
-        raise LlmError(message(), code="llm_bad_answer") from None
+        raise LlmError(f"{what} {not_json()}", code="llm_bad_answer") from None
     except RecursionError:
-        raise LlmError(
-            f"{message().split(':')[0]}: the JSON is nested too deeply to be an answer.", code="llm_bad_answer"
-        ) from None
+        raise LlmError(f"{what} JSON nested too deeply to be an answer.", code="llm_bad_answer") from None
 
 
 def _json_event(payload: str) -> Any:
-    return _loads(payload, lambda: f"A stream event is not JSON: {shorten(payload, 120)}")
+    return _loads(payload, "A stream event holds", lambda: f"something that is not JSON: {shorten(payload, 120)}")
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:
