@@ -289,3 +289,25 @@ async def test_the_embedded_model_is_cut_off_past_the_size_cap() -> None:
     assert await asyncio.to_thread(model.finished.wait, 2.0)
     assert model.generated < 10_000
     backend.close()
+
+
+def test_the_settings_give_every_backend_the_size_cap(settings_env: dict[str, str]) -> None:
+    from loki.llm.chain import FallbackChain
+    from loki.llm.factory import build_llm
+
+    llm = build_llm(
+        settings_from(
+            {
+                **settings_env,
+                "LOKI_LLM_BACKEND": "openai",
+                "LOKI_LLM_FALLBACK": "llama_cpp",
+                "LOKI_LLM_MAX_REPLY_KB": "8",
+            }
+        )
+    )
+    assert isinstance(llm, FallbackChain)
+    assert [getattr(b, "max_reply_kb", None) for b in llm.backends] == [8, 8]
+    for backend in llm.backends:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()

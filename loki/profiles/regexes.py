@@ -71,7 +71,7 @@ def catastrophic_shape(pattern: str) -> str:
     not judged."""
     try:
         from re import _constants as sre  # type: ignore[attr-defined]
-        from re import _parser
+        from re import _parser  # type: ignore[attr-defined]
 
         tree = _parser.parse(pattern)
     except (re.error, ImportError, RecursionError, OverflowError):
