@@ -300,6 +300,7 @@ def test_the_settings_give_every_backend_the_size_cap(settings_env: dict[str, st
             {
                 **settings_env,
                 "LOKI_LLM_BACKEND": "openai",
+                "LOKI_LLM_URL": "http://127.0.0.1:9/v1",
                 "LOKI_LLM_FALLBACK": "llama_cpp",
                 "LOKI_LLM_MAX_REPLY_KB": "8",
             }
