@@ -224,6 +224,9 @@ def test_profiles_check_reports_errors_and_warnings(settings_env: dict[str, str]
         ("type -v --verbose", "-v --verbose"),
         ("type Hello, World!", "Hello, World!"),
         ("type (a + b) * c", "(a + b) * c"),
+        ("Type hello world.", "hello world"),  # Whisper's closing period is not dictated
+        ("type version 2.5.", "version 2.5"),
+        ("type wait for it...", "wait for it..."),
     ],
 )
 def test_the_text_slot_keeps_leading_and_trailing_symbols(said: str, typed: str) -> None:

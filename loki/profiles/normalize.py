@@ -188,6 +188,9 @@ class Normalized:
             begin = before
         while finish < len(self.raw) and _SYMBOL.match(self.raw, finish):
             finish += 1
+        if finish == len(self.raw.rstrip()):
+            # The period or comma speech recognition ends a sentence with is not the user's text.
+            finish = len(self.raw[:finish].rstrip(".,")) if not self.raw[:finish].endswith("...") else finish
         return self.raw[begin:finish]
 
 
