@@ -65,11 +65,17 @@ def build_orchestrator(
 ) -> Orchestrator:
     """The orchestrator with tier 0 (and later tiers), policy and executor."""
     profiles = profiles if profiles is not None else load_all_profiles(settings)
-    policy = Policy(AppCatalog(settings.apps_allow), dry_run=settings.dry_run)
+    policy = Policy(
+        AppCatalog(settings.apps_allow),
+        dry_run=settings.dry_run,
+        step_timeout_s=settings.step_timeout_s,
+        plan_timeout_s=settings.plan_timeout_s,
+    )
     executor = Executor(
         policy,
         driver_factory=driver_factory,
-        step_timeout_s=settings.step_timeout_s,
+        volume_max_percent=settings.volume_max_percent,
+        volume_turn_max_percent=settings.volume_turn_max_percent,
         screenshot_dir=settings.screenshot_dir,
         confirm=confirm,
     )

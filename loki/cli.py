@@ -9,8 +9,8 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
 
 from loki.config import Settings, load_settings
 from loki.errors import ConfigError, LokiError
@@ -33,6 +33,8 @@ def _human_turn(result: dict[str, Any], text_key: str = "text") -> str:
     tier = "-" if result["tier"] is None else result["tier"]
     actions = ", ".join(json.dumps(a, ensure_ascii=False) for a in result["actions"]) or "no actions"
     line = f"[tier {tier}] {result[text_key]!r} -> {actions}"
+    for refused in result.get("refused", []):
+        line += f"\n  not run: {json.dumps(refused['action'], ensure_ascii=False)} ({refused['reason']})"
     if result.get("reply"):
         line += f"\n  {result['reply']}"
     return line
@@ -43,10 +45,15 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
     """Route typed utterances as if they had been transcribed."""
     from loki.app import build_orchestrator
 
+    unreadable = 0
     if args.text == ["-"]:
-        texts = [line.strip() for line in sys.stdin if line.strip()]
+        lines = list(stdin_lines(sys.stdin.buffer))
+        texts = [line for line in lines if line is not None]
+        unreadable = len(lines) - len(texts)
     else:
         texts = [" ".join(args.text)]
+    if not texts and unreadable:
+        return 1
     if not texts or not any(texts):
         raise LokiError("Nothing to say: give the text as arguments, or '-' to read lines from stdin.")
     orchestrator = build_orchestrator(
@@ -54,15 +61,33 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def run() -> int:
-        failures = 0
+        failures = unreadable
         for text in texts:
             result = (await orchestrator.handle(text)).as_json()
             emit(result, args.json, _human_turn(result))
-            failures += result.get("error") not in (None, "not_executed")
+            failures += result.get("error") not in (None, "not_executed")  # a refusal is not a failure
         orchestrator.executor.close()
         return 1 if failures else 0
 
     return asyncio.run(run())
+
+
+def stdin_lines(stream: IO[bytes]) -> Iterator[str | None]:
+    """The non-empty lines of a byte stream, stripped; a line that is not UTF-8 is logged and given as None."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            log.error(
+                "input line %d is not UTF-8 (byte 0x%02x at column %d), so it was skipped: send UTF-8 text",
+                number,
+                raw[exc.start],
+                exc.start + 1,
+            )
+            yield None
+            continue
+        if line:
+            yield line
 
 
 async def _terminal_confirm(prompt: str) -> bool:

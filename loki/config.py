@@ -6,6 +6,9 @@ A bad value stops start-up with a `ConfigError` that names the variable and what
 
 from __future__ import annotations
 
+import difflib
+import io
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -250,6 +253,8 @@ def _parse_number(kind: type, low: float | None, high: float | None, strict_low:
             value = kind(raw.strip())
         except ValueError:
             raise ConfigError(f"{env}={raw!r} is not a number: use e.g. {env}=1.") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{env}={raw!r} is not a finite number: use e.g. {env}=1.")
         if low is not None and (value <= low if strict_low else value < low):
             bound = f"greater than {low}" if strict_low else f"at least {low}"
             raise ConfigError(f"{env}={raw!r} is out of range: it must be {bound}.")
@@ -260,9 +265,20 @@ def _parse_number(kind: type, low: float | None, high: float | None, strict_low:
     return parse
 
 
+def _parse_secret(env: str, raw: str) -> str:
+    value = raw.strip()
+    bad = next((i for i, ch in enumerate(value) if not (ch.isascii() and ch.isprintable())), None)
+    if bad is not None:  # never echo the key itself
+        raise ConfigError(
+            f"{env} has a character that is not plain ASCII at position {bad + 1}: keys are ASCII letters, "
+            "digits and signs; copy the key again (a dash or quote may have become a look-alike)."
+        )
+    return value
+
+
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "str": lambda env, raw: raw.strip(),
-    "secret": lambda env, raw: raw.strip(),
+    "secret": _parse_secret,
     "bool": _parse_bool,
     "pos_float": _parse_number(float, 0, None, True),
     "nonneg_float": _parse_number(float, 0, None, False),
@@ -280,15 +296,22 @@ def env_names() -> list[str]:
     return [f.metadata["env"] for f in fields(Settings)]
 
 
-def settings_from(values: Mapping[str, str], strict_names: Mapping[str, str] | None = None) -> Settings:
+_ENV_NAMES = frozenset(env_names())
+
+
+def settings_from(values: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
     """Build and check settings from a mapping of environment variables.
+
+    An unknown `LOKI_*` name is an error that names the closest real setting.
 
     Args:
         values: variable name to raw value.
-        strict_names: the subset whose unknown `LOKI_*` names are an error (the `.env` file);
-            by default all of `values`.
+        origins: where each name was set, for messages (e.g. ".env line 3"); default "the environment".
     """
     kwargs: dict[str, Any] = {}
+    for name, text in values.items():
+        if name.startswith("LOKI_") or name in _ENV_NAMES:
+            _check_text(name, text)
     for f in fields(Settings):
         env = f.metadata["env"]
         raw = values.get(env)
@@ -302,15 +325,26 @@ def settings_from(values: Mapping[str, str], strict_names: Mapping[str, str] | N
                 raise ConfigError(f"{env}={raw!r} is not allowed: use one of {', '.join(choices)}.")
             value = match
         kwargs[f.name] = value
-    known = set(env_names())
-    unknown = sorted(
-        k for k in (values if strict_names is None else strict_names) if k.startswith("LOKI_") and k not in known
-    )
+    unknown = sorted(k for k in values if k.startswith("LOKI_") and k not in _ENV_NAMES)
     if unknown:
-        raise ConfigError(f"Unknown setting {unknown[0]}: see .env.example for the names LOKI reads.")
+        name = unknown[0]
+        where = (origins or {}).get(name, "the environment")
+        close = difflib.get_close_matches(name, sorted(_ENV_NAMES), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see .env.example for the names LOKI reads."
+        raise ConfigError(f"Unknown setting {name}: {hint} (set in {where})")
     settings = Settings(**kwargs)
     _check_paths(settings)
     return settings
+
+
+def _check_text(env: str, raw: str) -> None:
+    """A value from the environment with bytes that are not UTF-8 (they arrive as lone surrogates)."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(
+            f"{env} has a byte that is not UTF-8 at position {exc.start + 1}: set it again as UTF-8 text."
+        ) from None
 
 
 def _looks_like_path(value: str) -> bool:
@@ -344,12 +378,42 @@ def load_settings(
 ) -> Settings:
     """Read `.env` (if present) under the environment, which wins, and check every value."""
     from_file: dict[str, str] = {}
+    origins: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
-        from dotenv import dotenv_values
+        from_file, origins = read_env_file(Path(env_file))
+    environ = os.environ if environ is None else environ
+    origins = {k: v for k, v in origins.items() if k not in environ}
+    return settings_from({**from_file, **environ}, origins)
 
-        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    values = {**from_file, **(os.environ if environ is None else environ)}
-    return settings_from(values, strict_names=from_file if environ is None else values)
+
+def read_env_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The `NAME=value` pairs of a `.env` file and where each was set; a line LOKI cannot read is an error."""
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{path} line {line}: byte 0x{data[exc.start]:02x} at column {column} is not UTF-8: save the file as UTF-8."
+        ) from None
+    origins: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        raw = binding.original.string
+        blank = raw[: len(raw) - len(raw.lstrip())].count("\n")  # blank lines before it belong to the binding
+        where = f"{path} line {binding.original.line + blank}"
+        if binding.error:
+            raise ConfigError(
+                f"{where}: cannot read {binding.original.string.strip()!r}: write NAME=value, "
+                "quoting a value with spaces or # in double quotes."
+            )
+        if binding.key is not None:
+            origins[binding.key] = where
+    values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    return values, origins
 
 
 def fail(error: ConfigError) -> None:

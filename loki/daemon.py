@@ -250,6 +250,8 @@ class Daemon:
         self._ptt: Any = None
         self._ptt_talking = False
         self._stdin_lines: asyncio.Queue[str | None] | None = None
+        self._line_wanted = asyncio.Event()  # --text: set while no turn runs, or a turn waits for an answer
+        self._line_wanted.set()
         self._closed = False
         self._announced = False
         self.guesses = {"used": 0, "stale": 0, "none": 0}  # how the early transcriptions fared
@@ -416,18 +418,15 @@ class Daemon:
 
         The wait starts once LOKI has stopped speaking (the question has been heard).
         """
-        if self._stdin_lines is not None:
-            try:
-                return await asyncio.wait_for(self._stdin_lines.get(), timeout_s)
-            except TimeoutError:
-                return None
         loop = asyncio.get_running_loop()
-        for _ in range(600):  # the question may take a while to say; at most 30 s
-            if not self.voice_active():
-                break
-            await asyncio.sleep(0.05)
+        if self._stdin_lines is None:  # a typed answer cannot be LOKI's own voice: no need to wait for it
+            for _ in range(600):  # the question may take a while to say; at most 30 s
+                if not self.voice_active():
+                    break
+                await asyncio.sleep(0.05)
         future: asyncio.Future[str] = loop.create_future()
         self._pending_listen = future
+        self._line_wanted.set()  # with --text, the next line is the answer
         self._refresh_state()
         try:
             return await asyncio.wait_for(future, timeout_s)
@@ -435,6 +434,7 @@ class Daemon:
             return None
         finally:
             self._pending_listen = None
+            self._line_wanted.clear()  # the turn goes on; the next line waits for its end
             self._refresh_state()
 
     # Recognition --------------------------------------------------------------------------
@@ -660,6 +660,7 @@ class Daemon:
             finally:
                 if command.source != "text":
                     self._release()
+                self._line_wanted.set()
 
     # Text mode --------------------------------------------------------------------------------
     def _start_stdin(self) -> None:
@@ -668,21 +669,33 @@ class Daemon:
         self._stdin_lines = lines
 
         def read() -> None:
-            for line in sys.stdin:
-                if line.strip():
-                    loop.call_soon_threadsafe(lines.put_nowait, line.strip())
+            from loki.cli import stdin_lines
+
+            for line in stdin_lines(sys.stdin.buffer):  # a line that is not UTF-8 is reported and skipped
+                if line is not None:
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
         threading.Thread(target=read, name="loki-stdin", daemon=True).start()
 
     async def _text_commands(self) -> None:
+        """One reader for stdin: a line is a command, or the answer to the question a turn is waiting on.
+
+        The next line is taken only when no turn runs or a turn asks, so piped lines keep their order.
+        """
         assert self._stdin_lines is not None
         while True:
+            await self._line_wanted.wait()
             line = await self._stdin_lines.get()
             if line is None:
                 await self._commands.put(None)
                 return
-            await self._commands.put(Command(line, None, "text"))
+            self._line_wanted.clear()
+            pending = self._pending_listen
+            if pending is not None and not pending.done():
+                pending.set_result(line)
+            else:
+                await self._commands.put(Command(line, None, "text"))
 
     # Supervisor -------------------------------------------------------------------------------
     async def _supervise(self, name: str, stage: Callable[[], Awaitable[None]]) -> None:
@@ -759,11 +772,11 @@ def _time_dispatch(orchestrator: Orchestrator) -> None:
         return
     run = executor.run
 
-    async def timed_run(actions: Any, *, trusted: bool = False) -> Any:
+    async def timed_run(actions: Any, **options: Any) -> Any:
         clock = _TURN_CLOCK.get()
         if clock is not None and clock.get("speech_end_at") is not None:
             clock["timings"]["speech_end_to_action"] = round((time.monotonic() - clock["speech_end_at"]) * 1000, 1)
-        return await run(actions, trusted=trusted)
+        return await run(actions, **options)
 
     executor.run = timed_run  # type: ignore[method-assign]
     executor._loki_timed = True  # type: ignore[attr-defined]

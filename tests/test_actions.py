@@ -12,6 +12,7 @@ from loki.actions.executor import Executor, confirmation_prompt
 from loki.actions.policy import Decision, Policy
 from loki.actions.schema import ACTION_TYPES, action_json_schema, plan_json_schema, validate_action, validate_plan
 from loki.errors import ActionError
+from loki.screen.window import Context
 
 VALID = [
     {"type": "launch", "app": "browser"},
@@ -104,6 +105,11 @@ def policy() -> Policy:
         ({"type": "window", "op": "close"}, "confirm", "safe"),
         ({"type": "type", "text": "rm -rf ~"}, "deny", "confirm"),
         ({"type": "type", "text": "line one\nline two"}, "confirm", "safe"),
+        ({"type": "type", "text": "ls -la\r"}, "confirm", "safe"),
+        ({"type": "type", "text": "café ls\x0f"}, "confirm", "safe"),  # Ctrl+O runs a shell's line
+        ({"type": "hotkey", "keys": ["enter"]}, "confirm", "safe"),  # it may go to a terminal: LOKI cannot tell
+        ({"type": "hotkey", "keys": ["ctrl", "alt", "shift", "f2"]}, "deny", "deny"),
+        ({"type": "wait", "seconds": 30}, "deny", "deny"),  # longer than LOKI_STEP_TIMEOUT_S
         ({"type": "scroll", "clicks": 3}, "safe", "safe"),
     ],
 )
@@ -111,6 +117,13 @@ def test_policy_classes(policy: Policy, action: dict, untrusted: str, trusted: s
     action = validate_action(action)
     assert policy.check(action).decision is Decision(untrusted)
     assert policy.check(action, trusted=True).decision is Decision(trusted)
+
+
+def test_enter_is_judged_by_the_window_it_goes_to(policy: Policy) -> None:
+    enter = validate_action({"type": "hotkey", "keys": ["enter"]})
+    assert policy.check(enter, context=Context("linux", "firefox", "Mozilla Firefox")).decision is Decision.SAFE
+    assert policy.check(enter, context=Context("linux", "konsole", "")).decision is Decision.CONFIRM
+    assert policy.check(enter, context=Context("linux")).decision is Decision.CONFIRM
 
 
 # Executor ----------------------------------------------------------------------------------
@@ -180,6 +193,13 @@ async def test_dry_run_touches_nothing() -> None:
         [{"type": "launch", "app": "terminal"}, {"type": "type", "text": "x"}, {"type": "speak", "text": "hi"}]
     )
     assert report.ok and report.executed == 3 and driver.calls == [] and report.said == ["hi"]
+    assert report.ran == report.actions and report.refused == []
+
+
+async def test_dry_run_asks_as_a_real_run_would() -> None:
+    ex, driver = executor(dry_run=True)
+    report = await ex.run([{"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "window", "op": "close"}])
+    assert not report.ok and report.ran == [] and [r["action"]["type"] for r in report.refused] == ["hotkey", "window"]
 
 
 def test_confirmation_prompt_counts_repeats() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,7 +42,14 @@ def test_values_are_parsed() -> None:
         ({"LOKI_LLM_MODEL": "/nowhere/model.gguf"}, "LOKI_LLM_MODEL='/nowhere/model.gguf': no such file"),
         ({"LOKI_DRY_RUN": "maybe"}, "LOKI_DRY_RUN='maybe' is not a boolean"),
         ({"LOKI_VAD_AGGRESSIVENESS": "7"}, "LOKI_VAD_AGGRESSIVENESS='7' is out of range"),
-        ({"LOKI_LANGAUGE": "en"}, "Unknown setting LOKI_LANGAUGE"),
+        ({"LOKI_LANGAUGE": "en"}, "Unknown setting LOKI_LANGAUGE: did you mean LOKI_LANGUAGE?"),
+        ({"LOKI_DRYRUN": "1"}, "Unknown setting LOKI_DRYRUN: did you mean LOKI_DRY_RUN? (set in the environment)"),
+        ({"LOKI_LLM_TIMEOUT_S": "nan"}, "LOKI_LLM_TIMEOUT_S='nan' is not a finite number"),
+        ({"LOKI_CONFIRM_TIMEOUT_S": "inf"}, "LOKI_CONFIRM_TIMEOUT_S='inf' is not a finite number"),
+        ({"LOKI_FOLLOWUP_S": "-inf"}, "LOKI_FOLLOWUP_S='-inf' is"),
+        ({"LOKI_WAKE_THRESHOLD": "NaN"}, "LOKI_WAKE_THRESHOLD='NaN' is not a finite number"),
+        ({"LOKI_SPEAKER_LATENCY_MS": "Infinity"}, "LOKI_SPEAKER_LATENCY_MS='Infinity' is not a finite number"),
+        ({"LOKI_WAKE_PHRASE": "hey \udcff"}, "LOKI_WAKE_PHRASE has a byte that is not UTF-8 at position 5"),
         ({"LOKI_LLM_FALLBACK": "ollama,skynet"}, "LOKI_LLM_FALLBACK names 'skynet'"),
     ],
 )
@@ -66,3 +76,68 @@ def test_env_example_lists_every_setting() -> None:
     text = (REPO / ".env.example").read_text(encoding="utf-8")
     missing = [name for name in env_names() if f"{name}=" not in text]
     assert not missing, f".env.example lacks {missing}: run python -m loki.config --example > .env.example"
+
+
+def test_a_typo_in_the_environment_is_an_error_not_ignored(tmp_path: Path) -> None:
+    """LOKI_DRYRUN=1 used to be dropped silently, so dry-run was off and text was really typed."""
+    with pytest.raises(ConfigError, match="Unknown setting LOKI_DRYRUN: did you mean LOKI_DRY_RUN"):
+        load_settings(None, environ={"LOKI_DRYRUN": "1", "HOME": str(tmp_path)})
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "--env-file", "/dev/null", "say", "--json", "hello"],
+        env={**_clean_env(), "LOKI_DRYRUN": "1", "LOKI_LLM_BACKEND": "none"},
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert "Unknown setting LOKI_DRYRUN: did you mean LOKI_DRY_RUN?" in out.stderr
+
+
+def test_a_typo_in_dotenv_names_the_file_and_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOKI_LANGUAGE=en\n\nLOKI_DRY_RUNN=1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file, environ={})
+    assert str(err.value) == f"Unknown setting LOKI_DRY_RUNN: did you mean LOKI_DRY_RUN? (set in {env_file} line 3)"
+
+
+def test_dotenv_with_bytes_that_are_not_utf8_names_file_line_and_byte(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"LOKI_LANGUAGE=ru\nLOKI_WAKE_PHRASE=\xfd\xe9 \xeb\xee\xea\xe8\n")  # cp1251
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file, environ={})
+    assert str(err.value).startswith(f"{env_file} line 2: byte 0xfd at column 18 is not UTF-8")
+
+
+@pytest.mark.parametrize("line", ["LOKI_DRY_RUN = '1", "LOKI_DRY_RUN 1", "'LOKI_DRY_RUN'=\"1"])
+def test_a_dotenv_line_that_cannot_be_read_is_an_error_not_skipped(tmp_path: Path, line: str) -> None:
+    """A skipped line could be the LOKI_DRY_RUN=1 the user counts on."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"LOKI_LANGUAGE=en\n{line}\nLOKI_TRACE=0\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file, environ={})
+    assert str(err.value).startswith(f"{env_file} line 2: cannot read ")
+
+
+def test_a_good_dotenv_still_reads_quotes_comments_and_export(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        '# comment\nexport LOKI_WAKE_PHRASE="hey  loki" # trailing\nLOKI_LANGUAGE=ru\n\nLOKI_DRY_RUN=1\n',
+        encoding="utf-8",
+    )
+    s = load_settings(env_file, environ={})
+    assert (s.wake_phrase, s.language, s.dry_run) == ("hey  loki", "ru", True)
+
+
+@pytest.mark.parametrize("key", ["sk-\u2014abc", "sk-\u00a0abc", "ключ", "sk-abc\ndef"])
+def test_an_api_key_that_is_not_ascii_is_rejected_without_showing_it(key: str) -> None:
+    """httpx cannot put such a key in a header: it was a traceback on the first request."""
+    with pytest.raises(ConfigError) as err:
+        settings_from({"LOKI_LLM_BACKEND": "openai", "LOKI_LLM_API_KEY": key})
+    assert "LOKI_LLM_API_KEY has a character that is not plain ASCII" in str(err.value)
+    assert key.strip() not in str(err.value)
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("LOKI_")}

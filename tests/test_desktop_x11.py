@@ -265,3 +265,106 @@ async def test_fail_safe_corner_stops_the_plan(probe: Probe, tmp_path: Path) -> 
         xdotool("mousemove", "640", "400")  # leave the corner so later tests can act
     assert not report.ok and "fail-safe" in report.message and report.executed == 1
     assert "never typed" not in probe.text()
+
+
+# A model's shell command (issue 13): the rule is where the text goes, read from the real focused window.
+@pytest.fixture
+def xterm(xserver: str, tmp_path: Path) -> Iterator[str]:
+    """A real xterm running bash in tmp_path, focused, with keyboard focus proven; yields its window id."""
+    if subprocess.run(["which", "xterm"], capture_output=True).returncode != 0:
+        pytest.skip("needs xterm: run the README's test command to install it")
+    before = set(xdotool("search", "--class", "xterm").split())
+    proc = subprocess.Popen(["xterm", "-T", "scratch", "-e", "bash", "--norc", "--noprofile"], cwd=tmp_path)
+    wid = wait_until(lambda: next(iter(set(xdotool("search", "--class", "xterm").split()) - before), ""), what="xterm")
+    xdotool("windowactivate", "--sync", wid)
+    wait_until(lambda: xdotool("getwindowfocus") == wid, what="xterm focus")
+    xdotool("type", "touch ready")
+    xdotool("key", "Return")
+    wait_until(lambda: (tmp_path / "ready").exists(), what="the shell in xterm to run a command")
+    yield wid
+    proc.terminate()
+    proc.wait(5)
+
+
+async def test_a_models_command_into_a_real_xterm_runs_only_after_a_yes(
+    xterm: str, tmp_path: Path, settings_env: dict[str, str]
+) -> None:
+    from loki.app import build_orchestrator
+    from loki.config import settings_from
+    from loki.llm.fakeserver import CannedLlmServer
+
+    answer = json.dumps(
+        {"actions": [{"type": "type", "text": "touch pwned"}, {"type": "hotkey", "keys": ["enter"]}], "reply": "Done."}
+    )
+    env = {**settings_env, "LOKI_LLM_BACKEND": "openai", "LOKI_LLM_TIMEOUT_S": "5"}
+    with CannedLlmServer(answer) as server:
+        orch = build_orchestrator(settings_from({**env, "LOKI_LLM_URL": server.openai_url}))  # real window, real keys
+        try:
+            result = await orch.handle("make a file called pwned")
+            assert result.tier == 1 and not result.ok and result.actions == [] and len(result.refused) == 2
+            assert "run “touch pwned” in a terminal" in result.reply
+            time.sleep(1.0)  # noqa: ASYNC251 - give a typed command time to run if it was typed
+            assert not (tmp_path / "pwned").exists()
+
+            async def yes(prompt: str) -> bool:
+                return True
+
+            orch.executor.confirm = yes
+            result = await orch.handle("make a file called pwned")
+            assert result.ok and len(result.actions) == 2, result.reply
+            wait_until(lambda: (tmp_path / "pwned").exists(), what="the confirmed command to run")
+        finally:
+            for tier in orch.tiers:
+                if hasattr(tier, "aclose"):
+                    await tier.aclose()
+            orch.executor.close()
+
+
+async def test_enter_is_checked_against_the_window_focused_when_it_is_pressed(xterm: str, tmp_path: Path) -> None:
+    from loki.screen.window import Context, active_context
+
+    ex = real_executor(tmp_path)
+    # The plan was judged while a browser had the focus; by the time of Enter, a terminal has it.
+    report = await ex.run(
+        [{"type": "type", "text": "touch late"}, {"type": "hotkey", "keys": ["enter"]}],
+        context=Context("linux", "firefox", "Mozilla Firefox"),
+        focus=active_context,
+    )
+    try:
+        assert not report.ok and report.ran == [{"type": "type", "text": "touch late"}]
+        assert report.refused == [
+            {
+                "action": {"type": "hotkey", "keys": ["enter"]},
+                "reason": "waiting for a yes nobody gave: Enter in a terminal runs the typed text as a command",
+            }
+        ]
+        time.sleep(1.0)  # noqa: ASYNC251
+        assert not (tmp_path / "late").exists()
+    finally:
+        xdotool("key", "ctrl+u")  # clear the shell's line
+
+
+async def test_a_window_titled_like_a_prompt_gets_no_unconfirmed_enter(
+    probe: Probe, tmp_path: Path, settings_env: dict[str, str]
+) -> None:
+    from loki.app import build_orchestrator
+    from loki.config import settings_from
+    from loki.llm.fakeserver import CannedLlmServer
+
+    xdotool("set_window", "--name", "me@box: ~/work", xdotool("getactivewindow"))
+    answer = json.dumps(
+        {"actions": [{"type": "type", "text": "ls"}, {"type": "hotkey", "keys": ["enter"]}], "reply": "Listing."}
+    )
+    env = {**settings_env, "LOKI_LLM_BACKEND": "openai", "LOKI_LLM_TIMEOUT_S": "5"}
+    with CannedLlmServer(answer) as server:
+        orch = build_orchestrator(settings_from({**env, "LOKI_LLM_URL": server.openai_url}))
+        try:
+            result = await orch.handle("what files are here")
+        finally:
+            for tier in orch.tiers:
+                if hasattr(tier, "aclose"):
+                    await tier.aclose()
+            orch.executor.close()
+    assert not result.ok and result.actions == [] and "in a terminal" in result.reply
+    time.sleep(0.5)  # noqa: ASYNC251
+    assert probe.text() == "" and not any(e.get("key") == "Return" for e in probe.events())

@@ -83,6 +83,13 @@ class Answering:
         return Plan(2, [{"type": "launch", "app": "bash"}], reply="Launching bash.")
 
 
+class Entering:
+    number = 2
+
+    async def plan(self, turn: Turn) -> Plan | None:
+        return Plan(2, [{"type": "hotkey", "keys": ["enter"]}], reply="Pressing Enter.")
+
+
 async def test_a_failing_tier_does_not_take_the_turn_down(settings_env: dict[str, str]) -> None:
     from loki.brain.tier0 import LocalCommands
     from loki.profiles.loader import load_profiles, shipped_profiles_dir
@@ -91,7 +98,8 @@ async def test_a_failing_tier_does_not_take_the_turn_down(settings_env: dict[str
     tier0 = LocalCommands(Matcher(load_profiles([(shipped_profiles_dir(), False)])))
     orch, _ = make(settings_env, tiers=[tier0, Exploding()])
     result = await orch.handle("what is the meaning of life")
-    assert not result.ok and result.error == "internal" and "RuntimeError" in result.reply
+    assert not result.ok and result.error == "internal"
+    assert result.reply == "Something went wrong while I was working out what you meant: RuntimeError."
     # The next turn works as usual.
     assert (await orch.handle("copy")).tier == 0
 
@@ -158,3 +166,28 @@ def test_broken_user_profile_is_reported_with_file_and_line(settings_env: dict[s
         timeout=60,
     )
     assert say.returncode == 1 and "mine.loki:2" in say.stderr
+
+
+async def test_a_failure_in_any_stage_reads_right(settings_env: dict[str, str]) -> None:
+    def no_window() -> Context:
+        raise RuntimeError("xdotool crashed")
+
+    orch, _ = make(settings_env)
+    orch.context = no_window
+    assert (await orch.handle("new tab")).reply.endswith("while I was looking at the active window: RuntimeError.")
+
+    async def broken_confirm(prompt: str) -> bool:
+        raise ValueError("the confirmation broke")
+
+    orch, _ = make(settings_env, tiers=[Entering()])
+    orch.executor.confirm = broken_confirm
+    orch.context = lambda: Context("linux")  # focus unknown: a model's Enter needs a yes
+    assert (await orch.handle("do it")).reply.endswith("while I was carrying out the plan: ValueError.")
+
+    async def broken_voice(text: str, language: str) -> None:
+        raise OSError("no audio device")
+
+    orch, _ = make(settings_env, tiers=[Entering()])
+    orch.reply = broken_voice
+    orch.context = lambda: Context("linux", "firefox", "Mozilla Firefox")
+    assert (await orch.handle("do it")).reply.endswith("while I was putting the reply together: OSError.")

@@ -160,4 +160,5 @@ def test_loki_say_in_a_terminal_asks_on_the_tty(settings_env: dict[str, str], ty
     if agreed:  # without a desktop the key press itself fails, which proves the yes was taken
         assert "Cannot reach the desktop" in result["reply"]
     else:
-        assert result["reply"] == "Closing the tab. Okay, I won't do it." and result["error"] == "not_executed"
+        assert result["reply"] == "Okay, I won't do it." and result["error"] == "not_executed"
+        assert result["actions"] == [] and result["refused"][0]["reason"].startswith("declined")

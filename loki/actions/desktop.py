@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loki.actions.drivers import InputDriver, on_x11
+from loki.actions.drivers import InputDriver, display_gone, on_x11, x_display_error
 from loki.errors import ActionError
 from loki.private import private_dir, write_private_bytes
 
@@ -20,6 +22,17 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(argv, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ActionError(f"{argv[0]} failed: {exc}") from exc
+
+
+def _x_tool(argv: list[str], what: str, failed: str = "") -> None:
+    """Run an X11 tool; its failure is an error, and a display that went away is named as such."""
+    result = _run(argv)
+    if result.returncode == 0:
+        return
+    problem = x_display_error()
+    if problem is not None:
+        raise display_gone(problem)
+    raise ActionError(failed or f"Could not {what}: {argv[0]} says {result.stderr.strip() or result.returncode}")
 
 
 _launched: list[subprocess.Popen[bytes]] = []
@@ -53,58 +66,102 @@ def window(op: str, target: str | None, driver: InputDriver) -> None:
     elif op == "next":
         driver.hotkey(["command", "tab"] if sys.platform == "darwin" else ["alt", "tab"])
     elif op == "minimize" and linux and shutil.which("xdotool"):
-        _run(["xdotool", "getactivewindow", "windowminimize"])
+        _x_tool(["xdotool", "getactivewindow", "windowminimize"], "minimize the window")
     elif op == "minimize":
         driver.hotkey(["command", "m"] if sys.platform == "darwin" else ["win", "down"])
     elif op == "maximize" and linux and shutil.which("wmctrl"):
-        _run(["wmctrl", "-r", ":ACTIVE:", "-b", "toggle,maximized_vert,maximized_horz"])
+        _x_tool(["wmctrl", "-r", ":ACTIVE:", "-b", "toggle,maximized_vert,maximized_horz"], "maximize the window")
     elif op == "maximize":
         driver.hotkey(["ctrl", "command", "f"] if sys.platform == "darwin" else ["win", "up"])
     elif op == "focus":
         assert target
         if linux and shutil.which("wmctrl"):
-            if _run(["wmctrl", "-a", target]).returncode != 0:
-                raise ActionError(f"No window called {target!r} is open.")
+            _x_tool(["wmctrl", "-a", target], "", f"No window called {target!r} is open.")
         elif sys.platform == "darwin":
             _run(["osascript", "-e", f'tell application "{target}" to activate'])
         else:
             raise ActionError("Focusing a window by name needs wmctrl here: sudo apt-get install wmctrl")
 
 
-def volume(action: dict[str, Any], driver: InputDriver) -> None:
-    """Change or mute the default output's volume with the OS's own mixer."""
+@dataclass
+class VolumeLimits:
+    """How far one turn may move the volume: never above `max_percent`, never more than `turn_max_percent` in all."""
+
+    max_percent: int = 100
+    turn_max_percent: int = 50
+    start_percent: int | None = None  # the level before the turn's first change, once read
+    moved_percent: int = 0  # net change made without being able to read the level (media keys)
+
+    def target(self, current: int, delta: int) -> int:
+        """The level to set for `delta` from `current`: within the caps, and never a step the wrong way."""
+        if self.start_percent is None:
+            self.start_percent = current
+        high = min(self.max_percent, self.start_percent + self.turn_max_percent)
+        low = max(0, self.start_percent - self.turn_max_percent)
+        if delta > 0:
+            return max(current, min(current + delta, high))
+        return min(current, max(current + delta, low))
+
+
+_PERCENT = re.compile(r"(\d+)%")
+
+
+def _level(argv: list[str]) -> int | None:
+    """The highest channel's volume in percent, as a mixer prints it (None if it cannot be read)."""
+    result = _run(argv)
+    levels = [int(p) for p in _PERCENT.findall(result.stdout)] if result.returncode == 0 else []
+    return max(levels) if levels else None
+
+
+def volume(action: dict[str, Any], driver: InputDriver | None, limits: VolumeLimits | None = None) -> None:
+    """Change or mute the default output's volume with the OS's own mixer, within `limits`."""
+    limits = limits if limits is not None else VolumeLimits()
     mute: bool | None = action.get("mute")
     delta: int = action.get("delta", 0)
     if sys.platform.startswith("linux") and shutil.which("pactl"):
+        current = None if mute is not None else _level(["pactl", "get-sink-volume", "@DEFAULT_SINK@"])
         if mute is not None:
             argv = ["pactl", "set-sink-mute", "@DEFAULT_SINK@", "1" if mute else "0"]
-        else:
-            argv = ["pactl", "set-sink-volume", "@DEFAULT_SINK@", f"{delta:+d}%"]
-        result = _run(argv)
-        if result.returncode == 0:
-            return
-        if not shutil.which("amixer"):
-            raise ActionError(f"pactl could not change the volume: {result.stderr.strip()}")
+        elif current is not None:
+            argv = ["pactl", "set-sink-volume", "@DEFAULT_SINK@", f"{limits.target(current, delta)}%"]
+        if mute is not None or current is not None:
+            result = _run(argv)
+            if result.returncode == 0:
+                return
+            if not shutil.which("amixer"):
+                raise ActionError(f"pactl could not change the volume: {result.stderr.strip()}")
     if sys.platform.startswith("linux") and shutil.which("amixer"):
         if mute is not None:
             argv = ["amixer", "-q", "set", "Master", "mute" if mute else "unmute"]
         else:
-            argv = ["amixer", "-q", "set", "Master", f"{abs(delta)}%{'+' if delta > 0 else '-'}"]
+            current = _level(["amixer", "get", "Master"])
+            if current is None:
+                raise ActionError("Could not read the volume (pactl and amixer failed), so LOKI left it as it is.")
+            argv = ["amixer", "-q", "set", "Master", f"{limits.target(current, delta)}%"]
         if _run(argv).returncode == 0:
             return
     if sys.platform == "darwin":
         if mute is not None:
             script = f"set volume output muted {'true' if mute else 'false'}"
         else:
-            script = f"set volume output volume ((output volume of (get volume settings)) + {delta})"
+            out = _run(["osascript", "-e", "output volume of (get volume settings)"]).stdout.strip()
+            if not out.isdigit():
+                raise ActionError("Could not read the volume from macOS, so LOKI left it as it is.")
+            script = f"set volume output volume {limits.target(int(out), delta)}"
         _run(["osascript", "-e", script])
         return
-    # Windows and anything else: the keyboard's media keys, about 2 % a press.
+    if driver is None:
+        raise ActionError("No mixer (pactl, amixer) and no keyboard to change the volume with.")
+    # Windows and anything else: the keyboard's media keys, about 2 % a press. The level cannot be
+    # read, so only the turn's cap applies.
     if mute is not None:
         driver.hotkey(["volumemute"])
-    else:
-        for _ in range(max(1, abs(delta) // 2)):
-            driver.hotkey(["volumeup" if delta > 0 else "volumedown"])
+        return
+    room_up, room_down = limits.turn_max_percent - limits.moved_percent, limits.turn_max_percent + limits.moved_percent
+    step = max(-room_down, min(delta, room_up))
+    limits.moved_percent += step
+    for _ in range(max(1, abs(step) // 2) if step else 0):
+        driver.hotkey(["volumeup" if step > 0 else "volumedown"])
 
 
 _MEDIA_KEYS = {"playpause": "playpause", "next": "nexttrack", "previous": "prevtrack"}

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loki.actions import desktop
 from loki.actions.apps import AppCatalog
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
-from loki.actions.policy import Decision, Policy
-from loki.actions.schema import validate_plan
+from loki.actions.policy import Decision, Policy, Verdict, looks_like_terminal, submit_reason
+from loki.actions.schema import validate_action
 from loki.errors import ActionError
+
+if TYPE_CHECKING:
+    from loki.screen.window import Context
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +31,21 @@ InterruptFn = Callable[[], Awaitable[None]]
 class Report:
     """What happened to a plan: `ok` only if every step ran (or would run, in dry-run)."""
 
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # the validated plan
+    ran: list[dict[str, Any]] = field(default_factory=list)  # the steps that ran (in dry-run: would run)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # [{"action", "reason"}] for steps that did not
     ok: bool = True
+    failed: bool = False  # a step was tried and failed (not merely refused)
     executed: int = 0
     message: str = ""  # why it stopped, for the user
     said: list[str] = field(default_factory=list)  # text of speak actions
     artifacts: list[str] = field(default_factory=list)  # files made (screenshots)
+
+    def refuse(self, actions: list[Any], start: int, index: int, reason: str, *, verb: str = "was refused") -> None:
+        """List `actions[start:]` as not run: step `index` for `reason`, the others because of it."""
+        for i, action in enumerate(actions[start:], start):
+            why = reason if i == index else f"not run because step {index + 1} {verb}"
+            self.refused.append({"action": action, "reason": why})
 
 
 def describe(action: dict[str, Any]) -> str:
@@ -47,7 +60,20 @@ def describe(action: dict[str, Any]) -> str:
         return f"type “{text[:40]}{'…' if len(text) > 40 else ''}”"
     if kind == "launch":
         return f"open {action['app']}"
+    if kind == "wait":
+        return f"wait {action['seconds']:g} s"
     return kind
+
+
+def _describe_step(action: dict[str, Any], verdict: Verdict) -> str:
+    """What a confirmation asks about: a terminal's command line as the command it runs."""
+    if verdict.command is None:
+        return describe(action)
+    command = verdict.command.strip()
+    where = "in a terminal" if verdict.reason == submit_reason(True) else "in what may be a terminal"
+    if not command:
+        return f"press Enter {where}"
+    return f"run “{command[:60]}{'…' if len(command) > 60 else ''}” {where}"
 
 
 _NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
@@ -60,11 +86,11 @@ def _plural(text: str, n: int) -> str:
     return f"{text} {count} times"
 
 
-def confirmation_prompt(actions: list[dict[str, Any]]) -> str:
-    """'I'm about to close the window and press ctrl+q. Okay?'"""
+def confirmation_prompt(actions: list[dict[str, Any]], phrases: list[str] | None = None) -> str:
+    """'I'm about to close the window and press ctrl+q. Okay?' (`phrases` replace the actions' descriptions)."""
     counts: dict[str, int] = {}
-    for action in actions:
-        counts[describe(action)] = counts.get(describe(action), 0) + 1
+    for text in phrases if phrases is not None else [describe(a) for a in actions]:
+        counts[text] = counts.get(text, 0) + 1
     parts = [text if n == 1 else _plural(text, n) for text, n in counts.items()]
     return f"I'm about to {', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]}. Okay?"
 
@@ -77,7 +103,8 @@ class Executor:
         policy: Policy,
         *,
         driver_factory: Callable[[], InputDriver] = PyAutoGuiDriver,
-        step_timeout_s: float = 10.0,
+        volume_max_percent: int = 100,
+        volume_turn_max_percent: int = 50,
         screenshot_dir: str = "",
         speak: SpeakFn | None = None,
         interrupt: InterruptFn | None = None,
@@ -86,12 +113,23 @@ class Executor:
         self.policy = policy
         self._driver_factory = driver_factory
         self._driver: InputDriver | None = None
-        self.step_timeout_s = step_timeout_s
+        self.volume_max_percent = volume_max_percent
+        self.volume_turn_max_percent = volume_turn_max_percent
         self.screenshot_dir = screenshot_dir
         self.speak = speak
         self.interrupt = interrupt
         self.confirm = confirm
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-actions")
+
+    @property
+    def step_timeout_s(self) -> float:
+        """Seconds one step may take (the policy's, which also refuses longer waits)."""
+        return self.policy.step_timeout_s
+
+    @property
+    def plan_timeout_s(self) -> float:
+        """Seconds a whole plan may take, confirmations excluded."""
+        return self.policy.plan_timeout_s
 
     @property
     def apps(self) -> AppCatalog:
@@ -102,68 +140,136 @@ class Executor:
         """Release the action thread."""
         self._thread.shutdown(wait=False, cancel_futures=True)
 
-    async def run(self, actions: Iterable[Any], *, trusted: bool = False) -> Report:
+    async def run(
+        self,
+        actions: Iterable[Any],
+        *,
+        trusted: bool = False,
+        context: Context | None = None,
+        focus: Callable[[], Context] | None = None,
+    ) -> Report:
         """Validate and policy-check the whole plan, confirm if needed, then execute in order.
 
-        Nothing runs when any step is invalid or denied, or when the user declines.
+        `context` is the window focused when the plan starts (None: unknown); `focus`, when given,
+        reads the focused window again before an untrusted Enter, which is confirmed if it would go
+        to a terminal. Nothing runs when any step is invalid or denied, or when the user declines.
         """
         report = Report()
-        try:
-            report.actions = validate_plan(actions)
-        except ActionError as exc:
-            return Report(ok=False, message=f"I can't do that: {exc}")
-        verdicts = self.policy.check_plan(report.actions, trusted=trusted)
-        denied = [(a, v) for a, v in zip(report.actions, verdicts, strict=True) if v.decision is Decision.DENY]
-        if denied:
-            action, verdict = denied[0]
-            report.ok, report.message = False, f"I won't {describe(action)}: {verdict.reason}"
-            return report
-        risky = [a for a, v in zip(report.actions, verdicts, strict=True) if v.decision is Decision.CONFIRM]
-        if risky and not self.policy.dry_run:
-            prompt = confirmation_prompt(risky)
-            agreed = await self.confirm(prompt) if self.confirm else False
-            if not agreed:
-                report.ok, report.message = (
-                    False,
-                    "Okay, I won't do it." if self.confirm else f"{prompt} I need a yes first.",
-                )
-                return report
-        for action in report.actions:
+        raw = list(actions)
+        for index, action in enumerate(raw):
             try:
-                await self._step(action, report)
-            except TimeoutError:
-                report.ok, report.message = (
-                    False,
-                    f"Stopped: '{describe(action)}' took longer than {self.step_timeout_s:g} s.",
-                )
-                break
+                report.actions.append(validate_action(action))
             except ActionError as exc:
-                report.ok, report.message = False, str(exc)
+                report.actions = []
+                report.ok, report.message = False, f"I can't do that: Step {index + 1}: {exc}"
+                report.refuse(raw, 0, index, f"Step {index + 1}: {exc}")
+                return report
+        plan = report.actions
+        verdicts = self.policy.check_plan(plan, trusted=trusted, context=context)
+        denied = [i for i, v in enumerate(verdicts) if v.decision is Decision.DENY]
+        if denied:
+            first = denied[0]
+            report.ok, report.message = False, f"I won't {describe(plan[first])}: {verdicts[first].reason}"
+            report.refuse(plan, 0, first, verdicts[first].reason)
+            for i in denied[1:]:
+                report.refused[i]["reason"] = verdicts[i].reason
+            return report
+        risky = [i for i, v in enumerate(verdicts) if v.decision is Decision.CONFIRM]
+        if risky:
+            prompt = confirmation_prompt(
+                [plan[i] for i in risky], [_describe_step(plan[i], verdicts[i]) for i in risky]
+            )
+            if not await self._ask(prompt, report):
+                report.refuse(plan, 0, risky[0], "", verb="was not confirmed")
+                for i in risky:
+                    report.refused[i]["reason"] = self._unconfirmed(verdicts[i].reason)
+                return report
+        deadline = time.monotonic() + self.plan_timeout_s
+        limits = desktop.VolumeLimits(self.volume_max_percent, self.volume_turn_max_percent)
+        for index, action in enumerate(plan):
+            if focus is not None and not trusted and not self.policy.dry_run and index not in risky:
+                asked_at = time.monotonic()
+                refusal = await self._confirm_focus(action, verdicts[index], focus, report)
+                deadline += time.monotonic() - asked_at  # time spent asking is not the plan's
+                if refusal:
+                    report.refuse(plan, index, index, self._unconfirmed(refusal), verb="was not confirmed")
+                    return report
+            try:
+                await self._step(action, report, limits, deadline)
+            except ActionError as exc:
+                report.ok, report.failed, report.message = False, True, str(exc)
+                report.refuse(plan, index, index, str(exc), verb="failed")
                 break
+            report.ran.append(action)
             report.executed += 1
         return report
 
-    async def _step(self, action: dict[str, Any], report: Report) -> None:
+    async def _ask(self, prompt: str, report: Report) -> bool:
+        """Ask the user; on anything but a yes, say so in `report`."""
+        agreed = await self.confirm(prompt) if self.confirm else False
+        if not agreed:
+            report.ok = False
+            report.message = "Okay, I won't do it." if self.confirm else f"{prompt} I need a yes first."
+        return agreed
+
+    def _unconfirmed(self, reason: str) -> str:
+        """A refused step's reason when the yes did not come."""
+        return f"{'declined' if self.confirm else 'waiting for a yes nobody gave'}: {reason}"
+
+    async def _confirm_focus(
+        self, action: dict[str, Any], verdict: Verdict, focus: Callable[[], Context], report: Report
+    ) -> str:
+        """Before an Enter the plan thought safe: ask if the focused window is a terminal; returns why not, or ""."""
+        if not self.policy.is_submit(action):
+            return ""
+        loop = asyncio.get_running_loop()
+        try:
+            now = await asyncio.wait_for(loop.run_in_executor(self._thread, focus), self.step_timeout_s)
+        except Exception:  # xdotool missing or hung, the display gone: unknown
+            log.warning("could not read the focused window before pressing Enter", exc_info=True)
+            now = None
+        terminal = looks_like_terminal(now)
+        if terminal is False:
+            return ""
+        reason = submit_reason(terminal)
+        step = _describe_step(action, Verdict(Decision.CONFIRM, reason, verdict.command or ""))
+        return "" if await self._ask(confirmation_prompt([action], [step]), report) else reason
+
+    async def _step(
+        self, action: dict[str, Any], report: Report, limits: desktop.VolumeLimits, deadline: float
+    ) -> None:
+        """Run one step within the step's and the plan's time; raises ActionError when it fails or overruns."""
+        left_s = deadline - time.monotonic()
+        limit_s = min(self.step_timeout_s, left_s)
+        over = (
+            f"Stopped: '{describe(action)}' took longer than {self.step_timeout_s:g} s (LOKI_STEP_TIMEOUT_S)."
+            if limit_s == self.step_timeout_s
+            else f"Stopped: the plan took longer than {self.plan_timeout_s:g} s (LOKI_PLAN_TIMEOUT_S)."
+        )
+        if left_s <= 0:
+            raise ActionError(over)
         kind = action["type"]
         if kind == "speak":
             report.said.append(action["text"])
             if self.speak and not self.policy.dry_run:
-                await self.speak(action["text"])
+                await self._within(self.speak(action["text"]), left_s, over)
             return
         if kind == "stop":
             if self.interrupt and not self.policy.dry_run:
-                await self.interrupt()
+                await self._within(self.interrupt(), left_s, over)
             return
         if kind == "wait":
             if not self.policy.dry_run:
-                await asyncio.sleep(action["seconds"])
+                await asyncio.sleep(min(action["seconds"], limit_s))
+                if action["seconds"] > limit_s:
+                    raise ActionError(over)
             return
         if self.policy.dry_run:
             return
         loop = asyncio.get_running_loop()
         try:
-            result = await asyncio.wait_for(loop.run_in_executor(self._thread, self._act, action), self.step_timeout_s)
-        except (ActionError, TimeoutError):
+            result = await self._within(loop.run_in_executor(self._thread, self._act, action, limits), limit_s, over)
+        except ActionError:
             raise
         except Exception as exc:  # pyautogui.FailSafeException, Xlib errors, OSError from tools
             if type(exc).__name__ == "FailSafeException":
@@ -172,12 +278,19 @@ class Executor:
         if result:
             report.artifacts.append(result)
 
+    @staticmethod
+    async def _within(awaitable: Awaitable[Any], limit_s: float, over: str) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, limit_s)
+        except TimeoutError:
+            raise ActionError(over) from None
+
     def _get_driver(self) -> InputDriver:
         if self._driver is None:
             self._driver = self._driver_factory()
         return self._driver
 
-    def _act(self, action: dict[str, Any]) -> str | None:
+    def _act(self, action: dict[str, Any], limits: desktop.VolumeLimits) -> str | None:
         """Carry out one desktop action (in the action thread). Returns a path for screenshots."""
         kind = action["type"]
         log.info("action %s", action if kind != "type" else {"type": "type", "chars": len(action["text"])})
@@ -191,7 +304,7 @@ class Executor:
         elif kind == "screenshot":
             return str(desktop.screenshot(self.screenshot_dir))
         elif kind == "volume":
-            desktop.volume(action, self._get_driver_or_none())
+            desktop.volume(action, self._get_driver_or_none(), limits)
         elif kind == "media":
             desktop.media(action["op"], self._get_driver())
         elif kind == "window":

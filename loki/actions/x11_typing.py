@@ -33,18 +33,23 @@ class X11Typist:
             from Xlib.ext import xtest
         except ImportError as exc:  # python-xlib comes with pyautogui on Linux
             raise ActionError("Typing on X11 needs python-xlib: pip install python-xlib") from exc
+        from loki.actions.drivers import desktop_unreachable, xauthority_fallback
+
         self._X, self._XK, self._xtest = X, XK, xtest
         try:
-            self._display: Any = display.Display()
-        except Exception as exc:  # DisplayNameError, ConnectionClosedError
-            raise ActionError(f"Cannot open the X display to type: {exc}") from exc
+            with xauthority_fallback():
+                self._display: Any = display.Display()
+        except Exception as exc:  # DisplayNameError, DisplayConnectionError
+            raise desktop_unreachable(exc) from exc
         self.char_delay_s = char_delay_s
         info = self._display.display.info
         self._min_kc, self._max_kc = info.min_keycode, info.max_keycode
 
     def close(self) -> None:
-        """Close the X connection."""
-        self._display.close()
+        """Close the X connection without waiting on the server (it may have gone away mid-text)."""
+        from loki.actions.drivers import drop_x_connection
+
+        drop_x_connection(self._display)
 
     def _spare_keycodes(self) -> list[int]:
         mapping = self._display.get_keyboard_mapping(self._min_kc, self._max_kc - self._min_kc + 1)

@@ -31,6 +31,18 @@ _NOT_UNDERSTOOD = {
     "ru": "Извините, я не знаю, как это сделать.",
 }
 _NOTHING_TO_REPEAT = {"en": "There is nothing to repeat yet.", "ru": "Пока нечего повторять."}
+# "Something went wrong while I was ...", per stage of a turn.
+_DOING = {
+    "context": "looking at the active window",
+    "route": "working out what you meant",
+    "execute": "carrying out the plan",
+    "reply": "putting the reply together",
+}
+
+
+def turn_failed(result: TurnResult) -> bool:
+    """True when something went wrong (an action failed, a backend, a bug), not when LOKI only refused or did not understand."""
+    return result.error not in (None, "not_executed")
 
 
 @dataclass
@@ -39,7 +51,8 @@ class TurnResult:
 
     text: str
     tier: int | None = None
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # what ran (in dry-run: would run)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # [{"action", "reason"}] for steps that did not
     reply: str = ""
     language: str = "en"
     ok: bool = True
@@ -53,6 +66,7 @@ class TurnResult:
             text_key: self.text,
             "tier": self.tier,
             "actions": self.actions,
+            "refused": self.refused,
             "reply": self.reply,
             "timings_ms": self.timings_ms,
             "language": self.language,
@@ -115,24 +129,30 @@ class Orchestrator:
                 if self._last_plan is None:
                     result.tier, result.reply = 0, _NOTHING_TO_REPEAT[lang]
                     return result
-                plan = Plan(self._last_plan.tier, list(self._last_plan.actions), self._last_plan.reply, trusted=True)
+                last = self._last_plan  # a model's plan stays untrusted: its risky steps are asked again
+                plan = Plan(last.tier, list(last.actions), last.reply, trusted=last.trusted)
             result.tier, result.detail = plan.tier, plan.detail
             stage = "execute"
-            report = await self.executor.run(plan.actions, trusted=plan.trusted)
+            focus = None if self.settings.dry_run else self.context
+            report = await self.executor.run(plan.actions, trusted=plan.trusted, context=ctx, focus=focus)
             watch.lap("execute")
-            result.actions = report.actions
+            result.actions = report.ran
+            # Tier 1 lists the steps of a model plan it refused to run (bad JSON, unknown or denied step).
+            result.refused = [*plan.detail.pop("refused", []), *report.refused]
             stage = "reply"
-            reply_parts = [plan.reply, *report.said, report.message]
+            # A plan that did not (all) run must not say "Done.": only what LOKI did and why it stopped.
+            reply_parts = [plan.reply if report.ok else "", *report.said, report.message]
             if plan.reply_stream is not None:
                 reply_parts[0] = await self._consume_stream(plan, lang)
             result.reply = " ".join(p.strip() for p in reply_parts if p and p.strip())
-            # Tier 1 marks a model plan it refused to run (bad JSON, unknown or denied step) with
-            # detail["rejected"]: nothing ran, as when the executor refuses a plan.
+            # Tier 1 marks a model plan it refused to run with detail["rejected"]: nothing ran, as
+            # when the executor refuses a plan.
             result.ok = report.ok and not plan.detail.get("rejected")
             if not result.ok:
-                result.error = "not_executed"
+                result.error = "action_failed" if report.failed else "not_executed"
             elif plan.actions or plan.reply:
-                self._last_plan = Plan(plan.tier, report.actions, "" if report.said else result.reply)
+                reply = "" if report.said else result.reply
+                self._last_plan = Plan(plan.tier, report.actions, reply, trusted=plan.trusted)
             if self.reply and result.reply and plan.reply_stream is None:
                 await self.reply(result.reply, lang)
             return result
@@ -143,7 +163,7 @@ class Orchestrator:
         except Exception as exc:  # a bug in a stage must not take the daemon down
             log.exception("turn failed in %s", stage)
             result.ok, result.error = False, "internal"
-            result.reply = f"Something went wrong while I was {stage.replace('_', ' ')}ing: {exc.__class__.__name__}."
+            result.reply = f"Something went wrong while I was {_DOING[stage]}: {exc.__class__.__name__}."
             return result
         finally:
             result.timings_ms.update(timings or {})

@@ -202,6 +202,7 @@ class _Judged:
     rejected: str = ""  # why nothing runs: truncated, not_json, schema, invalid, pointer, denied
     why: str = ""  # the detail, for the log and the English reply
     what: str = ""  # the denied step, described
+    refused: list[dict[str, Any]] = field(default_factory=list)  # the model's steps, each with why it did not run
 
 
 class LlmPlanner:
@@ -309,16 +310,25 @@ class LlmPlanner:
             return _Judged([], "", "truncated" if reader.started and not reader.closed else "not_json")
         problem = self._schema_problem(obj)
         if problem:
-            return _Judged([], "", "schema", why=problem)
+            steps = obj["actions"] if isinstance(obj, dict) and isinstance(obj.get("actions"), list) else []
+            return _Judged([], "", "schema", why=problem, refused=_refused(steps, {}, problem))
+        steps = obj["actions"]
         try:
-            actions = validate_plan(obj["actions"])
+            actions = validate_plan(steps)
         except ActionError as exc:
-            return _Judged([], "", "invalid", why=str(exc))
-        if any(a["type"] in POINTER_TYPES for a in actions):
-            return _Judged([], "", "pointer")
-        for action, verdict in zip(actions, self.policy.check_plan(actions, trusted=False), strict=True):
-            if verdict.decision is Decision.DENY:
-                return _Judged([], "", "denied", why=verdict.reason.rstrip("."), what=describe(action))
+            index = int(str(exc).split(":", 1)[0].removeprefix("Step ")) - 1
+            return _Judged([], "", "invalid", why=str(exc), refused=_refused(steps, {index: str(exc)}))
+        pointers = {
+            i: "tier 1 cannot see the screen to point" for i, a in enumerate(actions) if a["type"] in POINTER_TYPES
+        }
+        if pointers:
+            return _Judged([], "", "pointer", refused=_refused(actions, pointers))
+        verdicts = self.policy.check_plan(actions, trusted=False)
+        denied = {i: v.reason for i, v in enumerate(verdicts) if v.decision is Decision.DENY}
+        if denied:
+            first = min(denied)
+            why, what = denied[first].rstrip("."), describe(actions[first])
+            return _Judged([], "", "denied", why=why, what=what, refused=_refused(actions, denied))
         return _Judged(actions, obj.get("reply", ""))
 
     def _schema_problem(self, obj: Any) -> str:
@@ -342,7 +352,7 @@ class LlmPlanner:
             reply += "."
         log.warning("tier 1 did not run the model's plan (%s): %s", kind, shorten(judged.why or raw))
         detail = self._detail(started, wait_s)
-        detail.update(rejected=kind, why=judged.why, model_output=shorten(raw, 500))
+        detail.update(rejected=kind, why=judged.why, model_output=shorten(raw, 500), refused=judged.refused)
         return Plan(1, [], reply, detail=detail)
 
     def _detail(self, started: float, wait_s: float, *, streamed: bool = False) -> dict[str, Any]:
@@ -355,6 +365,18 @@ class LlmPlanner:
         }
 
 
+def _refused(steps: list[Any], reasons: dict[int, str], reason: str = "") -> list[dict[str, Any]]:
+    """The model's steps as `refused` entries: each with its own reason, or why the plan as a whole was not run."""
+    first = min(reasons) if reasons else None
+    return [
+        {
+            "action": step,
+            "reason": reasons.get(i) or reason or f"not run because step {(first or 0) + 1} was refused",
+        }
+        for i, step in enumerate(steps)
+    ]
+
+
 def build_tier1(settings: Settings, profiles: ProfileSet) -> LlmPlanner | None:
     """Tier 1 from the settings, or None when `LOKI_LLM_BACKEND=none`."""
     from loki.llm.factory import build_llm
@@ -362,5 +384,10 @@ def build_tier1(settings: Settings, profiles: ProfileSet) -> LlmPlanner | None:
     llm = build_llm(settings)
     if llm is None:
         return None
-    policy = Policy(AppCatalog(settings.apps_allow), dry_run=settings.dry_run)
+    policy = Policy(
+        AppCatalog(settings.apps_allow),
+        dry_run=settings.dry_run,
+        step_timeout_s=settings.step_timeout_s,
+        plan_timeout_s=settings.plan_timeout_s,
+    )
     return LlmPlanner(llm, policy)

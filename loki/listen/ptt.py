@@ -170,8 +170,11 @@ class PushToTalk:
             name = self.display_name or os.environ.get("DISPLAY")
             if not name:
                 raise PttError("No X display (DISPLAY is not set): push-to-talk needs X11.")
-            self._ctrl_dpy = display.Display(name)
-            self._record_dpy = display.Display(name)
+            from loki.actions.drivers import xauthority_fallback  # a server that needs no cookie file
+
+            with xauthority_fallback():
+                self._ctrl_dpy = display.Display(name)
+                self._record_dpy = display.Display(name)
             if not self._record_dpy.has_extension("RECORD"):
                 raise PttError("The X server has no RECORD extension: push-to-talk cannot watch keys.")
             keysym = XK.string_to_keysym(keysym_name(self.key))

@@ -79,5 +79,13 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     """Print one line per turn: {"transcript", "tier", "actions", "reply", "timings_ms"}."""
     from loki.daemon import _print_turn
 
-    results = asyncio.run(replay(args.file, settings, require_wake=not args.no_wake, on_turn=_print_turn(args.json)))
-    return 0 if all(r.ok for r in results) else 1
+    show = _print_turn(args.json)
+    failed: list[TurnResult] = []  # counted as turns end: the daemon keeps only recent results
+
+    def on_turn(result: TurnResult, command: Any) -> None:
+        show(result, command)
+        if not result.ok:
+            failed.append(result)
+
+    asyncio.run(replay(args.file, settings, require_wake=not args.no_wake, on_turn=on_turn))
+    return 1 if failed else 0
