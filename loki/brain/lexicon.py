@@ -13,75 +13,83 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-# Senses that name what to do (an utterance needs one of these to act).
-_EN_ACTIONS: dict[str, tuple[str, ...]] = {
-    "open": ("open", "launch", "start", "start up", "run", "fire up", "boot up", "bring up", "pull up", "load up",
-             "get me", "give me", "show me", "i need", "i want", "need", "spin up", "kick off"),
-    "close": ("close", "shut", "shut down", "get rid of", "kill", "exit", "quit", "dismiss", "ditch", "lose",
-              "x out", "throw away", "remove", "close out", "trash"),
-    "minimize": ("minimize", "minimise", "hide", "shrink", "tuck away", "put away", "send to the taskbar", "put away", "put it away",
-                 "out of the way", "out of my way", "out of sight"),
-    "maximize": ("maximize", "maximise", "full screen", "fullscreen", "enlarge", "make it big", "make it bigger",
-                 "bigger", "fill the screen", "whole screen", "expand"),
-    "switch": ("switch", "change", "swap", "flip", "cycle", "toggle"),
-    "next": ("next", "skip", "following", "1 after", "forward 1", "on the right", "over"),
-    "previous": ("previous", "prior", "last", "1 before", "preceding", "back 1", "earlier", "on the left",
-                 "before"),
-    "up": ("up", "louder", "raise", "increase", "boost", "crank", "pump", "higher", "more volume", "too quiet",
-           "too soft", "turn it up", "cannot hear", "can not hear", "barely hear", "hardly hear", "turn up", "bump up"),
-    "down": ("down", "quieter", "softer", "lower", "decrease", "reduce", "less volume", "too loud", "turn down",
-             "tone down", "turn it down", "bring down", "deafening", "hurts my ears"),
-    "mute": ("mute", "silence", "silent", "kill the sound", "sound off", "no sound", "cut the sound",
-             "turn off the sound", "turn the sound off"),
-    "unmute": ("unmute", "sound back", "sound on", "turn the sound on", "turn on the sound", "bring back the sound",
-               "restore the sound"),
-    "play": ("play", "pause", "resume", "hold", "unpause", "continue", "carry on"),
-    "new": ("new", "fresh", "another", "blank", "empty", "extra", "one more"),
-    "reopen": ("reopen", "restore", "bring back", "undo close", "undo closing", "open again", "accidentally closed",
-               "just closed", "closed by mistake", "get back"),
-    "scroll": ("scroll", "move down", "move up", "go down", "go up"),
-    "page": ("page", "screen", "screenful"),
-    "top": ("top", "beginning", "very start", "start of", "first line"),
-    "bottom": ("bottom", "end", "very end", "last line"),
-    "copy": ("copy", "duplicate", "clipboard"),
-    "paste": ("paste", "insert", "drop it in", "put it here"),
-    "cut": ("cut",),
-    "undo": ("undo", "take back", "revert", "take that back", "go back a step"),
-    "redo": ("redo", "do again", "redo that", "put it back"),
-    "select": ("select", "highlight", "mark"),
-    "all": ("all", "everything", "whole", "entire"),
-    "save": ("save", "store", "keep"),
-    "find": ("find", "search", "search for", "look for", "locate", "look up", "where is"),
-    "back": ("back", "backward", "backwards", "previous page", "return"),
-    "forward": ("forward", "forwards", "next page", "ahead"),
-    "refresh": ("refresh", "reload", "update", "load again", "refetch"),
-    "screenshot": ("screenshot", "screen shot", "screen capture", "capture", "snapshot", "grab the screen",
-                   "picture of the screen", "picture of my screen", "print screen", "screengrab"),
-    "time": ("time", "clock", "o'clock", "hour"),
-    "date": ("date", "day", "today", "day of the week"),
-    "stop": ("stop", "cancel", "never mind", "shut up", "quiet", "enough", "halt", "abort", "forget it",
-             "hush", "silence please"),
-    "repeat": ("repeat", "again", "once more", "one more time", "say that again", "come again"),
-    "dictate": ("type", "type out", "dictate", "write down", "jot down", "note down", "put down", "input",
-                "key in", "enter", "spell out", "enter text", "write out"),
-    "press": ("press", "hit", "push", "tap", "strike"),
-    "newline": ("new line", "line break", "newline", "next line"),
-}
-# Senses that name what to act on.
-_EN_OBJECTS: dict[str, tuple[str, ...]] = {
-    "browser": ("browser", "web", "internet", "chrome", "firefox", "chromium", "web browser", "online",
-                "the net", "websites", "surf"),
-    "terminal": ("terminal", "console", "command line", "shell", "prompt", "bash", "xterm", "command prompt"),
-    "files": ("file manager", "files", "file explorer", "explorer", "folder", "folders", "documents",
-              "my files", "finder", "directory"),
-    "editor": ("editor", "text editor", "notepad", "notes", "gedit", "note", "writing app"),
-    "calculator": ("calculator", "calc", "calculate", "sums", "math", "maths", "arithmetic"),
-    "tab": ("tab", "tabs"),
-    "window": ("window", "windows", "app", "application", "program"),
-    "volume": ("volume", "sound", "audio", "speaker", "speakers", "loud", "noise", "music volume"),
-    "track": ("track", "song", "tune", "music", "video", "playback", "media", "movie", "podcast", "episode"),
-    "text": ("text", "words", "sentence"),
-}
+from loki.profiles.normalize import normalize
+
+
+def _forms(text: str) -> tuple[str, ...]:
+    """'open | one more | my_' -> ("open", "1 more", "my "), read as utterances are (a trailing '_' keeps a word whole)."""
+    out = []
+    for form in (f.strip() for f in text.split("|")):
+        if not form:
+            continue
+        suffix = "*" if form.endswith("*") else " " if form.endswith("_") else ""
+        words = normalize(form.rstrip("*_"), strip_fillers=False).text
+        out.append(words + suffix)
+    return tuple(dict.fromkeys(out))
+
+
+def _table(text: str) -> dict[str, tuple[str, ...]]:
+    """One sense a line: 'open: open | launch | fire up'."""
+    table = {}
+    for line in text.strip().splitlines():
+        sense, _, forms = line.partition(":")
+        table[sense.strip()] = _forms(forms)
+    return table
+
+
+# Senses that name what to do (an utterance needs one of these to act), then what to act on.
+_EN_ACTIONS = _table("""
+open: open | launch | start | start up | run | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off
+close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
+minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put away | put it away | out of the way | out of my way | out of sight
+maximize: maximize | maximise | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
+switch: switch | change | swap | flip | cycle | toggle
+next: next | skip | following | 1 after | forward 1 | on the right | over
+previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | before
+up: up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up
+down: down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears
+mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
+unmute: unmute | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
+play: play | pause | resume | hold | unpause | continue | carry on
+new: new | fresh | another | blank | empty | extra | one more
+reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
+scroll: scroll | move down | move up | go down | go up
+page: page | screen | screenful
+top: top | beginning | very start | start of | first line
+bottom: bottom | end | very end | last line
+copy: copy | duplicate | clipboard
+paste: paste | insert | drop it in | put it here
+cut: cut
+undo: undo | take back | revert | take that back | go back a step
+redo: redo | do again | redo that | put it back
+select: select | highlight | mark
+all: all | everything | whole | entire
+save: save | store | keep
+find: find | search | search for | look for | locate | look up | where is
+back: back | backward | backwards | previous page | return
+forward: forward | forwards | next page | ahead
+refresh: refresh | reload | update | load again | refetch
+screenshot: screenshot | screen shot | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
+time: time | clock | o'clock | hour
+date: date | day | today | day of the week
+stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
+repeat: repeat | again | once more | one more time | say that again | come again
+dictate: type | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out
+press: press | hit | push | tap | strike
+newline: new line | line break | newline | next line
+""")
+_EN_OBJECTS = _table("""
+browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
+terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt
+files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory
+editor: editor | text editor | notepad | notes | gedit | note | writing app
+calculator: calculator | calc | calculate | sums | math | maths | arithmetic
+tab: tab | tabs
+window: window | windows | app | application | program
+volume: volume | sound | audio | speaker | speakers | loud | noise | music volume
+track: track | song | tune | music | video | playback | media | movie | podcast | episode
+text: text | words | sentence
+""")
 _EN_OPPOSITES = [
     ("open", "close"),
     ("minimize", "maximize"),
@@ -99,79 +107,76 @@ _EN_OPPOSITES = [
     ("previous", "forward"),
 ]
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
-_EN_WEAK = frozenset({"up", "down", "over", "before", "more", "last", "all", "whole", "go", "move", "change",
-                      "need", "i want", "day", "hour", "note", "end", "screen", "keep", "hold", "enter", "mark",
-                      "return", "lose", "run", "start", "page", "update", "expand"})
-_RU_WEAK = frozenset({"вверх", "вниз", "выше", "ниже", "все", "всё", "весь", "день", "сегодня", "экран", "снова",
-                      "дай", "хочу", "нуж*"})
-# Words that turn a command into its refusal or a remark about it.
-_EN_NEGATION = ("not", "never", "don't", "dont", "do not", "without", "stop me", "nor", "neither",
-                "no need", "avoid", "leave", "keep it", "let it", "instead of")
-# Openings of remarks and questions about the past or the world, not requests.
-_EN_REMARK_OPENINGS = ("i opened", "i closed", "did you", "did i", "have you", "has the", "was the", "were the",
-                       "is the", "are the", "why", "how come", "who", "when did", "what was", "what is the meaning",
-                       "i wonder", "i think", "i thought", "i hate", "i love", "i like", "my ", "the ",
-                       "yesterday", "last night", "remember when", "i was", "we were", "they", "he ", "she ")
+_EN_WEAK = frozenset(
+    _forms(
+        "all | before | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | over | page | return | run | screen | start | up | update | whole"
+    )
+)
+# Words that turn a command into its refusal.
+_EN_NEGATION = _forms(
+    "not | never | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
+)
+# Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
+_EN_REMARK_OPENINGS = _forms(
+    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_"
+)
 
-_RU_ACTIONS: dict[str, tuple[str, ...]] = {
-    "open": ("откр*", "запус*", "включи", "включить", "вруби*", "подними", "покажи", "дай", "нуж*",
-             "хочу", "стартуй", "загрузи"),
-    "close": ("закр*", "убери", "убрать", "выключи окно", "прибей", "убей", "выйди", "выход", "избавься",
-              "кончай с", "смахни", "удали"),
-    "minimize": ("сверн*", "спрячь", "скрой", "убери с глаз", "уменьши окно"),
-    "maximize": ("разверн*", "на весь экран", "во весь экран", "полноэкран*", "увеличь окно", "раскрой"),
-    "switch": ("переключ*", "смени", "сменить", "перейди", "перейти", "поменяй"),
-    "next": ("следующ*", "дальше", "вперед", "вперёд", "другую", "другое", "другой"),
-    "previous": ("предыдущ*", "прошл*", "прежн*", "назад на", "обратно на", "предпослед*"),
-    "up": ("громче", "погромче", "прибав*", "увелич*", "подними звук", "поднять звук", "тихо слишком",
-           "слишком тихо", "не слышно", "плохо слышно", "вверх", "выше", "добавь", "усиль"),
-    "down": ("тише", "потише", "убав*", "уменьш*", "слишком громко", "громко слишком", "сделай поменьше",
-             "вниз", "ниже", "снизь", "понизь", "приглуши"),
-    "mute": ("выключи звук", "выключить звук", "без звука", "отключи звук", "заглуши", "убери звук", "беззвуч*",
-             "звук выкл*", "вырубй звук", "выруби звук"),
-    "unmute": ("включи звук", "верни звук", "включить звук", "звук обратно", "звук включ*"),
-    "play": ("пауз*", "играй", "продолж*", "воспроизв*", "останови музыку", "поставь на паузу", "сними с паузы",
-             "запусти музыку"),
-    "new": ("нов*", "ещё одн*", "еще одн*", "пуст*", "чист*"),
-    "reopen": ("верни закрыт*", "восстанови", "открой снова", "открой заново", "верни вкладку"),
-    "scroll": ("прокрут*", "листай", "пролист*", "промотай", "мотай", "крути"),
-    "page": ("страниц*", "экран"),
-    "copy": ("скопир*", "копир*", "копию"),
-    "paste": ("вставь", "вставить", "вставка"),
-    "cut": ("вырежи", "вырезать"),
-    "undo": ("отмени", "отменить", "верни как было", "откати"),
-    "redo": ("повтори действие", "верни", "вернуть"),
-    "select": ("выдели", "выделить", "отметь"),
-    "all": ("все", "всё", "весь", "целиком"),
-    "save": ("сохран*", "запиши файл"),
-    "back": ("назад", "обратно", "вернись"),
-    "forward": ("вперед", "вперёд"),
-    "refresh": ("обнов*", "перезагрузи", "перезагрузить"),
-    "screenshot": ("скриншот*", "снимок экрана", "сними экран", "скрин", "скрином", "фото экрана", "снимок"),
-    "time": ("час", "времени", "время", "который час"),
-    "date": ("число", "дата", "дату", "день", "сегодня"),
-    "stop": ("стоп", "хватит", "отмена", "замолчи", "тихо", "прекрати", "довольно", "остановись", "забудь"),
-    "repeat": ("повтори", "еще раз", "ещё раз", "снова"),
-    "dictate": ("напечатай", "набери", "введи", "запиши", "впиши", "печатай", "вбей"),
-    "press": ("нажми", "жми", "кликни клавишу", "тыкни"),
-}
-_RU_OBJECTS: dict[str, tuple[str, ...]] = {
-    "browser": ("браузер*", "интернет*", "хром*", "файрфокс*", "сайт*", "веб*"),
-    "terminal": ("терминал*", "консол*", "командн*", "шелл"),
-    "files": ("файлов*", "файлы", "проводник*", "папк*", "документ*"),
-    "editor": ("редактор*", "блокнот*", "заметк*"),
-    "calculator": ("калькулятор*", "посчитать", "считалк*"),
-    "tab": ("вкладк*", "таб*"),
-    "window": ("окн*", "окош*", "приложени*", "программ*"),
-    "volume": ("звук*", "громкост*", "аудио"),
-    "track": ("трек*", "песн*", "музык*", "композици*", "видео", "ролик*"),
-    "text": ("текст*", "слова"),
-}
+_RU_ACTIONS = _table("""
+open: откр* | запус* | включи | включить | вруби* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
+close: закр* | убери | убрать | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
+minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
+maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
+switch: переключ* | смени | сменить | перейди | перейти | поменяй
+next: следующ* | дальше | вперед | вперёд | другую | другое | другой
+previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед*
+up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | не слышно | плохо слышно | вверх | выше | добавь | усиль
+down: тише | потише | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши
+mute: выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук
+unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
+play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
+new: нов* | ещё одн* | еще одн* | пуст* | чист*
+reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
+scroll: прокрут* | листай | пролист* | промотай | мотай | крути
+page: страниц* | экран
+copy: скопир* | копир* | копию
+paste: вставь | вставить | вставка
+cut: вырежи | вырезать
+undo: отмени | отменить | верни как было | откати
+redo: повтори действие | верни | вернуть
+select: выдели | выделить | отметь
+all: все | всё | весь | целиком
+save: сохран* | запиши файл
+back: назад | обратно | вернись
+forward: вперед | вперёд
+refresh: обнов* | перезагрузи | перезагрузить
+screenshot: скриншот* | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок
+time: час | времени | время | который час
+date: число | дата | дату | день | сегодня
+stop: стоп | хватит | отмена | замолчи | тихо | прекрати | довольно | остановись | забудь
+repeat: повтори | еще раз | ещё раз | снова
+dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей
+press: нажми | жми | кликни клавишу | тыкни
+""")
+_RU_OBJECTS = _table("""
+browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб*
+terminal: терминал* | консол* | командн* | шелл
+files: файлов* | файлы | проводник* | папк* | документ*
+editor: редактор* | блокнот* | заметк*
+calculator: калькулятор* | посчитать | считалк*
+tab: вкладк* | таб*
+window: окн* | окош* | приложени* | программ*
+volume: звук* | громкост* | аудио
+track: трек* | песн* | музык* | композици* | видео | ролик*
+text: текст* | слова
+""")
 _RU_OPPOSITES = _EN_OPPOSITES
-_RU_NEGATION = ("не", "нет", "никогда", "нельзя", "без", "ни", "не надо", "не нужно", "оставь", "пусть")
-_RU_REMARK_OPENINGS = ("я открыл", "я закрыл", "ты открыл", "ты закрыл", "почему", "зачем", "кто", "когда",
-                       "вчера", "мой ", "моя ", "мои ", "моё ", "мое ", "я думаю", "я люблю", "я ненавижу",
-                       "в чем смысл", "в чём смысл", "был", "была", "было", "были")
+_RU_WEAK = frozenset(
+    _forms("вверх | весь | вниз | все | всё | выше | дай | день | ниже | нуж* | сегодня | снова | хочу | экран")
+)
+_RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
+_RU_REMARK_OPENINGS = _forms(
+    "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
+)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ cached on disk; a rule can be taught with example wordings (`~ get rid of this t
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import io
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from loki.brain.lexicon import LEXICONS, Lexicon
+from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
 from loki.profiles.keys import spoken_to_keys
 from loki.profiles.loader import ProfileSet, Rule
@@ -166,9 +168,11 @@ class MeaningIndex:
         encoder_factory: Callable[[], Encoder] = UniversalSentenceEncoder,
         *,
         cache_dir: Path | None = None,
+        write_cache: bool = True,
         now: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self.profiles = profiles
+        self._write_cache = write_cache
         self._encoder_factory = encoder_factory
         self._encoder: Encoder | None = None
         self._cache_dir = cache_dir
@@ -219,33 +223,19 @@ class MeaningIndex:
         return index
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
+        """The vectors of `texts`, from the cache where it has them (one file per encoder)."""
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
         encoder = self.encoder
         name = getattr(encoder, "name", type(encoder).__name__)
-        digest = hashlib.sha256("\n".join([name, *texts]).encode()).hexdigest()[:24]
-        path = self._cache_dir / f"meaning-{digest}.npy" if self._cache_dir else None
-        if path is not None and path.is_file():
-            try:
-                cached = np.load(path, allow_pickle=False)
-                if cached.shape[0] == len(texts):
-                    return cached
-            except (OSError, ValueError) as exc:
-                log.warning("ignoring a bad meaning cache %s: %s", path, exc)
-        vectors = encoder.encode(texts)
-        if path is not None:
-            try:
-                from loki.private import private_dir, write_private_bytes
-
-                private_dir(path.parent)
-                import io
-
-                buffer = io.BytesIO()
-                np.save(buffer, vectors, allow_pickle=False)
-                write_private_bytes(path, buffer.getvalue())
-            except OSError as exc:
-                log.warning("could not cache the rule vectors in %s: %s", path, exc)
-        return vectors
+        path = self._cache_dir / f"meaning-{name}.npz" if self._cache_dir else None
+        known = _read_cache(path) if path is not None else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, encoder.encode(missing), strict=True))
+            if path is not None and self._write_cache:
+                _write_cache(path, known)
+        return np.stack([known[t] for t in texts]).astype(np.float32)
 
     def match(
         self, text: str, language: str, *, os_name: str = "", app: str = "", title: str = ""
@@ -345,9 +335,7 @@ def _verb_end(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> int | None
         for form in lexicon.actions[sense]:
             words = form.split()
             n = len(words)
-            if len(norm.tokens) > n and all(
-                _matches(norm.tokens[k], w) for k, w in enumerate(words)
-            ):
+            if len(norm.tokens) > n and all(_matches(norm.tokens[k], w) for k, w in enumerate(words)):
                 best = max(best or 0, n)
     return best
 
@@ -370,20 +358,69 @@ def _command_part(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> str | 
     return norm.text
 
 
+def _read_cache(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring a bad cache of sentence vectors %s: %s", path, exc)
+        return {}
+
+
+def _write_cache(path: Path, vectors: Mapping[str, np.ndarray]) -> None:
+    from loki.private import private_dir, write_private_bytes
+
+    buffer = io.BytesIO()
+    np.savez(buffer, texts=np.array(list(vectors)), vectors=np.stack(list(vectors.values())))
+    try:
+        private_dir(path.parent)
+        write_private_bytes(path, buffer.getvalue())
+    except OSError as exc:
+        log.warning("could not cache the sentence vectors in %s: %s", path, exc)
+
+
 class MeaningCommands:
     """Tier 0, by meaning: what the phrase rules missed, when one rule clearly means it."""
 
     number = 0
 
-    def __init__(self, index: MeaningIndex) -> None:
-        self.index = index
+    def __init__(
+        self,
+        local: Any,
+        *,
+        cache_dir: Path | None = None,
+        write_cache: bool = True,
+        encoder_factory: Callable[[], Encoder] = UniversalSentenceEncoder,
+    ) -> None:
+        self._local = local  # tier 0's phrase rules: their profiles (reloaded after learning) are ours
+        self._cache_dir = cache_dir
+        self._write_cache = write_cache
+        self._encoder_factory = encoder_factory
+        self._index: MeaningIndex | None = None
 
-    async def plan(self, turn: Any) -> Any:
+    @property
+    def index(self) -> MeaningIndex:
+        """The index of the rules tier 0 has now."""
+        matcher = self._local.matcher
+        if self._index is None or self._index.profiles is not matcher.profiles:
+            encoder = self._index.encoder if self._index is not None else None
+            self._index = MeaningIndex(
+                matcher.profiles,
+                (lambda: encoder) if encoder is not None else self._encoder_factory,
+                cache_dir=self._cache_dir,
+                write_cache=self._write_cache,
+                now=matcher._now,
+            )
+        return self._index
+
+    def warm_up(self, languages: Sequence[str]) -> None:
+        """Load the encoder and the rule vectors (blocking; call it from a thread)."""
+        self.index.warm_up(languages)
+
+    async def plan(self, turn: Turn) -> Plan | None:
         """The meant rule's actions, or None for the next tier."""
-        import asyncio
-
-        from loki.brain.tiers import Plan
-
         ctx = turn.context
         match = await asyncio.to_thread(
             self.index.match, turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title
@@ -391,8 +428,7 @@ class MeaningCommands:
         if match is None:
             return None
         detail: dict[str, Any] = {
-            "rule": f"{match.rule.path}:{match.rule.line}",
-            "match": "semantic",
+            "rule": {"file": match.rule.path, "line": match.rule.line, "match": "semantic"},
             "similarity": match.similarity,
             "margin": match.margin,
         }

@@ -67,6 +67,7 @@ class TurnResult:
             "tier": self.tier,
             "actions": self.actions,
             "refused": self.refused,
+            "rule": self.detail.get("rule"),
             "reply": self.reply,
             "timings_ms": self.timings_ms,
             "language": self.language,
