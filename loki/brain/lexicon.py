@@ -39,7 +39,7 @@ def _table(text: str) -> dict[str, tuple[str, ...]]:
 
 # Senses that name what to do (an utterance needs one of these to act), then what to act on.
 _EN_ACTIONS = _table("""
-open: open | launch | start | start up | run | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off
+open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off
 close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put away | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
@@ -109,7 +109,7 @@ _EN_OPPOSITES = [
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
 _EN_WEAK = frozenset(
     _forms(
-        "all | before | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | over | page | return | run | screen | start | up | update | whole"
+        "all | before | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | over | page | return | run | screen | start | up | update | whole"
     )
 )
 # Words that turn a command into its refusal.
@@ -122,7 +122,7 @@ _EN_REMARK_OPENINGS = _forms(
 )
 
 _RU_ACTIONS = _table("""
-open: откр* | запус* | включи | включить | вруби* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
+open: откр* | запус* | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
 close: закр* | убери | убрать | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой

@@ -42,6 +42,8 @@ MIN_SIMILARITY = 0.45
 MIN_SIMILARITY_ALONE = 0.3
 """The same, when the words allow no other rule (they already named everything the rule needs)."""
 MIN_MARGIN = 0.05
+EXAMPLE_SIMILARITY = 0.85
+"""Cosine to one of a rule's own examples that matches it without the word senses."""
 """How much nearer the chosen rule must be than the next allowed rule that does something else."""
 _WORDINGS_PER_CANDIDATE = 24
 _GENERIC_OBJECTS = frozenset({"text"})
@@ -82,6 +84,7 @@ class Candidate:
     objects: frozenset[str]
     actions: frozenset[str]
     sense_sets: frozenset[frozenset[str]] = frozenset()  # each wording's senses: an utterance must name one's all
+    examples: int = 0  # how many of the wordings (the last ones) are examples the profile author gave
     rows: tuple[int, int] = (0, 0)  # its wordings' rows in the index matrix
 
     @property
@@ -115,7 +118,9 @@ def candidates_of(rule: Rule, lexicon: Lexicon) -> list[Candidate]:
     """The candidates of one rule: one per choice of its list slots."""
     bare = {name: {spoken: spoken for spoken in entries} for name, entries in rule.lists.items()}
     phrases = wordings(rule.phrase, bare)
-    phrases += [w for example in rule_examples(rule) for w in wordings(example, bare)]
+    taught = [w for example in rule_examples(rule) for w in wordings(example, bare)]
+    example_texts = {_marker_free(w.text) for w in taught}
+    phrases += taught
     if not phrases:
         return []
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
@@ -140,15 +145,19 @@ def candidates_of(rule: Rule, lexicon: Lexicon) -> list[Candidate]:
                 senses &= set(slot_senses) | lexicon.objects.keys()
                 sense_sets = {frozenset(ss & senses) for ss in sense_sets if ss & senses}
         texts.sort(key=len)
+        texts = [t for t in texts if t not in example_texts][:_WORDINGS_PER_CANDIDATE] + [
+            t for t in texts if t in example_texts
+        ]
         out.append(
             Candidate(
                 rule,
                 dict(chosen),
-                tuple(texts[:_WORDINGS_PER_CANDIDATE]),
+                tuple(texts),
                 frozenset(senses),
                 frozenset(s for s in senses if s in lexicon.objects),
                 frozenset(lexicon.action_senses(senses)),
                 frozenset(sense_sets),
+                sum(t in example_texts for t in texts),
             )
         )
     return out
@@ -213,6 +222,7 @@ class MeaningIndex:
                             cand.objects,
                             cand.actions,
                             cand.sense_sets,
+                            cand.examples,
                             (rows, rows + len(cand.wordings)),
                         )
                     )
@@ -247,16 +257,30 @@ class MeaningIndex:
             return None
         if lexicon.negated(norm.tokens) or lexicon.is_remark(norm.text):
             return None
-        heard = lexicon.senses(norm.tokens)
-        heard_actions = lexicon.action_senses(heard)
+        index = self._index(language)
+        taught = self._taught(index, norm, language, os_name, app, title)
+        if taught is not None:
+            return taught
+        all_heard = lexicon.senses(norm.tokens)
+        heard_actions = lexicon.action_senses(all_heard)
         if not heard_actions:
             return None  # nothing in it asks for anything
-        heard_objects = heard - heard_actions
-        index = self._index(language)
+        all_objects = all_heard - heard_actions
         allowed: list[tuple[Candidate, str]] = []
+        verb_senses: dict[int, set[str]] = {}  # what the opening words of a dictation say, by their length
         for cand in index.candidates:
             if not cand.rule.scope.admits(os_name, app, title):
                 continue
+            heard, heard_objects = all_heard, all_objects
+            if _has_free_slot(cand):
+                # The words after the verb are the user's text: only the verb is read for meaning.
+                end = _verb_end(cand, norm, lexicon)
+                if end is None:
+                    continue
+                if end not in verb_senses:
+                    verb_senses[end] = lexicon.senses(norm.tokens[:end], alone=True)
+                heard = verb_senses[end]
+                heard_objects = heard - lexicon.action_senses(heard)
             if not any(needed <= heard for needed in cand.sense_sets):
                 continue
             if cand.objects and heard_objects and not (cand.objects & heard_objects):
@@ -290,14 +314,39 @@ class MeaningIndex:
         log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
         if best_sim < (MIN_SIMILARITY if rival is not None else MIN_SIMILARITY_ALONE) or margin < MIN_MARGIN:
             return None
-        values = self._values(best, norm, lexicon, language)
+        return self._build(best, norm, language, best_sim, margin)
+
+    def _taught(
+        self, index: _LanguageIndex, norm: Normalized, language: str, os_name: str, app: str, title: str
+    ) -> MeaningMatch | None:
+        """A rule whose author's example says almost exactly this (teaching beats the word senses)."""
+        taught = [c for c in index.candidates if c.examples and c.rule.scope.admits(os_name, app, title)]
+        if not taught:
+            return None
+        query = self.encoder.encode([norm.text])[0]
+        scored = []
+        for cand in taught:
+            end = cand.rows[1]
+            scored.append((float((index.vectors[end - cand.examples : end] @ query).max()), cand))
+        scored.sort(key=lambda s: -s[0])
+        best_sim, best = scored[0]
+        rival = next((sim for sim, cand in scored[1:] if cand.does != best.does), 0.0)
+        if best_sim < EXAMPLE_SIMILARITY or best_sim - rival < MIN_MARGIN or _has_free_slot(best):
+            return None
+        return self._build(best, norm, language, best_sim, best_sim - rival)
+
+    def _build(
+        self, cand: Candidate, norm: Normalized, language: str, similarity: float, margin: float
+    ) -> MeaningMatch | None:
+        lexicon = LEXICONS[language]
+        values = self._values(cand, norm, lexicon, language)
         if values is None:
             return None
         try:
-            actions = best.rule.build_actions(values)
+            actions = cand.rule.build_actions(values)
         except ActionError:
             return None
-        return MeaningMatch(best.rule, values, actions, round(best_sim, 3), round(margin, 3))
+        return MeaningMatch(cand.rule, values, actions, round(similarity, 3), round(margin, 3))
 
     def _values(self, cand: Candidate, norm: Normalized, lexicon: Lexicon, language: str) -> dict[str, str] | None:
         values = dict(cand.values)
