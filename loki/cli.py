@@ -102,13 +102,20 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
     from loki.app import profile_folders
     from loki.profiles.loader import check_profiles
 
-    ok, errors = check_profiles(profile_folders(settings))
+    warnings: list[Any] = []
+    ok, errors = check_profiles(profile_folders(settings), warnings)
     for path in ok:
         emit({"file": path, "ok": True}, args.json, f"ok     {path}")
+    for warning in warnings:
+        emit(
+            {"file": warning.path, "line": warning.line, "ok": True, "warning": str(warning)},
+            args.json,
+            f"WARN   {warning}",
+        )
     for err in errors:
         emit({"file": err.path, "line": err.line, "ok": False, "error": str(err)}, args.json, f"ERROR  {err}")
     if not args.json:
-        print(f"{len(ok)} file(s) ok, {len(errors)} with errors", file=sys.stderr)
+        print(f"{len(ok)} file(s) ok, {len(errors)} with errors, {len(warnings)} warning(s)", file=sys.stderr)
     return 1 if errors else 0
 
 

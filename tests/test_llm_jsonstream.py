@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import pytest
 
-from loki.llm.jsonstream import ObjectStream
+from loki.errors import LlmError
+from loki.llm.jsonstream import MAX_DEPTH, ObjectStream
 
 REPLY = 'Paris — "the city of light" \\ café ☕ 😀\nend'
 TEXT = json.dumps(
@@ -64,3 +66,32 @@ def test_text_around_the_object_is_ignored_and_incomplete_objects_are_errors() -
     assert not nothing.started
     with pytest.raises(ValueError):
         nothing.whole()
+
+
+def test_a_400_kb_answer_in_8_character_pieces_is_read_in_linear_time() -> None:
+    # Re-joining the text on every piece and re-decoding the whole reply each time took minutes.
+    reply = "All work and no play makes Jack a dull boy. \\u00e9 " * 8000
+    text = '{"actions": [], "reply": "' + reply + '"}'
+    assert len(text) > 400_000
+    reader = ObjectStream("reply")
+    started = time.perf_counter()
+    streamed = []
+    for i in range(0, len(text), 8):
+        reader.feed(text[i : i + 8])
+        streamed.append(reader.take_streamed())
+    assert time.perf_counter() - started < 5.0
+    assert "".join(streamed) == json.loads(text)["reply"] and reader.whole()["actions"] == []
+
+
+def test_json_nested_a_thousand_deep_is_refused_as_it_arrives() -> None:
+    reader = ObjectStream("reply")
+    with pytest.raises(LlmError, match=f"more than {MAX_DEPTH} levels deep"):
+        reader.feed('{"actions": ' + "[" * 1000)
+
+
+def test_a_lone_high_surrogate_does_not_stall_the_streamed_field() -> None:
+    reader = ObjectStream("reply")
+    reader.feed('{"reply": "a\\ud83d b')
+    first = reader.take_streamed()
+    reader.feed(' c"}')
+    assert first + reader.take_streamed() == "a\ud83d b c"

@@ -172,7 +172,7 @@ def test_loki_say_reports_a_match_by_meaning_as_tier_0(
     from loki.screen.window import Context
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
-    settings = settings_from({**settings_env, "LOKI_DRY_RUN": "1"})
+    settings = settings_from({**settings_env, "LOKI_DRY_RUN": "1", "LOKI_MEANING": "1"})
     orchestrator = build_orchestrator(settings)
     orchestrator.context = lambda: Context(os="linux", app="", title="")
 

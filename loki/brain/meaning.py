@@ -47,7 +47,7 @@ EXAMPLE_SIMILARITY = 0.85
 """How much nearer the chosen rule must be than the next allowed rule that does something else."""
 _WORDINGS_PER_CANDIDATE = 24
 _GENERIC_OBJECTS = frozenset({"text"})
-_SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
+_SLOT_SENSES = {"text": ("dictate",), "keys": ("press",)}  # "search the web for ..." is no "find <text>"
 
 
 class Encoder(Protocol):

@@ -1,7 +1,12 @@
-"""Tier 0: the user's phrase rules, matched locally in well under a millisecond."""
+"""Tier 0: the user's phrase rules, matched locally in well under a millisecond.
+
+Matching runs in a worker thread: every profile regex has a time limit, but a profile with many
+slow patterns still must not hold up the event loop (a "stop", SIGTERM) while it is judged.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from loki.brain.tiers import Plan, Turn
@@ -19,7 +24,9 @@ class LocalCommands:
     async def plan(self, turn: Turn) -> Plan | None:
         """The matching rule's actions, or None."""
         ctx = turn.context
-        match = self.matcher.match(turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title)
+        match = await asyncio.to_thread(
+            self.matcher.match, turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title
+        )
         if match is None:
             return None
         detail: dict[str, Any] = {

@@ -8,7 +8,8 @@ Every failure leaves a backend as an `LlmError` whose message says what to chang
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, Protocol, TypedDict
 
 from loki.errors import LlmError
@@ -82,13 +83,32 @@ class Deadline:
         """True once the budget is spent."""
         return self.remaining_s() <= 0.0
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent inside does not count: a stream's caller speaking a piece is not the model being slow."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.end += time.monotonic() - started
+
 
 def timeout_error(backend: str, timeout_s: float, where: str = "") -> LlmError:
-    """The error for a backend that did not answer in time."""
+    """The error for a backend whose whole answer (connection and every piece) did not arrive in time."""
     return LlmError(
-        f"The {backend} backend{where} did not answer within {timeout_s:g} s (LOKI_LLM_TIMEOUT_S): "
-        "the server may be overloaded or the model too slow; raise the timeout or use a smaller model.",
+        f"The {backend} backend{where} did not finish its answer within {timeout_s:g} s (LOKI_LLM_TIMEOUT_S, "
+        "the limit for the whole answer): the server may be overloaded or the model too slow; "
+        "raise the timeout or use a smaller model.",
         code="llm_timeout",
+    )
+
+
+def too_long_error(backend: str, max_reply_kb: int, where: str = "") -> LlmError:
+    """The error for an answer longer than `LOKI_LLM_MAX_REPLY_KB`."""
+    return LlmError(
+        f"The {backend} backend{where} answered with more than {max_reply_kb} kB, so LOKI stopped reading it "
+        "(LOKI_LLM_MAX_REPLY_KB): a plan or a spoken answer is far shorter; the model may be stuck repeating itself.",
+        code="llm_too_long",
     )
 
 

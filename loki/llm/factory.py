@@ -42,20 +42,27 @@ def gguf_path(settings: Settings, model: str) -> Path:
 
 def build_backend(name: str, settings: Settings, *, main: bool) -> Llm | None:
     """One backend; None for a fallback that cannot work without the main backend's settings."""
-    timeout_s = settings.llm_timeout_s
+    timeout_s, max_reply_kb = settings.llm_timeout_s, settings.llm_max_reply_kb
     if name == "llama_cpp":
-        if main and settings.llm_model:
-            return LlamaCppBackend(gguf_path(settings, settings.llm_model), timeout_s=timeout_s)
-        return LlamaCppBackend(lambda: embedded_model_path(settings.models_path), timeout_s=timeout_s)
+        path = gguf_path(settings, settings.llm_model) if main and settings.llm_model else None
+        return LlamaCppBackend(
+            path or (lambda: embedded_model_path(settings.models_path)), timeout_s=timeout_s, max_reply_kb=max_reply_kb
+        )
     cls = HTTP_BACKENDS.get(name)
     if cls is None:
         return None
     if main:
-        return cls(url=settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key, timeout_s=timeout_s)
+        return cls(
+            url=settings.llm_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_s=timeout_s,
+            max_reply_kb=max_reply_kb,
+        )
     if name == "gemini":
         log.warning("LOKI_LLM_FALLBACK: gemini needs a key, which only the main backend gets; skipping it")
         return None
-    return cls(timeout_s=timeout_s)
+    return cls(timeout_s=timeout_s, max_reply_kb=max_reply_kb)
 
 
 def build_llm(settings: Settings) -> Llm | None:

@@ -15,14 +15,18 @@ Faults (`fault=`): "status" (every request fails with `status`), "status_once" (
 `fail_times` requests do), "sleep" (wait `delay_s` before answering), "truncate" (stream half the
 answer, then drop the connection mid-body), "eof" (stream half, then end cleanly without the
 protocol's end marker), "echo_key" (fail with 401 and echo the credentials back), "reject_schema"
-(HTTP 400 for any request that asks for structured output).
+(HTTP 400 for any request that asks for structured output), "no_stream" (a complete, non-streamed
+answer even when a stream was asked for), "raw" (the answer text itself is the whole body, sent as
+`content_type`: an HTML login page, JSON nested a thousand deep, anything).
+
+A model that drips its answer is `chunk_chars=1, chunk_delay_s=0.25`; a huge answer is just a long
+`answer`.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,6 +47,7 @@ class CannedLlmServer:
         delay_s: float = 0.0,
         chunk_chars: int = 8,
         chunk_delay_s: float = 0.0,
+        content_type: str = "application/json",
         port: int = 0,
     ) -> None:
         self.answer = answer
@@ -52,6 +57,7 @@ class CannedLlmServer:
         self.delay_s = delay_s
         self.chunk_chars = chunk_chars
         self.chunk_delay_s = chunk_delay_s
+        self.content_type = content_type
         self.requests: list[dict[str, Any]] = []
         self._released = threading.Event()
         self._lock = threading.Lock()
@@ -126,8 +132,8 @@ class CannedLlmServer:
     def pieces(self, text: str) -> Iterator[str]:
         """The answer cut into stream pieces."""
         for i in range(0, len(text), self.chunk_chars):
-            if self.chunk_delay_s:
-                time.sleep(self.chunk_delay_s)
+            if self.chunk_delay_s and self._released.wait(self.chunk_delay_s):
+                return  # the server is stopping
             yield text[i : i + self.chunk_chars]
 
 
@@ -175,6 +181,12 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
                 return
             path = self.path.split("?")[0]
             text = server.text_for(body)
+            if server.fault == "raw":
+                self._raw(text.encode())
+                return
+            if server.fault == "no_stream":
+                body = {**body, "stream": False}
+                path = path.replace(":streamGenerateContent", ":generateContent")
             if path.endswith("/chat/completions"):
                 self._openai(body, text)
             elif path.endswith("/api/chat"):
@@ -189,6 +201,13 @@ def _handler(server: CannedLlmServer) -> type[BaseHTTPRequestHandler]:
             raw = json.dumps(data).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _raw(self, raw: bytes) -> None:
+            self.send_response(200)
+            self.send_header("content-type", server.content_type)
             self.send_header("content-length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)

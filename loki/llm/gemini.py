@@ -62,7 +62,14 @@ class GeminiBackend(HttpBackend):
     stream_framing = "sse"
 
     def __init__(
-        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+        self,
+        *,
+        url: str = "",
+        model: str = "",
+        api_key: str = "",
+        timeout_s: float = 20.0,
+        max_tokens: int = 512,
+        max_reply_kb: int = 64,
     ) -> None:
         super().__init__(
             url=url,
@@ -70,6 +77,7 @@ class GeminiBackend(HttpBackend):
             api_key=api_key,
             timeout_s=timeout_s,
             max_tokens=max_tokens,
+            max_reply_kb=max_reply_kb,
         )
 
     def endpoint(self, stream: bool) -> str:

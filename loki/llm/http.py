@@ -1,7 +1,9 @@
 """What the HTTP backends share: one httpx client, the time budget, retries, and stream framing.
 
-Budget: a call (all its retries included) is abandoned after `timeout_s`. A stream must deliver
-its first piece within that budget and then never fall silent for longer than `timeout_s`.
+Budget: a call (connection, retries and every piece of the answer) is abandoned after `timeout_s`;
+time a stream's caller spends between pieces (speaking them) is not counted. An answer longer than
+`max_reply_kb` is abandoned too. A server that does not stream (one complete JSON answer) is
+accepted; one that answers with an HTML page (a proxy or login page) is named as such.
 Retries with back-off happen only for failures that a second try can fix: no connection,
 HTTP 429 and 5xx. Every failure leaves as an `LlmError` that never contains the API key.
 """
@@ -9,18 +11,21 @@ HTTP 429 and 5xx. Every failure leaves as an `LlmError` that never contains the 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import functools
+import html
 import json
 import logging
 import random
+import re
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import httpx
 
 from loki.errors import LlmError
-from loki.llm.base import Deadline, Message, Schema, Secret, shorten, timeout_error
+from loki.llm.base import Deadline, Message, Schema, Secret, shorten, timeout_error, too_long_error
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,17 @@ class HttpBackend:
     stream_framing = "sse"  # "sse" or "ndjson"
 
     def __init__(
-        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+        self,
+        *,
+        url: str = "",
+        model: str = "",
+        api_key: str = "",
+        timeout_s: float = 20.0,
+        max_tokens: int = 512,
+        max_reply_kb: int = 64,
     ) -> None:
         self.url = (url or self.default_url).rstrip("/")
+        self.max_reply_kb = max_reply_kb
         self.model = model or self.default_model
         self._key = Secret(api_key)
         self.timeout_s = timeout_s
@@ -93,6 +106,11 @@ class HttpBackend:
         raise NotImplementedError
 
     # Shared machinery -------------------------------------------------------------------------
+    @property
+    def max_reply_bytes(self) -> int:
+        """The longest answer read (LOKI_LLM_MAX_REPLY_KB)."""
+        return self.max_reply_kb * 1024
+
     @property
     def where(self) -> str:
         """' at URL', for messages."""
@@ -232,27 +250,11 @@ class HttpBackend:
         """The whole answer, within `timeout_s` including retries."""
         deadline = Deadline(self.timeout_s)
         response = await self._open(messages, schema, False, deadline)
+        pieces = self._pieces(response, deadline)
         try:
-            async with asyncio.timeout(deadline.remaining_s()):
-                raw = await response.aread()
-        except TimeoutError:
-            raise timeout_error(self.name, self.timeout_s, self.where) from None
-        except httpx.HTTPError as exc:
-            raise self._broken_off(exc) from exc
+            return "".join([piece async for piece in pieces])
         finally:
-            await response.aclose()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise LlmError(
-                f"The {self.name} backend{self.where} answered something that is not JSON: "
-                f"{self._key.redact(shorten(raw.decode('utf-8', 'replace')))}",
-                code="llm_bad_answer",
-            ) from None
-        text = self._checked_text(data)
-        if not text:
-            raise LlmError(f"The {self.name} backend{self.where} answered with empty text.", code="llm_bad_answer")
-        return text
+            await pieces.aclose()
 
     def _broken_off(self, exc: Exception) -> LlmError:
         """The error for a connection that dropped in the middle of an answer."""
@@ -278,97 +280,259 @@ class HttpBackend:
             ) from None
 
     async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
-        """The answer in pieces; the first within `timeout_s`, then no gap longer than `timeout_s`."""
+        """The answer in pieces; the whole answer within `timeout_s` (time the caller spends between pieces is
+        not counted) and at most `max_reply_kb`."""
         deadline = Deadline(self.timeout_s)
         response = await self._open(messages, schema, True, deadline)
-        lines = response.aiter_lines()
-        events = _sse_events(lines) if self.stream_framing == "sse" else _ndjson_events(lines)
-        produced = False
+        pieces = self._pieces(response, deadline)
+        try:
+            async for piece in pieces:
+                with deadline.paused():
+                    yield piece
+        finally:
+            await pieces.aclose()
+
+    async def _pieces(self, response: httpx.Response, deadline: Deadline) -> AsyncGenerator[str, None]:
+        """The text of an open answer: a stream of events, or one complete (non-streamed) JSON answer."""
+        body = _Body(self, response, deadline)
+        try:
+            head = await body.head()
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type == "text/html" or head.startswith("<"):
+                raise self._html_error(await body.prefix(_HTML_PREFIX_CHARS))
+            if head[:1] in ("{", "[") and (self.stream_framing == "sse" or content_type == "application/json"):
+                yield self._whole_answer(await body.read_all(self.max_reply_bytes * 6 + FRAMING_BYTES))
+                return
+            async for piece in self._stream_pieces(body):
+                yield piece
+        finally:
+            await response.aclose()
+
+    def _whole_answer(self, raw: str) -> str:
+        """The text of a complete chat answer (what a server sends when it does not stream)."""
+        what = f"The {self.name} backend{self.where} answered"
+        data = _loads(raw, what, lambda: f"something that is not JSON: {self._key.redact(shorten(raw))}")
+        text = self._checked_text(data)
+        if len(text.encode("utf-8")) > self.max_reply_bytes:
+            raise too_long_error(self.name, self.max_reply_kb, self.where)
+        if not text:
+            raise LlmError(f"The {self.name} backend{self.where} answered with empty text.", code="llm_bad_answer")
+        return text
+
+    async def _stream_pieces(self, body: _Body) -> AsyncGenerator[str, None]:
+        framing = _SseEvents() if self.stream_framing == "sse" else _NdjsonEvents()
+        produced_bytes = 0
         finished = False
+        lines = body.lines()
         try:
             while not finished:
-                budget_s = deadline.remaining_s() if not produced else self.timeout_s
-                try:
-                    async with asyncio.timeout(budget_s):
-                        event = await anext(events, None)
-                except TimeoutError:
-                    raise timeout_error(self.name, self.timeout_s, self.where) from None
-                except httpx.HTTPError as exc:
-                    raise self._broken_off(exc) from exc
-                if event is None:
+                line = await anext(lines, None)
+                events = framing.end() if line is None else framing.feed(line)
+                for event in events:
+                    if event is _DONE:
+                        finished = True
+                        break
+                    if isinstance(event, dict) and event.get("error"):
+                        raise LlmError(
+                            f"The {self.name} backend{self.where} reported an error mid-answer: "
+                            f"{self._key.redact(shorten(str(event['error'])))}",
+                            code="llm_http",
+                        )
+                    try:
+                        piece, finished = self.stream_piece(event)
+                    except (KeyError, IndexError, TypeError, AttributeError):
+                        raise LlmError(
+                            f"The {self.name} backend{self.where} sent a stream event in an unexpected shape: "
+                            f"{self._key.redact(shorten(json.dumps(event)))}",
+                            code="llm_bad_answer",
+                        ) from None
+                    if piece:
+                        produced_bytes += len(piece.encode("utf-8"))
+                        if produced_bytes > self.max_reply_bytes:
+                            raise too_long_error(self.name, self.max_reply_kb, self.where)
+                        yield piece
+                    if finished:
+                        break
+                if line is None and not finished:
+                    if not framing.seen_events and framing.stray:
+                        raise LlmError(
+                            f"The {self.name} backend{self.where} answered with something that is neither a stream "
+                            f"nor a chat completion: {self._key.redact(shorten(framing.stray, 120))}",
+                            code="llm_bad_answer",
+                        )
                     raise LlmError(
                         f"The {self.name} backend{self.where} ended the stream before the model finished.",
                         code="llm_truncated",
                     )
-                if event is _DONE:
-                    break
-                if isinstance(event, dict) and event.get("error"):
-                    raise LlmError(
-                        f"The {self.name} backend{self.where} reported an error mid-answer: "
-                        f"{self._key.redact(shorten(str(event['error'])))}",
-                        code="llm_http",
-                    )
-                try:
-                    piece, finished = self.stream_piece(event)
-                except (KeyError, IndexError, TypeError, AttributeError):
-                    raise LlmError(
-                        f"The {self.name} backend{self.where} sent a stream event in an unexpected shape: "
-                        f"{self._key.redact(shorten(json.dumps(event)))}",
-                        code="llm_bad_answer",
-                    ) from None
-                if piece:
-                    produced = True
-                    yield piece
-            if not produced:
+            if not produced_bytes:
                 raise LlmError(f"The {self.name} backend{self.where} answered with empty text.", code="llm_bad_answer")
         finally:
-            await events.aclose()
-            await response.aclose()
+            await lines.aclose()
+
+    def _html_error(self, page: str) -> LlmError:
+        title = _HTML_TITLE.search(page)
+        named = f" titled {shorten(html.unescape(title.group(1)), 80)!r}" if title and title.group(1).strip() else ""
+        return LlmError(
+            f"The {self.name} backend: the server{self.where} answered with an HTML page{named}, not a model's "
+            "answer: check LOKI_LLM_URL (a proxy, captive portal or login page may be in the way).",
+            code="llm_bad_answer",
+        )
 
 
 _DONE = object()
+FRAMING_BYTES = 64 * 1024  # what protocol framing may add around one event's text
+_HTML_PREFIX_CHARS = 4096
+_HTML_TITLE = re.compile(r"<title[^>]*>([^<]*)", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[Any, None]:
+class _Body:
+    """An answer's bytes, read as text within the call's deadline; no line may outgrow the reply's size cap."""
+
+    def __init__(self, backend: HttpBackend, response: httpx.Response, deadline: Deadline) -> None:
+        self._backend = backend
+        self._chunks = response.aiter_bytes()
+        self._deadline = deadline
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._ready: list[str] = []  # decoded text not yet handed out
+        self._ready_chars = 0
+        self._ended = False
+        self.line_limit_chars = backend.max_reply_bytes + FRAMING_BYTES
+
+    async def _read(self) -> bool:
+        """Decode one more chunk into `_ready`; False at the end of the body."""
+        if self._ended:
+            return False
+        try:
+            async with asyncio.timeout(self._deadline.remaining_s()):
+                chunk = await anext(self._chunks, None)
+                # Reading what is already buffered does not give way to other tasks: give way once
+                # per chunk, so megabytes waiting in the socket never hold up the event loop.
+                await asyncio.sleep(0)
+        except TimeoutError:
+            raise timeout_error(self._backend.name, self._backend.timeout_s, self._backend.where) from None
+        except httpx.HTTPError as exc:
+            raise self._backend._broken_off(exc) from exc
+        text = self._decoder.decode(chunk or b"", final=chunk is None)
+        if chunk is None:
+            self._ended = True
+        if text:
+            self._ready.append(text)
+            self._ready_chars += len(text)
+        return chunk is not None
+
+    def _take(self) -> str:
+        text = "".join(self._ready)
+        self._ready, self._ready_chars = [], 0
+        return text
+
+    async def head(self) -> str:
+        """The body's first characters, once something other than white space has arrived ('' when empty)."""
+        while not "".join(self._ready).strip() and await self._read():
+            pass
+        text = self._take()
+        self._ready, self._ready_chars = ([text], len(text)) if text else ([], 0)
+        return text.lstrip()
+
+    async def prefix(self, chars: int) -> str:
+        """Up to `chars` characters of the body (for naming what it is)."""
+        while self._ready_chars < chars and await self._read():
+            pass
+        return self._take()[:chars]
+
+    async def read_all(self, limit_chars: int) -> str:
+        """The rest of the body; longer than `limit_chars` is an error."""
+        while await self._read():
+            if self._ready_chars > limit_chars:
+                raise too_long_error(self._backend.name, self._backend.max_reply_kb, self._backend.where)
+        return self._take()
+
+    async def lines(self) -> AsyncGenerator[str, None]:
+        """The body line by line (\\n, \\r\\n or \\r), in time linear in its length."""
+        partial: list[str] = []
+        partial_chars = 0
+        after_cr = False
+        while True:
+            more = await self._read()
+            text = self._take()
+            if after_cr and text.startswith("\n"):
+                text = text[1:]
+            after_cr = text.endswith("\r")
+            start = 0
+            for m in _LINE_END.finditer(text):
+                partial.append(text[start : m.start()])
+                yield "".join(partial)
+                partial, partial_chars = [], 0
+                start = m.end()
+            if start < len(text):
+                partial.append(text[start:])
+                partial_chars += len(text) - start
+                if partial_chars > self.line_limit_chars:
+                    raise too_long_error(self._backend.name, self._backend.max_reply_kb, self._backend.where)
+            if not more:
+                if partial:
+                    yield "".join(partial)
+                return
+
+
+class _SseEvents:
     """Server-sent events: JSON `data:` payloads; `data: [DONE]` ends the stream."""
-    data: list[str] = []
-    try:
-        async for line in lines:
-            if line.startswith("data:"):
-                data.append(line[5:].lstrip())
-                continue
-            if line.strip() or not data:
-                continue  # "event:", "id:", ": comment", or a blank line with nothing pending
-            payload, data = "\n".join(data), []
-            yield _DONE if payload == "[DONE]" else _json_event(payload)
-        if data:
-            payload = "\n".join(data)
-            yield _DONE if payload == "[DONE]" else _json_event(payload)
-    finally:
-        await _aclose(lines)
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self.seen_events = False
+        self.stray = ""  # the start of any text that is not SSE, for the error message
+
+    def feed(self, line: str) -> list[Any]:
+        if line.startswith("data:"):
+            self._data.append(line[5:].lstrip())
+            return []
+        if line.strip():
+            if not line.startswith((":", "event:", "id:", "retry:")) and len(self.stray) < 200:
+                self.stray += line[:200] + " "
+            return []
+        return self._dispatch()
+
+    def end(self) -> list[Any]:
+        return self._dispatch()
+
+    def _dispatch(self) -> list[Any]:
+        if not self._data:
+            return []
+        payload, self._data = "\n".join(self._data), []
+        self.seen_events = True
+        return [_DONE if payload == "[DONE]" else _json_event(payload)]
 
 
-async def _ndjson_events(lines: AsyncIterator[str]) -> AsyncGenerator[Any, None]:
+class _NdjsonEvents:
     """Newline-delimited JSON: one object per line."""
-    try:
-        async for line in lines:
-            if line.strip():
-                yield _json_event(line)
-    finally:
-        await _aclose(lines)
+
+    seen_events = False
+    stray = ""
+
+    def feed(self, line: str) -> list[Any]:
+        if not line.strip():
+            return []
+        self.seen_events = True
+        return [_json_event(line)]
+
+    def end(self) -> list[Any]:
+        return []
 
 
-async def _aclose(iterator: AsyncIterator[str]) -> None:
-    close = getattr(iterator, "aclose", None)
-    if close is not None:
-        await close()
-
-
-def _json_event(payload: str) -> Any:
+def _loads(payload: str, what: str, not_json: Callable[[], str]) -> Any:
+    """JSON, or an `LlmError` that starts with `what` (deep nesting included: the decoder would
+    raise RecursionError)."""
     try:
         return json.loads(payload)
     except ValueError:
-        raise LlmError(f"A stream event is not JSON: {shorten(payload, 120)}", code="llm_bad_answer") from None
+        raise LlmError(f"{what} {not_json()}", code="llm_bad_answer") from None
+    except RecursionError:
+        raise LlmError(f"{what} JSON nested too deeply to be an answer.", code="llm_bad_answer") from None
+
+
+def _json_event(payload: str) -> Any:
+    return _loads(payload, "A stream event holds", lambda: f"something that is not JSON: {shorten(payload, 120)}")
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:

@@ -2,8 +2,8 @@
 
 The model loads lazily, once, on first use (loading does not count against the call's time
 budget). JSON-schema answers are constrained by a llama.cpp grammar built from the schema.
-Generation runs token by token in the model thread; a cancelled or timed-out call stops it at
-the next token.
+Generation runs token by token in the model thread; a cancelled or timed-out call (the whole
+answer must arrive within `timeout_s`) or one longer than `max_reply_kb` stops it at the next token.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loki.errors import LlmError
-from loki.llm.base import Deadline, Message, Schema, timeout_error
+from loki.llm.base import Deadline, Message, Schema, timeout_error, too_long_error
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,10 @@ class LlamaCppBackend:
         n_threads: int | None = None,
         n_ctx: int = 4096,
         max_tokens: int = 320,
+        max_reply_kb: int = 64,
     ) -> None:
         self._model_path = model_path
+        self.max_reply_kb = max_reply_kb
         self.timeout_s = timeout_s
         self.n_threads = n_threads or default_threads()
         self.n_ctx = n_ctx
@@ -212,7 +214,8 @@ class LlamaCppBackend:
         return "".join([piece async for piece in self.stream(messages, schema=schema)])
 
     async def stream(self, messages: Sequence[Message], *, schema: Schema | None = None) -> AsyncGenerator[str, None]:
-        """The answer token by token; the first within `timeout_s`, then no gap longer than that."""
+        """The answer token by token: the whole answer within `timeout_s` once the model is loaded (time the
+        caller spends between pieces is not counted), and at most `max_reply_kb`."""
         if self._llama is None:
             try:
                 await asyncio.wrap_future(self._thread.submit(self._load))
@@ -232,11 +235,11 @@ class LlamaCppBackend:
         self._running.add(future)
         future.add_done_callback(self._running.discard)
         deadline = Deadline(self.timeout_s)
-        produced = False
+        produced_bytes = 0
         try:
             while True:
                 try:
-                    async with asyncio.timeout(deadline.remaining_s() if not produced else self.timeout_s):
+                    async with asyncio.timeout(deadline.remaining_s()):
                         item = await queue.get()
                 except TimeoutError:
                     raise timeout_error(self.name, self.timeout_s) from None
@@ -244,9 +247,12 @@ class LlamaCppBackend:
                     break
                 if isinstance(item, LlmError):
                     raise item
-                produced = True
-                yield item
-            if not produced:
+                produced_bytes += len(item.encode("utf-8"))
+                if produced_bytes > self.max_reply_kb * 1024:
+                    raise too_long_error(self.name, self.max_reply_kb)
+                with deadline.paused():
+                    yield item
+            if not produced_bytes:
                 raise LlmError("The llama_cpp backend answered with empty text.", code="llm_bad_answer")
         finally:
             stop.set()  # the model thread stops at its next token

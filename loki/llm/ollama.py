@@ -18,11 +18,20 @@ class OllamaBackend(HttpBackend):
     stream_framing = "ndjson"
 
     def __init__(
-        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+        self,
+        *,
+        url: str = "",
+        model: str = "",
+        api_key: str = "",
+        timeout_s: float = 20.0,
+        max_tokens: int = 512,
+        max_reply_kb: int = 64,
     ) -> None:
         url = (url or self.default_url).rstrip("/")
         url = url.removesuffix("/api")
-        super().__init__(url=url, model=model, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens)
+        super().__init__(
+            url=url, model=model, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens, max_reply_kb=max_reply_kb
+        )
 
     def endpoint(self, stream: bool) -> str:
         return f"{self.url}/api/chat"

@@ -23,13 +23,22 @@ class OpenAiBackend(HttpBackend):
     stream_framing = "sse"
 
     def __init__(
-        self, *, url: str = "", model: str = "", api_key: str = "", timeout_s: float = 20.0, max_tokens: int = 512
+        self,
+        *,
+        url: str = "",
+        model: str = "",
+        api_key: str = "",
+        timeout_s: float = 20.0,
+        max_tokens: int = 512,
+        max_reply_kb: int = 64,
     ) -> None:
         if not url and api_key:
             url = OPENAI_URL
         if not model:
             model = "gpt-4o-mini" if (url or "").rstrip("/") == OPENAI_URL else "local-model"
-        super().__init__(url=url, model=model, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens)
+        super().__init__(
+            url=url, model=model, api_key=api_key, timeout_s=timeout_s, max_tokens=max_tokens, max_reply_kb=max_reply_kb
+        )
 
     def endpoint(self, stream: bool) -> str:
         return f"{self.url}/chat/completions"

@@ -6,7 +6,8 @@
 - `{list}` captures one entry of a list defined in the profile (`{app} browser: browser | internet`).
 
 Every compiled atom starts with a space and the matched text is prefixed with one, so optional
-parts need no special spacing rules.
+parts need no special spacing rules. Besides its regex, a phrase yields a few sample sentences
+(what someone would say to trigger it), so the loader can tell a rule that can never match.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import regex
+
 from loki.profiles.normalize import normalize
+from loki.profiles.regexes import catastrophic_shape
 
 BUILTIN_SLOTS = ("text", "number", "keys")
+MAX_SAMPLES = 64
+_SLOT_SAMPLES = {"text": "hello", "number": "3", "keys": "f5"}
 _TOKEN = re.compile(r"\s*(\[|\]|\(|\)|\||<[a-z_]+>|\{[a-z_][a-z0-9_]*\}|[^\s\[\]()|<>{}]+)", re.UNICODE)
 
 
@@ -32,6 +38,8 @@ class Compiled:
     pattern: str  # matches " " + normalized text
     slots: tuple[str, ...]
     literal_chars: int  # characters of fixed words in the shortest expansion
+    samples: tuple[str, ...] = ()  # sentences that should trigger it (none for a raw regex)
+    duplicates: tuple[str, ...] = ()  # alternatives written twice in one choice
 
 
 def _tokens(phrase: str) -> list[str]:
@@ -53,48 +61,64 @@ class _Parser:
         self.lists = lists
         self.key_pattern = key_pattern
         self.slots: list[str] = []
+        self.duplicates: list[str] = []
 
-    def parse(self) -> tuple[str, int]:
-        pattern, chars = self.alternatives(end=None)
+    def parse(self) -> tuple[str, int, list[str]]:
+        pattern, chars, samples = self.alternatives(end=None)
         if self.i != len(self.toks):
             raise GrammarError(f"unbalanced {self.toks[self.i]!r}")
-        return pattern, chars
+        return pattern, chars, samples
 
-    def alternatives(self, end: str | None) -> tuple[str, int]:
+    def alternatives(self, end: str | None) -> tuple[str, int, list[str]]:
+        start = self.i
         options = [self.sequence(end)]
+        bounds = [(start, self.i)]
         while self.i < len(self.toks) and self.toks[self.i] == "|":
             self.i += 1
+            start = self.i
             options.append(self.sequence(end))
-        pattern = options[0][0] if len(options) == 1 else "(?:" + "|".join(p for p, _ in options) + ")"
-        return pattern, min(c for _, c in options)
+            bounds.append((start, self.i))
+        seen: set[str] = set()
+        for (pattern, _, _), (first, last) in zip(options, bounds, strict=True):
+            if pattern in seen:
+                self.duplicates.append(" ".join(self.toks[first:last]))
+            seen.add(pattern)
+        pattern = options[0][0] if len(options) == 1 else "(?:" + "|".join(p for p, _, _ in options) + ")"
+        samples = [s for _, _, option_samples in options for s in option_samples][:MAX_SAMPLES]
+        return pattern, min(c for _, c, _ in options), samples
 
-    def sequence(self, end: str | None) -> tuple[str, int]:
+    def sequence(self, end: str | None) -> tuple[str, int, list[str]]:
         parts: list[str] = []
         chars = 0
+        samples = [""]
         while self.i < len(self.toks) and self.toks[self.i] not in ("|", end) and self.toks[self.i] not in (")", "]"):
             tok = self.toks[self.i]
             self.i += 1
             if tok in ("(", "["):
                 close = ")" if tok == "(" else "]"
-                inner, inner_chars = self.alternatives(close)
+                inner, inner_chars, inner_samples = self.alternatives(close)
                 if self.i >= len(self.toks) or self.toks[self.i] != close:
                     raise GrammarError(f"{tok!r} is never closed with {close!r}")
                 self.i += 1
                 parts.append(f"(?:{inner})" + ("?" if tok == "[" else ""))
                 chars += inner_chars if tok == "(" else 0
+                samples = _product(samples, ([""] if tok == "[" else []) + inner_samples)
             elif tok.startswith("<"):
                 parts.append(self.slot(tok[1:-1]))
+                samples = _product(samples, [_SLOT_SAMPLES[tok[1:-1]]])
             elif tok.startswith("{"):
                 parts.append(self.list_slot(tok[1:-1]))
+                samples = _product(samples, [next(iter(self.lists[tok[1:-1]]))])
             else:
                 words = normalize(tok, strip_fillers=False).tokens
                 if not words:
                     raise GrammarError(f"{tok!r} has no letters or digits")
                 parts.extend(" " + re.escape(w) for w in words)
                 chars += sum(len(w) + 1 for w in words)
+                samples = _product(samples, [tok])
         if not parts:
             raise GrammarError("empty alternative or group")
-        return "".join(parts), chars
+        return "".join(parts), chars, samples
 
     def _name(self, name: str) -> str:
         if name in self.slots:
@@ -122,24 +146,32 @@ class _Parser:
         return f"(?P<{name}>" + "|".join(" " + re.escape(s) for s in spoken) + ")"
 
 
+def _product(heads: list[str], tails: list[str]) -> list[str]:
+    """Every head followed by every tail (the first `MAX_SAMPLES`)."""
+    return [f"{h} {t}".strip() for h in heads for t in tails][:MAX_SAMPLES]
+
+
 def compile_phrase(phrase: str, lists: Mapping[str, Mapping[str, str]], key_pattern: str) -> Compiled:
     """Compile one phrase, or a raw regex written as `/.../`."""
     phrase = phrase.strip()
     if phrase.startswith("/") and phrase.endswith("/") and len(phrase) > 2:
         body = phrase[1:-1]
         try:
-            rx = re.compile(body)
-        except re.error as exc:
+            rx = regex.compile(body)
+        except (regex.error, re.error) as exc:
             raise GrammarError(f"bad regular expression: {exc}") from None
+        shape = catastrophic_shape(body)
+        if shape:
+            raise GrammarError(f"the regular expression can take for ever: {shape}")
         unknown = [g for g in rx.groupindex if g not in BUILTIN_SLOTS and g not in lists]
         if unknown:
             raise GrammarError(f"named group {unknown[0]!r} is neither a slot (text, number, keys) nor a list")
         # Raw regexes see the same normalized text; the leading space is optional for them.
         return Compiled(rf" ?(?:{body})", tuple(rx.groupindex), len(re.sub(r"\W", "", body)))
     parser = _Parser(phrase, lists, key_pattern)
-    pattern, chars = parser.parse()
+    pattern, chars, samples = parser.parse()
     try:
-        re.compile(pattern)
-    except re.error as exc:  # pragma: no cover - the grammar only emits valid regexes
+        regex.compile(pattern)
+    except regex.error as exc:  # pragma: no cover - the grammar only emits valid regexes
         raise GrammarError(f"internal error compiling phrase: {exc}") from None
-    return Compiled(pattern, tuple(parser.slots), chars)
+    return Compiled(pattern, tuple(parser.slots), chars, tuple(samples), tuple(parser.duplicates))

@@ -12,6 +12,11 @@ Actions on the right are separated by `;`, each either a short form (`launch APP
 `hotkey KEY...`, `type TEXT`, `scroll N`, `volume +N|-N|mute|unmute`, `media OP`,
 `window OP [TARGET]`, `screenshot`, `speak TEXT`, `wait SECONDS`, `stop`, `repeat`)
 or a JSON action object.
+
+Errors stop the file: a rule that can never match (its words are dropped before matching, as
+"please" is), a list entry that means two things, a regex that can backtrack for ever. Warnings
+(`ProfileWarning`, shown by `loki profiles check`) are for what is only redundant: an alternative
+or list entry written twice. Every pattern runs with a time limit (`loki.profiles.regexes`).
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from loki.actions.schema import validate_action
 from loki.errors import ActionError, ProfileError
 from loki.profiles.grammar import Compiled, GrammarError, compile_phrase
 from loki.profiles.keys import SPOKEN_KEYS, key_pattern, spoken_to_keys
 from loki.profiles.normalize import normalize
+from loki.profiles.regexes import TimedPattern, catastrophic_shape
 
 PROFILE_SUFFIX = ".loki"
 LANGUAGE_DIRS = tuple(SPOKEN_KEYS)  # "en", "ru"
@@ -40,9 +48,9 @@ _SAMPLE = {"text": "sample text", "number": "3", "keys": "enter", "now.time": "4
 class Scope:
     """When a profile applies: OS, active app and window title (regexes); empty means any."""
 
-    os: re.Pattern[str] | None = None
-    app: re.Pattern[str] | None = None
-    title: re.Pattern[str] | None = None
+    os: TimedPattern | None = None
+    app: TimedPattern | None = None
+    title: TimedPattern | None = None
 
     @property
     def specificity(self) -> int:
@@ -62,7 +70,7 @@ class Rule:
 
     phrase: str
     compiled: Compiled
-    regex: re.Pattern[str]
+    regex: TimedPattern
     actions: tuple[str, ...]  # templates, one per action
     language: str
     scope: Scope
@@ -187,17 +195,54 @@ def _split_rule(line: str) -> tuple[str, str]:
     return phrase, actions
 
 
-def _scope_pattern(value: str) -> re.Pattern[str]:
+@dataclass(frozen=True)
+class ProfileWarning:
+    """Something in a profile that works but is worth fixing (a duplicate), with its file and line."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def _scope_pattern(value: str, where: str = "") -> TimedPattern:
+    """A header value as a case-blind pattern: `/regex/`, or `a | b` alternatives taken literally."""
     value = value.strip()
     if value.startswith("/") and value.endswith("/") and len(value) > 1:
-        return re.compile(value[1:-1], re.IGNORECASE)
-    alternatives = [re.escape(v.strip()) for v in value.split("|") if v.strip()]
-    return re.compile("|".join(alternatives), re.IGNORECASE)
+        shape = catastrophic_shape(value[1:-1])
+        if shape:
+            raise re.error(f"it can take for ever: {shape}")
+        return TimedPattern(value[1:-1], regex.IGNORECASE, where=where)
+    alternatives = [regex.escape(v.strip()) for v in value.split("|") if v.strip()]
+    return TimedPattern("|".join(alternatives), regex.IGNORECASE, where=where)
 
 
-def load_file(path: Path, *, default_language: str | None, user: bool = False) -> list[Rule]:
-    """Compile one profile file; raise `ProfileError` naming the file and line of the first problem."""
+def _never_matches(rule: Rule) -> str:
+    """Why a phrase rule can never match what is said ('' when one of its sample sentences matches)."""
+    samples = rule.compiled.samples
+    if not samples or any(rule.regex.fullmatch(" " + normalize(s).text) for s in samples):
+        return ""
+    said = samples[0]
+    heard = normalize(said).text
+    dropped = [w for w in normalize(said, strip_fillers=False).tokens if w not in heard.split()]
+    why = (
+        f"LOKI drops {', '.join(repr(w) for w in dict.fromkeys(dropped))} from what is said before matching"
+        if dropped
+        else "normalization changes it"
+    )
+    return f"this rule can never match: {said!r} reaches the rules as {heard!r} ({why}); reword the phrase"
+
+
+def load_file(
+    path: Path, *, default_language: str | None, user: bool = False, warnings: list[ProfileWarning] | None = None
+) -> list[Rule]:
+    """Compile one profile file; raise `ProfileError` naming the file and line of the first problem
+    (and add what is only worth a warning to `warnings`)."""
     where = str(path)
+    warned = warnings if warnings is not None else []
+    header_lines: dict[str, int] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -226,9 +271,10 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
                 )
             try:
                 _scope_pattern(value)
-            except re.error as exc:
+            except (re.error, regex.error) as exc:
                 raise ProfileError(where, number, f"bad pattern for {key}: {exc}") from None
             header[key] = value.strip()
+            header_lines[key] = number
             continue
         if line.startswith("~"):
             if not pending:
@@ -241,11 +287,21 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
         m = re.match(r"\{([a-z_][a-z0-9_]*)\}\s*(.+?)\s*:\s*(.+)$", line)
         if m:
             name, value, spoken = m.groups()
+            entries = lists.setdefault(name, {})
             for alt in spoken.split("|"):
                 words = normalize(alt, strip_fillers=False).text
                 if not words:
                     raise ProfileError(where, number, f"list {{{name}}} has an empty spoken form")
-                lists.setdefault(name, {})[words] = value.strip()
+                if words in entries and entries[words] != value.strip():
+                    raise ProfileError(
+                        where,
+                        number,
+                        f"{words!r} in list {{{name}}} already stands for {entries[words]!r}; "
+                        "one spoken form can mean only one thing",
+                    )
+                if words in entries:
+                    warned.append(ProfileWarning(where, number, f"{words!r} is listed twice in list {{{name}}}"))
+                entries[words] = value.strip()
             continue
         pending.append((number, *_split_or_fail(where, number, line)))
     language = header.get("language", default_language or "")
@@ -255,7 +311,9 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
             1,
             f"unknown language {language!r}: put the file under profiles/en or profiles/ru, or add a header 'language: en'",
         )
-    scope = Scope(**{k: _scope_pattern(v) for k, v in header.items() if k != "language"})
+    scope = Scope(
+        **{k: _scope_pattern(v, f"{where}:{header_lines[k]} ({k})") for k, v in header.items() if k != "language"}
+    )
     keys = key_pattern(language)
     rules = []
     for number, phrase, actions_text in pending:
@@ -270,10 +328,12 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
         )
         if not templates:
             raise ProfileError(where, number, "the rule has no action after the colon")
+        for duplicate in compiled.duplicates:
+            warned.append(ProfileWarning(where, number, f"the alternative {duplicate!r} is written twice"))
         rule = Rule(
             phrase.strip(),
             compiled,
-            re.compile(compiled.pattern),
+            TimedPattern(compiled.pattern, where=f"{where}:{number}"),
             templates,
             language,
             scope,
@@ -284,6 +344,9 @@ def load_file(path: Path, *, default_language: str | None, user: bool = False) -
             tuple(examples.get(number, ())),
         )
         samples = {**_SAMPLE, **{name: next(iter(lists[name].values())) for name in compiled.slots if name in lists}}
+        never = _never_matches(rule)
+        if never:
+            raise ProfileError(where, number, never)
         try:
             if "repeat" in templates and len(templates) > 1:
                 raise ActionError("'repeat' must be the only action of its rule")
@@ -332,14 +395,16 @@ def load_profiles(folders: Iterable[tuple[Path, bool]]) -> ProfileSet:
     return result
 
 
-def check_profiles(folders: Iterable[tuple[Path, bool]]) -> tuple[list[str], list[ProfileError]]:
-    """Check every file, collecting all errors instead of stopping at the first."""
+def check_profiles(
+    folders: Iterable[tuple[Path, bool]], warnings: list[ProfileWarning] | None = None
+) -> tuple[list[str], list[ProfileError]]:
+    """Check every file, collecting all errors instead of stopping at the first (and warnings in `warnings`)."""
     ok: list[str] = []
     errors: list[ProfileError] = []
     for folder, user in folders:
         for path, language in profile_files(folder):
             try:
-                load_file(path, default_language=language, user=user)
+                load_file(path, default_language=language, user=user, warnings=warnings)
                 ok.append(str(path))
             except ProfileError as exc:
                 errors.append(exc)

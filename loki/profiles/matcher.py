@@ -18,6 +18,7 @@ import regex
 from loki.errors import ActionError
 from loki.profiles.loader import ProfileSet, Rule, values_from_match
 from loki.profiles.normalize import Normalized, normalize
+from loki.profiles.regexes import TimedPattern
 
 # Edit budget: about one error per five literal characters, at most three; short rules need 4+ chars.
 _FUZZY_RATE = 0.25
@@ -104,7 +105,11 @@ class Matcher:
             pattern = None
             if chars >= _FUZZY_MIN_CHARS:
                 budget = min(_FUZZY_MAX, max(1, round(chars * _FUZZY_RATE)))
-                pattern = regex.compile(f"(?e)(?:{rule.compiled.pattern}){{e<={budget}}}", regex.BESTMATCH)
+                pattern = TimedPattern(
+                    f"(?e)(?:{rule.compiled.pattern}){{e<={budget}}}",
+                    regex.BESTMATCH,
+                    where=f"{rule.path}:{rule.line} (near misses)",
+                )
             self._fuzzy[id(rule)] = pattern
         return self._fuzzy[id(rule)]
 
@@ -114,7 +119,13 @@ class Matcher:
         if not norm.tokens:
             return None
         subject = " " + norm.text
-        rules = [r for r in self.profiles.for_language(language) if r.scope.admits(os_name, app, title)]
+        admitted: dict[int, bool] = {}  # many rules share one file's scope: judge each scope once
+        rules = []
+        for rule in self.profiles.for_language(language):
+            if id(rule.scope) not in admitted:
+                admitted[id(rule.scope)] = rule.scope.admits(os_name, app, title)
+            if admitted[id(rule.scope)]:
+                rules.append(rule)
         exact = [(r, m) for r in rules if (m := r.regex.fullmatch(subject))]
         if exact:
             rule, m = max(exact, key=lambda rm: _rank(rm[0]))

@@ -1,7 +1,8 @@
 """Transcript normalization: case, punctuation, fillers and number words, in English and Russian.
 
 Matching runs on the normalized text; slots such as `<text>` are read back from the original
-words, so "type Hello, World!" types "Hello, World!" and not "hello world".
+words with the symbols stuck to them, so "type Hello, World!" types "Hello, World!" and not
+"hello world", and "type ~/notes.txt" types "~/notes.txt".
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+_SYMBOL = re.compile(r"[^\w\s]")  # punctuation and symbols: what normalization drops
 
 _CONTRACTIONS = {
     "what's": "what is",
@@ -166,7 +168,8 @@ class Normalized:
         return " ".join(self.tokens)
 
     def surface(self, start: int, end: int) -> str:
-        """The original words under characters [start, end) of `text`, with their case and punctuation."""
+        """The original words under characters [start, end) of `text`, with their case and punctuation,
+        and the symbols stuck to the first and last of them ("50%", "~/notes.txt", "-v")."""
         first = last = None
         pos = 0
         for i, token in enumerate(self.tokens):
@@ -177,7 +180,15 @@ class Normalized:
             pos = t_end + 1
         if first is None or last is None:
             return ""
-        return self.raw[self.spans[first][0] : self.spans[last][1]]
+        begin, finish = self.spans[first][0], self.spans[last][1]
+        before = begin
+        while before > 0 and _SYMBOL.match(self.raw, before - 1):
+            before -= 1
+        if before == 0 or self.raw[before - 1].isspace():  # symbols that open the word, not a word's tail
+            begin = before
+        while finish < len(self.raw) and _SYMBOL.match(self.raw, finish):
+            finish += 1
+        return self.raw[begin:finish]
 
 
 def _number_value(words: list[str]) -> int | None:
