@@ -135,7 +135,9 @@ class Orchestrator:
             result.tier, result.detail = plan.tier, plan.detail
             stage = "execute"
             focus = None if self.settings.dry_run else self.context
-            report = await self.executor.run(plan.actions, trusted=plan.trusted, context=ctx, focus=focus)
+            report = await self.executor.run(
+                plan.actions, trusted=plan.trusted, context=ctx, focus=focus, unasked=plan.unasked
+            )
             watch.lap("execute")
             result.actions = report.ran
             # Tier 1 lists the steps of a model plan it refused to run (bad JSON, unknown or denied step).
