@@ -62,6 +62,16 @@ def describe(action: dict[str, Any]) -> str:
         return f"open {action['app']}"
     if kind == "wait":
         return f"wait {action['seconds']:g} s"
+    if kind == "volume":
+        if "mute" in action:
+            return "mute the sound" if action["mute"] else "unmute the sound"
+        return f"turn the volume {'up' if action['delta'] > 0 else 'down'} by {abs(action['delta'])}"
+    if kind == "media":
+        return {"playpause": "play or pause", "next": "skip to the next track"}.get(action["op"], "go back a track")
+    if kind == "scroll":
+        return f"scroll {'up' if action['clicks'] > 0 else 'down'}"
+    if kind == "screenshot":
+        return "take a screenshot"
     return kind
 
 
