@@ -43,6 +43,11 @@ def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
         settings.user_profiles_path, local, lambda: load_all_profiles(settings), dry_run=settings.dry_run
     )
     tiers: list[Tier] = [learn, local]
+    if settings.meaning:
+        from loki.brain.meaning import MeaningCommands
+
+        # Between the phrase rules and the language model; dry-run reads the vector cache but never writes it.
+        tiers.append(MeaningCommands(local, cache_dir=settings.cache_path, write_cache=not settings.dry_run))
     if settings.llm_backend != "none":
         try:
             from loki.brain.tier1 import build_tier1

@@ -76,6 +76,12 @@ class Settings:
     models_dir: str = _setting(
         "LOKI_MODELS_DIR", "", "Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."
     )
+    meaning: bool = _setting(
+        "LOKI_MEANING",
+        True,
+        "1: what the phrase rules miss is matched to them by meaning ('fire up the browser') before the language model.",
+        "bool",
+    )
     # Actions and policy
     apps_allow: tuple[str, ...] = _setting(
         "LOKI_APPS_ALLOW", (), "Extra executables LOKI may launch, separated by ','.", "list"
@@ -221,6 +227,11 @@ class Settings:
     def state_path(self) -> Path:
         """Folder for traces and other runtime state."""
         return Path(self.state_dir) if self.state_dir else _xdg("XDG_STATE_HOME", ".local/state")
+
+    @property
+    def cache_path(self) -> Path:
+        """Folder for things LOKI can compute again (the profiles' sentence vectors)."""
+        return _xdg("XDG_CACHE_HOME", ".cache")
 
     @property
     def user_profiles_path(self) -> Path:

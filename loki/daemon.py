@@ -737,6 +737,11 @@ class Daemon:
             await self._stt(np.zeros(SAMPLE_RATE_HZ // 2, dtype=np.int16))
         if self.rescorer is not None:
             await asyncio.get_running_loop().run_in_executor(self._stt_thread, self.rescorer.warm_up)
+        languages = ("en", "ru") if self.settings.language == "auto" else (self.settings.language,)
+        for tier in self.orchestrator.tiers:
+            warm = getattr(tier, "warm_up", None)  # matching by meaning loads its sentence encoder
+            if warm is not None:
+                await asyncio.to_thread(warm, languages)
 
     async def aclose(self) -> None:
         """Stop every task (with a timeout), the key watcher and the threads."""

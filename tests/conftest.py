@@ -164,6 +164,8 @@ def settings_env(tmp_path: Path) -> dict[str, str]:
         "LOKI_USER_PROFILES_DIR": str(tmp_path / "user-profiles"),
         "LOKI_SCREENSHOT_DIR": str(tmp_path / "shots"),
         "LOKI_LLM_BACKEND": "none",
+        # Tier-1 tests reach the model with wordings the meaning layer would catch; tests/test_meaning.py turns it on.
+        "LOKI_MEANING": "0",
     }
 
 

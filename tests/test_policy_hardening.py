@@ -81,7 +81,7 @@ async def test_a_models_shell_command_needs_a_yes(settings_env: dict[str, str], 
     with CannedLlmServer(answer) as server:
         async with loki(settings_env, server) as (orch, driver):  # no one to ask, as in `loki say | ...`
             orch.context = lambda: where
-            result = await orch.handle("tidy up my home folder")
+            result = await orch.handle("open a terminal and write the command that tidies my home folder")
     assert driver.calls == [] and result.actions == [] and not result.ok and result.error == "not_executed"
     assert [r["action"] for r in result.refused] == validate_plan(steps)
     assert any("terminal" in r["reason"] and r["reason"].startswith("waiting for a yes") for r in result.refused)
@@ -97,7 +97,7 @@ async def test_a_models_shell_command_needs_a_yes(settings_env: dict[str, str], 
     with CannedLlmServer(answer) as server:
         async with loki(settings_env, server, confirm=say_no) as (orch, driver):
             orch.context = lambda: where
-            result = await orch.handle("tidy up my home folder")
+            result = await orch.handle("open a terminal and write the command that tidies my home folder")
     assert len(asked) == 1 and command in asked[0] and "terminal" in asked[0]
     assert driver.calls == [] and result.reply == "Okay, I won't do it."
     assert all(r["reason"].startswith(("declined", "not run because")) for r in result.refused)
@@ -136,7 +136,7 @@ async def test_repeating_a_models_plan_asks_again(settings_env: dict[str, str]) 
     with CannedLlmServer(answer) as server:
         async with loki(settings_env, server, confirm=yes_then_no) as (orch, driver):
             orch.context = lambda: XTERM
-            assert (await orch.handle("clean the build")).ok
+            assert (await orch.handle("run make clean in the terminal")).ok
             again = await orch.handle("repeat that")
     assert again.tier == 1 and not again.ok and again.actions == []
     assert driver.calls == [("type_text", ("make clean",)), ("hotkey", ("enter",))]
@@ -302,7 +302,7 @@ async def test_volume_caps_come_from_the_settings(pulse: dict[str, str], setting
         set_sink(20)
         with CannedLlmServer(answer) as server:
             async with loki(settings_env, server, **env) as (orch, driver):
-                result = await orch.handle("make it as loud as it goes")
+                result = await orch.handle("turn the volume up as far as it goes")
         assert result.ok and len(result.actions) == 6
         assert sink_percent() == 70
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,16 @@ def describe(action: dict[str, Any]) -> str:
         return f"open {action['app']}"
     if kind == "wait":
         return f"wait {action['seconds']:g} s"
+    if kind == "volume":
+        if "mute" in action:
+            return "mute the sound" if action["mute"] else "unmute the sound"
+        return f"turn the volume {'up' if action['delta'] > 0 else 'down'} by {abs(action['delta'])}"
+    if kind == "media":
+        return {"playpause": "play or pause", "next": "skip to the next track"}.get(action["op"], "go back a track")
+    if kind == "scroll":
+        return f"scroll {'up' if action['clicks'] > 0 else 'down'}"
+    if kind == "screenshot":
+        return "take a screenshot"
     return kind
 
 
@@ -147,12 +157,14 @@ class Executor:
         trusted: bool = False,
         context: Context | None = None,
         focus: Callable[[], Context] | None = None,
+        unasked: Mapping[int, str] | None = None,
     ) -> Report:
         """Validate and policy-check the whole plan, confirm if needed, then execute in order.
 
         `context` is the window focused when the plan starts (None: unknown); `focus`, when given,
         reads the focused window again before an untrusted Enter, which is confirmed if it would go
-        to a terminal. Nothing runs when any step is invalid or denied, or when the user declines.
+        to a terminal. `unasked` steps (index: why) are confirmed even when the policy finds them safe.
+        Nothing runs when any step is invalid or denied, or when the user declines.
         """
         report = Report()
         raw = list(actions)
@@ -166,6 +178,9 @@ class Executor:
                 return report
         plan = report.actions
         verdicts = self.policy.check_plan(plan, trusted=trusted, context=context)
+        for index, why in (unasked or {}).items():
+            if index < len(verdicts) and verdicts[index].decision is Decision.SAFE:
+                verdicts[index] = Verdict(Decision.CONFIRM, why)
         denied = [i for i, v in enumerate(verdicts) if v.decision is Decision.DENY]
         if denied:
             first = denied[0]

@@ -67,6 +67,7 @@ class TurnResult:
             "tier": self.tier,
             "actions": self.actions,
             "refused": self.refused,
+            "rule": self.detail.get("rule"),
             "reply": self.reply,
             "timings_ms": self.timings_ms,
             "language": self.language,
@@ -134,7 +135,9 @@ class Orchestrator:
             result.tier, result.detail = plan.tier, plan.detail
             stage = "execute"
             focus = None if self.settings.dry_run else self.context
-            report = await self.executor.run(plan.actions, trusted=plan.trusted, context=ctx, focus=focus)
+            report = await self.executor.run(
+                plan.actions, trusted=plan.trusted, context=ctx, focus=focus, unasked=plan.unasked
+            )
             watch.lap("execute")
             result.actions = report.ran
             # Tier 1 lists the steps of a model plan it refused to run (bad JSON, unknown or denied step).

@@ -7,6 +7,7 @@ slow patterns still must not hold up the event loop (a "stop", SIGTERM) while it
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from loki.brain.tiers import Plan, Turn
 from loki.profiles.matcher import Matcher
@@ -28,7 +29,10 @@ class LocalCommands:
         )
         if match is None:
             return None
-        detail = {"rule": f"{match.rule.path}:{match.rule.line}", "edits": match.errors}
+        detail: dict[str, Any] = {
+            "rule": {"file": match.rule.path, "line": match.rule.line, "match": "fuzzy" if match.errors else "exact"},
+            "edits": match.errors,
+        }
         if match.values.get("text"):
             detail["typed"] = [match.values["text"]]  # dictated: traces keep only its length
         return Plan(0, list(match.actions), trusted=True, repeat=match.is_repeat, detail=detail)

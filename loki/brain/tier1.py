@@ -24,6 +24,7 @@ from loki.actions.apps import AppCatalog
 from loki.actions.executor import describe
 from loki.actions.policy import Decision, Policy
 from loki.actions.schema import ACTION_TYPES, plan_json_schema, validate_plan
+from loki.brain.grounding import QUIET_TYPES, unasked_steps
 from loki.brain.tiers import Plan, Turn
 from loki.config import Settings
 from loki.errors import ActionError, LlmError
@@ -64,6 +65,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "invalid": "Sorry, I can't do that: {why}",
         "pointer": "Sorry, I can't click or move the mouse without looking at the screen, so I did nothing.",
         "denied": "Sorry, I won't {what}: {why}",
+        "unasked": "I'm not sure what you want me to do, so I did nothing.",
         "cut_off": " … Sorry, the answer was cut off.",
     },
     "ru": {
@@ -75,6 +77,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "invalid": "Я не могу это сделать: модель предложила недопустимое действие.",
         "pointer": "Я не могу нажимать мышью, не видя экрана, поэтому я ничего не сделал.",
         "denied": "Я не буду этого делать: это запрещено правилами безопасности.",
+        "unasked": "Я не понял, что нужно сделать, поэтому ничего не сделал.",
         "cut_off": " … Извините, ответ оборвался.",
     },
 }
@@ -263,7 +266,16 @@ class LlmPlanner:
             return self._rejected(judged, lang, started, wait_s, raw=reader.text)
         if not judged.actions and not judged.reply.strip():
             return None
-        return Plan(1, judged.actions, judged.reply.strip(), detail=self._detail(started, wait_s))
+        # The model's steps must follow from what was said: what nobody asked for needs a yes, and a
+        # plan of nothing but such steps ("help" -> open the browser) is not run at all.
+        unasked = unasked_steps(turn.text, lang, judged.actions)
+        touching = [i for i, a in enumerate(judged.actions) if a["type"] not in QUIET_TYPES]
+        if touching and all(i in unasked for i in touching):
+            log.info("tier 1: the model's plan does not follow from %r; nothing runs", turn.text)
+            detail = self._detail(started, wait_s)
+            detail.update(rejected="unasked", refused=_refused(judged.actions, unasked))
+            return Plan(1, [], _text(lang, "unasked"), detail=detail)
+        return Plan(1, judged.actions, judged.reply.strip(), detail=self._detail(started, wait_s), unasked=unasked)
 
     # Reading the answer ----------------------------------------------------------------------
     @staticmethod

@@ -23,7 +23,8 @@ class Turn:
 class Plan:
     """A tier's answer: actions to run and/or a reply to say.
 
-    `trusted` plans (tier 0, the user's own rules) skip confirmation of risky steps;
+    `trusted` plans (tier 0, the user's own rules) skip confirmation of risky steps; `unasked`
+    steps of an untrusted plan (`loki.brain.grounding`) are confirmed even when safe;
     `reply_stream`, when set, yields the reply in pieces as a model writes it.
     """
 
@@ -34,6 +35,7 @@ class Plan:
     repeat: bool = False
     reply_stream: AsyncIterator[str] | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    unasked: dict[int, str] = field(default_factory=dict)  # steps nobody asked for: each needs a yes first
 
 
 class Tier(Protocol):

