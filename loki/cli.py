@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -98,7 +99,9 @@ async def _terminal_confirm(prompt: str) -> bool:
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate every profile file; errors name the file and line."""
+    """Validate every profile file (errors name the file and line), or list the commands that apply."""
+    if args.action == "list":
+        return _list_commands(args, settings)
     from loki.app import profile_folders
     from loki.profiles.loader import check_profiles
 
@@ -117,6 +120,23 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
     if not args.json:
         print(f"{len(ok)} file(s) ok, {len(errors)} with errors, {len(warnings)} warning(s)", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _list_commands(args: argparse.Namespace, settings: Settings) -> int:
+    """Every command that can be said in a context: one line (or JSON object) per rule."""
+    from loki.app import load_all_profiles
+    from loki.brain.builtin import active_rules, rule_example
+
+    language = args.language or (settings.language if settings.language != "auto" else "en")
+    rules = active_rules(load_all_profiles(settings), language, os_name=sys.platform, app=args.app, title=args.title)
+    for rule in rules:
+        said = rule_example(rule)
+        emit(
+            {"say": said, "phrase": rule.phrase, "actions": list(rule.actions), "file": rule.path, "line": rule.line},
+            args.json,
+            f"{said:32} {'; '.join(rule.actions):28} {rule.path}:{rule.line}",
+        )
+    return 0
 
 
 # Commands that live with their stage; each module exposes `command(args, settings) -> int`.
@@ -191,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_stage_command("models"))
 
     p = add("profiles", "profile files")
-    p.add_argument("action", choices=("check",))
+    p.add_argument("action", choices=("check", "list"))
+    p.add_argument("--app", default="", help="list: the commands that apply in this app (e.g. firefox)")
+    p.add_argument("--title", default="", help="list: ... and under this window title")
+    p.add_argument("--language", choices=("en", "ru"), help="list: the language (default: LOKI_LANGUAGE)")
     p.set_defaults(handler=cmd_profiles)
 
     p = add("service", "install LOKI as a background service (systemd user unit / launchd agent)", dry_run=True)
@@ -228,5 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `loki profiles list | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), _report_stream.fileno())
+        return 0
     finally:
         sys.stdout = _report_stream

@@ -1,0 +1,91 @@
+"""Built-in commands that no profile can change: "what can I say?" / «что ты умеешь?».
+
+Help says a short summary and lists the rules active where the user is (the app in front),
+without touching the desktop. ("never mind" / «отмена» are the profiles' `stop` rules.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from loki.brain.tiers import Plan, Turn
+from loki.profiles.loader import ProfileSet, Rule
+from loki.profiles.normalize import normalize
+from loki.profiles.wordings import wordings
+
+_HELP = {
+    "en": {
+        "help",
+        "help me",
+        "what can i say",
+        "what can you do",
+        "what do you do",
+        "what are my options",
+        "list commands",
+        "show commands",
+        "what commands are there",
+        "what commands do you know",
+    },
+    "ru": {
+        "помощь",
+        "помоги",
+        "справка",
+        "что ты умеешь",
+        "что ты можешь",
+        "что можно сказать",
+        "что я могу сказать",
+        "какие есть команды",
+        "список команд",
+    },
+}
+_SUMMARY = {
+    "en": "I know {n} commands here. For example: {examples}. Anything else goes to the language model, "
+    "and 'loki profiles list' shows them all.",
+    "ru": "Здесь я знаю {n} команд. Например: {examples}. Остальное решает языковая модель, "
+    "а «loki profiles list» покажет все команды.",
+}
+_EXAMPLES_SHOWN = 5
+
+
+def rule_example(rule: Rule) -> str:
+    """The first way to say a rule as written ("open browser"), with slots as <text>, <number>, <keys>."""
+    entries = {name: {spoken: spoken for spoken in values} for name, values in rule.lists.items()}
+    said = wordings(rule.phrase, entries, cap=1)
+    return said[0].text if said else rule.phrase
+
+
+def active_rules(
+    profiles: ProfileSet, language: str, *, os_name: str = "", app: str = "", title: str = ""
+) -> list[Rule]:
+    """The rules of a language that apply in this context, most specific first."""
+    rules = [r for r in profiles.for_language(language) if r.scope.admits(os_name, app, title)]
+    return sorted(rules, key=lambda r: -r.scope.specificity)
+
+
+class HelpCommand:
+    """Tier 0, built in: 'help' / 'what can I say' answers with what can be said here."""
+
+    number = 0
+
+    def __init__(self, local: Any) -> None:
+        self._local = local  # tier 0: its profiles (reloaded after learning) are what can be said
+
+    async def plan(self, turn: Turn) -> Plan | None:
+        """A spoken summary for a help question, else None."""
+        language = turn.language if turn.language in _HELP else "en"
+        if normalize(turn.text).text not in _HELP[language]:
+            return None
+        ctx = turn.context
+        rules = active_rules(self._local.matcher.profiles, language, os_name=ctx.os, app=ctx.app, title=ctx.title)
+        examples = _distinct(rule_example(r) for r in rules if "<" not in rule_example(r))
+        reply = _SUMMARY[language].format(n=len(rules), examples=", ".join(examples[:_EXAMPLES_SHOWN]))
+        detail = {
+            "rule": {"file": "built-in", "line": 0, "match": "exact"},
+            "commands": [{"say": rule_example(r), "file": r.path, "line": r.line} for r in rules],
+        }
+        return Plan(0, [], reply, trusted=True, detail=detail)
+
+
+def _distinct(texts: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(texts))
