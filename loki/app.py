@@ -10,7 +10,7 @@ from loki.actions.apps import AppCatalog
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
 from loki.actions.executor import Confirm, Executor
 from loki.actions.policy import Policy
-from loki.brain.builtin import HelpCommand
+from loki.brain.builtin import HelpCommand, SleepCommand
 from loki.brain.learn import LearnCommands
 from loki.brain.orchestrator import Orchestrator, ReplyFn
 from loki.brain.tier0 import LocalCommands
@@ -43,7 +43,7 @@ def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
     learn = LearnCommands(
         settings.user_profiles_path, local, lambda: load_all_profiles(settings), dry_run=settings.dry_run
     )
-    tiers: list[Tier] = [learn, HelpCommand(local), local]
+    tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
     if settings.meaning:
         from loki.brain.meaning import MeaningCommands
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from loki.audio.frames import SAMPLE_RATE_HZ, Frame, to_float32
 from loki.audio.mic import Microphone
+from loki.brain.builtin import AWAKE, is_wake_up
 from loki.brain.orchestrator import Orchestrator, TurnResult
 from loki.config import Settings
 from loki.errors import LokiError
@@ -244,6 +245,7 @@ class Daemon:
         self._guess: tuple[int, int, asyncio.Future[Any]] | None = None
         self._pending_listen: asyncio.Future[str] | None = None
         self._followup_pending = False
+        self.sleeping = False  # "go to sleep": only "wake up" (or push-to-talk) is heard
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -533,6 +535,8 @@ class Daemon:
         )
         if text:
             self.emit(Transcribed(text, language or "en", speech_end_at=utt.speech_end_at, stt_ms=stt_ms))
+        if self.sleeping and self._asleep_hears(text, utt.source):
+            return False
         pending = self._pending_listen
         if text and self.rescorer is not None and self.wake.whisper and self.gate.phrases.match(text) is None:
             confirmed = await self._confirm_wake(utt, text, language, encoding)
@@ -574,6 +578,22 @@ class Daemon:
             heard_at = time.monotonic()
         timings["speech_end_to_transcript"] = round((heard_at - utt.speech_end_at) * 1000, 1)
         await self._commands.put(Command(command, language, utt.source, utt.speech_end_at, timings, utt.speech_end_s))
+        return True
+
+    def _asleep_hears(self, text: str, source: str) -> bool:
+        """While asleep: True when the utterance is used up (ignored, or it woke LOKI up)."""
+        language = is_wake_up(text)
+        if source != "ptt" and source != "text" and language is None:
+            log.debug("asleep, ignoring %r", text)
+            return True
+        self.sleeping = False
+        log.info("awake again")
+        if language is None:
+            return False  # push-to-talk wakes LOKI and is heard
+        self._earcon("listening")
+        self._followup_pending = True
+        if self.voice is not None:
+            self._spawn(self.voice(AWAKE[language], language), "awake")
         return True
 
     async def _confirm_wake(self, utt: Utterance, text: str, language: str | None, encoding: Any) -> str | None:
@@ -644,6 +664,9 @@ class Daemon:
             self._refresh_state()
         if result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
             self._followup_pending = True
+        if result.detail.get("control") == "sleep":
+            self.sleeping, self._followup_pending = True, False
+            log.info("asleep: only 'wake up' (or push-to-talk) is heard")
         self.results.append(result)
         del self.results[:-RESULTS_KEPT]
         if self.on_turn is not None:
@@ -694,6 +717,12 @@ class Daemon:
             pending = self._pending_listen
             if pending is not None and not pending.done():
                 pending.set_result(line)
+            elif self.sleeping and is_wake_up(line) is None:
+                log.info("asleep: say 'wake up' first (ignored %r)", line)
+                self._line_wanted.set()
+            elif self.sleeping:
+                self._asleep_hears(line, "speech")
+                self._line_wanted.set()
             else:
                 await self._commands.put(Command(line, None, "text"))
 

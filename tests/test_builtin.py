@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,30 @@ def test_profiles_list_shows_the_commands_of_an_app(tmp_path: Path) -> None:
     assert rules[0]["say"] == "save a copy" and rules[0]["line"] == 3  # the app's own rules first
     assert {"say": "open browser"}.items() <= next(r for r in rules if r["say"] == "open browser").items()
     assert "save a copy" not in plain.stdout
+
+
+@pytest.mark.parametrize(
+    ("lines", "language"),
+    [
+        ("new tab\ngo to sleep\nnew tab\nscroll down\nhey loki, wake up\nscroll down\n", "en"),
+        ("новая вкладка\nспи\nновая вкладка\nпроснись\nпрокрути вниз\n", "ru"),
+    ],
+)
+def test_asleep_only_wake_up_is_heard(settings_env: dict[str, str], lines: str, language: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOKI_") and k != "DISPLAY"}
+    env = {**env, **settings_env, "LOKI_REPLY_MODE": "text", "LOKI_EARCONS": "0", "LOKI_LANGUAGE": language}
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "--env-file", "/dev/null", "run", "--text", "--dry-run", "--json"],
+        input=lines.encode(),
+        capture_output=True,
+        env=env,
+        cwd=REPO,
+        timeout=90,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    turns = [json.loads(line) for line in out.stdout.decode().splitlines() if line.startswith("{")]
+    said = [t["transcript"] for t in turns]
+    asleep, woke = lines.splitlines()[1], lines.splitlines()[-1]
+    assert said == [lines.splitlines()[0], asleep, woke]  # nothing between sleeping and waking was acted on
+    assert turns[1]["actions"] == [] and turns[1]["reply"] and turns[2]["actions"]
+    assert "asleep" in out.stderr.decode() and "awake again" in out.stderr.decode()

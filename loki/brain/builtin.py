@@ -1,7 +1,11 @@
-"""Built-in commands that no profile can change: "what can I say?" / «что ты умеешь?».
+"""Built-in commands that no profile can change: help, and sleep / wake up.
 
-Help says a short summary and lists the rules active where the user is (the app in front),
-without touching the desktop. ("never mind" / «отмена» are the profiles' `stop` rules.)
+- "what can I say?" / «что ты умеешь?» says a short summary and lists the rules active where the
+  user is (the app in front), without touching the desktop;
+- "go to sleep" / «спи»: the daemon sleeps until "wake up" / «проснись» (or push-to-talk); the
+  plan carries `detail["control"] = "sleep"` and the daemon keeps the state (`is_wake_up`).
+
+("never mind" / «отмена» are the profiles' `stop` rules.)
 """
 
 from __future__ import annotations
@@ -46,6 +50,19 @@ _SUMMARY = {
     "а «loki profiles list» покажет все команды.",
 }
 _EXAMPLES_SHOWN = 5
+_SLEEP = {
+    "en": {"go to sleep", "sleep", "sleep now", "go to sleep mode", "stop listening", "take a break"},
+    "ru": {"спи", "засыпай", "иди спать", "спать", "перестань слушать", "режим сна"},
+}
+_WAKE_UP = {
+    "en": {"wake up", "wake up please", "you can listen again", "start listening", "i need you"},
+    "ru": {"проснись", "просыпайся", "подъем", "подъём", "слушай", "начни слушать"},
+}
+_ASLEEP = {
+    "en": "Going to sleep. Say 'wake up' when you need me.",
+    "ru": "Засыпаю. Скажите «проснись», когда понадоблюсь.",
+}
+AWAKE = {"en": "I'm listening.", "ru": "Слушаю."}
 
 
 def rule_example(rule: Rule) -> str:
@@ -85,6 +102,26 @@ class HelpCommand:
             "commands": [{"say": rule_example(r), "file": r.path, "line": r.line} for r in rules],
         }
         return Plan(0, [], reply, trusted=True, detail=detail)
+
+
+class SleepCommand:
+    """Tier 0, built in: 'go to sleep' / «спи» asks the daemon to sleep (it answers only 'wake up')."""
+
+    number = 0
+
+    async def plan(self, turn: Turn) -> Plan | None:
+        """The sleep request, else None."""
+        language = turn.language if turn.language in _SLEEP else "en"
+        if normalize(turn.text).text not in _SLEEP[language]:
+            return None
+        detail = {"rule": {"file": "built-in", "line": 0, "match": "exact"}, "control": "sleep"}
+        return Plan(0, [], _ASLEEP[language], trusted=True, detail=detail)
+
+
+def is_wake_up(text: str) -> str | None:
+    """The language of a 'wake up' / «проснись» (the wake phrase before it is allowed), else None."""
+    said = normalize(text).text
+    return next((language for language, phrases in _WAKE_UP.items() if said in phrases), None)
 
 
 def _distinct(texts: Iterable[str]) -> list[str]:
