@@ -300,7 +300,7 @@ async def test_a_models_command_into_a_real_xterm_runs_only_after_a_yes(
     with CannedLlmServer(answer) as server:
         orch = build_orchestrator(settings_from({**env, "LOKI_LLM_URL": server.openai_url}))  # real window, real keys
         try:
-            result = await orch.handle("make a file called pwned")
+            result = await orch.handle("write the command that makes a file called pwned")
             assert result.tier == 1 and not result.ok and result.actions == [] and len(result.refused) == 2
             assert "run “touch pwned” in a terminal" in result.reply
             time.sleep(1.0)  # noqa: ASYNC251 - give a typed command time to run if it was typed
@@ -310,7 +310,7 @@ async def test_a_models_command_into_a_real_xterm_runs_only_after_a_yes(
                 return True
 
             orch.executor.confirm = yes
-            result = await orch.handle("make a file called pwned")
+            result = await orch.handle("write the command that makes a file called pwned")
             assert result.ok and len(result.actions) == 2, result.reply
             wait_until(lambda: (tmp_path / "pwned").exists(), what="the confirmed command to run")
         finally:
@@ -359,7 +359,7 @@ async def test_a_window_titled_like_a_prompt_gets_no_unconfirmed_enter(
     with CannedLlmServer(answer) as server:
         orch = build_orchestrator(settings_from({**env, "LOKI_LLM_URL": server.openai_url}))
         try:
-            result = await orch.handle("what files are here")
+            result = await orch.handle("write the command that lists the files here")
         finally:
             for tier in orch.tiers:
                 if hasattr(tier, "aclose"):

@@ -93,12 +93,12 @@ async def test_a_models_typed_text_and_its_echo_stay_out_of_traces(settings_env:
     answer = plan({"type": "type", "text": "Hunter2 is my password"}, reply="I typed hunter2 is my password.")
     with CannedLlmServer(answer) as server:
         async with loki(settings_env, server) as (orch, driver):
-            result = await orch.handle("log me into the forum")
+            result = await orch.handle("fill in my password for the forum")
     assert result.tier == 1 and driver.calls == [("type_text", ("Hunter2 is my password",))]
     assert files_holding(Path(settings_env["LOKI_STATE_DIR"]), SECRET) == []
     (record,) = trace_records(settings_env)
     assert record["turn"]["reply"] == "I typed ‹22 chars›."
-    assert record["turn"]["text"] == "log me into the forum"
+    assert record["turn"]["text"] == "fill in my password for the forum"
 
 
 def test_loki_say_in_dry_run_writes_only_a_private_trace(tmp_path: Path) -> None:
