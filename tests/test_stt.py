@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from loki.listen import clips
 from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio
 from loki.stt.audiofile import as_mono_16k
 from loki.stt.guards import cut_loop, is_stock_phrase, repeated_run, words_of
+from loki.stt.transcriber import Transcript
 
 pytestmark = pytest.mark.models
 
@@ -134,11 +136,16 @@ def test_vocabulary_rescoring_picks_the_profile_words(english: Transcriber, engl
 
 
 # The fast path gives the plain path's text -------------------------------------------------
-def test_fast_path_text_equals_plain_faster_whisper_transcribe(english_plain: Transcriber, testdata: Path) -> None:
+# Clear clips of several words: every CPU's kernels hear the same words in them, so a difference is the fast
+# path's (the human "lamp" recording is not one: plain transcribe() hears "Liam" with CT2_FORCE_CPU_ISA=GENERIC).
+CLEAR = (LIGHT, "real/en_ast_vm-next.wav", "real/en_ast_vm-pls-try-again.wav", "real/en_ps_something.wav")
+
+
+def test_fast_path_words_equal_plain_faster_whisper_transcribe(english_plain: Transcriber, testdata: Path) -> None:
     from faster_whisper import WhisperModel
 
     plain = WhisperModel(str(english_plain.model_dir), device="cpu", compute_type="int8")
-    samples = [read_audio(testdata / LIGHT), read_audio(testdata / LAMP)]
+    samples = [read_audio(testdata / name) for name in CLEAR]
     samples += [_espeak("close this window", "en-us", 180), _espeak("open the file manager", "en-us", 180)]
     paths = []
     for audio in samples:
@@ -152,26 +159,71 @@ def test_fast_path_text_equals_plain_faster_whisper_transcribe(english_plain: Tr
             condition_on_previous_text=False,
             initial_prompt=english_plain.prompt("en"),
         )
-        assert fast.text == "".join(s.text for s in segments).strip()
-        assert english_plain.transcribe_full(audio).text == fast.text
+        heard = _words("".join(s.text for s in segments))
+        assert len(heard.split()) >= 3 and _words(fast.text) == heard, fast
+        assert _words(english_plain.transcribe_full(audio).text) == heard
     # the recorded sentence without "hey loki" can loop on the short window and is then decoded again in full
-    assert paths.count("fast") >= 3, paths
+    assert paths.count("fast") >= len(samples) - 1, paths
 
 
-def test_the_decoder_is_told_how_loki_is_spoken_to(english_plain: Transcriber) -> None:
+def _decoded_with_previous_text(
+    transcriber: Transcriber, audio: np.ndarray, language: str | None = None
+) -> tuple[Transcript, list[str]]:
+    """The transcript of `audio`, and the previous text (prompt tokens) the decoder was given for each decode."""
+    model = transcriber.load()
+    given: list[str] = []
+    decode = model.generate_with_fallback
+
+    def spy(encoder_output: Any, prompt: list[int], tokenizer: Any, options: Any) -> Any:
+        given.append(tokenizer.decode([t for t in prompt if t < tokenizer.eot]).strip())
+        return decode(encoder_output, prompt, tokenizer, options)
+
+    model.generate_with_fallback = spy
+    try:
+        return transcriber.transcribe(audio, language=language), given
+    finally:
+        del model.generate_with_fallback
+
+
+SPOKEN_TO = [
+    ("volume down", "en-us+f4"),
+    ("open the browser", "en-029"),
+    ("scroll down", "en-us+klatt2"),
+    ("new tab", "en-gb-x-gbcwmd+m2"),
+    ("close the window", "en-us+f4"),
+    ("next track", "en-029"),
+    ("undo", "en-us+klatt2"),
+    ("what time is it", "en-gb-x-gbcwmd+m2"),
+]
+
+
+def test_the_decoder_is_told_how_loki_is_spoken_to(english_plain: Transcriber, testdata: Path) -> None:
     assert english_plain.prompt("en") == "Hey Loki, open the browser. Hey Loki, volume down."
     assert english_plain.prompt("ru") is None  # see test_russian_commands_are_not_put_in_the_speakers_mouth
-    # robotic "hey loki, volume down": "Hey, look it, while you..." without the prompt
-    audio = clips.with_noise(clips.say("hey loki, volume down", clips.Voice("espeak", "en-us+f4", 175)), seed=5)
     bare = Transcriber(english_plain.settings, options=SttOptions(spoken_to_prompt=False))
     bare._model = english_plain.load()
     assert bare.prompt("en") is None
-    assert _words(english_plain.transcribe(audio).text).startswith("hey loki")
-    assert not _words(bare.transcribe(audio).text).startswith("hey loki")
+    # the decoder gets it as previous text for speech; not without the option, nor when the VAD found too little
+    # speech to trust (clicks past the VAD became "Let's go." with it)
+    audio = clips.with_noise(clips.say("hey loki, volume down", clips.Voice("espeak", "en-us+f4", 175)), seed=5)
+    assert _decoded_with_previous_text(english_plain, audio)[1] == [english_plain.prompt("en")]
+    assert _decoded_with_previous_text(bare, audio)[1] == [""]
+    wary = Transcriber(english_plain.settings, options=SttOptions(trust_vad_speech_s=len(audio) / SAMPLE_RATE_HZ + 1))
+    wary._model = english_plain.load()
+    assert _decoded_with_previous_text(wary, audio)[1] == [""]
+    # it helps: robotic "hey loki, <command>" is written "Hey Loki" far more often with it ("Hey, look it" without)
+    spelled = {True: 0, False: 0}
+    for command, voice in SPOKEN_TO:
+        audio = clips.with_noise(clips.say(f"hey loki, {command}", clips.Voice("espeak", voice, 175)), seed=5)
+        for told, transcriber in ((True, english_plain), (False, bare)):
+            spelled[told] += _words(transcriber.transcribe(audio).text).startswith("hey loki")
+    assert spelled[True] >= 6 and spelled[True] >= spelled[False] + 3, spelled
     # it does not put the wake phrase in the mouth of someone who did not say it
     for text in ("hey look at this", "okay google", "open the browser"):
         said = clips.say(text, clips.Voice("espeak", "en-us", 160))
         assert "loki" not in _words(english_plain.transcribe(said).text).split(), text
+    for name in (LIGHT, LAMP, *CLEAR[1:]):
+        assert "loki" not in _words(english_plain.transcribe_file(testdata / name).text).split(), name
 
 
 def test_clear_speech_is_never_called_silence_on_the_short_window(english_plain: Transcriber) -> None:
@@ -269,20 +321,34 @@ def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transc
     _need(programs=("espeak-ng",))
     for text, voice in (("закрой окно", "ru"), ("прокрути вниз", "ru+m3"), ("отмени", "ru+m3")):
         audio = clips.with_noise(clips.say(f"эй локи, {text}", clips.Voice("espeak", voice, 175)), seed=1)
-        heard = multilingual.transcribe(audio, language="ru").text.lower()
+        transcript, given = _decoded_with_previous_text(multilingual, audio, language="ru")
+        assert given and set(given) == {""}, given  # the decoder is given no previous text in Russian
+        heard = transcript.text.lower()
         assert "браузер" not in heard and "тише" not in heard, (text, heard)
-    # this one loops on the short window, and without a repetition penalty on the full window too
-    # ("и и и и ..." for 400 tokens, 4 s): then only its first round is kept
+    # A loop never reaches the user. Slow «эй локи, закрой окно» looped on the short window, and without a
+    # repetition penalty on the full window too ("и и и и ..." for 400 tokens, 4 s) on some CPUs' kernels.
     audio = clips.with_noise(clips.say("эй локи, закрой окно", clips.Voice("espeak", "ru", 140)), seed=1)
     for penalty in (1.3, 1.0):  # no vocabulary rescoring, as in the daemon with no profiles
         plain = Transcriber(multilingual.settings, options=SttOptions(loop_repetition_penalty=penalty))
         plain._model = multilingual.load()
         transcript = plain.transcribe(audio, language="ru")
-        assert repeated_run(words_of(transcript.text)) is None and len(transcript.text) < 40, transcript.text
-        if penalty == 1.0:
-            assert transcript.path == "full" and transcript.dropped.startswith("a loop after")
-        else:
-            assert transcript.path == "fast" and "repetition penalty" in transcript.fallback
+        assert repeated_run(words_of(transcript.text)) is None and len(transcript.text) < 40, transcript
+        if transcript.path == "full":  # the short window's answer was thrown away, and the transcript says why
+            assert transcript.fallback and "repetition penalty" not in transcript.fallback, transcript
+        elif transcript.fallback:  # kept because it no longer looped with the penalty
+            assert penalty != 1.0 and "repetition penalty" in transcript.fallback, transcript
+    # The same guards on a repetition no CPU's kernels can miss, a phrase really said three times (espeak-ng's
+    # Russian is too garbled for base to repeat it word for word). With no penalty the short window's answer
+    # is thrown away and the full window's kept up to the end of its first round; the penalty's answer
+    # varies with the kernels ("Open the file manager. open, File Manager"), but is never a loop.
+    audio = _espeak("open the file manager. open the file manager. open the file manager.", "en-us", 160)
+    for penalty in (1.3, 1.0):
+        plain = Transcriber(multilingual.settings, options=SttOptions(loop_repetition_penalty=penalty))
+        plain._model = multilingual.load()
+        transcript = plain.transcribe(audio, language="en")
+        assert repeated_run(words_of(transcript.text)) is None, transcript
+    assert transcript.path == "full" and transcript.fallback and transcript.dropped.startswith("a loop after")
+    assert _words(transcript.text) == "open the file manager", transcript
 
 
 def test_an_english_only_model_refuses_russian(english: Transcriber) -> None:
