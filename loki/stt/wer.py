@@ -1,8 +1,8 @@
 """Word error rate between what was said and a transcript, after normalising case, punctuation and numbers.
 
 "Press 6" and "press six", "33-4-692" and "thirty three four six ninety two", «ещё» and «еще» count as the
-same words: numbers are compared as digit strings, and a run of numbers said in a row is one token
-("two nine three four zero" = "29340"), however the recogniser chose to write it.
+same words: numbers are compared digit by digit, a run of numbers said in a row as one digit string
+("two nine three four zero" = "29340" = 2 9 3 4 0), however the recogniser chose to write it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def normal_words(text: str) -> list[str]:
         else:
             tokens.append(value)
         in_number = True
-    return tokens
+    # one digit a token: a misheard number word ("33 for 692") costs one error, not the whole run
+    return [t for token in tokens for t in (list(token) if token.isdigit() else [token])]
 
 
 def _number(word: str) -> str | None:
