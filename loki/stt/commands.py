@@ -43,15 +43,11 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _vocabulary(settings: Settings) -> list[str]:
-    """The profiles' words for LOKI_LANGUAGE (both languages for auto), as the daemon uses them."""
-    from loki.app import load_all_profiles
+    """The words the daemon biases recognition with (loki.daemon.stt_vocabulary): the wake phrases.
 
-    try:
-        profiles = load_all_profiles(settings)
-    except LokiError:
-        return []  # a broken profile must not stop transcription; `loki profiles check` reports it
-    languages = ("en", "ru") if settings.language == "auto" else (settings.language,)
-    words: dict[str, None] = {}
-    for language in languages:
-        words.update(dict.fromkeys(profiles.vocabulary(language)))
-    return list(words)
+    The profiles' words are left out, as in the daemon: rescoring with them turned real speech into
+    command words ("ten of clubs" -> "10 of close.", benchmarks/real_speech_bench.py).
+    """
+    from loki.listen.wake.phrase import default_phrases
+
+    return [p.title() if p.isascii() else p.capitalize() for p in default_phrases(settings.wake_phrase)]

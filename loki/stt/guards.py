@@ -62,6 +62,16 @@ def repeated_run(words: Sequence[str]) -> tuple[int, int] | None:
     return run[1:] if run else None
 
 
+def doubled_run(words: Sequence[str]) -> tuple[int, int] | None:
+    """The first word or phrase said twice or more in a row, as (n, times), or None.
+
+    Stricter than `repeated_run`: on a short window the decoder doubles single words ("Three. Three.")
+    where the speaker said them once, so a doubled word is checked against the full window.
+    """
+    run = _first_run(words, lambda n: 2)
+    return run[1:] if run else None
+
+
 def loop_reason(
     text: str, *, tokens: int, token_cap: int | None, compression_ratio: float, max_compression: float
 ) -> str:

@@ -1,0 +1,182 @@
+"""Real voices: LOKI's transcripts of real recordings against plain faster-whisper transcribe(), WER and speed.
+
+The recordings are ../shared/testdata/real (what is said in refs.tsv; see SOURCES.md). For each language
+(English with tiny.en, Russian with the multilingual base, LOKI's defaults) it prints per file, then a
+summary, the word error rate of
+
+  plain      WhisperModel.transcribe(file, language=...) with faster-whisper's default options
+  transcribe LOKI's Transcriber as `loki transcribe` runs it (the profiles' words for rescoring)
+  daemon     LOKI as the daemon runs it: the file cut into utterances by the microphone VAD, each
+             transcribed with the wake phrase as vocabulary and the daemon's short silent tail
+
+and how many transcripts were empty or doubled a word, then the speed: LOKI's `transcribe` time over
+plain transcribe()'s, per file the median of --runs interleaved runs, and the median of those.
+WER normalises case, punctuation and number formats (loki.stt.wer). On a loaded machine the times
+are noisy; the ratios are medians for that reason.
+
+Usage:
+    .venv/bin/python benchmarks/real_speech_bench.py [--runs 5] [--language en|ru|both] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from loki.config import load_settings  # noqa: E402
+from loki.stt import SAMPLE_RATE_HZ, Transcriber, read_audio  # noqa: E402
+from loki.stt.guards import doubled_run, words_of  # noqa: E402
+from loki.stt.wer import error_rate, normal_words, word_errors  # noqa: E402
+
+REAL = REPO.parent / "shared" / "testdata" / "real"
+
+
+def references(language: str) -> list[tuple[str, str]]:
+    """(file name, what is said) for one language, from refs.tsv."""
+    rows = [line.split("\t") for line in (REAL / "refs.tsv").read_text(encoding="utf-8").splitlines() if line]
+    return [(row[0], row[1]) for row in rows if row[0].startswith(f"{language}_")]
+
+
+def utterances(samples: np.ndarray) -> list[np.ndarray]:
+    """The file cut as the daemon's microphone VAD cuts a stream (then followed by a second of silence)."""
+    from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_float32, to_int16
+    from loki.listen.vad import Utterance, VadSegmenter
+
+    segmenter = VadSegmenter()
+    pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))
+    out = []
+    for index in range(len(pcm) // FRAME_SAMPLES):
+        frame = Frame(pcm[index * FRAME_SAMPLES : (index + 1) * FRAME_SAMPLES], (index + 1) * FRAME_MS / 1000, 0.0)
+        out += [to_float32(e.audio) for e in segmenter.push(frame) if isinstance(e, Utterance) and e.final]
+    return out
+
+
+def daemon_text(transcriber: Transcriber, samples: np.ndarray, language: str) -> str:
+    """What the daemon hears in a recording: each VAD utterance transcribed with the daemon's tail pad."""
+    from loki.daemon import STT_TAIL_PAD_S
+
+    pad = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), np.float32)
+    texts = [transcriber.transcribe(np.concatenate([u, pad]), language=language).text for u in utterances(samples)]
+    return " ".join(t for t in texts if t)
+
+
+def plain_text(model, path: Path, language: str) -> str:
+    """faster-whisper's transcribe() with its defaults."""
+    segments, _info = model.transcribe(str(path), language=language)
+    return "".join(s.text for s in segments).strip()
+
+
+def transcribers(language: str) -> tuple[Transcriber, Transcriber, object]:
+    """(as `loki transcribe`, as the daemon, plain WhisperModel), one model file for all three."""
+    from faster_whisper import WhisperModel
+
+    from loki.listen.wake.phrase import default_phrases
+    from loki.stt.commands import _vocabulary
+
+    settings = load_settings(None, environ={**os.environ, "LOKI_LANGUAGE": language, "LOKI_LLM_BACKEND": "none"})
+    cli = Transcriber(settings, vocabulary=_vocabulary(settings))
+    wake = [p.title() if p.isascii() else p.capitalize() for p in default_phrases(settings.wake_phrase)]
+    daemon = Transcriber(settings, vocabulary=wake)
+    daemon._model = cli.load()
+    threads = settings.stt_threads or os.cpu_count() or 1
+    plain = WhisperModel(str(cli.model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+    return cli, daemon, plain
+
+
+def bench(language: str, runs: int, as_json: bool) -> dict:
+    """One language: per-file texts and times, then the summary."""
+    cli, daemon, plain = transcribers(language)
+    rows = []
+    for name, reference in references(language):
+        path = REAL / name
+        samples = read_audio(path)
+        cli.transcribe(samples, language=language)  # warm-up
+        plain_text(plain, path, language)
+        loki_ms, plain_ms = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            transcript = cli.transcribe(read_audio(path), language=language)
+            loki_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            plain_said = plain_text(plain, path, language)
+            plain_ms.append((time.perf_counter() - started) * 1000)
+        row = {
+            "file": name,
+            "reference": reference,
+            "plain": plain_said,
+            "transcribe": transcript.text,
+            "daemon": daemon_text(daemon, samples, language),
+            "path": transcript.path,
+            "loki_ms": round(statistics.median(loki_ms), 1),
+            "plain_ms": round(statistics.median(plain_ms), 1),
+        }
+        row["ratio"] = round(row["loki_ms"] / row["plain_ms"], 3)
+        rows.append(row)
+        if as_json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            marks = {k: word_errors(reference, row[k])[0] for k in ("plain", "transcribe", "daemon")}
+            print(
+                f"{name:28s} {row['ratio']:5.2f}x  errors plain {marks['plain']} transcribe {marks['transcribe']} "
+                f"daemon {marks['daemon']}: {row['transcribe']!r}"
+                + ("" if row["daemon"] == row["transcribe"] else f" / daemon {row['daemon']!r}")
+                + (
+                    ""
+                    if normal_words(row["plain"]) == normal_words(row["transcribe"])
+                    else f" / plain {row['plain']!r}"
+                )
+            )
+    summary = {"summary": True, "language": language, "model": cli.model_name, "files": len(rows)}
+    for kind in ("plain", "transcribe", "daemon"):
+        summary[f"wer_{kind}"] = round(error_rate([(r["reference"], r[kind]) for r in rows]), 3)
+        summary[f"empty_{kind}"] = sum(not r[kind].strip() for r in rows)
+        summary[f"doubled_{kind}"] = sum(
+            doubled_run(words_of(r[kind])) is not None and doubled_run(words_of(r["reference"])) is None for r in rows
+        )
+    summary["median_ratio"] = round(statistics.median(r["ratio"] for r in rows), 3)
+    summary["median_loki_ms"] = round(statistics.median(r["loki_ms"] for r in rows), 1)
+    summary["median_plain_ms"] = round(statistics.median(r["plain_ms"] for r in rows), 1)
+    summary["full_window_files"] = sum(r["path"] == "full" for r in rows)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(
+            f"== {language} ({summary['model']}, {len(rows)} files): WER plain {summary['wer_plain']:.1%}, "
+            f"transcribe {summary['wer_transcribe']:.1%}, daemon {summary['wer_daemon']:.1%}; "
+            f"empty {summary['empty_plain']}/{summary['empty_transcribe']}/{summary['empty_daemon']}, "
+            f"doubled {summary['doubled_plain']}/{summary['doubled_transcribe']}/{summary['doubled_daemon']} "
+            f"(plain/transcribe/daemon); speed: median ratio {summary['median_ratio']}x "
+            f"({summary['median_loki_ms']} vs {summary['median_plain_ms']} ms), "
+            f"{summary['full_window_files']} files on the full window\n"
+        )
+    return summary
+
+
+def main() -> int:
+    """Run the languages asked for and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per file and path (median reported)")
+    parser.add_argument("--language", choices=("en", "ru", "both"), default="both")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args()
+    header = {"cores": os.cpu_count(), "runs": args.runs, "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
+    print(json.dumps(header) if args.json else f"real speech benchmark: {header}")
+    for language in ("en", "ru") if args.language == "both" else (args.language,):
+        bench(language, args.runs, args.json)
+    after = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps({"loadavg_after": after}) if args.json else f"load average after {after}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
