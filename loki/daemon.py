@@ -14,6 +14,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import os
 import re
 import signal
 import sys
@@ -910,7 +911,25 @@ def _print_turn(as_json: bool) -> Callable[[TurnResult, Command], None]:
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
     """`loki run`: the daemon on the microphone (or stdin lines with --text) until Ctrl-C."""
-    return asyncio.run(_main(args, settings))
+    code = asyncio.run(_main(args, settings))
+    _exit_without_waiting_for_workers(code)
+    return code
+
+
+def _exit_without_waiting_for_workers(code: int) -> None:
+    """Leave now even if a worker thread is inside a library call (a Whisper decode cannot be cut).
+
+    Python would join those threads at exit, so a stop request could wait for seconds on a busy
+    machine; everything LOKI writes is closed or flushed by the time the daemon returns.
+    """
+    busy = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if not busy:
+        return
+    log.info("stopping without waiting for %s", ", ".join(busy))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:

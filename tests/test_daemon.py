@@ -345,7 +345,8 @@ def test_loki_run_on_the_real_microphone(pulse: dict[str, str], tmp_path: Path) 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-    assert proc.returncode in (0, 130)
+    said = "".join(line for name, line in list(lines.queue) if name == "err")
+    assert proc.returncode in (0, 130), f"no clean exit on SIGINT; last log lines:\n{said[-3000:]}"
     errors = [line for name, line in list(lines.queue) if name == "err" and "Traceback" in line]
     assert not errors
 
