@@ -118,7 +118,7 @@ def candidates_of(rule: Rule, lexicon: Lexicon) -> list[Candidate]:
     """The candidates of one rule: one per choice of its list slots."""
     bare = {name: {spoken: spoken for spoken in entries} for name, entries in rule.lists.items()}
     phrases = wordings(rule.phrase, bare)
-    taught = [w for example in rule_examples(rule) for w in wordings(example, bare)]
+    taught = [w for example in rule.examples for w in wordings(example, bare)]
     example_texts = {_marker_free(w.text) for w in taught}
     phrases += taught
     if not phrases:
@@ -161,11 +161,6 @@ def candidates_of(rule: Rule, lexicon: Lexicon) -> list[Candidate]:
             )
         )
     return out
-
-
-def rule_examples(rule: Rule) -> tuple[str, ...]:
-    """Example wordings a profile author gave the rule (`~ ...` lines under it)."""
-    return tuple(getattr(rule, "examples", ()) or ())
 
 
 class MeaningIndex:
