@@ -137,8 +137,7 @@ class Language:
 
 def _language(code: str) -> Language:
     if code == "ru":
-        voices = [clips.Voice("espeak", name, speed) for name in clips.ESPEAK_VOICES_RU for speed in (140, 175)]
-        return Language("ru", "эй локи", COMMANDS_RU, NOT_FOR_LOKI_RU, voices)
+        return Language("ru", "эй локи", COMMANDS_RU, NOT_FOR_LOKI_RU, clips.voices_ru())
     return Language("en", "hey loki", COMMANDS, NOT_FOR_LOKI, clips.voices_en())
 
 

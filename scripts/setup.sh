@@ -20,7 +20,7 @@ packages=(libportaudio2 libasound2-plugins pulseaudio-utils xdotool wmctrl x11-u
           build-essential cmake python3-venv python3-dev)
 # Tests: a real X server and window manager, real apps (xterm, Tk), a real audio server, sox.
 if [ "$mode" = test ]; then
-  packages+=(xvfb openbox xterm pulseaudio sox python3-tk tk)
+  packages+=(xvfb openbox xterm pulseaudio sox python3-tk tk festival festvox-ru)
 fi
 
 missing=()
