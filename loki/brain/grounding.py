@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from loki.brain.lexicon import LEXICONS, Lexicon
+from loki.brain.lexicon import LEXICONS, Lexicon, has_form
 from loki.profiles.normalize import Normalized, normalize
 
 # What a key chord does, as senses: one of them in the request justifies pressing it.
@@ -117,7 +117,7 @@ def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: L
     if kind == "type":
         typed = normalize(str(action["text"]), strip_fillers=False).tokens
         said_it = bool(typed) and all(t in norm.tokens for t in typed)  # "search for <words>": the words were said
-        return said_it or "dictate" in heard or any(_has(norm, w) for w in _COMPOSE.get(language, ()))
+        return said_it or "dictate" in heard or any(has_form(norm.tokens, w) for w in _COMPOSE.get(language, ()))
     if kind == "window":
         return bool(set(_WINDOW_SENSES.get(action["op"], ())) & heard)
     if kind == "volume":
@@ -133,8 +133,3 @@ def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: L
     if kind == "screenshot":
         return "screenshot" in heard
     return False  # pointer actions and anything new: only a rule or the screen tier may do them
-
-
-def _has(norm: Normalized, form: str) -> bool:
-    words = form.split()
-    return any(list(norm.tokens[i : i + len(words)]) == words for i in range(len(norm.tokens)))

@@ -229,7 +229,7 @@ class Lexicon:
                 for form in forms:
                     if " " in form:
                         _mask(masked, form)
-        return any(_has_form(masked, form) for form in self.negation)
+        return any(has_form(masked, form) for form in self.negation)
 
     def is_remark(self, text: str) -> bool:
         """True for a remark or question about something rather than a request."""
@@ -241,13 +241,16 @@ class Lexicon:
         return any(self.opposites.get(s, frozenset()) & heard and s not in heard for s in rule)
 
 
-def _has_form(tokens: Sequence[str], form: str) -> bool:
+def has_form(tokens: Sequence[str], form: str) -> bool:
+    """True when the words of `form` stand together anywhere in `tokens` (a `*` word is a stem)."""
     words = form.split()
-    n = len(words)
-    for i in range(len(tokens) - n + 1):
-        if all(_word_matches(tokens[i + k], w) for k, w in enumerate(words)):
-            return True
-    return False
+    return any(opens_with(tokens[i:], form) for i in range(len(tokens) - len(words) + 1))
+
+
+def opens_with(tokens: Sequence[str], form: str) -> bool:
+    """True when `tokens` begin with the words of `form`."""
+    words = form.split()
+    return len(tokens) >= len(words) and all(_word_matches(tokens[k], w) for k, w in enumerate(words))
 
 
 _PARTICLES = frozenset({"up", "down", "away", "off", "on", "out", "back"})

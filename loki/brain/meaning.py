@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from loki.brain.lexicon import LEXICONS, Lexicon
+from loki.brain.lexicon import LEXICONS, Lexicon, opens_with
+from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
 from loki.profiles.keys import spoken_to_keys
@@ -261,7 +262,7 @@ class MeaningIndex:
         if not heard_actions:
             return None  # nothing in it asks for anything
         all_objects = all_heard - heard_actions
-        allowed: list[tuple[Candidate, str]] = []
+        allowed: list[Candidate] = []
         verb_senses: dict[int, set[str]] = {}  # what the opening words of a dictation say, by their length
         for cand in index.candidates:
             if not cand.rule.scope.admits(os_name, app, title):
@@ -284,23 +285,18 @@ class MeaningIndex:
                 continue  # "go back one song" names a thing "go back" is not about
             if lexicon.conflicts(heard, set(cand.senses)):
                 continue
-            command = _command_part(cand, norm, lexicon)
-            if command is None:
-                continue
-            allowed.append((cand, command))
+            allowed.append(cand)
         if not allowed:
             return None
-        queries = sorted({command for _, command in allowed})
-        query_vectors = self.encoder.encode(queries)
-        row_of = {q: i for i, q in enumerate(queries)}
+        # A dictation rule's verb opened the utterance (checked by the words): that is its whole command.
+        query = None if all(_has_free_slot(c) for c in allowed) else self.encoder.encode([norm.text])[0]
         scored = []
-        for cand, command in allowed:
-            if _has_free_slot(cand):
-                # Its verb opened the utterance (checked by the words): that is the whole command.
+        for cand in allowed:
+            if _has_free_slot(cand) or query is None:
                 scored.append((1.0, cand))
                 continue
             start, end = cand.rows
-            sims = index.vectors[start:end] @ query_vectors[row_of[command]]
+            sims = index.vectors[start:end] @ query
             scored.append((float(sims.max()) if len(sims) else 0.0, cand))
         scored.sort(key=lambda s: -s[0])
         best_sim, best = scored[0]
@@ -350,19 +346,17 @@ class MeaningIndex:
             number = next((t for t in norm.tokens if t.isdigit()), None)
             if number is not None:
                 values["number"] = number
-        rest = _after_verb(cand, norm, lexicon)
-        if "text" in slots:
-            if rest is None:
+        if _has_free_slot(cand):
+            start = _verb_end(cand, norm, lexicon)  # the user's words follow the verb
+            if start is None:
                 return None
-            start, end = rest
-            values["text"] = norm.raw[norm.spans[start][0] : norm.spans[end - 1][1]]
-        if "keys" in slots:
-            if rest is None:
-                return None
-            try:
-                values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[rest[0] : rest[1]]), language))
-            except ValueError:
-                return None
+            if "text" in slots:
+                values["text"] = norm.raw[norm.spans[start][0] : norm.spans[-1][1]]
+            if "keys" in slots:
+                try:
+                    values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[start:]), language))
+                except ValueError:
+                    return None
         if self._now is not None:
             values.update(self._now(language))
         return values
@@ -373,33 +367,14 @@ def _has_free_slot(cand: Candidate) -> bool:
 
 
 def _verb_end(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> int | None:
-    """Where the words that name a slot rule's action end, when they open the utterance."""
-    best = None
-    for sense in cand.actions:
-        for form in lexicon.actions[sense]:
-            words = form.split()
-            n = len(words)
-            if len(norm.tokens) > n and all(_matches(norm.tokens[k], w) for k, w in enumerate(words)):
-                best = max(best or 0, n)
-    return best
-
-
-def _matches(token: str, form: str) -> bool:
-    return token.startswith(form[:-1]) if form.endswith("*") else token == form
-
-
-def _after_verb(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> tuple[int, int] | None:
-    end = _verb_end(cand, norm, lexicon)
-    return None if end is None else (end, len(norm.tokens))
-
-
-def _command_part(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> str | None:
-    """What to compare with the rule's wordings: the whole utterance, or only its verb for slot rules."""
-    slots = cand.rule.compiled.slots
-    if "text" in slots or "keys" in slots:
-        end = _verb_end(cand, norm, lexicon)
-        return None if end is None else " ".join(norm.tokens[:end])
-    return norm.text
+    """Where the words that name a slot rule's action end, when they open the utterance (words must follow)."""
+    ends = [
+        len(form.split())
+        for sense in cand.actions
+        for form in lexicon.actions[sense]
+        if len(norm.tokens) > len(form.split()) and opens_with(norm.tokens, form)
+    ]
+    return max(ends, default=None)
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray]:
@@ -471,11 +446,6 @@ class MeaningCommands:
         )
         if match is None:
             return None
-        detail: dict[str, Any] = {
-            "rule": {"file": match.rule.path, "line": match.rule.line, "match": "semantic"},
-            "similarity": match.similarity,
-            "margin": match.margin,
-        }
-        if match.values.get("text"):
-            detail["typed"] = [match.values["text"]]
-        return Plan(0, list(match.actions), trusted=True, repeat=match.rule.is_repeat, detail=detail)
+        return rule_plan(
+            match.rule, match.actions, match.values, "semantic", similarity=match.similarity, margin=match.margin
+        )

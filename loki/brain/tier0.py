@@ -7,9 +7,11 @@ slow patterns still must not hold up the event loop (a "stop", SIGTERM) while it
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from loki.brain.tiers import Plan, Turn
+from loki.profiles.loader import Rule
 from loki.profiles.matcher import Matcher
 
 
@@ -29,10 +31,13 @@ class LocalCommands:
         )
         if match is None:
             return None
-        detail: dict[str, Any] = {
-            "rule": {"file": match.rule.path, "line": match.rule.line, "match": "fuzzy" if match.errors else "exact"},
-            "edits": match.errors,
-        }
-        if match.values.get("text"):
-            detail["typed"] = [match.values["text"]]  # dictated: traces keep only its length
-        return Plan(0, list(match.actions), trusted=True, repeat=match.is_repeat, detail=detail)
+        how = "fuzzy" if match.errors else "exact"
+        return rule_plan(match.rule, match.actions, match.values, how, edits=match.errors)
+
+
+def rule_plan(rule: Rule, actions: list[dict[str, Any]], values: Mapping[str, str], how: str, **detail: Any) -> Plan:
+    """A tier-0 plan for a profile rule: trusted, saying which rule matched (`how`) and what was dictated."""
+    info: dict[str, Any] = {"rule": {"file": rule.path, "line": rule.line, "match": how}, **detail}
+    if values.get("text"):
+        info["typed"] = [values["text"]]  # dictated: traces keep only its length
+    return Plan(0, list(actions), trusted=True, repeat=rule.is_repeat, detail=info)
