@@ -224,7 +224,7 @@ class Session:
         holder["daemon"] = daemon
         await daemon.warm_up()
         await daemon.run()
-        self.guesses = dict(daemon.guesses)
+        self.guesses = dict(daemon.recognizer.guesses) if daemon.recognizer else {}
         daemon.orchestrator.executor.close()
 
     def clip_of(self, speech_end_s: float) -> int:

@@ -17,6 +17,7 @@ from loki.brain.tier0 import LocalCommands
 from loki.brain.tiers import Tier
 from loki.brain.trace import TraceWriter
 from loki.config import Settings
+from loki.events import Event
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
 
@@ -68,6 +69,8 @@ def build_orchestrator(
     reply: ReplyFn | None = None,
     confirm: Confirm | None = None,
     tiers: list[Tier] | None = None,
+    publish: Callable[[Event], None] | None = None,
+    interrupt: Callable[[], Awaitable[None]] | None = None,
 ) -> Orchestrator:
     """The orchestrator with tier 0 (and later tiers), policy and executor."""
     profiles = profiles if profiles is not None else load_all_profiles(settings)
@@ -84,25 +87,18 @@ def build_orchestrator(
         volume_turn_max_percent=settings.volume_turn_max_percent,
         screenshot_dir=settings.screenshot_dir,
         confirm=confirm,
+        interrupt=interrupt or _cut_voice(reply),
     )
     trace = TraceWriter(
         settings.state_path / "traces" if settings.trace else None,
         max_kb=settings.trace_max_kb,
         typed_text=settings.trace_typed_text,
     )
-    orchestrator = Orchestrator(
-        settings, tiers if tiers is not None else build_tiers(settings, profiles), executor, trace=trace, reply=reply
-    )
-    executor.interrupt = orchestrator_interrupt(orchestrator)
-    return orchestrator
+    tiers = tiers if tiers is not None else build_tiers(settings, profiles)
+    return Orchestrator(settings, tiers, executor, trace=trace, reply=reply, publish=publish)
 
 
-def orchestrator_interrupt(orchestrator: Orchestrator) -> Callable[[], Awaitable[None]]:
-    """The `stop` action: cut speech (when a voice is attached) and cancel running plans."""
-
-    async def interrupt() -> None:
-        stop = getattr(orchestrator.reply, "interrupt", None)
-        if stop is not None:
-            await stop()
-
-    return interrupt
+def _cut_voice(reply: ReplyFn | None) -> Callable[[], Awaitable[None]] | None:
+    """The `stop` action without a daemon (`loki say`): cut the voice, if the reply is one."""
+    stop = getattr(reply, "interrupt", None)
+    return stop if stop is not None else None

@@ -12,16 +12,28 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from loki.audio.fake import ArrayMicrophone
 from loki.config import Settings, settings_from
-from loki.daemon import Daemon, SaidLog, build_daemon
-from loki.events import Event, Interrupt, SpeechStarted, State, StateChanged, Transcribed, TurnFailed, WakeDetected
+from loki.daemon import Daemon, build_daemon
+from loki.events import (
+    Event,
+    Interrupt,
+    MicrophoneChanged,
+    SpeechStarted,
+    State,
+    StateChanged,
+    Transcribed,
+    TurnFailed,
+    WakeDetected,
+)
 from loki.listen import clips
+from loki.stt.fake import ScriptedTranscriber
+from loki.tts.fake import FakeVoice
+from loki.tts.said import SaidRecord
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,57 +49,6 @@ def settings(tmp_path: Path) -> Settings:
             "LOKI_TRACE": "0",
         }
     )
-
-
-class FakeVoice:
-    """A voice that 'speaks' for a set time; records what it was asked to do."""
-
-    def __init__(self, seconds_per_reply: float = 0.5) -> None:
-        self.seconds_per_reply = seconds_per_reply
-        self.said: list[str] = []
-        self.interrupts: list[float] = []
-        self.earcons: list[str] = []
-        self._until = 0.0
-
-    @property
-    def speaking(self) -> bool:
-        return time.monotonic() < self._until
-
-    def audible(self, now: float | None = None, tail_s: float = 0.0) -> bool:
-        return (time.monotonic() if now is None else now) < self._until + tail_s
-
-    def speak_for(self, seconds: float, text: str = "") -> None:
-        self.said.append(text)
-        self._until = time.monotonic() + seconds
-
-    async def __call__(self, text: str, language: str = "en") -> None:
-        self.speak_for(self.seconds_per_reply, text)
-
-    async def interrupt(self) -> None:
-        self.interrupts.append(time.monotonic())
-        self._until = 0.0
-
-    def recently_said(self, text: str) -> bool:
-        return False
-
-    async def earcon(self, name: str) -> None:
-        self.earcons.append(name)
-
-
-class ScriptedTranscriber:
-    """Returns scripted texts in order (the STT seam), failing where told."""
-
-    def __init__(self, texts: list[str], fail_first: bool = False) -> None:
-        self.texts = list(texts)
-        self.fail_first = fail_first
-        self.calls = 0
-
-    def transcribe(self, audio: np.ndarray, *, language: str | None = None) -> Any:
-        self.calls += 1
-        if self.fail_first and self.calls == 1:
-            raise RuntimeError("model crashed")
-        text = self.texts.pop(0) if self.texts else ""
-        return type("T", (), {"text": text, "language": "en", "stt_ms": 1.0})()
 
 
 def _beeps(count: int, gap_s: float = 1.0, lead_s: float = 0.5) -> np.ndarray:
@@ -185,7 +146,7 @@ async def test_turn_events_and_states(settings: Settings) -> None:
     await daemon.run()
     (turn,) = daemon.results
     assert turn.tier == 0 and turn.reply.startswith("It's")
-    kinds = [type(e).__name__ for e in events if not isinstance(e, StateChanged)]
+    kinds = [type(e).__name__ for e in events if not isinstance(e, (StateChanged, MicrophoneChanged))]
     assert kinds[:4] == ["SpeechStarted", "SpeechEnded", "Transcribed", "WakeDetected"]
     states = [(e.old, e.new) for e in events if isinstance(e, StateChanged)]
     assert (State.IDLE, State.THINKING) in states or (State.LISTENING, State.THINKING) in states
@@ -255,7 +216,7 @@ async def test_spoken_confirmation_uses_listen(settings: Settings) -> None:
 
 
 def test_said_log_separates_loki_words() -> None:
-    said = SaidLog()
+    said = SaidRecord()
     said.add("The weather is sunny today.")
     assert said.foreign("the weather is sunny stop today") == "stop"
 

@@ -167,7 +167,8 @@ def test_a_screenshot_is_private(xserver: str, tmp_path: Path, permissive_umask:
 
 
 async def test_the_daemon_keeps_only_recent_results(tmp_path: Path) -> None:
-    from loki.daemon import RESULTS_KEPT, Command, build_daemon
+    from loki.daemon import RESULTS_KEPT, build_daemon
+    from loki.events import CommandHeard
 
     settings = settings_from(
         {"LOKI_STATE_DIR": str(tmp_path / "s"), "LOKI_LLM_BACKEND": "none", "LOKI_DRY_RUN": "1", "LOKI_TRACE": "0"}
@@ -175,7 +176,7 @@ async def test_the_daemon_keeps_only_recent_results(tmp_path: Path) -> None:
     daemon = build_daemon(settings, mic=None, transcriber=ScriptedTranscriber([]))
     try:
         for n in range(RESULTS_KEPT * 3):
-            await daemon.handle(Command(f"scroll down {n}", source="text"))
+            await daemon.handle(CommandHeard(f"scroll down {n}", source="text"))
     finally:
         await daemon.aclose()
         daemon.orchestrator.executor.close()

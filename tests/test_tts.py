@@ -212,8 +212,8 @@ async def test_reply_is_spoken_whole_and_reported(settings_env, piper_en) -> Non
     assert not result.interrupted and result.ttfa_ms is not None and result.audio_s > 1.0
     assert loud_seconds(speaker.recorded(), speaker.sample_rate_hz) > 1.0
     assert events == [SpeechFinished(spoken=result.spoken, interrupted=False, at=events[0].at)]
-    assert output.recently_said("it is ten past four") and not output.recently_said("open the browser")
-    assert not output.recently_said("anything")  # one word: never taken for an echo
+    assert output.record.repeats("it is ten past four") and not output.record.repeats("open the browser")
+    assert not output.record.repeats("anything")  # one word: never taken for an echo
 
 
 async def test_reply_modes(settings_env, piper_en) -> None:

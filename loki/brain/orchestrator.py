@@ -1,7 +1,8 @@
 """The orchestrator: one turn = context, tiers in order, policy + executor, reply, trace.
 
 Failures of a turn become a spoken or logged message in exactly one place (`handle`), and the
-`finally` there always closes the turn.
+`finally` there always closes the turn. It publishes `ActionsPlanned` when a tier has a plan,
+`ActionsDone` when the executor is through with it, and `TurnFailed` when something went wrong.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from loki.brain.tiers import Plan, Tier, Turn
 from loki.brain.trace import Stopwatch, TraceWriter
 from loki.config import Settings
 from loki.errors import LokiError
+from loki.events import ActionsDone, ActionsPlanned, Event, TurnFailed
 from loki.profiles.normalize import detect_script_language
-from loki.screen.window import Context, active_context
+from loki.screen.window import ActiveWindow, active_context
+from loki.tts.text import tee
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,17 @@ class TurnResult:
 
 
 class Orchestrator:
-    """Routes an utterance through the tiers and acts on the first plan."""
+    """Routes an utterance through the tiers and acts on the first plan.
+
+    Args:
+        settings: the settings.
+        tiers: tried in order; the first plan wins.
+        executor: runs a plan's actions through the policy.
+        context: the screen seam (the active window).
+        trace: where each turn is written.
+        reply: says replies (a `loki.tts.protocol.Voice`, or any `(text, language)` coroutine function).
+        publish: receives the turn's events.
+    """
 
     def __init__(
         self,
@@ -87,9 +100,10 @@ class Orchestrator:
         tiers: Sequence[Tier],
         executor: Executor,
         *,
-        context: Callable[[], Context] = active_context,
+        context: ActiveWindow = active_context,
         trace: TraceWriter | None = None,
         reply: ReplyFn | None = None,
+        publish: Callable[[Event], None] | None = None,
     ) -> None:
         self.settings = settings
         self.tiers = list(tiers)
@@ -97,6 +111,7 @@ class Orchestrator:
         self.context = context
         self.trace = trace or TraceWriter(None)
         self.reply = reply
+        self.publish = publish or (lambda event: None)
         self.history: deque[dict[str, Any]] = deque(maxlen=6)
         self._last_plan: Plan | None = None
 
@@ -109,9 +124,21 @@ class Orchestrator:
         return detect_script_language(text)
 
     async def handle(
-        self, text: str, *, language: str | None = None, timings: dict[str, float] | None = None
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        timings: dict[str, float] | None = None,
+        speech_end_at: float | None = None,
     ) -> TurnResult:
-        """Run one turn; never raises for a failed stage (the result says what went wrong)."""
+        """Run one turn; never raises for a failed stage (the result says what went wrong).
+
+        Args:
+            text: what was said (or typed).
+            language: the recognizer's language, if any.
+            timings: timings measured before the turn (speech to text, ...), copied into the result.
+            speech_end_at: monotonic time the speech ended, for `speech_end_to_action`.
+        """
         watch = Stopwatch()
         lang = self.language_for(text, language)
         result = TurnResult(text=text, language=lang)
@@ -134,11 +161,15 @@ class Orchestrator:
                 plan = Plan(last.tier, list(last.actions), last.reply, trusted=last.trusted)
             result.tier, result.detail = plan.tier, plan.detail
             stage = "execute"
+            self.publish(ActionsPlanned(text, plan.tier, tuple(plan.actions), plan.reply))
             focus = None if self.settings.dry_run else self.context
+            if speech_end_at is not None:
+                result.timings_ms["speech_end_to_action"] = round((time.monotonic() - speech_end_at) * 1000, 1)
             report = await self.executor.run(
                 plan.actions, trusted=plan.trusted, context=ctx, focus=focus, unasked=plan.unasked
             )
             watch.lap("execute")
+            self.publish(ActionsDone(report.ok, tuple(report.ran), report.message))
             result.actions = report.ran
             # Tier 1 lists the steps of a model plan it refused to run (bad JSON, unknown or denied step).
             result.refused = [*plan.detail.pop("refused", []), *report.refused]
@@ -169,6 +200,8 @@ class Orchestrator:
             result.reply = f"Something went wrong while I was {_DOING[stage]}: {exc.__class__.__name__}."
             return result
         finally:
+            if turn_failed(result):
+                self.publish(TurnFailed(stage, result.error or "internal", result.reply))
             result.timings_ms.update(timings or {})
             result.timings_ms.update(watch.stages)
             result.timings_ms["total"] = round((time.perf_counter() - watch.start) * 1000, 2)
@@ -199,17 +232,11 @@ class Orchestrator:
         assert plan.reply_stream is not None
         if self.reply is None:
             return "".join([piece async for piece in plan.reply_stream])
-        chunks: list[str] = []
-
-        async def tee() -> Any:
-            async for piece in plan.reply_stream:  # type: ignore[union-attr]
-                chunks.append(piece)
-                yield piece
-
-        speak_stream = getattr(self.reply, "stream", None)
-        if speak_stream is not None:
-            await speak_stream(tee(), language)
-        else:
-            text = "".join([piece async for piece in tee()])
+        speak_stream = getattr(self.reply, "stream", None)  # a plain (text, language) function cannot stream
+        if speak_stream is None:
+            text = "".join([piece async for piece in plan.reply_stream])
             await self.reply(text, language)
+            return text
+        chunks: list[str] = []
+        await speak_stream(tee(plan.reply_stream, chunks.append), language)
         return "".join(chunks)

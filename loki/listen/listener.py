@@ -2,7 +2,9 @@
 
 Frames carry the audio clock; utterances are tagged when LOKI's own voice was playing while they
 were recorded, and while it plays they are cut into short chunks so that a wake word or "stop"
-said over it is heard quickly. Push-to-talk forces a recording regardless of the VAD.
+said over it is heard quickly. Push-to-talk forces a recording regardless of the VAD. The
+listener publishes `SpeechStarted`, `SpeechEnded` and `MicrophoneChanged`; a wake engine's
+detection goes to `on_wake`, every frame's clock to `on_frame`.
 """
 
 from __future__ import annotations
@@ -10,21 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
 
-from loki.audio.frames import Frame
+from loki.audio.frames import SAMPLE_RATE_HZ, Frame
 from loki.audio.mic import Microphone, keep_open
+from loki.events import Event, MicrophoneChanged, SpeechEnded, SpeechStarted
 from loki.listen.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
 from loki.listen.wake.engines import Detection, WakeEngine
 
 log = logging.getLogger(__name__)
-
-ListenerEvent = tuple[
-    str, Any
-]  # ("speech_start", SpeechStart) | ("wake", Detection) | ("mic", (state, detail)) | ("frame", Frame)
 
 
 class Listener:
@@ -37,8 +36,9 @@ class Listener:
         voice_active: True while LOKI's voice is playing.
         echo_tail_s: after LOKI stops, audio still counts as overlapping its voice this long.
         speaking_chunk_s: while LOKI speaks, utterances are cut this often.
-        on_event: hears ("speech_start", SpeechStart), ("wake", Detection), ("mic", (state, detail)),
-            ("utterance", Utterance) and ("frame", Frame), on the event loop.
+        publish: receives `SpeechStarted`, `SpeechEnded` and `MicrophoneChanged` (on the event loop).
+        on_wake: called with the wake engine's detection.
+        on_frame: called with every frame (the audio clock).
     """
 
     def __init__(
@@ -50,7 +50,9 @@ class Listener:
         voice_active: Callable[[], bool] = lambda: False,
         echo_tail_s: float = 0.6,
         speaking_chunk_s: float = 2.5,
-        on_event: Callable[[str, Any], None] | None = None,
+        publish: Callable[[Event], None] | None = None,
+        on_wake: Callable[[Detection], None] | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
         self.mic = mic
         self.options = options
@@ -59,7 +61,9 @@ class Listener:
         self.voice_active = voice_active
         self.echo_tail_s = echo_tail_s
         self.speaking_chunk_s = speaking_chunk_s
-        self.on_event = on_event or (lambda kind, data: None)
+        self.publish = publish or (lambda event: None)
+        self.on_wake = on_wake or (lambda detection: None)
+        self.on_frame = on_frame or (lambda frame: None)
         self.utterances: asyncio.Queue[Utterance | None] = asyncio.Queue()
         self.now_s = 0.0
         self.mic_state = "closed"
@@ -73,7 +77,7 @@ class Listener:
         self.segmenter.reset()
         start = self.segmenter.force_start("ptt")
         self._utt_overlap = False
-        self.on_event("speech_start", start)
+        self._speech_started(start)
 
     def ptt_stop(self) -> None:
         """End the forced recording and queue it (the key came up)."""
@@ -83,11 +87,14 @@ class Listener:
     # Main loop --------------------------------------------------------------------------
     def _mic_state(self, state: str, detail: str) -> None:
         self.mic_state = state
-        self.on_event("mic", (state, detail))
+        self.publish(MicrophoneChanged(state, detail))
+
+    def _speech_started(self, start: SpeechStart) -> None:
+        self.publish(SpeechStarted(at=start.at or time.monotonic()))
 
     def _emit(self, utt: Utterance) -> None:
         if utt.final:
-            self.on_event("utterance", utt)
+            self.publish(SpeechEnded(utt.audio.tobytes(), SAMPLE_RATE_HZ, utt.source))
         self.utterances.put_nowait(utt)
 
     async def run(self) -> None:
@@ -106,7 +113,7 @@ class Listener:
         if self.voice_active():
             self._speaking_until_s = frame.stream_s + self.echo_tail_s
         overlapped = frame.stream_s <= self._speaking_until_s
-        self.on_event("frame", frame)
+        self.on_frame(frame)
         if self.wake_engine is not None and self._wake_thread is not None:
             detection: Detection | None = await loop.run_in_executor(
                 self._wake_thread, self.wake_engine.process, frame.pcm
@@ -114,12 +121,12 @@ class Listener:
             if detection is not None:
                 log.info("wake word %r (%.2f)", detection.name, detection.score)
                 self.segmenter.reset()  # what follows the wake word is the command
-                self.on_event("wake", detection)
+                self.on_wake(detection)
                 return
         for event in self.segmenter.push(frame):
             if isinstance(event, SpeechStart):
                 self._utt_overlap = overlapped or event.stream_s <= self._speaking_until_s
-                self.on_event("speech_start", event)
+                self._speech_started(event)
             else:
                 self._utt_overlap = self._utt_overlap or overlapped
                 self._emit(replace(event, overlaps_voice=self._utt_overlap))

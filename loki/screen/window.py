@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Protocol
 
 from loki.actions.drivers import on_x11
 
@@ -21,6 +22,14 @@ class Context:
     def as_dict(self) -> dict[str, str]:
         """For traces and LLM prompts."""
         return {"os": self.os, "app": self.app, "title": self.title}
+
+
+class ActiveWindow(Protocol):
+    """The screen seam: where the user is looking now (`active_context` reads it; `loki.screen.fake` fakes it)."""
+
+    def __call__(self) -> Context:
+        """The active window's context."""
+        ...
 
 
 def current_os() -> str:

@@ -2,7 +2,7 @@
 
 `SpeechOutput` is the `reply=` object the orchestrator calls. It also tells the microphone side
 when LOKI's own voice may be reaching the microphone (`playing`, `last_sample_at`, `audible()`)
-and whether a transcript merely repeats what LOKI just said (`recently_said()`).
+and keeps the one record of what LOKI said (`record`, a `SaidRecord`) that tells its own voice from the user's.
 
 Threads: Piper/espeak-ng run in one "loki-tts" thread, PortAudio open/start/close in one
 "loki-speaker" thread; the device callback drains a `PlaybackQueue` on PortAudio's own thread and
@@ -19,7 +19,6 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,14 +29,15 @@ from loki.config import Settings
 from loki.errors import AudioError, LokiError, ModelError, TtsError
 from loki.events import Event, SpeechFinished
 from loki.tts.earcons import EARCONS, earcon_samples
+from loki.tts.said import Said, SaidRecord
 from loki.tts.text import (
     Segment,
     SentenceSplitter,
     clean_for_speech,
-    echo_score,
     script_language,
     shorten_for_speech,
     spoken_prefix,
+    tee,
     words,
 )
 from loki.tts.voices import EspeakSynthesizer, PiperSynthesizer, Synthesizer, locate_voice
@@ -80,13 +80,6 @@ class SpeechResult:
     """True when the reply was longer than LOKI_MAX_SPOKEN_CHARS and only its start was spoken."""
     full_text: str = ""
     """The whole reply as it arrived (streamed replies), before shortening."""
-
-
-@dataclass
-class _Said:
-    text: str
-    started_at: float
-    ended_at: float | None = None
 
 
 @dataclass
@@ -143,8 +136,9 @@ class SpeechOutput:
         self._epoch = 0
         self._ids = itertools.count(1)
         self._current: _Utterance | None = None
-        self._said: deque[_Said] = deque(maxlen=64)
-        self._said_by_tag: dict[Any, _Said] = {}
+        self.record = SaidRecord()
+        """What LOKI said lately: replies as asked for, sentences as played (the echo filter reads it)."""
+        self._said_by_tag: dict[Any, Said] = {}
         self._tag_waiters: dict[Any, asyncio.Event] = {}
         self._fade_done = asyncio.Event()
         self._fade_done.set()
@@ -173,21 +167,11 @@ class SpeechOutput:
         now = time.monotonic() if now is None else now
         return self.playing.is_set() or now < self.last_sample_at + self.output_latency_s + tail_s
 
-    def recently_said(self, text: str, within_s: float = 8.0, *, min_words: int = 2, threshold: float = 0.7) -> bool:
-        """True when `text` (a transcript) mostly repeats what LOKI said in the last `within_s` seconds.
-
-        Transcripts shorter than `min_words` never count (so "stop" always gets through).
-        """
-        if len(words(text)) < min_words:
-            return False
-        now = time.monotonic()
-        recent = [s.text for s in self._said if s.ended_at is None or now - s.ended_at <= within_s]
-        return bool(recent) and echo_score(text, " ".join(recent)) >= threshold
-
     # Replies ------------------------------------------------------------------------------
     async def __call__(self, text: str, language: str = "en") -> None:
         """Reply to the user (reply modes voice/text/both); speech failures are logged, never raised."""
         mode = self.settings.reply_mode
+        self.record.add(text)
         if mode in ("text", "both"):
             self.show_text(text)
         if mode == "text":
@@ -203,18 +187,17 @@ class SpeechOutput:
         Errors of the stream itself propagate; speech failures are logged and the text is shown.
         """
         mode = self.settings.reply_mode
-        if mode == "text":
-            self.show_text("".join([piece async for piece in pieces]))
-            return
         got: list[str] = []
 
-        async def tee() -> AsyncIterator[str]:
-            async for piece in pieces:
-                got.append(piece)
-                yield piece
+        def keep(piece: str) -> None:
+            got.append(piece)
+            self.record.add(piece)
 
+        if mode == "text":
+            self.show_text("".join([piece async for piece in tee(pieces, keep)]))
+            return
         try:
-            result = await self.say_stream(tee(), language)
+            result = await self.say_stream(tee(pieces, keep), language)
         except (AudioError, TtsError, ModelError) as exc:
             rest = "".join([piece async for piece in pieces])  # keep the reply whole for the caller
             self._speech_failed(exc, "".join(got) + rest)
@@ -558,19 +541,15 @@ class SpeechOutput:
             if mine and utt is not None:
                 if utt.first_sample_at is None:
                     utt.first_sample_at = at
-                started = _Said(utt.segments[tag[1]], at)
-                self._said.append(started)
-                self._said_by_tag[tag] = started
+                self._said_by_tag[tag] = self.record.started(utt.segments[tag[1]], at)
         elif kind == "segment_done":
             finished = self._said_by_tag.get(tag)
             if finished is not None:
-                finished.ended_at = at
+                self.record.ended(finished, at)
         if kind == "faded":
             self._fade_done.set()
         if kind in ("drained", "faded"):
-            for said in self._said:
-                if said.ended_at is None:
-                    said.ended_at = at
+            self.record.all_ended(at)
             if self.speaker.queue.pending_frames == 0:
                 self._schedule_playing_off(at)
         if utt is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace; a line break
@@ -172,3 +173,10 @@ def echo_score(heard: str, said: str) -> float:
     matcher = difflib.SequenceMatcher(None, said_words, heard_words, autojunk=False)
     matched = sum(block.size for block in matcher.get_matching_blocks())
     return matched / len(heard_words)
+
+
+async def tee(pieces: AsyncIterable[str], keep: Callable[[str], None]) -> AsyncIterator[str]:
+    """The pieces of a streamed reply, each also handed to `keep` as it passes (the one copy of a reply stream)."""
+    async for piece in pieces:
+        keep(piece)
+        yield piece

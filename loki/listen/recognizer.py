@@ -1,0 +1,279 @@
+"""The recognizer: one utterance in, what it means for LOKI out (a command, an answer, the wake phrase, nothing).
+
+It owns the speech model's thread and everything between the VAD and a turn: the early guess (a
+transcription started when the silence begins, reused when speech does not resume), the wake
+check on the head of long utterances, the acoustic wake confirmation and command rescue
+(`loki.stt.rescore`), the echo filter (what LOKI said lately) and the gate's decision. It
+publishes `Transcribed` and `WakeDetected`; the supervisor acts on the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from loki.audio.frames import SAMPLE_RATE_HZ, to_float32
+from loki.events import CommandHeard, Event, Transcribed, WakeDetected
+from loki.listen.gate import CommandGate, Decision, Heard
+from loki.listen.vad import Utterance
+from loki.listen.wake import WakeSetup
+from loki.stt.protocol import SpeechRecognizer
+from loki.stt.transcriber import Transcript
+from loki.tts.said import SaidRecord
+
+log = logging.getLogger(__name__)
+
+WAKE_HEAD_S = 2.5
+"""Long utterances are first checked for the wake phrase on their first seconds only."""
+LONG_UTTERANCE_S = 4.0
+"""Utterances longer than this get the head check before a full transcription."""
+STT_TAIL_PAD_S = 0.15
+"""Digital silence added after an utterance's short silent tail: Whisper drops words it hears end too abruptly."""
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the supervisor knows when an utterance arrives."""
+
+    busy: bool  # LOKI speaks or runs a plan
+    answering: bool  # a turn waits for the user's answer (no wake phrase needed)
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """What an utterance turned out to be."""
+
+    transcript: Transcript
+    text: str  # the transcript, with the wake phrase restored when the audio says it was said
+    self_heard: bool  # it repeats what LOKI just said
+    overlaps_voice: bool
+
+    @property
+    def answers_a_question(self) -> bool:
+        """Whether it can be the user's answer to a question LOKI asked (words, not LOKI's own voice)."""
+        return bool(self.text) and not self.self_heard and not self.overlaps_voice
+
+
+class Recognizer:
+    """Turns utterances into text and decisions; the speech model runs in its own thread ("loki-stt").
+
+    Args:
+        transcriber: speech to text (blocking).
+        gate: the wake phrase and the command / follow-up windows.
+        wake: the wake-word setup (`wake.whisper`: the phrase is read from transcripts).
+        said: what LOKI said lately (echo filter).
+        publish: where `Transcribed` and `WakeDetected` go.
+        rescorer: scores profile phrases and the wake phrase against the audio (None: off).
+        language: the configured language ("auto", "en" or "ru").
+    """
+
+    def __init__(
+        self,
+        transcriber: SpeechRecognizer,
+        gate: CommandGate,
+        wake: WakeSetup,
+        said: SaidRecord,
+        publish: Callable[[Event], None],
+        *,
+        rescorer: object | None = None,
+        language: str = "auto",
+    ) -> None:
+        self.transcriber = transcriber
+        self.gate = gate
+        self.wake = wake
+        self.said = said
+        self.publish = publish
+        self.rescorer = rescorer
+        self.language = language
+        self.guesses = {"used": 0, "stale": 0, "none": 0}  # how the early transcriptions fared
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-stt")
+        self._guess: tuple[int, int, asyncio.Future[Transcript]] | None = None
+
+    # The speech model's thread ------------------------------------------------------------------
+    def _transcribe_now(self, audio: np.ndarray) -> Transcript:
+        pad = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), dtype=np.float32)
+        return self.transcriber.transcribe(np.concatenate([to_float32(audio), pad]), language=None)
+
+    def _stt(self, audio: np.ndarray) -> asyncio.Future[Transcript]:
+        return asyncio.get_running_loop().run_in_executor(self._thread, self._transcribe_now, audio)
+
+    async def _in_thread(self, fn: Callable[[], object]) -> object:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+
+    async def warm_up(self) -> None:
+        """Load the speech model (and the rescorer's) now, so the first command is not slowed by it."""
+        await self._stt(np.zeros(SAMPLE_RATE_HZ // 2, dtype=np.int16))
+        if self.rescorer is not None:
+            await self._in_thread(self.rescorer.warm_up)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Stop the thread (a decode under way finishes on its own)."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    # Utterances -----------------------------------------------------------------------------------
+    def wants(self, utt: Utterance, situation: Situation) -> bool:
+        """Whether an utterance is worth transcribing (a model-based wake engine spares the rest)."""
+        return (
+            utt.source == "ptt"
+            or situation.answering
+            or self.gate.needs_transcript(utt.start_s, whisper_wake=self.wake.whisper, busy=situation.busy)
+        )
+
+    def guess(self, utt: Utterance, situation: Situation) -> None:
+        """Start transcribing when the silence begins; the final utterance reuses it if nothing changed."""
+        if not self.wants(utt, situation) or utt.duration_s > LONG_UTTERANCE_S:
+            return
+        if self._guess is not None and not self._guess[2].done():
+            return  # one guess at a time: a stale one would delay the real transcription
+        self._guess = (utt.id, len(utt.audio), self._stt(utt.audio))
+
+    async def _transcript_for(self, utt: Utterance) -> Transcript:
+        guess, self._guess = self._guess, None
+        if guess is not None and guess[0] == utt.id and guess[1] == len(utt.audio):
+            self.guesses["used"] += 1
+            return await guess[2]
+        self.guesses["stale" if guess is not None and not guess[2].done() else "none"] += 1
+        return await self._stt(utt.audio)
+
+    async def hear(self, utt: Utterance, situation: Situation) -> Hearing | None:
+        """Transcribe a final utterance (None: not worth it, or a long one without the wake phrase); publishes `Transcribed`."""
+        if not self.wants(utt, situation):
+            return None
+        needs_wake = (
+            self.gate.require_wake
+            and self.wake.whisper
+            and utt.source != "ptt"
+            and not situation.answering
+            and not situation.busy
+            and not self.gate.window_open(utt.start_s)
+        )
+        if needs_wake and utt.duration_s > LONG_UTTERANCE_S:
+            head = await self._stt(utt.audio[: int(WAKE_HEAD_S * SAMPLE_RATE_HZ)])
+            if self.gate.phrases.match(head.text) is None:
+                log.debug("long utterance without the wake phrase: %r", head.text)
+                self._guess = None
+                return None
+        transcript = await self._transcript_for(utt)
+        text = (transcript.text or "").strip()
+        self_heard = bool(text) and self.said.repeats(text)
+        why = transcript.dropped or transcript.fallback
+        log.info(
+            "heard %r (%s, %.0f ms%s%s%s)",
+            text,
+            utt.source,
+            transcript.stt_ms,
+            ", over LOKI's voice" if utt.overlaps_voice else "",
+            ", self-heard" if self_heard else "",
+            f", {transcript.path}: {why}" if why else "",
+        )
+        if text:
+            self.publish(
+                Transcribed(
+                    text, transcript.language or "en", speech_end_at=utt.speech_end_at, stt_ms=transcript.stt_ms
+                )
+            )
+        return Hearing(transcript, text, self_heard, utt.overlaps_voice)
+
+    async def confirm_wake(self, utt: Utterance, hearing: Hearing) -> Hearing:
+        """What was heard, with the wake phrase restored when the audio says it was said (a misheard "hey loki")."""
+        text = hearing.text
+        if not text or self.rescorer is None or not self.wake.whisper or self.gate.phrases.match(text) is not None:
+            return hearing
+        confirmed = await self._confirm_wake(utt, text, hearing.transcript)
+        if confirmed is None:
+            return hearing
+        log.info("heard %r; the audio says %r", text, confirmed)
+        return replace(hearing, text=confirmed)
+
+    def decide(self, utt: Utterance, hearing: Hearing, situation: Situation) -> Decision:
+        """The gate's decision on what was heard; publishes `WakeDetected` when it contains the wake phrase."""
+        foreign = self.said.foreign(hearing.text) if utt.overlaps_voice else None
+        heard = Heard(
+            hearing.text, utt.start_s, utt.speech_end_s, utt.source, utt.overlaps_voice, hearing.self_heard, foreign
+        )
+        decision = self.gate.decide(heard, busy=situation.busy)
+        log.debug("decision %s (%s)", decision.kind, decision.reason)
+        if decision.wake is not None:
+            self.publish(
+                WakeDetected("ptt" if utt.source == "ptt" else "wake", decision.wake.phrase, decision.wake.score)
+            )
+        return decision
+
+    async def command(self, utt: Utterance, hearing: Hearing, decision: Decision) -> CommandHeard:
+        """The command a turn will route: the gate's text, or a profile phrase that fits the audio better."""
+        transcript = hearing.transcript
+        command = decision.text
+        timings = {"stt": round(transcript.stt_ms, 1), "audio": round(utt.duration_s * 1000, 1)}
+        heard_at = time.monotonic()
+        rescued = await self._rescue(utt, hearing.text, command, transcript)
+        if rescued is not None:
+            log.info(
+                "heard %r, but the audio fits the command %r better (%.2f vs %.2f)",
+                command,
+                rescued.text,
+                rescued.score,
+                rescued.heard_score,
+            )
+            command = rescued.text
+            timings["rescore"] = rescued.ms
+            heard_at = time.monotonic()
+        timings["speech_end_to_transcript"] = round((heard_at - utt.speech_end_at) * 1000, 1)
+        return CommandHeard(
+            command,
+            transcript.language,
+            utt.source,
+            speech_end_at=utt.speech_end_at,
+            speech_end_s=utt.speech_end_s,
+            timings_ms=tuple(timings.items()),
+        )
+
+    # Acoustic checks ------------------------------------------------------------------------------
+    async def _confirm_wake(self, utt: Utterance, text: str, transcript: Transcript) -> str | None:
+        """The text with the wake phrase when the audio says it was said (a misheard "hey loki")."""
+        rescorer = self.rescorer
+        if rescorer is None or not rescorer.may_be_wake(text, self.gate.phrases):  # type: ignore[attr-defined]
+            return None
+        lang = transcript.language if transcript.language in ("en", "ru") else "en"
+        check = functools.partial(
+            rescorer.confirm_wake,  # type: ignore[attr-defined]
+            utt.audio,
+            text,
+            self.gate.phrases,
+            language=lang,
+            encoding=transcript.encoding,
+        )
+        try:
+            return await self._in_thread(check)  # type: ignore[return-value]
+        except Exception:
+            log.exception("the acoustic wake check failed")
+            return None
+
+    async def _rescue(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> object | None:
+        """Near-miss commands: a profile phrase that fits the audio better than the transcript."""
+        rescorer = self.rescorer
+        language = transcript.language
+        lang = language if language in ("en", "ru") else (self.language if self.language != "auto" else "en")
+        if rescorer is None or not rescorer.worth_trying(command, lang):  # type: ignore[attr-defined]
+            return None
+        at = heard.rfind(command)
+        prefix = heard[:at] if at > 0 else ""
+        rescue = functools.partial(
+            rescorer.rescue,  # type: ignore[attr-defined]
+            utt.audio,
+            command,
+            prefix=prefix,
+            language=lang,
+            encoding=transcript.encoding,
+        )
+        try:
+            return await self._in_thread(rescue)
+        except Exception:
+            log.exception("rescoring %r failed; routing the transcript as heard", command)
+            return None
