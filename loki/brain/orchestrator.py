@@ -17,7 +17,7 @@ from typing import Any
 from loki.actions.executor import Executor
 from loki.brain.tiers import Plan, Tier, Turn
 from loki.brain.trace import Stopwatch, TraceWriter
-from loki.config import Settings
+from loki.config import BrainSettings, Settings
 from loki.errors import LokiError
 from loki.profiles.normalize import detect_script_language
 from loki.screen.window import Context, active_context
@@ -83,7 +83,7 @@ class Orchestrator:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: BrainSettings | Settings,
         tiers: Sequence[Tier],
         executor: Executor,
         *,
@@ -91,7 +91,7 @@ class Orchestrator:
         trace: TraceWriter | None = None,
         reply: ReplyFn | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = BrainSettings.of(settings)
         self.tiers = list(tiers)
         self.executor = executor
         self.context = context
