@@ -300,4 +300,3 @@ def test_group_reprs_mask_secrets() -> None:
     assert "pico-secret" not in repr(settings.listen) and "picovoice_access_key=***" in repr(settings.listen)
     assert "llm_api_key=''" in repr(LlmSettings())
     assert "dry_run=True" in repr(ActionSettings(dry_run=True))
-
