@@ -2,6 +2,10 @@
 
 Every field names its environment variable; `.env.example` lists them all with their defaults.
 A bad value stops start-up with a `ConfigError` that names the variable and what is allowed.
+
+A stage receives only its own group of settings (`settings.listen`, `settings.stt`, `settings.tts`,
+`settings.llm`, `settings.actions`, `settings.brain`, `settings.profiles`): frozen views that carry
+the stage's own fields plus the few global ones it reads (`GLOBAL_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from loki.errors import ConfigError
 
@@ -27,6 +32,26 @@ WAKE_ENGINES = ("auto", "whisper", "porcupine", "openwakeword", "none")
 
 def _xdg(var: str, fallback: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / fallback) / "loki"
+
+
+def _models_path(models_dir: str) -> Path:
+    """The model store: LOKI_MODELS_DIR, else ./models if it exists, else $XDG_DATA_HOME/loki/models."""
+    if models_dir:
+        return Path(models_dir)
+    local = Path.cwd() / "models"
+    return local if local.is_dir() else _xdg("XDG_DATA_HOME", ".local/share") / "models"
+
+
+def _state_path(state_dir: str) -> Path:
+    """Folder for traces and other runtime state: LOKI_STATE_DIR, else $XDG_STATE_HOME/loki."""
+    return Path(state_dir) if state_dir else _xdg("XDG_STATE_HOME", ".local/state")
+
+
+def _user_profiles_path(user_profiles_dir: str) -> Path:
+    """The user's own profiles: LOKI_USER_PROFILES_DIR, else $XDG_CONFIG_HOME/loki/profiles."""
+    if user_profiles_dir:
+        return Path(user_profiles_dir)
+    return _xdg("XDG_CONFIG_HOME", ".config") / "profiles"
 
 
 def _setting(env: str, default: Any, doc: str, parse: str = "str", choices: tuple[str, ...] = ()) -> Any:
@@ -226,7 +251,7 @@ class Settings:
     @property
     def state_path(self) -> Path:
         """Folder for traces and other runtime state."""
-        return Path(self.state_dir) if self.state_dir else _xdg("XDG_STATE_HOME", ".local/state")
+        return _state_path(self.state_dir)
 
     @property
     def cache_path(self) -> Path:
@@ -236,17 +261,287 @@ class Settings:
     @property
     def user_profiles_path(self) -> Path:
         """Folder of the user's own profiles (learned commands are written here)."""
-        if self.user_profiles_dir:
-            return Path(self.user_profiles_dir)
-        return _xdg("XDG_CONFIG_HOME", ".config") / "profiles"
+        return _user_profiles_path(self.user_profiles_dir)
 
     @property
     def models_path(self) -> Path:
         """The model store."""
-        if self.models_dir:
-            return Path(self.models_dir)
-        local = Path.cwd() / "models"
-        return local if local.is_dir() else _xdg("XDG_DATA_HOME", ".local/share") / "models"
+        return _models_path(self.models_dir)
+
+    # Per-stage groups ----------------------------------------------------------------
+    @cached_property
+    def listen(self) -> ListenSettings:
+        """What the listener reads: microphone, voice activity, wake word, push-to-talk."""
+        return ListenSettings.of(self)
+
+    @cached_property
+    def stt(self) -> SttSettings:
+        """What speech recognition reads: the Whisper model and its threads."""
+        return SttSettings.of(self)
+
+    @cached_property
+    def tts(self) -> TtsSettings:
+        """What LOKI's voice reads: voices, speaker, reply mode, earcons."""
+        return TtsSettings.of(self)
+
+    @cached_property
+    def llm(self) -> LlmSettings:
+        """What the language-model backends read."""
+        return LlmSettings.of(self)
+
+    @cached_property
+    def actions(self) -> ActionSettings:
+        """What the policy and the executor read: allowlist, time limits, volume caps, screenshots."""
+        return ActionSettings.of(self)
+
+    @cached_property
+    def brain(self) -> BrainSettings:
+        """What the orchestrator and its tiers read: meaning, spoken confirmation, turn traces."""
+        return BrainSettings.of(self)
+
+    @cached_property
+    def profiles(self) -> ProfileSettings:
+        """Where profiles are read from and learned commands written."""
+        return ProfileSettings.of(self)
+
+
+# Per-stage groups ------------------------------------------------------------------------
+# Each field keeps its name, type, default and doc from `Settings`; a group takes its own fields
+# and, at the end, the global ones its stage reads. tests/test_config.py checks both stay in step.
+
+GLOBAL_SETTINGS = ("language", "log_level", "dry_run", "models_dir", "wake_phrase")
+"""Fields of LOKI as a whole, not of one stage (several stages read most); a group may carry them beside its own."""
+
+
+class _Group:
+    """What every group of settings shares: built from a whole `Settings`, secrets masked in its repr."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def of(cls, settings: Settings | Self) -> Self:
+        """This group as is, or taken from a whole `Settings` (for callers that still pass one)."""
+        if isinstance(settings, cls):
+            return settings
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{f.name}={'***' if f.name in _SECRET_FIELDS and getattr(self, f.name) else repr(getattr(self, f.name))}"
+            for f in fields(self)
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, repr=False)
+class ListenSettings(_Group):
+    """What the listener reads: microphone, voice activity, wake word, push-to-talk."""
+
+    wake_engine: str = "auto"
+    """auto, whisper (keyless default), porcupine, openwakeword or none (push-to-talk only)."""
+    wake_model: str = ""
+    """Porcupine .ppn / built-in keyword, or openWakeWord .onnx model path."""
+    wake_threshold: float = 0.5
+    """Detection threshold for model-based wake engines (0..1)."""
+    picovoice_access_key: str = ""
+    """Picovoice key; when set, Porcupine detects the wake word. Never logged."""
+    mic_device: str = ""
+    """Microphone by name (substring) or index; empty: the system default."""
+    vad_aggressiveness: int = 2
+    """webrtcvad aggressiveness, 0 (lenient) to 3 (strict)."""
+    vad_silence_ms: int = 300
+    """Milliseconds of silence that end an utterance."""
+    vad_preroll_ms: int = 300
+    """Milliseconds of audio kept from before speech starts."""
+    max_utterance_s: float = 12.0
+    """Seconds after which an utterance is cut, even in steady noise."""
+    followup_s: float = 5.0
+    """Seconds after LOKI acts or answers during which no wake word is needed."""
+    command_window_s: float = 6.0
+    """Seconds after the wake phrase said alone during which the command may begin."""
+    ptt_key: str = ""
+    """Push-to-talk key (pyautogui/X11 name, e.g. 'f9'); empty: off."""
+    ptt_mode: str = "hold"
+    """hold (talk while held) or toggle (press to start, press to stop)."""
+    # Global
+    wake_phrase: str = "hey loki"
+    """The spoken wake phrase."""
+    language: str = "en"
+    """Command language: en, ru or auto (detected per utterance)."""
+    models_dir: str = ""
+    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+
+    @property
+    def models_path(self) -> Path:
+        """The model store (wake-word models live under its wake/ folder)."""
+        return _models_path(self.models_dir)
+
+
+@dataclass(frozen=True, repr=False)
+class SttSettings(_Group):
+    """What speech recognition reads: the Whisper model and its threads."""
+
+    stt_model: str = ""
+    """faster-whisper model name or folder (default: the embedded model for LOKI_LANGUAGE)."""
+    stt_threads: int = 0
+    """CPU threads for Whisper (0: all cores)."""
+    stt_fast: bool = True
+    """1: short utterances use a shortened Whisper encoder window (about 2x the audio, at least 6 s); 0: always 30 s."""
+    # Global
+    language: str = "en"
+    """Command language: en, ru or auto (detected per utterance)."""
+    models_dir: str = ""
+    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+    wake_phrase: str = "hey loki"
+    """The spoken wake phrase."""
+
+    @property
+    def models_path(self) -> Path:
+        """The model store."""
+        return _models_path(self.models_dir)
+
+
+@dataclass(frozen=True, repr=False)
+class TtsSettings(_Group):
+    """What LOKI's voice reads: voices, speaker, reply mode, earcons."""
+
+    voice: str = ""
+    """Piper voice (.onnx path or name in the model store; default: the embedded voice)."""
+    voice_ru: str = ""
+    """Piper voice for Russian replies; empty: espeak-ng."""
+    speaker_device: str = ""
+    """Speaker by name (substring) or index; empty: the system default."""
+    tts_threads: int = 0
+    """CPU threads for Piper (0: all cores, fastest first audio; 1 leaves a core to listening on a busy machine)."""
+    speaker_latency_ms: float = 100.0
+    """Milliseconds of audio the speaker device buffers: lower cuts the voice sooner on barge-in, too low stutters on a busy machine."""
+    reply_mode: str = "both"
+    """voice, text (stdout/log) or both."""
+    earcons: bool = True
+    """1: short sounds for listening / done / error."""
+    max_spoken_chars: int = 400
+    """Longer replies are shortened before they are spoken."""
+    # Global
+    language: str = "en"
+    """Command language: en, ru or auto (detected per utterance)."""
+    models_dir: str = ""
+    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+
+    @property
+    def models_path(self) -> Path:
+        """The model store."""
+        return _models_path(self.models_dir)
+
+
+@dataclass(frozen=True, repr=False)
+class LlmSettings(_Group):
+    """What the language-model backends read."""
+
+    llm_backend: str = "llama_cpp"
+    """llama_cpp, openai (any OpenAI-compatible server), ollama, gemini, or none."""
+    llm_url: str = ""
+    """Base URL of an HTTP backend (default per backend)."""
+    llm_model: str = ""
+    """Model name, or a GGUF path for llama_cpp (default: the embedded gemma-3-270m)."""
+    llm_api_key: str = ""
+    """Key for a remote backend. Never logged."""
+    llm_timeout_s: float = 20.0
+    """Seconds before a backend call is abandoned."""
+    llm_max_reply_kb: int = 64
+    """Kilobytes of a model's answer read before it is abandoned as too long."""
+    llm_fallback: tuple[str, ...] = ()
+    """Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'."""
+    # Global
+    models_dir: str = ""
+    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+
+    @property
+    def models_path(self) -> Path:
+        """The model store."""
+        return _models_path(self.models_dir)
+
+
+@dataclass(frozen=True, repr=False)
+class ActionSettings(_Group):
+    """What the policy and the executor read: allowlist, time limits, volume caps, screenshots."""
+
+    apps_allow: tuple[str, ...] = ()
+    """Extra executables LOKI may launch, separated by ','."""
+    step_timeout_s: float = 10.0
+    """Seconds one action (a wait included) may take before the plan is abandoned."""
+    plan_timeout_s: float = 30.0
+    """Seconds a whole plan may take, confirmations excluded, before the rest is abandoned."""
+    volume_max_percent: int = 100
+    """Highest volume LOKI sets, in percent of the sink's normal level."""
+    volume_turn_max_percent: int = 50
+    """Most the volume may change in one turn, in percentage points."""
+    screenshot_dir: str = ""
+    """Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures)."""
+    # Global
+    dry_run: bool = False
+    """1: plan and report actions, never touch the desktop."""
+
+
+@dataclass(frozen=True, repr=False)
+class BrainSettings(_Group):
+    """What the orchestrator and its tiers read: meaning, spoken confirmation, turn traces."""
+
+    meaning: bool = True
+    """1: what the phrase rules miss is matched to them by meaning ('fire up the browser') before the language model."""
+    confirm_timeout_s: float = 6.0
+    """Seconds to wait for yes/no before a risky step counts as 'no'."""
+    state_dir: str = ""
+    """Where turn traces are written (default: $XDG_STATE_HOME/loki)."""
+    trace: bool = True
+    """1: write a JSON line per turn with stage timings under the state dir."""
+    trace_typed_text: bool = False
+    """1: traces keep the text of type actions and dictated slots; 0: they keep only its length."""
+    trace_max_kb: int = 1024
+    """Kilobytes a trace file may grow to before it is rotated (3 old files are kept)."""
+    # Global
+    language: str = "en"
+    """Command language: en, ru or auto (detected per utterance)."""
+    dry_run: bool = False
+    """1: plan and report actions, never touch the desktop."""
+
+    @property
+    def state_path(self) -> Path:
+        """Folder for traces and other runtime state."""
+        return _state_path(self.state_dir)
+
+    @property
+    def cache_path(self) -> Path:
+        """Folder for things LOKI can compute again (the profiles' sentence vectors)."""
+        return _xdg("XDG_CACHE_HOME", ".cache")
+
+
+@dataclass(frozen=True, repr=False)
+class ProfileSettings(_Group):
+    """Where profiles are read from and learned commands written."""
+
+    profiles_dirs: tuple[str, ...] = ()
+    """Extra profile folders, separated by ':' (the shipped and user folders are always read)."""
+    user_profiles_dir: str = ""
+    """Where your own profiles and learned commands live (default: $XDG_CONFIG_HOME/loki/profiles)."""
+
+    @property
+    def user_profiles_path(self) -> Path:
+        """Folder of the user's own profiles (learned commands are written here)."""
+        return _user_profiles_path(self.user_profiles_dir)
+
+
+STAGE_SETTINGS: tuple[type[_Group], ...] = (
+    ListenSettings,
+    SttSettings,
+    TtsSettings,
+    LlmSettings,
+    ActionSettings,
+    BrainSettings,
+    ProfileSettings,
+)
+"""Every group; each field of `Settings` outside `GLOBAL_SETTINGS` is in exactly one."""
+
+_SECRET_FIELDS = frozenset(f.name for f in fields(Settings) if f.metadata["parse"] == "secret")
 
 
 def _parse_bool(env: str, raw: str) -> bool:

@@ -11,6 +11,7 @@ from loki.actions.drivers import RecordingDriver
 from loki.actions.executor import Executor, confirmation_prompt
 from loki.actions.policy import Decision, Policy
 from loki.actions.schema import ACTION_TYPES, action_json_schema, plan_json_schema, validate_action, validate_plan
+from loki.config import settings_from
 from loki.errors import ActionError
 from loki.screen.window import Context
 
@@ -205,3 +206,24 @@ async def test_dry_run_asks_as_a_real_run_would() -> None:
 def test_confirmation_prompt_counts_repeats() -> None:
     prompt = confirmation_prompt([{"type": "window", "op": "close"}] * 3)
     assert prompt == "I'm about to close three windows. Okay?"
+
+
+def test_the_executor_and_its_policy_follow_the_action_settings() -> None:
+    settings = settings_from(
+        {
+            "LOKI_DRY_RUN": "1",
+            "LOKI_APPS_ALLOW": "gimp",
+            "LOKI_STEP_TIMEOUT_S": "4",
+            "LOKI_PLAN_TIMEOUT_S": "9",
+            "LOKI_VOLUME_MAX_PERCENT": "80",
+            "LOKI_VOLUME_TURN_MAX_PERCENT": "20",
+            "LOKI_SCREENSHOT_DIR": "/srv/shots",
+        }
+    )
+    for given in (settings.actions, settings):
+        ex = Executor.from_settings(given, driver_factory=RecordingDriver)
+        assert (ex.policy.dry_run, ex.step_timeout_s, ex.plan_timeout_s) == (True, 4.0, 9.0)
+        assert (ex.volume_max_percent, ex.volume_turn_max_percent, ex.screenshot_dir) == (80, 20, "/srv/shots")
+        assert ex.policy.check({"type": "launch", "app": "gimp"}).decision is Decision.SAFE
+        assert Policy.from_settings(given).check({"type": "launch", "app": "gimp"}).decision is Decision.SAFE
+        assert Policy(AppCatalog()).check({"type": "launch", "app": "gimp"}).decision is Decision.DENY

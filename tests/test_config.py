@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
+import itertools
 import os
 import subprocess
 import sys
@@ -9,7 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from loki.config import env_names, load_settings, settings_from
+from loki.config import (
+    GLOBAL_SETTINGS,
+    STAGE_SETTINGS,
+    ActionSettings,
+    BrainSettings,
+    ListenSettings,
+    LlmSettings,
+    ProfileSettings,
+    Settings,
+    SttSettings,
+    TtsSettings,
+    env_names,
+    load_settings,
+    settings_from,
+)
 from loki.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,3 +159,144 @@ def test_an_api_key_that_is_not_ascii_is_rejected_without_showing_it(key: str) -
 
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("LOKI_")}
+
+
+# Per-stage groups ------------------------------------------------------------------------
+
+# A value other than the default for every setting, as the environment would give it.
+_EVERY_SETTING_CHANGED = {
+    "LOKI_LANGUAGE": "ru",
+    "LOKI_DRY_RUN": "1",
+    "LOKI_LOG_LEVEL": "DEBUG",
+    "LOKI_PROFILES_DIRS": "/srv/profiles-a:/srv/profiles-b",
+    "LOKI_USER_PROFILES_DIR": "/srv/mine",
+    "LOKI_STATE_DIR": "/srv/state",
+    "LOKI_TRACE": "0",
+    "LOKI_TRACE_TYPED_TEXT": "1",
+    "LOKI_TRACE_MAX_KB": "12",
+    "LOKI_MODELS_DIR": "/srv/models",
+    "LOKI_MEANING": "0",
+    "LOKI_APPS_ALLOW": "gimp,inkscape",
+    "LOKI_CONFIRM_TIMEOUT_S": "3.5",
+    "LOKI_STEP_TIMEOUT_S": "4.5",
+    "LOKI_PLAN_TIMEOUT_S": "15",
+    "LOKI_VOLUME_MAX_PERCENT": "80",
+    "LOKI_VOLUME_TURN_MAX_PERCENT": "20",
+    "LOKI_SCREENSHOT_DIR": "/srv/shots",
+    "LOKI_WAKE_PHRASE": "hey jarvis",
+    "LOKI_WAKE_ENGINE": "porcupine",
+    "LOKI_WAKE_MODEL": "jarvis",
+    "LOKI_WAKE_THRESHOLD": "0.7",
+    "PICOVOICE_ACCESS_KEY": "pico-secret",
+    "LOKI_MIC_DEVICE": "USB",
+    "LOKI_VAD_AGGRESSIVENESS": "3",
+    "LOKI_VAD_SILENCE_MS": "450",
+    "LOKI_VAD_PREROLL_MS": "200",
+    "LOKI_MAX_UTTERANCE_S": "8",
+    "LOKI_FOLLOWUP_S": "0",
+    "LOKI_COMMAND_WINDOW_S": "4",
+    "LOKI_PTT_KEY": "f9",
+    "LOKI_PTT_MODE": "toggle",
+    "LOKI_STT_MODEL": "small",
+    "LOKI_STT_THREADS": "2",
+    "LOKI_STT_FAST": "0",
+    "LOKI_VOICE": "my-voice",
+    "LOKI_VOICE_RU": "my-russian-voice",
+    "LOKI_SPEAKER_DEVICE": "HDMI",
+    "LOKI_TTS_THREADS": "1",
+    "LOKI_SPEAKER_LATENCY_MS": "60",
+    "LOKI_REPLY_MODE": "voice",
+    "LOKI_EARCONS": "0",
+    "LOKI_MAX_SPOKEN_CHARS": "200",
+    "LOKI_LLM_BACKEND": "ollama",
+    "LOKI_LLM_URL": "http://127.0.0.1:11434",
+    "LOKI_LLM_MODEL": "qwen",
+    "LOKI_LLM_API_KEY": "sk-very-secret",
+    "LOKI_LLM_TIMEOUT_S": "9",
+    "LOKI_LLM_MAX_REPLY_KB": "16",
+    "LOKI_LLM_FALLBACK": "llama_cpp",
+}
+_GROUP_OF: dict[type, str] = {
+    ListenSettings: "listen",
+    SttSettings: "stt",
+    TtsSettings: "tts",
+    LlmSettings: "llm",
+    ActionSettings: "actions",
+    BrainSettings: "brain",
+    ProfileSettings: "profiles",
+}
+
+
+def _names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def test_every_setting_belongs_to_exactly_one_group_or_is_global() -> None:
+    assert set(STAGE_SETTINGS) == set(_GROUP_OF)
+    assert set(GLOBAL_SETTINGS) <= set(_names(Settings))
+    for f in dataclasses.fields(Settings):
+        if f.name in GLOBAL_SETTINGS:
+            continue
+        owners = [cls.__name__ for cls in STAGE_SETTINGS if f.name in _names(cls)]
+        assert len(owners) == 1, f"{f.name} ({f.metadata['env']}) is in {owners or 'no group'}"
+
+
+def test_a_group_field_has_the_type_default_and_doc_of_its_setting() -> None:
+    settings_fields = {f.name: f for f in dataclasses.fields(Settings)}
+    docs = {cls.__name__: _field_docs(cls) for cls in STAGE_SETTINGS}
+    for cls in STAGE_SETTINGS:
+        for f in dataclasses.fields(cls):
+            setting = settings_fields.get(f.name)
+            assert setting is not None, f"{cls.__name__}.{f.name} is not a setting"
+            assert (f.type, f.default) == (setting.type, setting.default), f"{cls.__name__}.{f.name}"
+            assert docs[cls.__name__].get(f.name) == setting.metadata["doc"], f"{cls.__name__}.{f.name}: doc"
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Each field's docstring: the string right below it in the class body."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = next(node for node in tree.body if isinstance(node, ast.ClassDef)).body
+    docs = {}
+    for line, after in itertools.pairwise(body):
+        if (
+            isinstance(line, ast.AnnAssign)
+            and isinstance(line.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+        ):
+            docs[line.target.id] = str(after.value.value)
+    return docs
+
+
+def test_every_group_carries_the_values_from_the_environment() -> None:
+    assert sorted(_EVERY_SETTING_CHANGED) == sorted(env_names())
+    settings = settings_from(_EVERY_SETTING_CHANGED)
+    for cls in STAGE_SETTINGS:
+        group = getattr(settings, _GROUP_OF[cls])
+        assert type(group) is cls
+        for name in _names(cls):
+            assert getattr(group, name) == getattr(settings, name), f"{cls.__name__}.{name}"
+            assert getattr(group, name) != getattr(cls(), name), f"{cls.__name__}.{name} kept its default"
+    assert settings.listen.models_path == settings.stt.models_path == settings.llm.models_path == Path("/srv/models")
+    assert settings.brain.state_path == settings.state_path == Path("/srv/state")
+    assert settings.profiles.user_profiles_path == settings.user_profiles_path == Path("/srv/mine")
+
+
+def test_groups_are_frozen_and_built_once() -> None:
+    settings = settings_from({"LOKI_VAD_SILENCE_MS": "450"})
+    for cls in STAGE_SETTINGS:
+        group = getattr(settings, _GROUP_OF[cls])
+        assert group is getattr(settings, _GROUP_OF[cls])
+        assert cls.of(group) is group and cls.of(settings) == group
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(group, _names(cls)[0], None)
+    assert dataclasses.replace(settings, vad_silence_ms=600).listen.vad_silence_ms == 600
+    assert settings.listen.vad_silence_ms == 450
+
+
+def test_group_reprs_mask_secrets() -> None:
+    settings = settings_from(_EVERY_SETTING_CHANGED)
+    assert "sk-very-secret" not in repr(settings.llm) and "llm_api_key=***" in repr(settings.llm)
+    assert "pico-secret" not in repr(settings.listen) and "picovoice_access_key=***" in repr(settings.listen)
+    assert "llm_api_key=''" in repr(LlmSettings())
+    assert "dry_run=True" in repr(ActionSettings(dry_run=True))

@@ -13,6 +13,7 @@ import pytest
 from loki.actions.drivers import RecordingDriver
 from loki.app import build_orchestrator
 from loki.brain.tiers import Plan, Turn
+from loki.brain.trace import TraceWriter
 from loki.config import settings_from
 from loki.errors import LlmError
 from loki.screen.window import Context
@@ -191,3 +192,11 @@ async def test_a_failure_in_any_stage_reads_right(settings_env: dict[str, str]) 
     orch.reply = broken_voice
     orch.context = lambda: Context("linux", "firefox", "Mozilla Firefox")
     assert (await orch.handle("do it")).reply.endswith("while I was putting the reply together: OSError.")
+
+
+def test_the_trace_writer_follows_the_brain_settings(tmp_path: Path) -> None:
+    settings = settings_from({"LOKI_STATE_DIR": str(tmp_path), "LOKI_TRACE_MAX_KB": "8", "LOKI_TRACE_TYPED_TEXT": "1"})
+    for given in (settings.brain, settings):
+        writer = TraceWriter.from_settings(given)
+        assert (writer.folder, writer.max_bytes, writer.typed_text) == (tmp_path / "traces", 8 * 1024, True)
+    assert TraceWriter.from_settings(settings_from({"LOKI_TRACE": "0"}).brain).folder is None

@@ -15,6 +15,7 @@ from loki.actions.apps import AppCatalog
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
 from loki.actions.policy import Decision, Policy, Verdict, looks_like_terminal, submit_reason
 from loki.actions.schema import validate_action
+from loki.config import ActionSettings, Settings
 from loki.errors import ActionError
 
 if TYPE_CHECKING:
@@ -130,6 +131,29 @@ class Executor:
         self.interrupt = interrupt
         self.confirm = confirm
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-actions")
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ActionSettings | Settings,
+        *,
+        driver_factory: Callable[[], InputDriver] = PyAutoGuiDriver,
+        speak: SpeakFn | None = None,
+        interrupt: InterruptFn | None = None,
+        confirm: Confirm | None = None,
+    ) -> Executor:
+        """An executor and its policy as the action settings ask (volume caps, screenshot folder)."""
+        actions = ActionSettings.of(settings)
+        return cls(
+            Policy.from_settings(actions),
+            driver_factory=driver_factory,
+            volume_max_percent=actions.volume_max_percent,
+            volume_turn_max_percent=actions.volume_turn_max_percent,
+            screenshot_dir=actions.screenshot_dir,
+            speak=speak,
+            interrupt=interrupt,
+            confirm=confirm,
+        )
 
     @property
     def step_timeout_s(self) -> float:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from loki.actions.apps import ALIASES, AppCatalog
+from loki.config import ActionSettings, Settings
 
 if TYPE_CHECKING:
     from loki.screen.window import Context
@@ -158,6 +159,17 @@ class Policy:
         self.dry_run = dry_run
         self.step_timeout_s = step_timeout_s
         self.plan_timeout_s = plan_timeout_s
+
+    @classmethod
+    def from_settings(cls, settings: ActionSettings | Settings) -> Policy:
+        """The policy the action settings ask for: LOKI_APPS_ALLOW, LOKI_DRY_RUN and the time limits."""
+        actions = ActionSettings.of(settings)
+        return cls(
+            AppCatalog(actions.apps_allow),
+            dry_run=actions.dry_run,
+            step_timeout_s=actions.step_timeout_s,
+            plan_timeout_s=actions.plan_timeout_s,
+        )
 
     def check(self, action: dict[str, Any], *, trusted: bool = False, context: Context | None = None) -> Verdict:
         """Class one *validated* action, done alone in the window `context` (None: unknown)."""

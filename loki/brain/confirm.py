@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from loki.config import Settings
+from loki.config import BrainSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,9 @@ class SpokenConfirm:
         self.last_answer: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, speak: SpeakFn, listen: ListenFn) -> SpokenConfirm:
+    def from_settings(cls, settings: BrainSettings | Settings, speak: SpeakFn, listen: ListenFn) -> SpokenConfirm:
         """Waits `LOKI_CONFIRM_TIMEOUT_S` for the answer."""
-        return cls(speak, listen, timeout_s=settings.confirm_timeout_s)
+        return cls(speak, listen, timeout_s=BrainSettings.of(settings).confirm_timeout_s)
 
     async def __call__(self, prompt: str) -> bool:
         """Say `prompt`, then True only for a clear yes within the timeout."""

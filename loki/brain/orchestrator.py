@@ -18,7 +18,7 @@ from typing import Any
 from loki.actions.executor import Executor
 from loki.brain.tiers import Plan, Tier, Turn
 from loki.brain.trace import Stopwatch, TraceWriter
-from loki.config import Settings
+from loki.config import BrainSettings, Settings
 from loki.errors import LokiError
 from loki.events import ActionsDone, ActionsPlanned, Event, TurnFailed
 from loki.profiles.normalize import detect_script_language
@@ -96,7 +96,7 @@ class Orchestrator:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: BrainSettings | Settings,
         tiers: Sequence[Tier],
         executor: Executor,
         *,
@@ -105,7 +105,7 @@ class Orchestrator:
         reply: ReplyFn | None = None,
         publish: Callable[[Event], None] | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = BrainSettings.of(settings)
         self.tiers = list(tiers)
         self.executor = executor
         self.context = context

@@ -20,7 +20,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from loki.actions.apps import AppCatalog
 from loki.actions.executor import describe
 from loki.actions.policy import Decision, Policy
 from loki.actions.schema import ACTION_TYPES, plan_json_schema, validate_plan
@@ -393,13 +392,7 @@ def build_tier1(settings: Settings, profiles: ProfileSet) -> LlmPlanner | None:
     """Tier 1 from the settings, or None when `LOKI_LLM_BACKEND=none`."""
     from loki.llm.factory import build_llm
 
-    llm = build_llm(settings)
+    llm = build_llm(settings.llm)
     if llm is None:
         return None
-    policy = Policy(
-        AppCatalog(settings.apps_allow),
-        dry_run=settings.dry_run,
-        step_timeout_s=settings.step_timeout_s,
-        plan_timeout_s=settings.plan_timeout_s,
-    )
-    return LlmPlanner(llm, policy)
+    return LlmPlanner(llm, Policy.from_settings(settings.actions))

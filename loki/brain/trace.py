@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from loki.config import BrainSettings, Settings
 from loki.private import open_private, private_dir
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,16 @@ class TraceWriter:
         self.folder = folder
         self.max_bytes = max_kb * 1024
         self.typed_text = typed_text
+
+    @classmethod
+    def from_settings(cls, settings: BrainSettings | Settings) -> TraceWriter:
+        """Traces under `<state>/traces` as LOKI_TRACE, LOKI_TRACE_MAX_KB and LOKI_TRACE_TYPED_TEXT ask (None: off)."""
+        brain = BrainSettings.of(settings)
+        return cls(
+            brain.state_path / "traces" if brain.trace else None,
+            max_kb=brain.trace_max_kb,
+            typed_text=brain.trace_typed_text,
+        )
 
     def write(self, record: dict[str, Any], *, typed: Iterable[str] = ()) -> None:
         """Append one turn; `typed` names text the turn typed or dictated, kept out unless asked for."""

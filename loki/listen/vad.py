@@ -15,6 +15,7 @@ import numpy as np
 
 from loki.audio.frames import FRAME_MS, SAMPLE_RATE_HZ, SPEECH_MIN_RMS, Frame
 from loki.audio.ring import FrameRing
+from loki.config import ListenSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,14 @@ class VadOptions:
     min_rms: float = SPEECH_MIN_RMS  # int16 units; quieter frames are never speech (about -55 dBFS)
 
     @classmethod
-    def from_settings(cls, settings: object) -> VadOptions:
-        """The options the settings ask for."""
+    def from_settings(cls, settings: ListenSettings | Settings) -> VadOptions:
+        """The options the listening settings ask for (a whole `Settings` is taken apart here)."""
+        listen = ListenSettings.of(settings)
         return cls(
-            aggressiveness=int(getattr(settings, "vad_aggressiveness", 2)),
-            silence_ms=int(getattr(settings, "vad_silence_ms", 300)),
-            preroll_ms=int(getattr(settings, "vad_preroll_ms", 300)),
-            max_utterance_s=float(getattr(settings, "max_utterance_s", 12.0)),
+            aggressiveness=listen.vad_aggressiveness,
+            silence_ms=listen.vad_silence_ms,
+            preroll_ms=listen.vad_preroll_ms,
+            max_utterance_s=listen.max_utterance_s,
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from loki.config import Settings
+from loki.config import LlmSettings, Settings
 from loki.llm.base import Llm
 from loki.llm.chain import FallbackChain
 from loki.llm.gemini import GeminiBackend
@@ -29,33 +29,35 @@ HTTP_BACKENDS: dict[str, type[HttpBackend]] = {
 }
 
 
-def gguf_path(settings: Settings, model: str) -> Path:
+def gguf_path(settings: LlmSettings | Settings, model: str) -> Path:
     """A GGUF named by path, or by file name in the model store."""
     path = Path(model).expanduser()
     if path.exists() or path.is_absolute():
         return path
-    for candidate in (settings.models_path / model, settings.models_path / f"{model}.gguf"):
+    store = LlmSettings.of(settings).models_path
+    for candidate in (store / model, store / f"{model}.gguf"):
         if candidate.exists():
             return candidate
     return path
 
 
-def build_backend(name: str, settings: Settings, *, main: bool) -> Llm | None:
+def build_backend(name: str, settings: LlmSettings | Settings, *, main: bool) -> Llm | None:
     """One backend; None for a fallback that cannot work without the main backend's settings."""
-    timeout_s, max_reply_kb = settings.llm_timeout_s, settings.llm_max_reply_kb
+    llm = LlmSettings.of(settings)
+    timeout_s, max_reply_kb = llm.llm_timeout_s, llm.llm_max_reply_kb
     if name == "llama_cpp":
-        path = gguf_path(settings, settings.llm_model) if main and settings.llm_model else None
+        path = gguf_path(llm, llm.llm_model) if main and llm.llm_model else None
         return LlamaCppBackend(
-            path or (lambda: embedded_model_path(settings.models_path)), timeout_s=timeout_s, max_reply_kb=max_reply_kb
+            path or (lambda: embedded_model_path(llm.models_path)), timeout_s=timeout_s, max_reply_kb=max_reply_kb
         )
     cls = HTTP_BACKENDS.get(name)
     if cls is None:
         return None
     if main:
         return cls(
-            url=settings.llm_url,
-            model=settings.llm_model,
-            api_key=settings.llm_api_key,
+            url=llm.llm_url,
+            model=llm.llm_model,
+            api_key=llm.llm_api_key,
             timeout_s=timeout_s,
             max_reply_kb=max_reply_kb,
         )
@@ -65,20 +67,21 @@ def build_backend(name: str, settings: Settings, *, main: bool) -> Llm | None:
     return cls(timeout_s=timeout_s, max_reply_kb=max_reply_kb)
 
 
-def build_llm(settings: Settings) -> Llm | None:
+def build_llm(settings: LlmSettings | Settings) -> Llm | None:
     """The main backend, wrapped in a fallback chain when `LOKI_LLM_FALLBACK` names others."""
-    if settings.llm_backend == "none":
+    llm = LlmSettings.of(settings)
+    if llm.llm_backend == "none":
         return None
-    main = build_backend(settings.llm_backend, settings, main=True)
+    main = build_backend(llm.llm_backend, llm, main=True)
     if main is None:
         return None
     chain: list[Llm] = [main]
-    seen = {settings.llm_backend}
-    for name in settings.llm_fallback:
+    seen = {llm.llm_backend}
+    for name in llm.llm_fallback:
         if name in seen or name == "none":
             continue
         seen.add(name)
-        backend = build_backend(name, settings, main=False)
+        backend = build_backend(name, llm, main=False)
         if backend is not None:
             chain.append(backend)
     return chain[0] if len(chain) == 1 else FallbackChain(chain)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loki.audio.speaker import AudioSink, Speaker, resample
-from loki.config import Settings
+from loki.config import Settings, TtsSettings
 from loki.errors import AudioError, LokiError, ModelError, TtsError
 from loki.events import Event, SpeechFinished
 from loki.tts.earcons import EARCONS, earcon_samples
@@ -102,8 +102,7 @@ class SpeechOutput:
     """LOKI's voice: `await output(text, lang)`, `await output.stream(pieces, lang)`, `await output.interrupt()`.
 
     Args:
-        settings: voice, voice_ru, tts_threads, speaker_device, speaker_latency_ms, reply_mode,
-            earcons, max_spoken_chars are read.
+        settings: the voice's settings (a whole `Settings` is taken apart here).
         speaker: the device seam; default a sounddevice `Speaker` for settings.speaker_device.
         show_text: shows a reply as text (reply modes text/both); default prints it to stdout.
         on_event: receives a `SpeechFinished` after every reply (on the event loop).
@@ -112,15 +111,17 @@ class SpeechOutput:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: TtsSettings | Settings,
         *,
         speaker: AudioSink | None = None,
         show_text: Callable[[str], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         voices: Mapping[str, Synthesizer] | None = None,
     ) -> None:
-        self.settings = settings
-        self.speaker: AudioSink = speaker or Speaker(settings.speaker_device, latency_ms=settings.speaker_latency_ms)
+        self.settings = TtsSettings.of(settings)
+        self.speaker: AudioSink = speaker or Speaker(
+            self.settings.speaker_device, latency_ms=self.settings.speaker_latency_ms
+        )
         self.show_text = show_text or _print_reply
         self.on_event = on_event
         self.playing = asyncio.Event()

