@@ -18,6 +18,7 @@ from loki.brain.tiers import Tier
 from loki.brain.trace import TraceWriter
 from loki.config import Settings
 from loki.events import Event
+from loki.screen.window import ActiveWindow, active_context
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
 
@@ -71,6 +72,7 @@ def build_orchestrator(
     tiers: list[Tier] | None = None,
     publish: Callable[[Event], None] | None = None,
     interrupt: Callable[[], Awaitable[None]] | None = None,
+    context: ActiveWindow = active_context,
 ) -> Orchestrator:
     """The orchestrator with tier 0 (and later tiers), policy and executor."""
     profiles = profiles if profiles is not None else load_all_profiles(settings)
@@ -95,7 +97,7 @@ def build_orchestrator(
         typed_text=settings.trace_typed_text,
     )
     tiers = tiers if tiers is not None else build_tiers(settings, profiles)
-    return Orchestrator(settings, tiers, executor, trace=trace, reply=reply, publish=publish)
+    return Orchestrator(settings, tiers, executor, trace=trace, reply=reply, publish=publish, context=context)
 
 
 def _cut_voice(reply: ReplyFn | None) -> Callable[[], Awaitable[None]] | None:

@@ -597,6 +597,7 @@ def build_daemon(
     driver_factory: Callable[[], Any] | None = None,
     rescue_commands: bool = True,
     bus: EventBus | None = None,
+    context: Any = None,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation."""
     from loki.app import build_orchestrator, load_all_profiles
@@ -621,6 +622,8 @@ def build_daemon(
     reply = _Reply(holder) if voice is not None else None
     confirm = _spoken_confirm(settings, say, listen) if voice is not None else None
     extra: dict[str, Any] = {"driver_factory": driver_factory} if driver_factory is not None else {}
+    if context is not None:
+        extra["context"] = context
     orchestrator = build_orchestrator(
         settings, profiles=profiles, reply=reply, confirm=confirm, publish=bus.publish, interrupt=interrupt, **extra
     )
