@@ -80,8 +80,8 @@ def transcribers(language: str) -> tuple[Transcriber, Transcriber, object]:
     """(as `loki transcribe`, as the daemon, plain WhisperModel), one model file for all three."""
     from faster_whisper import WhisperModel
 
+    from loki.cli.transcribe import _vocabulary
     from loki.listen.wake.phrase import default_phrases
-    from loki.stt.commands import _vocabulary
 
     settings = load_settings(None, environ={**os.environ, "LOKI_LANGUAGE": language, "LOKI_LLM_BACKEND": "none"})
     cli = Transcriber(settings, vocabulary=_vocabulary(settings))

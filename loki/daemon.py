@@ -8,15 +8,12 @@ the push-to-talk key watcher, whose callbacks come back with `call_soon_threadsa
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextvars
 import functools
 import inspect
 import logging
-import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -148,29 +145,6 @@ class Transcribes(Protocol):
     def transcribe(self, audio: np.ndarray, *, language: str | None = None) -> Any:
         """A Transcript with .text, .language and .stt_ms."""
         ...
-
-
-def load_transcriber(settings: Settings, vocabulary: list[str]) -> Transcribes:
-    """The configured speech recognizer (loki.stt)."""
-    from loki.stt import Transcriber
-
-    return Transcriber(settings, vocabulary=vocabulary)
-
-
-def stt_vocabulary(settings: Settings, profiles: Any, wake: WakeSetup, *, profile_words: bool = False) -> list[str]:
-    """Words that bias recognition: the wake phrase first, then (optionally) the profiles' words.
-
-    The profiles' ~100 words as Whisper hotwords made tiny.en loop ("hey, hey, hey, ...") and miss
-    the wake phrase in our measurements, so by default only the wake phrase biases it.
-    """
-    languages = ("en", "ru") if settings.language == "auto" else (settings.language,)
-    words: dict[str, None] = {}
-    for phrase in wake.phrases.phrases:
-        words.setdefault(phrase.title() if phrase.isascii() else phrase.capitalize())
-    if profile_words and profiles is not None:
-        for language in languages:
-            words.update(dict.fromkeys(profiles.vocabulary(language)))
-    return list(words)
 
 
 def _call_maybe_async(fn: Callable[..., Any] | None, *args: Any) -> Awaitable[Any] | None:
@@ -815,158 +789,3 @@ def _time_dispatch(orchestrator: Orchestrator) -> None:
 
     executor.run = timed_run  # type: ignore[method-assign]
     executor._loki_timed = True  # type: ignore[attr-defined]
-
-
-# Command line -------------------------------------------------------------------------------------
-def build_daemon(
-    settings: Settings,
-    *,
-    mic: Microphone | None,
-    voice: Any = None,
-    require_wake: bool = True,
-    on_turn: Callable[[TurnResult, Command], None] | None = None,
-    on_event: Callable[[Event], None] | None = None,
-    transcriber: Transcribes | None = None,
-    driver_factory: Callable[[], Any] | None = None,
-    rescue_commands: bool = True,
-) -> Daemon:
-    """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation."""
-    from loki.app import build_orchestrator, load_all_profiles
-
-    profiles = load_all_profiles(settings)
-    wake = build_wake(settings)
-    holder: dict[str, Daemon] = {}
-    said = SaidLog()
-    reply = VoiceTap(voice, said) if voice is not None else None
-    confirm = (
-        _spoken_confirm(settings, reply, lambda timeout_s: holder["daemon"].listen(timeout_s))
-        if reply is not None
-        else None
-    )
-    extra: dict[str, Any] = {"driver_factory": driver_factory} if driver_factory is not None else {}
-    orchestrator = build_orchestrator(settings, profiles=profiles, reply=reply, confirm=confirm, **extra)
-    if transcriber is None and mic is not None:
-        transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
-    daemon = Daemon(
-        settings,
-        orchestrator,
-        transcriber=transcriber,
-        mic=mic,
-        voice=voice,
-        wake=wake,
-        require_wake=require_wake,
-        on_turn=on_turn,
-        on_event=on_event,
-        said=said,
-        rescorer=CommandRescorer(_rescoring_transcriber(settings, transcriber), profiles)
-        if rescue_commands and mic is not None
-        else None,
-    )
-    holder["daemon"] = daemon
-    return daemon
-
-
-def _rescoring_transcriber(settings: Settings, transcriber: Transcribes | None) -> Any:
-    """The Transcriber whose loaded Whisper model the command rescorer shares (one copy in memory).
-
-    A stand-in transcriber (tests) has no model, so the rescorer gets its own, loaded on first use.
-    """
-    from loki.stt import Transcriber
-
-    return transcriber if isinstance(transcriber, Transcriber) else Transcriber(settings)
-
-
-def _spoken_confirm(settings: Settings, voice: Any, listen: Callable[[float], Awaitable[str | None]]) -> Any:
-    """D's SpokenConfirm, asking with the voice and hearing the answer through `Daemon.listen`."""
-    try:
-        from loki.brain.confirm import SpokenConfirm
-    except ImportError:
-        return None
-    from loki.profiles.normalize import detect_script_language
-
-    async def speak(text: str) -> None:
-        await voice(text, detect_script_language(text))
-
-    return SpokenConfirm.from_settings(settings, speak, listen)
-
-
-def _build_voice(settings: Settings) -> Any:
-    try:
-        from loki.tts import SpeechOutput
-    except ImportError:
-        log.warning("no voice in this build: replies are printed only")
-        return None
-    return SpeechOutput(settings)
-
-
-def _print_turn(as_json: bool) -> Callable[[TurnResult, Command], None]:
-    from loki.cli import _human_turn, emit
-
-    def show(result: TurnResult, command: Command) -> None:
-        line = result.as_json(text_key="transcript")
-        emit(line, as_json, _human_turn(line, text_key="transcript"))
-
-    return show
-
-
-def command(args: argparse.Namespace, settings: Settings) -> int:
-    """`loki run`: the daemon on the microphone (or stdin lines with --text) until Ctrl-C."""
-    code = asyncio.run(_main(args, settings))
-    _exit_without_waiting_for_workers(code)
-    return code
-
-
-def _exit_without_waiting_for_workers(code: int) -> None:
-    """Leave now even if a worker thread is inside a library call (a Whisper decode cannot be cut).
-
-    Python would join those threads at exit, so a stop request could wait for seconds on a busy
-    machine; everything LOKI writes is closed or flushed by the time the daemon returns.
-    """
-    busy = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if not busy:
-        return
-    log.info("stopping without waiting for %s", ", ".join(busy))
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-async def _main(args: argparse.Namespace, settings: Settings) -> int:
-    from loki.audio.mic import SoundDeviceMicrophone
-
-    text_input = bool(getattr(args, "text", False))
-    mic = None if text_input else SoundDeviceMicrophone(settings.mic_device or None)
-    voice = _build_voice(settings)
-    daemon = build_daemon(
-        settings,
-        mic=mic,
-        voice=voice,
-        require_wake=not getattr(args, "no_wake", False),
-        on_turn=_print_turn(bool(getattr(args, "json", False))),
-    )
-    main_task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    if main_task is not None:
-        try:
-            loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
-        except (NotImplementedError, RuntimeError):  # not on this platform / not the main thread
-            pass
-    try:
-        if voice is not None and (settings.reply_mode != "text" or settings.earcons):
-            start = getattr(voice, "start", None)
-            if start is not None:
-                try:
-                    await start()
-                except LokiError as exc:
-                    log.warning("the voice is not available: %s", exc)
-        await daemon.warm_up()
-        await daemon.run(text_input=text_input)
-    except asyncio.CancelledError:
-        log.info("stopping")
-    finally:
-        await daemon.aclose()
-        daemon.orchestrator.executor.close()
-        if voice is not None and hasattr(voice, "close"):
-            await voice.close()
-    return 0

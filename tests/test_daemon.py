@@ -19,9 +19,10 @@ import pytest
 
 from loki.audio.fake import ArrayMicrophone
 from loki.config import Settings, settings_from
-from loki.daemon import Daemon, SaidLog, build_daemon
+from loki.daemon import Daemon, SaidLog
 from loki.events import Event, Interrupt, SpeechStarted, State, StateChanged, Transcribed, TurnFailed, WakeDetected
 from loki.listen import clips
+from loki.wiring import build_daemon
 
 REPO = Path(__file__).resolve().parent.parent
 

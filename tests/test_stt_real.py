@@ -68,7 +68,7 @@ class Lang:
     def __init__(self, store: Path, real: Path, language: str) -> None:
         from faster_whisper import WhisperModel
 
-        from loki.stt.commands import _vocabulary
+        from loki.cli.transcribe import _vocabulary
 
         _need(language)
         self.language = language
