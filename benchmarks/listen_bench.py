@@ -167,7 +167,7 @@ def _shape(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _expected(settings: Settings, lang: Language) -> dict[str, list[dict[str, Any]]]:
-    from loki.app import build_orchestrator
+    from loki.wiring import build_orchestrator
 
     orchestrator = build_orchestrator(settings)
     out = {}
@@ -206,7 +206,7 @@ class Session:
         self.events: list[Event] = []
 
     async def run(self) -> None:
-        from loki.daemon import build_daemon
+        from loki.wiring import build_daemon
 
         holder: dict[str, Any] = {}
 
@@ -344,7 +344,7 @@ async def _cpu_child(seconds: float, extra: dict[str, str]) -> dict[str, Any]:
     import psutil
 
     from loki.audio.mic import SoundDeviceMicrophone
-    from loki.daemon import build_daemon
+    from loki.wiring import build_daemon
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), **extra)
@@ -407,9 +407,8 @@ def main() -> None:
         extra = {"LOKI_LANGUAGE": lang.code, **dict(item.split("=", 1) for item in args.set)}
         settings = _settings(Path(tmp), **extra)
         report["settings"] = [f"{k}={v}" for k, v in extra.items()]
-        from loki.app import load_all_profiles
-        from loki.daemon import load_transcriber, stt_vocabulary
         from loki.listen.wake import build_wake
+        from loki.wiring import load_all_profiles, load_transcriber, stt_vocabulary
 
         transcriber = load_transcriber(
             settings, stt_vocabulary(settings, load_all_profiles(settings), build_wake(settings))

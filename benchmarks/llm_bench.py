@@ -24,12 +24,12 @@ from typing import Any
 from loki.actions.apps import AppCatalog
 from loki.actions.drivers import RecordingDriver
 from loki.actions.policy import Policy
-from loki.app import build_orchestrator
 from loki.brain.tier1 import LlmPlanner
 from loki.config import settings_from
 from loki.llm.base import Message, Schema
 from loki.llm.fakeserver import CannedLlmServer
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 PLAN = '{"actions": [{"type": "hotkey", "keys": ["ctrl", "t"]}, {"type": "type", "text": "weather in Oslo"}], "reply": "Searching."}'
 UTTERANCES = [

@@ -17,10 +17,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from loki.app import build_orchestrator
 from loki.config import settings_from
 from loki.profiles.loader import parse_action
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = ("dev", "heldout", "fresh")

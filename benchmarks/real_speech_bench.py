@@ -63,7 +63,7 @@ def utterances(samples: np.ndarray) -> list[np.ndarray]:
 
 def daemon_text(transcriber: Transcriber, samples: np.ndarray, language: str) -> str:
     """What the daemon hears in a recording: each VAD utterance transcribed with the daemon's tail pad."""
-    from loki.daemon import STT_TAIL_PAD_S
+    from loki.listen.recognizer import STT_TAIL_PAD_S
 
     pad = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), np.float32)
     texts = [transcriber.transcribe(np.concatenate([u, pad]), language=language).text for u in utterances(samples)]
@@ -80,8 +80,8 @@ def transcribers(language: str) -> tuple[Transcriber, Transcriber, object]:
     """(as `loki transcribe`, as the daemon, plain WhisperModel), one model file for all three."""
     from faster_whisper import WhisperModel
 
+    from loki.cli.transcribe import _vocabulary
     from loki.listen.wake.phrase import default_phrases
-    from loki.stt.commands import _vocabulary
 
     settings = load_settings(None, environ={**os.environ, "LOKI_LANGUAGE": language, "LOKI_LLM_BACKEND": "none"})
     cli = Transcriber(settings, vocabulary=_vocabulary(settings))

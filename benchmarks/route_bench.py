@@ -17,8 +17,8 @@ import tempfile
 import time
 
 from loki.actions.drivers import RecordingDriver
-from loki.app import build_orchestrator
 from loki.config import settings_from
+from loki.wiring import build_orchestrator
 
 UTTERANCES = [
     "open the browser",

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from loki.actions.drivers import RecordingDriver
-from loki.app import build_orchestrator
 from loki.config import settings_from
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 REPO = Path(__file__).resolve().parent.parent
 

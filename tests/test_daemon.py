@@ -18,7 +18,7 @@ import pytest
 
 from loki.audio.fake import ArrayMicrophone
 from loki.config import Settings, settings_from
-from loki.daemon import Daemon, build_daemon
+from loki.daemon import Daemon
 from loki.events import (
     Event,
     Interrupt,
@@ -34,6 +34,7 @@ from loki.listen import clips
 from loki.stt.fake import ScriptedTranscriber
 from loki.tts.fake import FakeVoice
 from loki.tts.said import SaidRecord
+from loki.wiring import build_daemon
 
 REPO = Path(__file__).resolve().parent.parent
 

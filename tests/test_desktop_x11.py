@@ -241,8 +241,8 @@ def test_say_hotkey_in_russian_end_to_end(probe: Probe, tmp_path: Path, settings
 async def test_rules_are_scoped_by_the_real_active_window(
     probe: Probe, tmp_path: Path, settings_env: dict[str, str]
 ) -> None:
-    from loki.app import build_orchestrator
     from loki.config import settings_from
+    from loki.wiring import build_orchestrator
 
     user = Path(settings_env["LOKI_USER_PROFILES_DIR"]) / "en"
     user.mkdir(parents=True)
@@ -289,9 +289,9 @@ def xterm(xserver: str, tmp_path: Path) -> Iterator[str]:
 async def test_a_models_command_into_a_real_xterm_runs_only_after_a_yes(
     xterm: str, tmp_path: Path, settings_env: dict[str, str]
 ) -> None:
-    from loki.app import build_orchestrator
     from loki.config import settings_from
     from loki.llm.fakeserver import CannedLlmServer
+    from loki.wiring import build_orchestrator
 
     answer = json.dumps(
         {"actions": [{"type": "type", "text": "touch pwned"}, {"type": "hotkey", "keys": ["enter"]}], "reply": "Done."}
@@ -347,9 +347,9 @@ async def test_enter_is_checked_against_the_window_focused_when_it_is_pressed(xt
 async def test_a_window_titled_like_a_prompt_gets_no_unconfirmed_enter(
     probe: Probe, tmp_path: Path, settings_env: dict[str, str]
 ) -> None:
-    from loki.app import build_orchestrator
     from loki.config import settings_from
     from loki.llm.fakeserver import CannedLlmServer
+    from loki.wiring import build_orchestrator
 
     xdotool("set_window", "--name", "me@box: ~/work", xdotool("getactivewindow"))
     answer = json.dumps(

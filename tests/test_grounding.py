@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from loki.actions.drivers import RecordingDriver
-from loki.app import build_orchestrator
 from loki.brain.grounding import unasked_steps
 from loki.config import settings_from
 from loki.llm.fakeserver import CannedLlmServer
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 BROWSER = {"type": "launch", "app": "browser"}
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loki.app import load_all_profiles
 from loki.config import Settings, settings_from
 from loki.listen import clips
 from loki.listen.commands import CommandRescorer, expand_phrase
 from loki.listen.wake.phrase import DEFAULT_ALIASES, WakePhrases, default_phrases
 from loki.stt import Transcriber
+from loki.wiring import load_all_profiles
 
 
 def test_phrases_expand_to_every_wording() -> None:
@@ -148,8 +148,8 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
     the decoder expects over silence, the phrase said wins more often and the other one less often than unweighed.
     """
     settings = _settings(tmp_path_factory.mktemp("rescore-ru"), LOKI_LANGUAGE="ru")
-    from loki.daemon import load_transcriber, stt_vocabulary
     from loki.listen.wake import build_wake
+    from loki.wiring import load_transcriber, stt_vocabulary
 
     profiles = load_all_profiles(settings)
     transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, build_wake(settings)))  # as the daemon

@@ -74,7 +74,7 @@ async def test_unknown_key_is_reported(xserver: str) -> None:
 @pytest.mark.models
 async def test_command_while_key_held_needs_no_wake_word(xserver: str, tmp_path: Path) -> None:
     """The daemon with the real key watcher: hold F9, say "open the browser", release -> one turn."""
-    from loki.daemon import build_daemon
+    from loki.wiring import build_daemon
 
     settings = settings_from(
         {

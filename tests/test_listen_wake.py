@@ -1,6 +1,6 @@
 """Wake word: the phrase matcher, true triggers on synthesized voices, no triggers on other speech.
 
-Audio goes through the same path as the microphone (`loki.listen.replay`, dry-run), with the
+Audio goes through the same path as the microphone (`loki.cli.replay`, dry-run), with the
 real speech model.
 """
 
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from loki.audio.wav import read_wav, write_wav
+from loki.cli.replay import replay
 from loki.config import Settings, settings_from
 from loki.events import Event, WakeDetected
 from loki.listen import clips
-from loki.listen.replay import replay
 from loki.listen.wake.phrase import DEFAULT_ALIASES, WakePhrases, default_phrases, sound_key
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,9 +92,8 @@ def listen_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def transcriber(listen_settings: Settings):
-    from loki.app import load_all_profiles
-    from loki.daemon import load_transcriber, stt_vocabulary
     from loki.listen.wake import build_wake
+    from loki.wiring import load_all_profiles, load_transcriber, stt_vocabulary
 
     profiles = load_all_profiles(listen_settings)
     return load_transcriber(listen_settings, stt_vocabulary(listen_settings, profiles, build_wake(listen_settings)))

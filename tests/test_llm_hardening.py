@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from loki.actions.drivers import RecordingDriver
-from loki.app import build_orchestrator
 from loki.config import settings_from
 from loki.errors import LlmError
 from loki.llm.base import Message
@@ -30,6 +29,7 @@ from loki.llm.llamacpp import LlamaCppBackend
 from loki.llm.ollama import OllamaBackend
 from loki.llm.openai import OpenAiBackend
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 MESSAGES: list[Message] = [{"role": "user", "content": "hello"}]
 PLAN = '{"actions": [{"type": "launch", "app": "browser"}], "reply": "Opening the browser."}'

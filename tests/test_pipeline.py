@@ -13,7 +13,7 @@ import pytest
 
 from loki.audio.fake import ArrayMicrophone
 from loki.config import Settings, settings_from
-from loki.daemon import build_daemon
+from loki.wiring import build_daemon
 from loki.events import (
     CommandHeard,
     Event,

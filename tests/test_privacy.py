@@ -167,8 +167,9 @@ def test_a_screenshot_is_private(xserver: str, tmp_path: Path, permissive_umask:
 
 
 async def test_the_daemon_keeps_only_recent_results(tmp_path: Path) -> None:
-    from loki.daemon import RESULTS_KEPT, build_daemon
+    from loki.daemon import RESULTS_KEPT
     from loki.events import CommandHeard
+    from loki.wiring import build_daemon
 
     settings = settings_from(
         {"LOKI_STATE_DIR": str(tmp_path / "s"), "LOKI_LLM_BACKEND": "none", "LOKI_DRY_RUN": "1", "LOKI_TRACE": "0"}
@@ -186,7 +187,7 @@ async def test_the_daemon_keeps_only_recent_results(tmp_path: Path) -> None:
 
 async def test_replay_still_reports_every_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from loki import daemon
-    from loki.listen.replay import replay
+    from loki.cli.replay import replay
 
     monkeypatch.setattr(daemon, "RESULTS_KEPT", 1)
     settings = settings_from(

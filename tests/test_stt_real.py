@@ -68,7 +68,7 @@ class Lang:
     def __init__(self, store: Path, real: Path, language: str) -> None:
         from faster_whisper import WhisperModel
 
-        from loki.stt.commands import _vocabulary
+        from loki.cli.transcribe import _vocabulary
 
         _need(language)
         self.language = language
@@ -107,7 +107,7 @@ def _doubled(text: str, reference: str) -> bool:
 def _utterances(samples: np.ndarray) -> list[np.ndarray]:
     """The recording cut as the daemon's microphone VAD cuts a stream, with the daemon's silent tail."""
     from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_float32, to_int16
-    from loki.daemon import STT_TAIL_PAD_S
+    from loki.listen.recognizer import STT_TAIL_PAD_S
     from loki.listen.vad import Utterance, VadSegmenter
 
     segmenter = VadSegmenter()

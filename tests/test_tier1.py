@@ -21,12 +21,12 @@ import pytest
 
 from loki.actions.drivers import RecordingDriver
 from loki.actions.schema import ACTION_TYPES, validate_action, validate_plan
-from loki.app import build_orchestrator
 from loki.brain.orchestrator import Orchestrator
 from loki.brain.tier1 import _EXAMPLES, ACTION_EXAMPLES, POINTER_TYPES, LlmPlanner, action_lines, planner_schema
 from loki.config import settings_from
 from loki.llm.fakeserver import CannedLlmServer
 from loki.screen.window import Context
+from loki.wiring import build_orchestrator
 
 KEY = "sk-tier1-test-9b7e5d3c1a-SECRET"
 REPO = Path(__file__).resolve().parent.parent
@@ -318,7 +318,7 @@ def test_loki_say_reaches_tier1_and_prints_only_valid_actions(cli_env: dict[str,
 
 
 def test_planner_is_the_tier1_of_the_app(settings_env: dict[str, str]) -> None:
-    from loki.app import build_tiers, load_all_profiles
+    from loki.wiring import build_tiers, load_all_profiles
 
     settings = settings_from({**settings_env, "LOKI_LLM_BACKEND": "ollama"})
     tiers = build_tiers(settings, load_all_profiles(settings))

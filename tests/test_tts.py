@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loki.app import build_orchestrator
 from loki.audio.speaker import PlaybackQueue, RecordingSpeaker, resample
 from loki.config import Settings, settings_from
 from loki.errors import LlmError, ModelError
@@ -28,6 +27,7 @@ from loki.tts.voices import (
     locate_voice,
     sha256_of,
 )
+from loki.wiring import build_orchestrator
 
 LONG_REPLY = (
     "Here is the forecast for the whole week, as you asked. Monday will be sunny and warm. "

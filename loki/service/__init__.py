@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-from loki.cli import emit
-from loki.config import Settings
-from loki.errors import LokiError
 
 UNIT_NAME = "loki.service"
 AGENT_LABEL = "dev.loki.assistant"
@@ -96,7 +91,8 @@ WantedBy=graphical-session.target
     )
 
 
-def _run_all(commands: list[list[str]]) -> tuple[bool, str]:
+def run_all(commands: list[list[str]]) -> tuple[bool, str]:
+    """Run each command in turn; (False, why) at the first that is missing or fails."""
     for argv in commands:
         if shutil.which(argv[0]) is None:
             return False, f"{argv[0]} is not available here"
@@ -104,52 +100,3 @@ def _run_all(commands: list[list[str]]) -> tuple[bool, str]:
         if result.returncode != 0:
             return False, f"`{' '.join(argv)}` failed: {(result.stderr or result.stdout).strip()}"
     return True, ""
-
-
-def command(args: argparse.Namespace, settings: Settings) -> int:
-    """`loki service install|uninstall|status [--dry-run]`."""
-    svc = service_file()
-    if args.action == "status":
-        installed = svc.path.exists()
-        ok, detail = _run_all([svc.status]) if installed else (False, "not installed")
-        emit(
-            {"service": str(svc.path), "installed": installed, "running": ok, "detail": detail},
-            args.json,
-            f"{svc.path}: {'installed' if installed else 'not installed'}{'' if not detail else ' — ' + detail}",
-        )
-        return 0
-    if args.action == "install":
-        if settings.dry_run:
-            emit(
-                {"service": str(svc.path), "would_write": svc.text, "then": svc.enable},
-                args.json,
-                f"would write {svc.path}:\n{svc.text}\nthen run: " + "; ".join(" ".join(c) for c in svc.enable),
-            )
-            return 0
-        svc.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = svc.path.with_suffix(".tmp")
-        tmp.write_text(svc.text, encoding="utf-8")
-        tmp.replace(svc.path)
-        ok, detail = _run_all(svc.enable)
-        hint = "" if ok else f" The file is written; activate it yourself: {'; '.join(' '.join(c) for c in svc.enable)}"
-        emit(
-            {"service": str(svc.path), "installed": True, "started": ok, "detail": detail},
-            args.json,
-            f"installed {svc.path}" + ("" if ok else f" ({detail}).{hint}"),
-        )
-        return 0
-    if args.action == "uninstall":
-        if not svc.path.exists():
-            raise LokiError(f"LOKI's service is not installed ({svc.path} does not exist).")
-        if settings.dry_run:
-            emit({"service": str(svc.path), "would_remove": True}, args.json, f"would stop and remove {svc.path}")
-            return 0
-        ok, detail = _run_all(svc.disable)
-        svc.path.unlink()
-        emit(
-            {"service": str(svc.path), "removed": True, "stopped": ok, "detail": detail},
-            args.json,
-            f"removed {svc.path}",
-        )
-        return 0
-    raise LokiError(f"unknown service action {args.action!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import logging
@@ -30,7 +29,8 @@ def emit(obj: dict[str, Any], as_json: bool, human: str | None = None) -> None:
     print(line, file=_report_stream, flush=True)
 
 
-def _human_turn(result: dict[str, Any], text_key: str = "text") -> str:
+def human_turn(result: dict[str, Any], text_key: str = "text") -> str:
+    """One turn's report for a person: tier, text, actions, what was not run and the reply."""
     tier = "-" if result["tier"] is None else result["tier"]
     actions = ", ".join(json.dumps(a, ensure_ascii=False) for a in result["actions"]) or "no actions"
     line = f"[tier {tier}] {result[text_key]!r} -> {actions}"
@@ -39,38 +39,6 @@ def _human_turn(result: dict[str, Any], text_key: str = "text") -> str:
     if result.get("reply"):
         line += f"\n  {result['reply']}"
     return line
-
-
-# Commands --------------------------------------------------------------------------------
-def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
-    """Route typed utterances as if they had been transcribed."""
-    from loki.app import build_orchestrator
-
-    unreadable = 0
-    if args.text == ["-"]:
-        lines = list(stdin_lines(sys.stdin.buffer))
-        texts = [line for line in lines if line is not None]
-        unreadable = len(lines) - len(texts)
-    else:
-        texts = [" ".join(args.text)]
-    if not texts and unreadable:
-        return 1
-    if not texts or not any(texts):
-        raise LokiError("Nothing to say: give the text as arguments, or '-' to read lines from stdin.")
-    orchestrator = build_orchestrator(
-        settings, confirm=_terminal_confirm if sys.stdin.isatty() and args.text != ["-"] else None
-    )
-
-    async def run() -> int:
-        failures = unreadable
-        for text in texts:
-            result = (await orchestrator.handle(text)).as_json()
-            emit(result, args.json, _human_turn(result))
-            failures += result.get("error") not in (None, "not_executed")  # a refusal is not a failure
-        orchestrator.executor.close()
-        return 1 if failures else 0
-
-    return asyncio.run(run())
 
 
 def stdin_lines(stream: IO[bytes]) -> Iterator[str | None]:
@@ -91,75 +59,34 @@ def stdin_lines(stream: IO[bytes]) -> Iterator[str | None]:
             yield line
 
 
-async def _terminal_confirm(prompt: str) -> bool:
-    from loki.brain.confirm import parse_answer  # the same yes/no words as the spoken confirmation
-
-    answer = await asyncio.to_thread(input, f"{prompt} [y/N] ")
-    return answer.strip().lower() in ("y", "д") or parse_answer(answer) is True
-
-
-def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate every profile file (errors name the file and line), or list the commands that apply."""
-    if args.action == "list":
-        return _list_commands(args, settings)
-    from loki.app import profile_folders
-    from loki.profiles.loader import check_profiles
-
-    warnings: list[Any] = []
-    ok, errors = check_profiles(profile_folders(settings), warnings)
-    for path in ok:
-        emit({"file": path, "ok": True}, args.json, f"ok     {path}")
-    for warning in warnings:
-        emit(
-            {"file": warning.path, "line": warning.line, "ok": True, "warning": str(warning)},
-            args.json,
-            f"WARN   {warning}",
-        )
-    for err in errors:
-        emit({"file": err.path, "line": err.line, "ok": False, "error": str(err)}, args.json, f"ERROR  {err}")
-    if not args.json:
-        print(f"{len(ok)} file(s) ok, {len(errors)} with errors, {len(warnings)} warning(s)", file=sys.stderr)
-    return 1 if errors else 0
-
-
-def _list_commands(args: argparse.Namespace, settings: Settings) -> int:
-    """Every command that can be said in a context: one line (or JSON object) per rule."""
-    from loki.app import load_all_profiles
-    from loki.brain.builtin import active_rules, rule_example
-
-    language = args.language or (settings.language if settings.language != "auto" else "en")
-    rules = active_rules(load_all_profiles(settings), language, os_name=sys.platform, app=args.app, title=args.title)
-    for rule in rules:
-        said = rule_example(rule)
-        emit(
-            {"say": said, "phrase": rule.phrase, "actions": list(rule.actions), "file": rule.path, "line": rule.line},
-            args.json,
-            f"{said:32} {'; '.join(rule.actions):28} {rule.path}:{rule.line}",
-        )
-    return 0
-
-
-# Commands that live with their stage; each module exposes `command(args, settings) -> int`.
+# Sub-commands ------------------------------------------------------------------------------
+# Each lives in its own module, imported only when it runs so that `loki --help` stays fast:
+# name -> (module, function taking (args, settings) and returning the exit status).
 _STAGE_COMMANDS = {
-    "run": "loki.daemon",
-    "replay": "loki.listen.replay",
-    "transcribe": "loki.stt.commands",
-    "speak": "loki.tts.commands",
-    "doctor": "loki.doctor",
-    "models": "loki.models",
-    "service": "loki.service",
+    "run": ("loki.cli.run", "command"),
+    "say": ("loki.cli.say", "cmd_say"),
+    "replay": ("loki.cli.replay", "command"),
+    "transcribe": ("loki.cli.transcribe", "command"),
+    "speak": ("loki.cli.speak", "command"),
+    "doctor": ("loki.cli.doctor", "command"),
+    "models": ("loki.cli.models", "command"),
+    "profiles": ("loki.cli.profiles", "cmd_profiles"),
+    "service": ("loki.cli.service", "command"),
 }
 
 
 def _stage_command(name: str) -> Any:
+    """The handler of sub-command `name`: imports its module when it runs."""
+    module_name, function = _STAGE_COMMANDS[name]
+
     def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
-            module = importlib.import_module(_STAGE_COMMANDS[name])
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("loki"):
-                raise LokiError(f"'loki {name}' is not part of this build yet.") from exc
+            if not exc.name or exc.name.partition(".")[0] == "loki":  # LOKI's own modules are never optional
+                raise
             raise LokiError(f"'loki {name}' needs the Python package {exc.name!r}: pip install -e '.[models]'") from exc
-        return int(module.command(args, settings))
+        return int(getattr(module, function)(args, settings))
 
     return run
 
@@ -186,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("say", "route typed text as if it had been transcribed", dry_run=True)
     p.add_argument("text", nargs="+", help="the utterance, or '-' to read one per line from stdin")
-    p.set_defaults(handler=cmd_say)
+    p.set_defaults(handler=_stage_command("say"))
 
     p = add("replay", "feed a recording to LOKI as if it were the microphone", dry_run=True)
     p.add_argument("--no-wake", action="store_true", help="do not require the wake word")
@@ -215,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app", default="", help="list: the commands that apply in this app (e.g. firefox)")
     p.add_argument("--title", default="", help="list: ... and under this window title")
     p.add_argument("--language", choices=("en", "ru"), help="list: the language (default: LOKI_LANGUAGE)")
-    p.set_defaults(handler=cmd_profiles)
+    p.set_defaults(handler=_stage_command("profiles"))
 
     p = add("service", "install LOKI as a background service (systemd user unit / launchd agent)", dry_run=True)
     p.add_argument("action", choices=("install", "uninstall", "status"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loki.cli import emit
 from loki.config import Settings
 
 
@@ -117,10 +118,8 @@ def check_display() -> Check:
 
 def check_models(settings: Settings) -> Check:
     """The models LOKI needs are installed (speech recognition, voice, wake word features)."""
-    try:
-        from loki.models import list_models
-    except ImportError:
-        return Check("models", True, "model store not part of this build; skipped")
+    from loki.models import list_models
+
     try:
         entries = list_models(settings)
     except Exception as exc:
@@ -176,8 +175,8 @@ def check_ptt(settings: Settings) -> Check:
 
 def check_profiles(settings: Settings) -> Check:
     """Every profile file compiles."""
-    from loki.app import profile_folders
     from loki.profiles.loader import check_profiles as check
+    from loki.wiring import profile_folders
 
     ok, errors = check(profile_folders(settings))
     if errors:
@@ -193,10 +192,8 @@ def check_llm(settings: Settings, timeout_s: float = 2.0) -> Check:
     """The language-model backend: the embedded GGUF is present, or the HTTP server answers."""
     if settings.llm_backend == "none":
         return Check("llm", True, "off (LOKI_LLM_BACKEND=none): tier 0 only")
-    try:
-        from loki.llm.factory import build_backend
-    except ImportError:
-        return Check("llm", True, "LLM tier not part of this build; skipped")
+    from loki.llm.factory import build_backend
+
     try:
         backend = build_backend(settings.llm_backend, settings, main=True)
     except Exception as exc:
@@ -285,8 +282,6 @@ def run_checks(settings: Settings) -> Iterator[Check]:
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
     """Print one line per check; exit 1 if any failed."""
-    from loki.cli import emit
-
     failed = 0
     for check in run_checks(settings):
         failed += not check.ok

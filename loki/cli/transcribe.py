@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from loki.cli import emit
 from loki.config import Settings
 from loki.errors import LokiError
+from loki.listen.wake.phrase import default_phrases
+from loki.stt import Transcriber
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
     """Transcribe each file; prints {"file", "text", "audio_s", "stt_ms", "model"} per file."""
-    from loki.cli import emit
-    from loki.stt import Transcriber
-
     transcriber = Transcriber(settings, vocabulary=_vocabulary(settings))
     failures = 0
     for name in args.files:
@@ -43,11 +43,9 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _vocabulary(settings: Settings) -> list[str]:
-    """The words the daemon biases recognition with (loki.daemon.stt_vocabulary): the wake phrases.
+    """The words the daemon biases recognition with (loki.wiring.stt_vocabulary): the wake phrases.
 
     The profiles' words are left out, as in the daemon: rescoring with them turned real speech into
     command words ("ten of clubs" -> "10 of close.", benchmarks/real_speech_bench.py).
     """
-    from loki.listen.wake.phrase import default_phrases
-
     return [p.title() if p.isascii() else p.capitalize() for p in default_phrases(settings.wake_phrase)]

@@ -18,8 +18,10 @@ import numpy as np
 from loki.audio.fake import ArrayMicrophone
 from loki.audio.wav import read_wav
 from loki.brain.orchestrator import TurnResult
+from loki.cli.run import print_turn
 from loki.config import Settings
 from loki.events import Event
+from loki.wiring import build_daemon
 
 
 async def replay(
@@ -35,8 +37,6 @@ async def replay(
     noise_rms: float = 0.0,
 ) -> list[TurnResult]:
     """Run the daemon on a recording until it ends; returns every turn's result."""
-    from loki.daemon import build_daemon
-
     samples = read_wav(audio) if isinstance(audio, (str, Path)) else audio
     holder: dict[str, Any] = {}
     results: list[TurnResult] = []  # every turn of the recording (the daemon keeps only recent ones)
@@ -77,9 +77,7 @@ async def replay(
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
     """Print one line per turn: {"transcript", "tier", "actions", "reply", "timings_ms"}."""
-    from loki.daemon import _print_turn
-
-    show = _print_turn(args.json)
+    show = print_turn(args.json)
     failed: list[TurnResult] = []  # counted as turns end: the daemon keeps only recent results
 
     def on_turn(result: TurnResult, command: Any) -> None:

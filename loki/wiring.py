@@ -1,0 +1,253 @@
+"""The composition root: builds the orchestrator, the daemon and their parts from one Settings object.
+
+Only this module (and the command line above it) knows which concrete stage goes where.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loki.actions.apps import AppCatalog
+from loki.actions.drivers import InputDriver, PyAutoGuiDriver
+from loki.actions.executor import Confirm, Executor
+from loki.actions.policy import Policy
+from loki.audio.mic import Microphone
+from loki.brain.builtin import HelpCommand, SleepCommand
+from loki.brain.learn import LearnCommands
+from loki.brain.orchestrator import Orchestrator, ReplyFn, TurnResult
+from loki.brain.tier0 import LocalCommands
+from loki.brain.tiers import Tier
+from loki.brain.trace import TraceWriter
+from loki.config import Settings
+from loki.daemon import Daemon
+from loki.events import CommandHeard, Event, EventBus
+from loki.listen.commands import CommandRescorer
+from loki.listen.wake import WakeSetup, build_wake
+from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
+from loki.profiles.matcher import Matcher
+from loki.screen.window import ActiveWindow, active_context
+from loki.stt.protocol import SpeechRecognizer
+from loki.tts.protocol import Voice
+
+if TYPE_CHECKING:
+    from loki.brain.confirm import SpokenConfirm
+    from loki.tts import SpeechOutput
+
+log = logging.getLogger(__name__)
+
+
+def profile_folders(settings: Settings) -> list[tuple[Path, bool]]:
+    """Shipped profiles, then extra folders, then the user's own (which win ties)."""
+    folders = [(shipped_profiles_dir(), False)]
+    folders += [(Path(p).expanduser(), True) for p in settings.profiles_dirs]
+    folders.append((settings.user_profiles_path, True))
+    return folders
+
+
+def load_all_profiles(settings: Settings) -> ProfileSet:
+    """Every profile LOKI should read; a bad line raises ProfileError naming file and line."""
+    return load_profiles(profile_folders(settings))
+
+
+def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
+    """Tier 0 always; tier 1 when a language-model backend is configured and available."""
+    local = LocalCommands(Matcher(profiles))
+    # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads tier 0.
+    learn = LearnCommands(
+        settings.user_profiles_path, local, lambda: load_all_profiles(settings), dry_run=settings.dry_run
+    )
+    tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
+    if settings.meaning:
+        from loki.brain.meaning import MeaningCommands
+
+        # Between the phrase rules and the language model; dry-run reads the vector cache but never writes it.
+        tiers.append(MeaningCommands(local, cache_dir=settings.cache_path, write_cache=not settings.dry_run))
+    if settings.llm_backend != "none":
+        from loki.brain.tier1 import build_tier1
+
+        tier1 = build_tier1(settings, profiles)
+        if tier1 is not None:
+            tiers.append(tier1)
+    return tiers
+
+
+def build_orchestrator(
+    settings: Settings,
+    *,
+    profiles: ProfileSet | None = None,
+    driver_factory: Callable[[], InputDriver] = PyAutoGuiDriver,
+    reply: ReplyFn | None = None,
+    confirm: Confirm | None = None,
+    tiers: list[Tier] | None = None,
+    publish: Callable[[Event], None] | None = None,
+    interrupt: Callable[[], Awaitable[None]] | None = None,
+    context: ActiveWindow = active_context,
+) -> Orchestrator:
+    """The orchestrator with its tiers, policy and executor.
+
+    Args:
+        reply: says replies (the daemon's queued speech, or a voice).
+        confirm: asks the user before a risky step.
+        publish: receives the turn's events.
+        interrupt: the `stop` action (default: cut the voice, when `reply` is one).
+        context: the screen seam (the active window).
+    """
+    profiles = profiles if profiles is not None else load_all_profiles(settings)
+    policy = Policy(
+        AppCatalog(settings.apps_allow),
+        dry_run=settings.dry_run,
+        step_timeout_s=settings.step_timeout_s,
+        plan_timeout_s=settings.plan_timeout_s,
+    )
+    executor = Executor(
+        policy,
+        driver_factory=driver_factory,
+        volume_max_percent=settings.volume_max_percent,
+        volume_turn_max_percent=settings.volume_turn_max_percent,
+        screenshot_dir=settings.screenshot_dir,
+        confirm=confirm,
+        interrupt=interrupt or getattr(reply, "interrupt", None),
+    )
+    trace = TraceWriter(
+        settings.state_path / "traces" if settings.trace else None,
+        max_kb=settings.trace_max_kb,
+        typed_text=settings.trace_typed_text,
+    )
+    tiers = tiers if tiers is not None else build_tiers(settings, profiles)
+    return Orchestrator(settings, tiers, executor, trace=trace, reply=reply, publish=publish, context=context)
+
+
+# The daemon ---------------------------------------------------------------------------------
+def build_daemon(
+    settings: Settings,
+    *,
+    mic: Microphone | None,
+    voice: Voice | None = None,
+    require_wake: bool = True,
+    on_turn: Callable[[TurnResult, CommandHeard], None] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    transcriber: SpeechRecognizer | None = None,
+    driver_factory: Callable[[], Any] | None = None,
+    rescue_commands: bool = True,
+    bus: EventBus | None = None,
+    context: ActiveWindow | None = None,
+) -> Daemon:
+    """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation around one event bus.
+
+    Args:
+        mic: the microphone (None: commands come as text lines, `Daemon.run(lines=...)`).
+        voice: LOKI's voice (None: replies are only reported).
+        on_event: called with every event on the bus.
+        transcriber: speech to text (default: the configured Whisper model, when there is a microphone).
+        rescue_commands: score profile phrases against the audio of near-miss commands.
+        context: the screen seam (default: the real active window).
+    """
+    bus = bus or EventBus()
+    if on_event is not None:
+        bus.listen(on_event)
+    profiles = load_all_profiles(settings)
+    wake = build_wake(settings)
+    holder: dict[str, Daemon] = {}  # the orchestrator's callbacks reach the daemon built after it
+
+    async def listen(timeout_s: float) -> str | None:
+        return await holder["daemon"].listen(timeout_s)
+
+    async def interrupt() -> None:
+        await holder["daemon"].interrupt("stop")
+
+    reply = _QueuedReply(holder) if voice is not None else None
+    confirm = _spoken_confirm(settings, reply, listen) if reply is not None else None
+    extra: dict[str, Any] = {"driver_factory": driver_factory} if driver_factory is not None else {}
+    if context is not None:
+        extra["context"] = context
+    orchestrator = build_orchestrator(
+        settings, profiles=profiles, reply=reply, confirm=confirm, publish=bus.publish, interrupt=interrupt, **extra
+    )
+    if transcriber is None and mic is not None:
+        transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
+    rescorer = (
+        CommandRescorer(_rescoring_transcriber(settings, transcriber), profiles)
+        if rescue_commands and mic is not None
+        else None
+    )
+    daemon = Daemon(
+        settings,
+        orchestrator,
+        bus=bus,
+        transcriber=transcriber,
+        rescorer=rescorer,
+        mic=mic,
+        voice=voice,
+        wake=wake,
+        require_wake=require_wake,
+        on_turn=on_turn,
+    )
+    holder["daemon"] = daemon
+    return daemon
+
+
+class _QueuedReply:
+    """The orchestrator's `reply`: the daemon's queued speech (the daemon is built after the orchestrator)."""
+
+    def __init__(self, holder: dict[str, Daemon]) -> None:
+        self._holder = holder
+
+    async def __call__(self, text: str, language: str = "en") -> None:
+        await self._holder["daemon"].say(text, language)
+
+    async def stream(self, pieces: AsyncIterator[str], language: str = "en") -> None:
+        await self._holder["daemon"].stream(pieces, language)
+
+
+def _rescoring_transcriber(settings: Settings, transcriber: SpeechRecognizer | None) -> Any:
+    """The Transcriber whose loaded Whisper model the command rescorer shares (one copy in memory).
+
+    A stand-in transcriber (tests) has no model, so the rescorer gets its own, loaded on first use.
+    """
+    from loki.stt import Transcriber
+
+    return transcriber if isinstance(transcriber, Transcriber) else Transcriber(settings)
+
+
+def _spoken_confirm(settings: Settings, voice: Any, listen: Callable[[float], Awaitable[str | None]]) -> SpokenConfirm:
+    """A SpokenConfirm, asking with the voice and hearing the answer through `Daemon.listen`."""
+    from loki.brain.confirm import SpokenConfirm
+    from loki.profiles.normalize import detect_script_language
+
+    async def speak(text: str) -> None:
+        await voice(text, detect_script_language(text))
+
+    return SpokenConfirm.from_settings(settings, speak, listen)
+
+
+def build_voice(settings: Settings, bus: EventBus | None = None) -> SpeechOutput:
+    """LOKI's voice (loki.tts): speech, earcons and barge-in on the configured speaker; it publishes `SpeechFinished`."""
+    from loki.tts import SpeechOutput
+
+    return SpeechOutput(settings.tts, on_event=bus.publish if bus is not None else None)
+
+
+def load_transcriber(settings: Settings, vocabulary: list[str]) -> SpeechRecognizer:
+    """The configured speech recognizer (loki.stt)."""
+    from loki.stt import Transcriber
+
+    return Transcriber(settings, vocabulary=vocabulary)
+
+
+def stt_vocabulary(settings: Settings, profiles: Any, wake: WakeSetup, *, profile_words: bool = False) -> list[str]:
+    """Words that bias recognition: the wake phrase first, then (optionally) the profiles' words.
+
+    The profiles' ~100 words as Whisper hotwords made tiny.en loop ("hey, hey, hey, ...") and miss
+    the wake phrase in our measurements, so by default only the wake phrase biases it.
+    """
+    languages = ("en", "ru") if settings.language == "auto" else (settings.language,)
+    words: dict[str, None] = {}
+    for phrase in wake.phrases.phrases:
+        words.setdefault(phrase.title() if phrase.isascii() else phrase.capitalize())
+    if profile_words and profiles is not None:
+        for language in languages:
+            words.update(dict.fromkeys(profiles.vocabulary(language)))
+    return list(words)
