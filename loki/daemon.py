@@ -20,7 +20,7 @@ from loki.audio.frames import Frame
 from loki.audio.mic import Microphone
 from loki.brain.builtin import AWAKE, is_wake_up
 from loki.brain.orchestrator import Orchestrator, TurnResult
-from loki.config import Settings
+from loki.config import ListenSettings
 from loki.errors import LokiError
 from loki.events import (
     CommandHeard,
@@ -67,7 +67,7 @@ class Daemon:
     """The supervisor: runs the listening stages and the turns they start.
 
     Args:
-        settings: the settings.
+        settings: the listening settings (wake word, windows, push-to-talk, VAD).
         orchestrator: routes text to tiers and actions.
         bus: where every stage publishes (a new one by default).
         transcriber: speech to text (blocking; runs in the recognizer's thread).
@@ -81,7 +81,7 @@ class Daemon:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: ListenSettings,
         orchestrator: Orchestrator,
         *,
         bus: EventBus | None = None,

@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loki.actions.apps import AppCatalog
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
 from loki.actions.executor import Confirm, Executor
-from loki.actions.policy import Policy
 from loki.audio.mic import Microphone
 from loki.brain.builtin import HelpCommand, SleepCommand
 from loki.brain.learn import LearnCommands
@@ -96,28 +94,17 @@ def build_orchestrator(
         context: the screen seam (the active window).
     """
     profiles = profiles if profiles is not None else load_all_profiles(settings)
-    policy = Policy(
-        AppCatalog(settings.apps_allow),
-        dry_run=settings.dry_run,
-        step_timeout_s=settings.step_timeout_s,
-        plan_timeout_s=settings.plan_timeout_s,
-    )
-    executor = Executor(
-        policy,
+    executor = Executor.from_settings(
+        settings.actions,
         driver_factory=driver_factory,
-        volume_max_percent=settings.volume_max_percent,
-        volume_turn_max_percent=settings.volume_turn_max_percent,
-        screenshot_dir=settings.screenshot_dir,
         confirm=confirm,
         interrupt=interrupt or getattr(reply, "interrupt", None),
     )
-    trace = TraceWriter(
-        settings.state_path / "traces" if settings.trace else None,
-        max_kb=settings.trace_max_kb,
-        typed_text=settings.trace_typed_text,
-    )
+    trace = TraceWriter.from_settings(settings.brain)
     tiers = tiers if tiers is not None else build_tiers(settings, profiles)
-    return Orchestrator(settings, tiers, executor, trace=trace, reply=reply, publish=publish, context=context)
+    return Orchestrator(
+        settings.brain, tiers, executor, trace=trace, reply=reply, publish=publish, context=context
+    )
 
 
 # The daemon ---------------------------------------------------------------------------------
@@ -174,7 +161,7 @@ def build_daemon(
         else None
     )
     daemon = Daemon(
-        settings,
+        settings.listen,
         orchestrator,
         bus=bus,
         transcriber=transcriber,
@@ -220,7 +207,7 @@ def _spoken_confirm(settings: Settings, voice: Any, listen: Callable[[float], Aw
     async def speak(text: str) -> None:
         await voice(text, detect_script_language(text))
 
-    return SpokenConfirm.from_settings(settings, speak, listen)
+    return SpokenConfirm.from_settings(settings.brain, speak, listen)
 
 
 def build_voice(settings: Settings, bus: EventBus | None = None) -> SpeechOutput:

@@ -13,7 +13,6 @@ import pytest
 
 from loki.audio.fake import ArrayMicrophone
 from loki.config import Settings, settings_from
-from loki.wiring import build_daemon
 from loki.events import (
     CommandHeard,
     Event,
@@ -29,6 +28,7 @@ from loki.listen import clips
 from loki.screen.fake import FixedWindow
 from loki.stt.fake import ScriptedTranscriber
 from loki.tts.fake import FakeVoice
+from loki.wiring import build_daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_three_turns.txt"

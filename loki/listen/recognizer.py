@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 
 from loki.audio.frames import SAMPLE_RATE_HZ, to_float32
 from loki.events import CommandHeard, Event, Transcribed, WakeDetected
+from loki.listen.commands import CommandRescorer, Rescued
 from loki.listen.gate import CommandGate, Decision, Heard
 from loki.listen.vad import Utterance
 from loki.listen.wake import WakeSetup
@@ -29,6 +31,7 @@ from loki.stt.transcriber import Transcript
 from loki.tts.said import SaidRecord
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WAKE_HEAD_S = 2.5
 """Long utterances are first checked for the wake phrase on their first seconds only."""
@@ -82,7 +85,7 @@ class Recognizer:
         said: SaidRecord,
         publish: Callable[[Event], None],
         *,
-        rescorer: object | None = None,
+        rescorer: CommandRescorer | None = None,
         language: str = "auto",
     ) -> None:
         self.transcriber = transcriber
@@ -104,14 +107,14 @@ class Recognizer:
     def _stt(self, audio: np.ndarray) -> asyncio.Future[Transcript]:
         return asyncio.get_running_loop().run_in_executor(self._thread, self._transcribe_now, audio)
 
-    async def _in_thread(self, fn: Callable[[], object]) -> object:
+    async def _in_thread(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
     async def warm_up(self) -> None:
         """Load the speech model (and the rescorer's) now, so the first command is not slowed by it."""
         await self._stt(np.zeros(SAMPLE_RATE_HZ // 2, dtype=np.int16))
         if self.rescorer is not None:
-            await self._in_thread(self.rescorer.warm_up)  # type: ignore[attr-defined]
+            await self._in_thread(self.rescorer.warm_up)
 
     def close(self) -> None:
         """Stop the thread (a decode under way finishes on its own)."""
@@ -238,11 +241,11 @@ class Recognizer:
     async def _confirm_wake(self, utt: Utterance, text: str, transcript: Transcript) -> str | None:
         """The text with the wake phrase when the audio says it was said (a misheard "hey loki")."""
         rescorer = self.rescorer
-        if rescorer is None or not rescorer.may_be_wake(text, self.gate.phrases):  # type: ignore[attr-defined]
+        if rescorer is None or not rescorer.may_be_wake(text, self.gate.phrases):
             return None
         lang = transcript.language if transcript.language in ("en", "ru") else "en"
         check = functools.partial(
-            rescorer.confirm_wake,  # type: ignore[attr-defined]
+            rescorer.confirm_wake,
             utt.audio,
             text,
             self.gate.phrases,
@@ -250,22 +253,22 @@ class Recognizer:
             encoding=transcript.encoding,
         )
         try:
-            return await self._in_thread(check)  # type: ignore[return-value]
+            return await self._in_thread(check)
         except Exception:
             log.exception("the acoustic wake check failed")
             return None
 
-    async def _rescue(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> object | None:
+    async def _rescue(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> Rescued | None:
         """Near-miss commands: a profile phrase that fits the audio better than the transcript."""
         rescorer = self.rescorer
         language = transcript.language
         lang = language if language in ("en", "ru") else (self.language if self.language != "auto" else "en")
-        if rescorer is None or not rescorer.worth_trying(command, lang):  # type: ignore[attr-defined]
+        if rescorer is None or not rescorer.worth_trying(command, lang):
             return None
         at = heard.rfind(command)
         prefix = heard[:at] if at > 0 else ""
         rescue = functools.partial(
-            rescorer.rescue,  # type: ignore[attr-defined]
+            rescorer.rescue,
             utt.audio,
             command,
             prefix=prefix,

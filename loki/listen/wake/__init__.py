@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from loki.config import Settings
+from loki.config import ListenSettings, Settings
 from loki.errors import ConfigError
 from loki.listen.wake.engines import Detection, OnnxWake, PorcupineWake, WakeEngine
 from loki.listen.wake.phrase import DEFAULT_ALIASES, PhraseMatch, WakePhrases, default_phrases, sound_key
@@ -47,13 +47,13 @@ class WakeSetup:
         return self.kind == "whisper"
 
 
-def _phrases(settings: Settings) -> WakePhrases:
+def _phrases(settings: ListenSettings) -> WakePhrases:
     phrases = default_phrases(settings.wake_phrase)
     aliases = DEFAULT_ALIASES if sound_key(settings.wake_phrase) == sound_key("hey loki") else ()
     return WakePhrases(phrases, aliases=aliases)
 
 
-def _onnx_model(settings: Settings) -> Path | None:
+def _onnx_model(settings: ListenSettings) -> Path | None:
     spec = settings.wake_model
     if not spec:
         return None
@@ -67,8 +67,9 @@ def _onnx_model(settings: Settings) -> Path | None:
     return None
 
 
-def build_wake(settings: Settings) -> WakeSetup:
-    """The wake-word setup the settings ask for (raises ConfigError/ModelError when it cannot be built)."""
+def build_wake(settings: ListenSettings | Settings) -> WakeSetup:
+    """The wake-word setup the listening settings ask for (raises ConfigError/ModelError when it cannot be built)."""
+    settings = ListenSettings.of(settings)
     phrases = _phrases(settings)
     kind = settings.wake_engine
     onnx = _onnx_model(settings)
