@@ -26,11 +26,9 @@ from loki.events import (
     CommandHeard,
     Event,
     EventBus,
-    EventQueue,
     Interrupt,
     MicrophoneChanged,
     Shutdown,
-    Speak,
     SpeechEnded,
     State,
     StateChanged,
@@ -39,12 +37,13 @@ from loki.events import (
 )
 from loki.listen.gate import CommandGate
 from loki.listen.listener import Listener
-from loki.listen.recognizer import Recognizer, Situation
-from loki.listen.vad import Utterance, VadOptions
+from loki.listen.recognizer import Outcome, Recognizer, Situation
+from loki.listen.vad import VadOptions
 from loki.listen.wake import WakeSetup, build_wake
 from loki.listen.wake.engines import Detection
 from loki.stt.protocol import SpeechRecognizer
 from loki.tts.protocol import Voice
+from loki.tts.replies import ReplyQueue
 from loki.tts.said import SaidRecord
 
 log = logging.getLogger(__name__)
@@ -137,8 +136,8 @@ class Daemon:
         self.sleeping = False  # "go to sleep": only "wake up" (or push-to-talk) is heard
         self.results: list[TurnResult] = []  # the last RESULTS_KEPT turns
         self._commands: asyncio.Queue[CommandHeard | None] = asyncio.Queue()
-        self._speech = EventQueue()  # replies waiting to be said; barge-in drops them
-        self._spoken: dict[int, asyncio.Future[None]] = {}
+        self.replies = ReplyQueue(voice, self.bus.publish) if voice is not None else None
+        self._cutting: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._turn_task: asyncio.Task[TurnResult] | None = None
         self._pending_listen: asyncio.Future[str] | None = None
@@ -166,6 +165,8 @@ class Daemon:
             self._commands.put_nowait(None)
         elif isinstance(event, MicrophoneChanged):
             self._on_microphone(event)
+        elif isinstance(event, Interrupt):
+            self._cut(event)
 
     def _on_microphone(self, event: MicrophoneChanged) -> None:
         if event.state == "lost":
@@ -224,7 +225,7 @@ class Daemon:
         assert self.listener is not None
         self.bus.publish(WakeDetected("wake", detection.name, detection.score))
         self.gate.open_window(self.listener.now_s)
-        self._spawn(self.interrupt("wake", plan=False), "interrupt")
+        self.bus.publish(Interrupt("wake", plan=False))
         self._earcon("listening")
         self._refresh_state()
 
@@ -240,25 +241,35 @@ class Daemon:
 
     # Barge-in: the one interrupt path -------------------------------------------------------
     async def interrupt(self, reason: str = "stop", *, plan: bool = True) -> None:
-        """Drop the replies waiting to be said, cut LOKI's voice and (with `plan`) cancel the running plan.
-
-        "stop" (said, the `stop` action) cancels the plan; the user starting to talk (wake word,
-        push-to-talk) cuts only the voice, so a command said while the last one runs does not undo it.
-        A plan waiting for the user's answer is never cancelled (the user is answering it), nor is
-        the plan that asked for the interrupt (the `stop` action).
-        """
+        """Publish an `Interrupt` and wait until it has been carried out (see `_cut`)."""
         self.bus.publish(Interrupt(reason, plan=plan))
-        for event in self._speech.flush():
-            self._spoken_done(event)
-        if self.voice is not None:
-            try:
-                await self.voice.interrupt()
-            except Exception:
-                log.exception("interrupting the voice failed")
-        if plan and self._turn_running() and self._pending_listen is None and not _IN_TURN.get():
+        if self._cutting is not None:
+            await asyncio.shield(self._cutting)
+
+    def _cut(self, event: Interrupt) -> None:
+        """Whoever published it (the recognizer, push-to-talk, the `stop` action, the control socket).
+
+        Drops the replies waiting to be said, cuts LOKI's voice and, with `event.plan`, cancels the
+        running plan: "stop" does, the user starting to talk (wake word, push-to-talk) does not, so a
+        command said while the last one runs does not undo it. A plan waiting for the user's answer
+        is never cancelled (the user is answering it), nor the plan that asked (the `stop` action).
+        """
+        if self.replies is not None:
+            self.replies.flush()
+        waiting = self._pending_listen is not None and not self._pending_listen.done()
+        if event.plan and self._turn_running() and not waiting and not _IN_TURN.get():
             assert self._turn_task is not None
-            log.info("cancelling the running plan (%s)", reason)
+            log.info("cancelling the running plan (%s)", event.reason)
             self._turn_task.cancel()
+        if self.voice is not None:
+            self._cutting = asyncio.ensure_future(self._cut_voice(self.voice))
+
+    @staticmethod
+    async def _cut_voice(voice: Voice) -> None:
+        try:
+            await voice.interrupt()
+        except Exception:
+            log.exception("interrupting the voice failed")
 
     # Push-to-talk -----------------------------------------------------------------------
     def ptt_start(self) -> None:
@@ -267,7 +278,7 @@ class Daemon:
             return
         self._ptt_talking = True
         self.bus.publish(WakeDetected("ptt"))
-        self._spawn(self.interrupt("ptt", plan=False), "interrupt")
+        self.bus.publish(Interrupt("ptt", plan=False))
         self.listener.ptt_start()
         self._refresh_state()
 
@@ -297,37 +308,13 @@ class Daemon:
     # Speaking ---------------------------------------------------------------------------------
     async def say(self, text: str, language: str = "en") -> None:
         """Say a reply after the ones already waiting (the orchestrator's `reply`); barge-in drops it."""
-        if self.voice is None:
-            return
-        event = Speak(text, language)
-        self.bus.publish(event)
-        speaker = self._tasks.get("speak")
-        if speaker is None or speaker.done():  # not running (yet): say it now
-            await self.voice(text, language)
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._spoken[id(event)] = done
-        self._speech.put(event)
-        await done
+        if self.replies is not None:
+            await self.replies.say(text, language)
 
     async def stream(self, pieces: AsyncIterator[str], language: str = "en") -> None:
-        """Say a reply arriving in pieces (the voice drops it itself on barge-in)."""
-        if self.voice is not None:
-            await self.voice.stream(pieces, language)
-
-    def _spoken_done(self, event: Event) -> None:
-        done = self._spoken.pop(id(event), None)
-        if done is not None and not done.done():
-            done.set_result(None)
-
-    async def _speak(self) -> None:
-        assert self.voice is not None
-        while (event := await self._speech.get()) is not None:
-            try:
-                if isinstance(event, Speak):
-                    await self.voice(event.text, event.language)
-            finally:
-                self._spoken_done(event)
+        """Say a reply arriving in pieces."""
+        if self.replies is not None:
+            await self.replies.stream(pieces, language)
 
     # Spoken confirmation ------------------------------------------------------------------
     async def listen(self, timeout_s: float) -> str | None:
@@ -356,70 +343,53 @@ class Daemon:
 
     # Recognition --------------------------------------------------------------------------
     def _situation(self) -> Situation:
-        return Situation(busy=self.voice_active() or self._turn_running(), answering=self._pending_listen is not None)
+        return Situation(
+            busy=self.voice_active() or self._turn_running(),
+            answering=self._pending_listen is not None and not self._pending_listen.done(),
+            sleeping=self.sleeping,
+        )
 
     async def _recognize(self) -> None:
         assert self.listener is not None and self.recognizer is not None
         queue = self.listener.utterances
-        while True:
-            utt = await queue.get()
-            if utt is None:
-                await self._commands.put(None)
-                return
+        while (utt := await queue.get()) is not None:
             if not utt.final:
                 self.recognizer.guess(utt, self._situation())
                 continue
-            handed_over = False
+            queued = False
             try:
-                handed_over = await self._on_utterance(utt)
+                queued = await self._act_on(await self.recognizer.recognize(utt, self._situation))
             except LokiError as exc:
                 log.warning("recognition failed: %s", exc)
                 self.bus.publish(TurnFailed("stt", exc.code, str(exc)))
             finally:
-                if not handed_over:
-                    self._release()
+                if not queued:
+                    self._release()  # a queued command's turn releases it
+        await self._commands.put(None)
 
-    async def _on_utterance(self, utt: Utterance) -> bool:
-        """Act on what the recognizer makes of an utterance; True when a command was queued (its turn releases the hold)."""
-        assert self.recognizer is not None
-        situation = self._situation()
-        hearing = await self.recognizer.hear(utt, situation)
-        if hearing is None:
-            return False
-        if self.sleeping and self._asleep_hears(hearing.text, utt.source):
-            return False
-        pending = self._pending_listen
-        hearing = await self.recognizer.confirm_wake(utt, hearing)
-        if pending is not None and not pending.done() and hearing.answers_a_question:
-            pending.set_result(hearing.text)
-            return False
-        decision = self.recognizer.decide(utt, hearing, self._situation())
-        if decision.interrupt and decision.kind != "drop":
-            await self.interrupt(decision.kind if decision.kind != "command" else "wake", plan=decision.kind == "stop")
-        if decision.kind == "wake":
+    async def _act_on(self, outcome: Outcome) -> bool:
+        """Do what the recognizer decided; True when a command was queued."""
+        if outcome.woke:
+            self.sleeping = False
+            log.info("awake again")
+        if outcome.kind == "wake_up":
+            self._welcome_back(outcome.language)
+        elif outcome.kind == "answer" and self._pending_listen is not None and not self._pending_listen.done():
+            self._pending_listen.set_result(outcome.text)
+        elif outcome.kind == "wake":
             self._earcon("listening")
             self._refresh_state()
-            return False
-        if decision.kind != "command":
-            return False
-        await self._commands.put(await self.recognizer.command(utt, hearing, decision))
-        return True
-
-    def _asleep_hears(self, text: str, source: str) -> bool:
-        """While asleep: True when the utterance is used up (ignored, or it woke LOKI up)."""
-        language = is_wake_up(text)
-        if source != "ptt" and source != "text" and language is None:
-            log.debug("asleep, ignoring %r", text)
+        elif outcome.kind == "command" and outcome.command is not None:
+            await self._commands.put(outcome.command)
             return True
-        self.sleeping = False
-        log.info("awake again")
-        if language is None:
-            return False  # push-to-talk wakes LOKI and is heard
+        return False
+
+    def _welcome_back(self, language: str) -> None:
+        """ "Wake up" was heard: say so, and listen for a command without the wake word."""
         self._earcon("listening")
         self._followup_pending = True
         if self.voice is not None:
             self._spawn(self.say(AWAKE[language], language), "awake")
-        return True
 
     # Turns ----------------------------------------------------------------------------------
     async def handle(self, command: CommandHeard) -> TurnResult | None:
@@ -485,11 +455,12 @@ class Daemon:
             pending = self._pending_listen
             if pending is not None and not pending.done():
                 pending.set_result(line)
-            elif self.sleeping and is_wake_up(line) is None:
-                log.info("asleep: say 'wake up' first (ignored %r)", line)
+            elif self.sleeping and (language := is_wake_up(line)) is not None:
+                self.sleeping = False
+                self._welcome_back(language)
                 self._line_wanted.set()
             elif self.sleeping:
-                self._asleep_hears(line, "speech")
+                log.info("asleep: say 'wake up' first (ignored %r)", line)
                 self._line_wanted.set()
             else:
                 await self._commands.put(CommandHeard(line, None, "text"))
@@ -513,8 +484,8 @@ class Daemon:
     async def run(self, *, lines: AsyncIterator[str] | None = None) -> None:
         """Run until the input ends (a file, or the text `lines`), `stop()` is called, or the task is cancelled."""
         stages: dict[str, Callable[[], Awaitable[None]]] = {"turns": self._turns}
-        if self.voice is not None:
-            stages["speak"] = self._speak
+        if self.replies is not None:
+            stages["speak"] = self.replies.run
         if lines is not None:
             self._lines = lines
             stages["text"] = self._text_commands
@@ -552,7 +523,8 @@ class Daemon:
         self._closed = True
         if self._ptt is not None:
             await asyncio.to_thread(self._ptt.stop)
-        self._speech.put(None)
+        if self.replies is not None:
+            self.replies.close()
         tasks = [t for t in [*self._tasks.values(), self._turn_task] if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -560,10 +532,6 @@ class Daemon:
             done, pending = await asyncio.wait(tasks, timeout=TASK_CANCEL_S)
             for task in pending:
                 log.warning("task %s did not stop within %.1f s", task.get_name(), TASK_CANCEL_S)
-        for event in list(self._spoken):
-            future = self._spoken.pop(event)
-            if not future.done():
-                future.cancel()
         if self.listener is not None:
             self.listener.close()
         close_mic = getattr(self.listener.mic if self.listener else None, "close", None)

@@ -2,9 +2,10 @@
 
 It owns the speech model's thread and everything between the VAD and a turn: the early guess (a
 transcription started when the silence begins, reused when speech does not resume), the wake
-check on the head of long utterances, the acoustic wake confirmation and command rescue
-(`loki.stt.rescore`), the echo filter (what LOKI said lately) and the gate's decision. It
-publishes `Transcribed` and `WakeDetected`; the supervisor acts on the result.
+check on the head of long utterances, sleep mode, the acoustic wake confirmation and command
+rescue, the echo filter (what LOKI said lately) and the gate's decision. It publishes
+`Transcribed`, `WakeDetected` and, when the user talks over LOKI, `Interrupt`; the supervisor
+acts on the `Outcome`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import TypeVar
 import numpy as np
 
 from loki.audio.frames import SAMPLE_RATE_HZ, to_float32
-from loki.events import CommandHeard, Event, Transcribed, WakeDetected
+from loki.brain.builtin import is_wake_up
+from loki.events import CommandHeard, Event, Interrupt, Transcribed, WakeDetected
 from loki.listen.commands import CommandRescorer, Rescued
 from loki.listen.gate import CommandGate, Decision, Heard
 from loki.listen.vad import Utterance
@@ -47,6 +49,18 @@ class Situation:
 
     busy: bool  # LOKI speaks or runs a plan
     answering: bool  # a turn waits for the user's answer (no wake phrase needed)
+    sleeping: bool = False  # only "wake up" (or push-to-talk) is heard
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an utterance means for LOKI."""
+
+    kind: str  # "nothing" | "answer" (to the question a turn asked) | "wake" (the phrase alone) | "command" | "wake_up"
+    text: str = ""
+    command: CommandHeard | None = None
+    language: str = "en"  # of "wake up"
+    woke: bool = False  # it ended sleep mode (push-to-talk, or "wake up")
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,39 @@ class Recognizer:
             speech_end_s=utt.speech_end_s,
             timings_ms=tuple(timings.items()),
         )
+
+    async def recognize(self, utt: Utterance, now: Callable[[], Situation]) -> Outcome:
+        """Everything one final utterance means, decided here in one pass.
+
+        Args:
+            utt: a final utterance.
+            now: the supervisor's situation at this moment (read again after each wait).
+        """
+        hearing = await self.hear(utt, now())
+        if hearing is None:
+            return Outcome("nothing")
+        woke = False
+        situation = now()
+        if situation.sleeping:
+            language = is_wake_up(hearing.text)
+            if language is not None:
+                return Outcome("wake_up", language=language, woke=True)
+            if utt.source != "ptt":
+                log.debug("asleep, ignoring %r", hearing.text)
+                return Outcome("nothing")
+            woke = True  # push-to-talk wakes LOKI and is heard
+        hearing = await self.confirm_wake(utt, hearing)
+        if situation.answering and hearing.answers_a_question:
+            return Outcome("answer", hearing.text, woke=woke)
+        decision = self.decide(utt, hearing, now())
+        if decision.interrupt and decision.kind != "drop":
+            stop = decision.kind == "stop"
+            self.publish(Interrupt("stop" if stop else "wake", plan=stop))
+        if decision.kind == "wake":
+            return Outcome("wake", woke=woke)
+        if decision.kind != "command":
+            return Outcome("nothing", woke=woke)
+        return Outcome("command", command=await self.command(utt, hearing, decision), woke=woke)
 
     # Acoustic checks ------------------------------------------------------------------------------
     async def _confirm_wake(self, utt: Utterance, text: str, transcript: Transcript) -> str | None:
