@@ -39,9 +39,8 @@ from loki.listen.gate import CommandGate
 from loki.listen.listener import Listener
 from loki.listen.recognizer import Outcome, Recognizer, Situation
 from loki.listen.vad import VadOptions
-from loki.listen.wake import WakeSetup, build_wake
+from loki.listen.wake import WakeSetup
 from loki.listen.wake.engines import Detection
-from loki.stt.protocol import SpeechRecognizer
 from loki.tts.protocol import Voice
 from loki.tts.replies import ReplyQueue
 from loki.tts.said import SaidRecord
@@ -68,13 +67,12 @@ class Daemon:
     Args:
         settings: the listening settings (wake word, windows, push-to-talk, VAD).
         orchestrator: routes text to tiers and actions.
+        gate: the wake phrase and the command / follow-up windows (shared with the recognizer).
         bus: where every stage publishes (a new one by default).
-        transcriber: speech to text (blocking; runs in the recognizer's thread).
-        rescorer: scores profile phrases and the wake phrase against the audio (None: off).
+        recognizer: utterances to commands (None: no speech recognition).
         mic: the microphone (None: commands come as text lines).
         voice: LOKI's voice (None: replies are only reported).
-        wake: the wake-word setup (default: from settings).
-        require_wake: False: every utterance is a command (--no-wake).
+        wake: the wake-word setup.
         on_turn: called with (TurnResult, CommandHeard) after every turn.
     """
 
@@ -82,30 +80,23 @@ class Daemon:
         self,
         settings: ListenSettings,
         orchestrator: Orchestrator,
+        gate: CommandGate,
+        wake: WakeSetup,
         *,
         bus: EventBus | None = None,
-        transcriber: SpeechRecognizer | None = None,
-        rescorer: Any = None,
+        recognizer: Recognizer | None = None,
         mic: Microphone | None = None,
         voice: Voice | None = None,
-        wake: WakeSetup | None = None,
-        require_wake: bool = True,
         on_turn: Callable[[TurnResult, CommandHeard], None] | None = None,
     ) -> None:
         self.settings = settings
         self.bus = bus or EventBus()
         self.orchestrator = orchestrator
+        self.gate = gate
+        self.wake = wake
+        self.recognizer = recognizer
         self.voice = voice
-        self.said = voice.record if voice is not None else SaidRecord()
-        self.wake = wake or build_wake(settings)
-        self.require_wake = require_wake and self.wake.kind != "none"
         self.on_turn = on_turn
-        self.gate = CommandGate(
-            self.wake.phrases,
-            require_wake=self.require_wake,
-            command_window_s=settings.command_window_s,
-            followup_s=settings.followup_s,
-        )
         self.listener = (
             Listener(
                 mic,
@@ -117,19 +108,6 @@ class Daemon:
                 on_frame=self._on_frame,
             )
             if mic is not None
-            else None
-        )
-        self.recognizer = (
-            Recognizer(
-                transcriber,
-                self.gate,
-                self.wake,
-                self.said,
-                self.bus.publish,
-                rescorer=rescorer,
-                language=settings.language,
-            )
-            if transcriber is not None
             else None
         )
         self.state = State.IDLE
@@ -154,6 +132,12 @@ class Daemon:
         self._announced = False
         self.bus.listen(self._on_event)
 
+    @property
+    def said(self) -> SaidRecord:
+        """What LOKI said lately: the echo filter's record (the voice's own)."""
+        assert self.recognizer is not None, "no speech recognition, no echo filter"
+        return self.recognizer.said
+
     # Events and state -------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         if isinstance(event, SpeechEnded):
@@ -173,7 +157,7 @@ class Daemon:
             self.bus.publish(TurnFailed("microphone", "audio", event.detail))
         elif event.state == "open" and not self._announced:
             self._announced = True
-            mode = "push-to-talk only" if not self.require_wake else f"say {self.settings.wake_phrase!r}"
+            mode = "push-to-talk only" if not self.gate.require_wake else f"say {self.settings.wake_phrase!r}"
             log.info("LOKI is listening on %r (%s; wake engine %s)", event.detail, mode, self.wake.kind)
 
     def voice_active(self) -> bool:

@@ -23,12 +23,15 @@ from loki.config import Settings
 from loki.daemon import Daemon
 from loki.events import CommandHeard, Event, EventBus
 from loki.listen.commands import CommandRescorer
+from loki.listen.gate import CommandGate
+from loki.listen.recognizer import Recognizer
 from loki.listen.wake import WakeSetup, build_wake
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
 from loki.screen.window import ActiveWindow, active_context
 from loki.stt.protocol import SpeechRecognizer
 from loki.tts.protocol import Voice
+from loki.tts.said import SaidRecord
 
 if TYPE_CHECKING:
     from loki.brain.confirm import SpokenConfirm
@@ -102,9 +105,7 @@ def build_orchestrator(
     )
     trace = TraceWriter.from_settings(settings.brain)
     tiers = tiers if tiers is not None else build_tiers(settings, profiles)
-    return Orchestrator(
-        settings.brain, tiers, executor, trace=trace, reply=reply, publish=publish, context=context
-    )
+    return Orchestrator(settings.brain, tiers, executor, trace=trace, reply=reply, publish=publish, context=context)
 
 
 # The daemon ---------------------------------------------------------------------------------
@@ -155,22 +156,25 @@ def build_daemon(
     )
     if transcriber is None and mic is not None:
         transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
-    rescorer = (
-        CommandRescorer(_rescoring_transcriber(settings, transcriber), profiles)
-        if rescue_commands and mic is not None
-        else None
+    gate = CommandGate(
+        wake.phrases,
+        require_wake=require_wake and wake.kind != "none",
+        command_window_s=settings.command_window_s,
+        followup_s=settings.followup_s,
     )
+    recognizer = None
+    if transcriber is not None:
+        rescorer = (
+            CommandRescorer(_rescoring_transcriber(settings, transcriber), profiles)
+            if rescue_commands and mic is not None
+            else None
+        )
+        said = voice.record if voice is not None else SaidRecord()
+        recognizer = Recognizer(
+            transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
+        )
     daemon = Daemon(
-        settings.listen,
-        orchestrator,
-        bus=bus,
-        transcriber=transcriber,
-        rescorer=rescorer,
-        mic=mic,
-        voice=voice,
-        wake=wake,
-        require_wake=require_wake,
-        on_turn=on_turn,
+        settings.listen, orchestrator, gate, wake, bus=bus, recognizer=recognizer, mic=mic, voice=voice, on_turn=on_turn
     )
     holder["daemon"] = daemon
     return daemon
