@@ -22,7 +22,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,65 +29,18 @@ import numpy as np
 
 from loki.audio.frames import SAMPLE_RATE_HZ
 from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
+from loki.profiles.wordings import expand_phrase
 from loki.stt.guards import words_of
 
 if TYPE_CHECKING:
     from loki.stt import Transcriber
     from loki.stt.transcriber import Encoding
 
+__all__ = ["Candidate", "CommandRescorer", "Rescued", "expand_phrase"]
+
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"\s*(\[|\]|\(|\)|\||<[a-z_]+>|\{[a-z_][a-z0-9_]*\}|[^\s\[\]()|<>{}]+)", re.UNICODE)
 _WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-
-
-class _FreeSlot(Exception):
-    """The phrase has a slot that cannot be enumerated (<text>, <keys>, a required <number>)."""
-
-
-def expand_phrase(phrase: str, lists: Mapping[str, Iterable[str]], *, cap: int = 300) -> list[str]:
-    """Every wording of a profile phrase, up to `cap`; [] for phrases with free text or raw regex."""
-    phrase = phrase.strip()
-    if phrase.startswith("/"):
-        return []
-    toks = [m.group(1) for m in _TOKEN.finditer(phrase)]
-    pos = 0
-
-    def alternatives(end: str | None) -> list[str]:
-        nonlocal pos
-        out = sequence(end)
-        while pos < len(toks) and toks[pos] == "|":
-            pos += 1
-            out = out + sequence(end)
-        return out[:cap]
-
-    def sequence(end: str | None) -> list[str]:
-        nonlocal pos
-        outs = [""]
-        while pos < len(toks) and toks[pos] not in ("|", ")", "]"):
-            tok = toks[pos]
-            pos += 1
-            if tok in ("(", "["):
-                close = ")" if tok == "(" else "]"
-                options = alternatives(close)
-                pos += 1
-                if tok == "[":
-                    options = ["", *options]
-            elif tok.startswith("<"):
-                if end != "]":
-                    raise _FreeSlot(tok)
-                options = [""]
-            elif tok.startswith("{"):
-                options = list(lists.get(tok[1:-1], ()))
-            else:
-                options = [tok]
-            outs = [f"{a} {b}".strip() for a in outs for b in options][:cap]
-        return outs
-
-    try:
-        return [p for p in dict.fromkeys(alternatives(None)) if p]
-    except (_FreeSlot, IndexError):
-        return []
 
 
 @dataclass(frozen=True)
