@@ -17,7 +17,7 @@ from typing import Any
 
 from loki.audio.frames import Frame
 from loki.audio.mic import Microphone, keep_open
-from loki.listen.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
+from loki.audio.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
 from loki.listen.wake.engines import Detection, WakeEngine
 
 log = logging.getLogger(__name__)

@@ -669,7 +669,7 @@ class Transcriber:
         import numpy as np
 
         from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_int16
-        from loki.listen.vad import Utterance, VadSegmenter
+        from loki.audio.vad import Utterance, VadSegmenter
 
         segmenter = VadSegmenter()
         pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))  # silence ends the last
