@@ -50,7 +50,7 @@ def references(language: str) -> list[tuple[str, str]]:
 def utterances(samples: np.ndarray) -> list[np.ndarray]:
     """The file cut as the daemon's microphone VAD cuts a stream (then followed by a second of silence)."""
     from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_float32, to_int16
-    from loki.listen.vad import Utterance, VadSegmenter
+    from loki.audio.vad import Utterance, VadSegmenter
 
     segmenter = VadSegmenter()
     pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))

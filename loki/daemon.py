@@ -18,6 +18,7 @@ from typing import Any
 
 from loki.audio.frames import Frame
 from loki.audio.mic import Microphone
+from loki.audio.vad import VadOptions
 from loki.brain.builtin import AWAKE, is_wake_up
 from loki.brain.orchestrator import Orchestrator, TurnResult
 from loki.config import ListenSettings
@@ -38,7 +39,6 @@ from loki.events import (
 from loki.listen.gate import CommandGate
 from loki.listen.listener import Listener
 from loki.listen.recognizer import Outcome, Recognizer, Situation
-from loki.listen.vad import VadOptions
 from loki.listen.wake import WakeSetup
 from loki.listen.wake.engines import Detection
 from loki.tts.protocol import Voice

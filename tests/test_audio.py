@@ -17,9 +17,9 @@ from loki.audio.fake import ArrayMicrophone, FlakyMicrophone
 from loki.audio.frames import FRAME_SAMPLES, FrameChunker, StreamResampler, resample
 from loki.audio.mic import SoundDeviceMicrophone, keep_open
 from loki.audio.ring import FrameRing
+from loki.audio.vad import Utterance, VadOptions, VadSegmenter
 from loki.audio.wav import read_wav, write_wav
 from loki.errors import AudioError
-from loki.listen.vad import Utterance, VadOptions, VadSegmenter
 
 
 @pytest.mark.parametrize(("rate_hz", "block"), [(44100, 1323), (48000, 1440), (22050, 661), (8000, 240)])

@@ -113,8 +113,8 @@ def test_scoring_reuses_the_transcribers_encoding(rescorer: CommandRescorer) -> 
     assert transcript.path == "fast" and transcript.encoding is not None
     assert "encoding" not in transcript.as_json()
     phrases = ["volume up", "volume down", "open the browser"]
-    own = rescorer.score(audio, phrases, prefix="Hey Loki,")
-    shared = rescorer.score(audio, phrases, prefix="Hey Loki,", encoding=transcript.encoding)
+    own = rescorer.scorer.score(audio, phrases, prefix="Hey Loki,")
+    shared = rescorer.scorer.score(audio, phrases, prefix="Hey Loki,", encoding=transcript.encoding)
     assert max(range(3), key=own.__getitem__) == max(range(3), key=shared.__getitem__) == 0
     assert shared == pytest.approx(own, abs=0.5)
 
@@ -155,7 +155,7 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
     transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, build_wake(settings)))  # as the daemon
     plain, weighed = CommandRescorer(transcriber, profiles, prior_weight=0.0), CommandRescorer(transcriber, profiles)
     said, other = "следующий трек", "предыдущий трек"
-    prior_said, prior_other = weighed._prior([said, other], "Эй, Локи,", "ru")
+    prior_said, prior_other = weighed.scorer.prior([said, other], "Эй, Локи,", "ru")
     assert np.mean(prior_other) > np.mean(prior_said) + 0.5  # what the decoder expects with no audio at all
     picked: dict[str, list[str | None]] = {"plain": [], "weighed": []}
     for speed_wpm in (175, 150):

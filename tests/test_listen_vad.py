@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from loki.audio.frames import FrameChunker
+from loki.audio.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
 from loki.audio.wav import read_wav
-from loki.listen.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
 
 
 def segment(

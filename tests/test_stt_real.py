@@ -107,8 +107,8 @@ def _doubled(text: str, reference: str) -> bool:
 def _utterances(samples: np.ndarray) -> list[np.ndarray]:
     """The recording cut as the daemon's microphone VAD cuts a stream, with the daemon's silent tail."""
     from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_float32, to_int16
+    from loki.audio.vad import Utterance, VadSegmenter
     from loki.listen.recognizer import STT_TAIL_PAD_S
-    from loki.listen.vad import Utterance, VadSegmenter
 
     segmenter = VadSegmenter()
     pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))
@@ -150,7 +150,7 @@ def test_real_recordings_transcribed_as_well_as_plain_faster_whisper(
 
 VAD_CUT_RU = pytest.mark.xfail(
     strict=True,
-    reason="the microphone VAD (loki/listen/vad.py) cuts short Russian words short: plain transcribe() of the same "
+    reason="the microphone VAD (loki/audio/vad.py) cuts short Russian words short: plain transcribe() of the same "
     "cut hears «Читие» for «четыре» and «Дэтис» for «запись» too; and the fast window hears «Нустош» for «Ну что ж»",
 )
 

@@ -1,4 +1,4 @@
-"""Audio devices: the microphone seam (real PortAudio device and fakes), frames, resampling, WAV files."""
+"""Audio devices: the microphone seam (PortAudio and fakes), frames, resampling, WAV files, voice activity."""
 
 from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
 

@@ -13,6 +13,9 @@ Phrases are ranked by how much the audio raises them over what the decoder expec
 token's log-probability minus `prior_weight` times its log-probability over silence (cached per
 phrase). Without it, phrases whose later tokens follow from the first ("предыдущая песня") won
 on garbled audio, and opposites differing in one word went to the wrong one.
+
+This module decides (which phrases, which thresholds, what counts as a rescue or a wake phrase);
+the Whisper work (encoding, tokens, `align()`) is `loki.stt.rescore.PhraseScorer`'s.
 """
 
 from __future__ import annotations
@@ -22,73 +25,25 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loki.audio.frames import SAMPLE_RATE_HZ
 from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
+from loki.profiles.wordings import expand_phrase
 from loki.stt.guards import words_of
+from loki.stt.rescore import PhraseScorer, mean_logprob
 
 if TYPE_CHECKING:
     from loki.stt import Transcriber
     from loki.stt.transcriber import Encoding
 
+__all__ = ["Candidate", "CommandRescorer", "Rescued", "expand_phrase"]
+
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"\s*(\[|\]|\(|\)|\||<[a-z_]+>|\{[a-z_][a-z0-9_]*\}|[^\s\[\]()|<>{}]+)", re.UNICODE)
 _WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-
-
-class _FreeSlot(Exception):
-    """The phrase has a slot that cannot be enumerated (<text>, <keys>, a required <number>)."""
-
-
-def expand_phrase(phrase: str, lists: Mapping[str, Iterable[str]], *, cap: int = 300) -> list[str]:
-    """Every wording of a profile phrase, up to `cap`; [] for phrases with free text or raw regex."""
-    phrase = phrase.strip()
-    if phrase.startswith("/"):
-        return []
-    toks = [m.group(1) for m in _TOKEN.finditer(phrase)]
-    pos = 0
-
-    def alternatives(end: str | None) -> list[str]:
-        nonlocal pos
-        out = sequence(end)
-        while pos < len(toks) and toks[pos] == "|":
-            pos += 1
-            out = out + sequence(end)
-        return out[:cap]
-
-    def sequence(end: str | None) -> list[str]:
-        nonlocal pos
-        outs = [""]
-        while pos < len(toks) and toks[pos] not in ("|", ")", "]"):
-            tok = toks[pos]
-            pos += 1
-            if tok in ("(", "["):
-                close = ")" if tok == "(" else "]"
-                options = alternatives(close)
-                pos += 1
-                if tok == "[":
-                    options = ["", *options]
-            elif tok.startswith("<"):
-                if end != "]":
-                    raise _FreeSlot(tok)
-                options = [""]
-            elif tok.startswith("{"):
-                options = list(lists.get(tok[1:-1], ()))
-            else:
-                options = [tok]
-            outs = [f"{a} {b}".strip() for a in outs for b in options][:cap]
-        return outs
-
-    try:
-        return [p for p in dict.fromkeys(alternatives(None)) if p]
-    except (_FreeSlot, IndexError):
-        return []
 
 
 @dataclass(frozen=True)
@@ -112,8 +67,9 @@ class Rescued:
 
 
 class CommandRescorer:
-    """Scores profile phrases against an utterance with the Whisper model LOKI transcribes with.
+    """Picks the profile phrases worth scoring against an utterance and decides from their scores.
 
+    The scores come from the Whisper model LOKI transcribes with (`self.scorer`, a PhraseScorer).
     Blocking: call it from the speech-recognition thread.
 
     Args:
@@ -163,13 +119,9 @@ class CommandRescorer:
         self.wake_max_below_heard = wake_max_below_heard
         self.wake_alone_max_words = wake_alone_max_words
         self.prior_weight = prior_weight
-        self._priors: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (language, prefix) -> phrase -> log-probs
-        self._silence: Encoding | None = None
+        self.scorer = PhraseScorer(transcriber)
         self._candidates: dict[str, list[Candidate]] = {}
         self._matcher: Any = None
-        self._model: Any = None
-        self._whisper: Any = None
-        self._tokenizers: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     # Candidates ---------------------------------------------------------------------------
@@ -239,98 +191,9 @@ class CommandRescorer:
             and not self.matches_a_rule(text, language)
         )
 
-    # Model ------------------------------------------------------------------------------------
-    def _load(self) -> Any:
-        """The transcriber's CTranslate2 Whisper (loaded once, shared: no second copy in memory)."""
-        if self._model is None:
-            self._whisper = self.transcriber.load()
-            self._model = self._whisper.model
-        return self._model
-
-    def _tokenizer(self, language: str) -> Any:
-        if language not in self._tokenizers:
-            from faster_whisper.tokenizer import Tokenizer
-
-            model = self._load()
-            self._tokenizers[language] = Tokenizer(
-                self._whisper.hf_tokenizer,
-                model.is_multilingual,
-                task="transcribe",
-                language=language if model.is_multilingual else None,
-            )
-        return self._tokenizers[language]
-
-    # Scoring ----------------------------------------------------------------------------------
-    def encode(self, audio: np.ndarray) -> Encoding:
-        """The audio through Whisper's encoder, with a window of about twice its length (as the fast path)."""
-        import ctranslate2
-        from faster_whisper.feature_extractor import FeatureExtractor
-
-        from loki.stt.transcriber import Encoding
-
-        model = self._load()
-        samples = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
-        features = FeatureExtractor(feature_size=model.n_mels)(samples)[:, :-1]
-        frames = features.shape[-1]
-        window = min(3000, max(600, 2 * frames))
-        padded = np.zeros((features.shape[0], window), dtype=np.float32)
-        padded[:, : min(frames, window)] = features[:, :window]
-        output = np.array(model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=True))
-        return Encoding(output, min(frames, window))
-
-    def score(
-        self,
-        audio: np.ndarray,
-        phrases: list[str],
-        *,
-        prefix: str = "",
-        language: str = "en",
-        encoding: Encoding | None = None,
-    ) -> list[float]:
-        """Mean log-probability per token of each phrase (said after `prefix`) given the audio.
-
-        `encoding` is the audio's encoder output when the transcriber already made it (the fast path's).
-        """
-        encoding = encoding or self.encode(audio)
-        return [_mean(lp) for lp in self._token_logprobs(encoding, phrases, prefix, language)]
-
-    def _token_logprobs(self, encoding: Encoding, phrases: list[str], prefix: str, language: str) -> list[np.ndarray]:
-        """Each phrase's tokens' log-probabilities (after `prefix`), teacher-forced on the encoded audio."""
-        import ctranslate2
-
-        model = self._load()
-        tokenizer = self._tokenizer(language)
-        start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        lead = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
-
-        def styled(phrase: str) -> str:  # how Whisper would write it: capitalized unless after "Hey Loki,"
-            phrase = phrase.strip(" .,!?")
-            return " " + (phrase if lead else phrase[:1].upper() + phrase[1:]) + "."
-
-        batch = [lead + tokenizer.encode(styled(p)) for p in phrases]
-        view = ctranslate2.StorageView.from_array(np.repeat(encoding.output, len(batch), axis=0))
-        results = model.align(view, start, batch, encoding.frames // 2)
-        return [
-            np.log(np.maximum(np.asarray(result.text_token_probs[len(lead) :], dtype=np.float64), 1e-9))
-            for result in results
-        ]
-
     def warm_up(self) -> Encoding:
         """Load the model and encode the silence phrases are weighed against (once; the daemon does it at start)."""
-        if self._silence is None:
-            self._silence = self.encode(np.zeros(2 * SAMPLE_RATE_HZ, dtype=np.float32))
-        return self._silence
-
-    def _prior(self, phrases: list[str], prefix: str, language: str) -> list[np.ndarray]:
-        """Each phrase's tokens' log-probabilities over silence: what the decoder expects without audio (cached)."""
-        silence = self.warm_up()
-        if len(self._priors) > 64:
-            self._priors.clear()
-        cache = self._priors.setdefault((language, prefix.strip()), {})
-        missing = [p for p in dict.fromkeys(phrases) if p not in cache]
-        if missing:
-            cache.update(zip(missing, self._token_logprobs(silence, missing, prefix, language), strict=True))
-        return [cache[p] for p in phrases]
+        return self.scorer.warm_up()
 
     def rescue(
         self,
@@ -348,12 +211,13 @@ class CommandRescorer:
             if not shortlist:
                 return None
             phrases = [c.phrase for c in shortlist]
-            encoding = encoding or self.encode(audio)
-            *token_scores, heard_tokens = self._token_logprobs(encoding, [*phrases, heard], prefix, language)
-            priors = self._prior(phrases, prefix, language)
-        scores = [_mean(lp) for lp in token_scores]
-        fits = [_mean(lp - self.prior_weight * prior) for lp, prior in zip(token_scores, priors, strict=True)]
-        heard_score = _mean(heard_tokens)
+            *token_scores, heard_tokens = self.scorer.token_logprobs(
+                audio, [*phrases, heard], prefix=prefix, language=language, encoding=encoding
+            )
+            priors = self.scorer.prior(phrases, prefix, language)
+        scores = [mean_logprob(lp) for lp in token_scores]
+        fits = [mean_logprob(lp - self.prior_weight * prior) for lp, prior in zip(token_scores, priors, strict=True)]
+        heard_score = mean_logprob(heard_tokens)
         best = int(np.argmax(fits))
         runner_up = max(
             (x for c, x in zip(shortlist, fits, strict=True) if c.command != shortlist[best].command),
@@ -427,14 +291,10 @@ class CommandRescorer:
             phrase = same_script[0]  # "эй локи" for Russian, "hey loki" otherwise
         said = phrase.title() if phrase.isascii() else phrase.capitalize()
         with self._lock:
-            phrase_score, head_score = self.score(audio, [said, head], language=language, encoding=encoding)
+            phrase_score, head_score = self.scorer.score(audio, [said, head], language=language, encoding=encoding)
         log.debug("wake check %r: %r %.2f vs heard %.2f", text, said, phrase_score, head_score)
         if phrase_score < self.wake_min_score or phrase_score < head_score - self.wake_max_below_heard:
             return None
         if len(_WORDS.findall(rest)) == 1 and len(rest.strip(" .,!?…")) <= 3:
             rest = ""  # the tail of a misheard name ("Hey, look at..."), not a command
         return f"{said}, {rest}" if rest else said
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if len(values) else float("-inf")

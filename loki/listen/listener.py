@@ -19,8 +19,8 @@ from dataclasses import replace
 
 from loki.audio.frames import SAMPLE_RATE_HZ, Frame
 from loki.audio.mic import Microphone, keep_open
+from loki.audio.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
 from loki.events import Event, MicrophoneChanged, SpeechEnded, SpeechStarted
-from loki.listen.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
 from loki.listen.wake.engines import Detection, WakeEngine
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,11 @@ from typing import TypeVar
 import numpy as np
 
 from loki.audio.frames import SAMPLE_RATE_HZ, to_float32
+from loki.audio.vad import Utterance
 from loki.brain.builtin import is_wake_up
 from loki.events import CommandHeard, Event, Interrupt, Transcribed, WakeDetected
 from loki.listen.commands import CommandRescorer, Rescued
 from loki.listen.gate import CommandGate, Decision, Heard
-from loki.listen.vad import Utterance
 from loki.listen.wake import WakeSetup
 from loki.stt.protocol import SpeechRecognizer
 from loki.stt.transcriber import Transcript

@@ -42,12 +42,20 @@ class Compiled:
     duplicates: tuple[str, ...] = ()  # alternatives written twice in one choice
 
 
-def _tokens(phrase: str) -> list[str]:
+def tokenize(phrase: str, *, skip_unknown: bool = False) -> list[str]:
+    """The tokens of a phrase: words, `[`, `]`, `(`, `)`, `|`, `<slot>` and `{list}`.
+
+    A character that starts no token raises GrammarError, or is passed over with `skip_unknown`
+    (for text never checked as a phrase, such as a rule's example wordings).
+    """
     pos, out = 0, []
     phrase = phrase.strip()
     while pos < len(phrase):
         m = _TOKEN.match(phrase, pos)
         if not m or not m.group(1):
+            if skip_unknown:
+                pos += 1
+                continue
             raise GrammarError(f"unexpected character {phrase[pos:].strip()[:1]!r} at column {pos + 1}")
         out.append(m.group(1))
         pos = m.end()
@@ -56,7 +64,7 @@ def _tokens(phrase: str) -> list[str]:
 
 class _Parser:
     def __init__(self, phrase: str, lists: Mapping[str, Mapping[str, str]], key_pattern: str) -> None:
-        self.toks = _tokens(phrase)
+        self.toks = tokenize(phrase)
         self.i = 0
         self.lists = lists
         self.key_pattern = key_pattern

@@ -539,10 +539,8 @@ class Transcriber:
             # base copies such a prompt: espeak-ng's Russian commands came out as «открой браузер»
             # (listen_bench --language ru --only accuracy: 20/60 right with it, 32/60 without)
             return None
-        from loki.listen.wake.phrase import default_phrases
-
-        phrases = default_phrases(getattr(self.settings, "wake_phrase", "hey loki") or "hey loki")
-        wake = next((p for p in phrases if p.isascii()), phrases[0])
+        # the configured phrase as written (the listener's second phrase, «эй локи», is never the English one)
+        wake = (getattr(self.settings, "wake_phrase", "hey loki") or "hey loki").strip()
         return f"{wake.title()}, open the browser. {wake.title()}, volume down."
 
     def hypothesis_bonus(self, text: str) -> float:
@@ -671,7 +669,7 @@ class Transcriber:
         import numpy as np
 
         from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_int16
-        from loki.listen.vad import Utterance, VadSegmenter
+        from loki.audio.vad import Utterance, VadSegmenter
 
         segmenter = VadSegmenter()
         pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))  # silence ends the last
