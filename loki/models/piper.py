@@ -14,6 +14,7 @@ from loki.models.store import (
     Listing,
     Manifest,
     ModelEntry,
+    StoreSettings,
     check_file,
     check_pypi,
     hub_error,
@@ -56,7 +57,7 @@ def piper_voice_config(model: Path) -> Path:
     )
 
 
-def piper_voice_file(spec: str, settings: Settings) -> Path:
+def piper_voice_file(spec: str, settings: StoreSettings) -> Path:
     """The Piper voice .onnx for a LOKI_VOICE / LOKI_VOICE_RU value: an .onnx path, or a name in the store.
 
     '' (or the embedded voice's name, when the store has no such file) is the embedded voice, checked

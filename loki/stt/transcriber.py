@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loki.config import Settings, SttSettings
 from loki.errors import ModelError, SttError
 from loki.stt.audiofile import SAMPLE_RATE_HZ, as_mono_16k, read_audio
 from loki.stt.guards import cut_loop, doubled_run, is_stock_phrase, loop_reason, repeated_run, words_of
@@ -42,7 +43,6 @@ from loki.stt.guards import cut_loop, doubled_run, is_stock_phrase, loop_reason,
 if TYPE_CHECKING:
     import numpy as np
 
-    from loki.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,9 @@ class SttOptions:
     (`trust_vad_speech_s`)."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SttOptions:
-        """Options from the settings (LOKI_STT_FAST)."""
-        return cls(fast=bool(getattr(settings, "stt_fast", True)))
+    def from_settings(cls, settings: SttSettings | Settings) -> SttOptions:
+        """Options from the speech-recognition settings (LOKI_STT_FAST)."""
+        return cls(fast=SttSettings.of(settings).stt_fast)
 
 
 def _windowed_whisper_class() -> type:
@@ -311,10 +311,14 @@ class Transcriber:
     """
 
     def __init__(
-        self, settings: Settings, vocabulary: Sequence[str] | None = None, *, options: SttOptions | None = None
+        self,
+        settings: SttSettings | Settings,
+        vocabulary: Sequence[str] | None = None,
+        *,
+        options: SttOptions | None = None,
     ) -> None:
-        self.settings = settings
-        self.options = options or SttOptions.from_settings(settings)
+        self.settings = SttSettings.of(settings)
+        self.options = options or SttOptions.from_settings(self.settings)
         self.vocabulary = _dedupe(vocabulary or ())
         self._vocabulary_words = {w for entry in self.vocabulary for w in words_of(entry)}
         self._model: Any = None
@@ -540,7 +544,7 @@ class Transcriber:
             # (listen_bench --language ru --only accuracy: 20/60 right with it, 32/60 without)
             return None
         # the configured phrase as written (the listener's second phrase, «эй локи», is never the English one)
-        wake = (getattr(self.settings, "wake_phrase", "hey loki") or "hey loki").strip()
+        wake = (self.settings.wake_phrase or "hey loki").strip()
         return f"{wake.title()}, open the browser. {wake.title()}, volume down."
 
     def hypothesis_bonus(self, text: str) -> float:

@@ -52,7 +52,7 @@ def default_voice_files(settings: TtsSettings | Settings | None = None) -> Voice
 def locate_voice(spec: str, settings: TtsSettings | Settings) -> VoiceFiles:
     """A voice from LOKI_VOICE / LOKI_VOICE_RU: an .onnx path, or a name in the model store ('' = default)."""
     # The model store reads only `models_path`, which the voice's settings carry.
-    model = models.piper_voice_file(spec, TtsSettings.of(settings))  # type: ignore[arg-type]
+    model = models.piper_voice_file(spec, TtsSettings.of(settings))
     sha = DEFAULT_VOICE_SHA256 if model == models.embedded_piper_voice() else ""  # others: checked by the store
     return VoiceFiles(model.stem, model, models.piper_voice_config(model), sha)
 
