@@ -123,8 +123,6 @@ class Daemon:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._ptt: Any = None
-        self._ptt_talking = False
         self._lines: AsyncIterator[str] | None = None
         self._line_wanted = asyncio.Event()  # text input: set while no turn runs, or a turn waits for an answer
         self._line_wanted.set()
@@ -173,7 +171,7 @@ class Daemon:
         elif self._turn_running():
             new = State.THINKING
         elif (
-            self._ptt_talking
+            (self.listener is not None and self.listener.talking)
             or self._pending_listen is not None
             or (self.listener is not None and self.gate.window_open(self.listener.now_s))
         ):
@@ -254,40 +252,6 @@ class Daemon:
             await voice.interrupt()
         except Exception:
             log.exception("interrupting the voice failed")
-
-    # Push-to-talk -----------------------------------------------------------------------
-    def ptt_start(self) -> None:
-        """The push-to-talk key says: start recording now (and cut LOKI off)."""
-        if self.listener is None:
-            return
-        self._ptt_talking = True
-        self.bus.publish(WakeDetected("ptt"))
-        self.bus.publish(Interrupt("ptt", plan=False))
-        self.listener.ptt_start()
-        self._refresh_state()
-
-    def ptt_stop(self) -> None:
-        """The push-to-talk key says: the command is complete."""
-        if self.listener is None:
-            return
-        self._ptt_talking = False
-        self.listener.ptt_stop()
-        self._refresh_state()
-
-    def _start_ptt(self) -> None:
-        if not self.settings.ptt_key or self.listener is None:
-            return
-        from loki.listen.ptt import PushToTalk
-
-        ptt = PushToTalk(
-            self.settings.ptt_key, mode=self.settings.ptt_mode, on_start=self.ptt_start, on_stop=self.ptt_stop
-        )
-        try:
-            ptt.start()
-        except LokiError as exc:
-            log.warning("push-to-talk is off: %s", exc)
-            return
-        self._ptt = ptt
 
     # Speaking ---------------------------------------------------------------------------------
     async def say(self, text: str, language: str = "en") -> None:
@@ -477,7 +441,8 @@ class Daemon:
             stages["listen"] = self.listener.run
             if self.recognizer is not None:
                 stages["recognize"] = self._recognize
-            self._start_ptt()
+            if self.settings.ptt_key:
+                self.listener.start_key(self.settings.ptt_key, self.settings.ptt_mode)
         for name, stage in stages.items():
             self._tasks[name] = asyncio.create_task(self._supervise(name, stage), name=name)
         self._refresh_state()
@@ -505,8 +470,8 @@ class Daemon:
         if self._closed:
             return
         self._closed = True
-        if self._ptt is not None:
-            await asyncio.to_thread(self._ptt.stop)
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.stop_key)
         if self.replies is not None:
             self.replies.close()
         tasks = [t for t in [*self._tasks.values(), self._turn_task] if t is not None and not t.done()]

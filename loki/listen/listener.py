@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 from loki.audio.frames import SAMPLE_RATE_HZ, Frame
 from loki.audio.mic import Microphone, keep_open
 from loki.audio.vad import SpeechStart, Utterance, VadOptions, VadSegmenter
-from loki.events import Event, MicrophoneChanged, SpeechEnded, SpeechStarted
+from loki.errors import LokiError
+from loki.events import Event, Interrupt, MicrophoneChanged, SpeechEnded, SpeechStarted, WakeDetected
 from loki.listen.wake.engines import Detection, WakeEngine
 
 log = logging.getLogger(__name__)
@@ -70,10 +72,28 @@ class Listener:
         self._speaking_until_s = float("-inf")
         self._utt_overlap = False
         self._wake_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-wake") if wake_engine else None
+        self.talking = False
+        """True while the push-to-talk key holds the microphone open."""
+        self._key: Any = None
 
     # Push-to-talk -----------------------------------------------------------------------
+    def start_key(self, key: str, mode: str = "hold") -> None:
+        """Watch the push-to-talk key (X11); a key that cannot be watched is logged and left off."""
+        from loki.listen.ptt import PushToTalk
+
+        ptt = PushToTalk(key, mode=mode, on_start=self.ptt_start, on_stop=self.ptt_stop)
+        try:
+            ptt.start()
+        except LokiError as exc:
+            log.warning("push-to-talk is off: %s", exc)
+            return
+        self._key = ptt
+
     def ptt_start(self) -> None:
-        """Start a forced recording (the key went down)."""
+        """Start a forced recording (the key went down): the user is talking to LOKI, so LOKI stops talking."""
+        self.talking = True
+        self.publish(WakeDetected("ptt"))
+        self.publish(Interrupt("ptt", plan=False))
         self.segmenter.reset()
         start = self.segmenter.force_start("ptt")
         self._utt_overlap = False
@@ -81,6 +101,7 @@ class Listener:
 
     def ptt_stop(self) -> None:
         """End the forced recording and queue it (the key came up)."""
+        self.talking = False
         for utt in self.segmenter.force_end():
             self._emit(replace(utt, overlaps_voice=False))
 
@@ -135,6 +156,12 @@ class Listener:
             if self._utt_overlap and self.segmenter.current_ms >= self.speaking_chunk_s * 1000:
                 for utt in self.segmenter.cut():
                     self._emit(replace(utt, overlaps_voice=True))
+
+    def stop_key(self) -> None:
+        """Stop watching the push-to-talk key (joins its thread: call it off the event loop)."""
+        if self._key is not None:
+            self._key.stop()
+            self._key = None
 
     def close(self) -> None:
         """Release the wake thread and engine."""
