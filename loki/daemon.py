@@ -74,6 +74,7 @@ class Daemon:
         voice: LOKI's voice (None: replies are only reported).
         wake: the wake-word setup.
         on_turn: called with (TurnResult, CommandHeard) after every turn.
+        stages: more supervised stages to run beside the built-in ones (name -> coroutine function).
     """
 
     def __init__(
@@ -88,8 +89,10 @@ class Daemon:
         mic: Microphone | None = None,
         voice: Voice | None = None,
         on_turn: Callable[[TurnResult, CommandHeard], None] | None = None,
+        stages: dict[str, Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         self.settings = settings
+        self.extra_stages = dict(stages or {})
         self.bus = bus or EventBus()
         self.orchestrator = orchestrator
         self.gate = gate
@@ -443,6 +446,7 @@ class Daemon:
                 stages["recognize"] = self._recognize
             if self.settings.ptt_key:
                 self.listener.start_key(self.settings.ptt_key, self.settings.ptt_mode)
+        stages.update(self.extra_stages)
         for name, stage in stages.items():
             self._tasks[name] = asyncio.create_task(self._supervise(name, stage), name=name)
         self._refresh_state()
