@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from loki.actions.keysyms import keysym_name
 from loki.audio.fake import ArrayMicrophone
 from loki.config import settings_from
 from loki.listen import clips
-from loki.listen.ptt import PttError, PushToTalk, keysym_name
+from loki.listen.ptt import PttError, PushToTalk
 
 pytestmark = pytest.mark.x11
 
