@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from loki.audio.fake import ArrayMicrophone
-from loki.config import Settings, settings_from
+from loki.config import Settings
 from loki.daemon import Daemon, SaidLog, build_daemon
 from loki.events import Event, Interrupt, SpeechStarted, State, StateChanged, Transcribed, TurnFailed, WakeDetected
 from loki.listen import clips
@@ -27,16 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return settings_from(
-        {
-            "LOKI_STATE_DIR": str(tmp_path / "state"),
-            "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
-            "LOKI_LLM_BACKEND": "none",
-            "LOKI_DRY_RUN": "1",
-            "LOKI_TRACE": "0",
-        }
-    )
+def settings(dry_run_settings: Callable[..., Settings]) -> Settings:
+    return dry_run_settings()
 
 
 class FakeVoice:
