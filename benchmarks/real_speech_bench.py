@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO))
 
 from loki.config import load_settings  # noqa: E402
 from loki.stt import SAMPLE_RATE_HZ, Transcriber, read_audio  # noqa: E402
-from loki.stt.guards import doubled_run, words_of  # noqa: E402
+from loki.stt.guards import doubled_run  # noqa: E402
 from loki.stt.wer import error_rate, normal_words, word_errors  # noqa: E402
+from loki.words import words_of  # noqa: E402
 
 REAL = REPO.parent / "shared" / "testdata" / "real"
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from loki.config import load_settings  # noqa: E402
 from loki.listen import clips  # noqa: E402
 from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio  # noqa: E402
-from loki.stt.guards import words_of  # noqa: E402
+from loki.words import words_of  # noqa: E402
 
 TESTDATA = REPO.parent / "shared" / "testdata"
 EN_COMMANDS = [

@@ -11,10 +11,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from loki.config import Settings, settings_from
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata"
@@ -167,6 +169,25 @@ def settings_env(tmp_path: Path) -> dict[str, str]:
         # Tier-1 tests reach the model with wordings the meaning layer would catch; tests/test_meaning.py turns it on.
         "LOKI_MEANING": "0",
     }
+
+
+@pytest.fixture
+def dry_run_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Makes Settings for a dry run that writes only under tmp_path: no LLM, no traces; keywords add LOKI_* values."""
+
+    def make(**extra: str) -> Settings:
+        return settings_from(
+            {
+                "LOKI_STATE_DIR": str(tmp_path / "state"),
+                "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
+                "LOKI_LLM_BACKEND": "none",
+                "LOKI_DRY_RUN": "1",
+                "LOKI_TRACE": "0",
+                **extra,
+            }
+        )
+
+    return make
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -11,13 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from loki.audio.fake import ArrayMicrophone
-from loki.config import Settings, settings_from
+from loki.config import Settings
 from loki.daemon import Daemon
 from loki.events import (
     Event,
@@ -40,16 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return settings_from(
-        {
-            "LOKI_STATE_DIR": str(tmp_path / "state"),
-            "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
-            "LOKI_LLM_BACKEND": "none",
-            "LOKI_DRY_RUN": "1",
-            "LOKI_TRACE": "0",
-        }
-    )
+def settings(dry_run_settings: Callable[..., Settings]) -> Settings:
+    return dry_run_settings()
 
 
 def _beeps(count: int, gap_s: float = 1.0, lead_s: float = 0.5) -> np.ndarray:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
+from loki.actions.keysyms import keysym_name
 from loki.audio.fake import ArrayMicrophone
-from loki.config import settings_from
+from loki.config import Settings
 from loki.listen import clips
-from loki.listen.ptt import PttError, PushToTalk, keysym_name
+from loki.listen.ptt import PttError, PushToTalk
 
 pytestmark = pytest.mark.x11
 
@@ -72,21 +73,13 @@ async def test_unknown_key_is_reported(xserver: str) -> None:
 
 
 @pytest.mark.models
-async def test_command_while_key_held_needs_no_wake_word(xserver: str, tmp_path: Path) -> None:
+async def test_command_while_key_held_needs_no_wake_word(
+    xserver: str, dry_run_settings: Callable[..., Settings]
+) -> None:
     """The daemon with the real key watcher: hold F9, say "open the browser", release -> one turn."""
     from loki.wiring import build_daemon
 
-    settings = settings_from(
-        {
-            "LOKI_STATE_DIR": str(tmp_path / "state"),
-            "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
-            "LOKI_LLM_BACKEND": "none",
-            "LOKI_DRY_RUN": "1",
-            "LOKI_PTT_KEY": "f9",
-            "LOKI_PTT_MODE": "hold",
-            "LOKI_TRACE": "0",
-        }
-    )
+    settings = dry_run_settings(LOKI_PTT_KEY="f9", LOKI_PTT_MODE="hold")
     speech = clips.say("open the browser", clips.Voice("espeak", "en-gb", 150))
     audio = clips.join(clips.silence(1.0), speech, clips.silence(0.8))
     mic = ArrayMicrophone(audio, realtime=True, pad_s=1.5)

@@ -7,15 +7,16 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_daemon import ScriptedTranscriber, _beeps
+from test_daemon import _beeps
 from test_tier1 import loki, plan
 
-from loki.config import settings_from
+from loki.config import Settings
 from loki.llm.fakeserver import CannedLlmServer
+from loki.stt.fake import ScriptedTranscriber
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "hunter2"
@@ -166,14 +167,12 @@ def test_a_screenshot_is_private(xserver: str, tmp_path: Path, permissive_umask:
     assert mode(shot) == 0o600 and mode(pictures) == 0o755, "the user's own folder keeps its mode"
 
 
-async def test_the_daemon_keeps_only_recent_results(tmp_path: Path) -> None:
+async def test_the_daemon_keeps_only_recent_results(dry_run_settings: Callable[..., Settings]) -> None:
     from loki.daemon import RESULTS_KEPT
     from loki.events import CommandHeard
     from loki.wiring import build_daemon
 
-    settings = settings_from(
-        {"LOKI_STATE_DIR": str(tmp_path / "s"), "LOKI_LLM_BACKEND": "none", "LOKI_DRY_RUN": "1", "LOKI_TRACE": "0"}
-    )
+    settings = dry_run_settings()
     daemon = build_daemon(settings, mic=None, transcriber=ScriptedTranscriber([]))
     try:
         for n in range(RESULTS_KEPT * 3):
@@ -185,14 +184,14 @@ async def test_the_daemon_keeps_only_recent_results(tmp_path: Path) -> None:
     assert daemon.results[-1].text == f"scroll down {RESULTS_KEPT * 3 - 1}"
 
 
-async def test_replay_still_reports_every_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_replay_still_reports_every_turn(
+    dry_run_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from loki import daemon
     from loki.cli.replay import replay
 
     monkeypatch.setattr(daemon, "RESULTS_KEPT", 1)
-    settings = settings_from(
-        {"LOKI_STATE_DIR": str(tmp_path / "s"), "LOKI_LLM_BACKEND": "none", "LOKI_DRY_RUN": "1", "LOKI_TRACE": "0"}
-    )
+    settings = dry_run_settings()
     lines: list[str] = []
     # replay warms the recognizer up on silence first (the "")
     stt = ScriptedTranscriber(["", "hey loki open the moon", "hey loki new tab", "hey loki scroll down"])

@@ -20,8 +20,9 @@ from loki.errors import SttError
 from loki.listen import clips
 from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio
 from loki.stt.audiofile import as_mono_16k
-from loki.stt.guards import cut_loop, is_stock_phrase, repeated_run, words_of
+from loki.stt.guards import cut_loop, is_stock_phrase, repeated_run
 from loki.stt.transcriber import Transcript
+from loki.words import words_of
 
 pytestmark = pytest.mark.models
 

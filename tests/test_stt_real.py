@@ -20,8 +20,9 @@ from loki.cli import main
 from loki.config import Settings, load_settings
 from loki.listen import clips
 from loki.stt import SAMPLE_RATE_HZ, SttOptions, Transcriber, read_audio
-from loki.stt.guards import doubled_run, words_of
+from loki.stt.guards import doubled_run
 from loki.stt.wer import error_rate, normal_words, word_errors
+from loki.words import words_of
 
 pytestmark = pytest.mark.models
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
+from loki.actions.keysyms import keysym_name
 from loki.errors import ActionError
 
 
@@ -230,82 +231,11 @@ class PyAutoGuiDriver:
         self._gui.scroll(clicks)
 
 
-# pyautogui key names -> X keysyms, for keys pyautogui's X11 backend cannot press.
-_X_KEYSYMS = {
-    "playpause": "XF86AudioPlay",
-    "nexttrack": "XF86AudioNext",
-    "prevtrack": "XF86AudioPrev",
-    "stop": "XF86AudioStop",
-    "volumeup": "XF86AudioRaiseVolume",
-    "volumedown": "XF86AudioLowerVolume",
-    "volumemute": "XF86AudioMute",
-    "browserback": "XF86Back",
-    "browserforward": "XF86Forward",
-    "browserrefresh": "XF86Reload",
-    "browserhome": "XF86HomePage",
-    "browsersearch": "XF86Search",
-    "browserstop": "XF86Stop",
-    "browserfavorites": "XF86Favorites",
-    "launchmail": "XF86Mail",
-    "launchapp1": "XF86Launch1",
-    "launchapp2": "XF86Launch2",
-    "launchmediaselect": "XF86AudioMedia",
-    "sleep": "XF86Sleep",
-    "win": "Super_L",
-    "winleft": "Super_L",
-    "winright": "Super_R",
-    "command": "Super_L",
-    "option": "Alt_L",
-    "optionleft": "Alt_L",
-    "optionright": "Alt_R",
-    "ctrl": "Control_L",
-    "ctrlleft": "Control_L",
-    "ctrlright": "Control_R",
-    "alt": "Alt_L",
-    "altleft": "Alt_L",
-    "altright": "Alt_R",
-    "shift": "Shift_L",
-    "shiftleft": "Shift_L",
-    "shiftright": "Shift_R",
-    "enter": "Return",
-    "return": "Return",
-    "esc": "Escape",
-    "escape": "Escape",
-    "tab": "Tab",
-    "space": "space",
-    "backspace": "BackSpace",
-    "delete": "Delete",
-    "del": "Delete",
-    "insert": "Insert",
-    "home": "Home",
-    "end": "End",
-    "pageup": "Prior",
-    "pgup": "Prior",
-    "pagedown": "Next",
-    "pgdn": "Next",
-    "up": "Up",
-    "down": "Down",
-    "left": "Left",
-    "right": "Right",
-    "capslock": "Caps_Lock",
-    "numlock": "Num_Lock",
-    "scrolllock": "Scroll_Lock",
-    "pause": "Pause",
-    "printscreen": "Print",
-    "print": "Print",
-    "prtsc": "Print",
-    "prtscr": "Print",
-    "prntscrn": "Print",
-    "apps": "Menu",
-    "help": "Help",
-}
-
-
 def _xdotool_key(keys: list[str]) -> None:
     exe = shutil.which("xdotool")
     if exe is None:
         raise ActionError(f"Pressing {'+'.join(keys)} on X11 needs xdotool: sudo apt-get install xdotool")
-    names = [_X_KEYSYMS.get(k, k.upper() if k.startswith("f") and k[1:].isdigit() else k) for k in keys]
+    names = [keysym_name(k) for k in keys]
     result = subprocess.run(
         [exe, "key", "--clearmodifiers", "+".join(names)], capture_output=True, text=True, timeout=10
     )

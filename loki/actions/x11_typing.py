@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from loki.actions.keysyms import X_KEYSYMS
 from loki.errors import ActionError
 
-_SPECIAL = {"\n": "Return", "\t": "Tab"}
+_SPECIAL = {"\n": X_KEYSYMS["enter"], "\t": X_KEYSYMS["tab"]}  # characters typed as keys
 _SETTLE_S = 0.05  # time for clients to process MappingNotify before the first key
 
 

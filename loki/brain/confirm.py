@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
 from loki.config import BrainSettings, Settings
+from loki.words import words_of
 
 log = logging.getLogger(__name__)
 
 SpeakFn = Callable[[str], Awaitable[None]]
 ListenFn = Callable[[float], Awaitable["str | None"]]  # (timeout_s) -> the next utterance, or None
 
-_WORD = re.compile(r"\w+(?:'\w+)?")
 _NO_WORDS = frozenset(
     "no nope nah cancel stop abort never negative don't dont нет неа отмена отмени отменить стоп никогда".split()
 )
@@ -32,8 +31,7 @@ _YES_PHRASES = ("do it", "go ahead", "go on", "all right", "please do", "of cour
 
 def parse_answer(text: str) -> bool | None:
     """True for yes, False for no, None when the answer is neither (English and Russian)."""
-    lowered = text.lower().replace("’", "'").replace("ё", "е")
-    words = _WORD.findall(lowered)
+    words = [w.replace("ё", "е") for w in words_of(text)]
     joined = " " + " ".join(words) + " "
     if any(f" {p} " in joined for p in _YES_PHRASES if p.startswith("не ")):
         return True  # "не вопрос" means yes, whatever "не" says below

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -32,8 +31,8 @@ import numpy as np
 
 from loki.listen.wake.phrase import WakePhrases, similarity, sound_key
 from loki.profiles.wordings import expand_phrase
-from loki.stt.guards import words_of
 from loki.stt.rescore import PhraseScorer, mean_logprob
+from loki.words import words_of
 
 if TYPE_CHECKING:
     from loki.stt import Transcriber
@@ -43,7 +42,6 @@ __all__ = ["Candidate", "CommandRescorer", "Rescued", "expand_phrase"]
 
 log = logging.getLogger(__name__)
 
-_WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -184,7 +182,7 @@ class CommandRescorer:
 
     def worth_trying(self, text: str, language: str) -> bool:
         """A short transcript that tier 0 does not understand exactly."""
-        words = _WORDS.findall(text)
+        words = words_of(text)
         return (
             0 < len(words) <= self.max_words
             and bool(self.candidates(language))
@@ -259,7 +257,7 @@ class CommandRescorer:
         return phrases.nearest(text) is not None or self._short(text)
 
     def _short(self, text: str) -> bool:
-        return 0 < len(_WORDS.findall(text)) <= self.wake_alone_max_words
+        return 0 < len(words_of(text)) <= self.wake_alone_max_words
 
     def confirm_wake(
         self,
@@ -295,6 +293,6 @@ class CommandRescorer:
         log.debug("wake check %r: %r %.2f vs heard %.2f", text, said, phrase_score, head_score)
         if phrase_score < self.wake_min_score or phrase_score < head_score - self.wake_max_below_heard:
             return None
-        if len(_WORDS.findall(rest)) == 1 and len(rest.strip(" .,!?…")) <= 3:
+        if len(words_of(rest)) == 1 and len(rest.strip(" .,!?…")) <= 3:
             rest = ""  # the tail of a misheard name ("Hey, look at..."), not a command
         return f"{said}, {rest}" if rest else said

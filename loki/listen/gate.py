@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from loki.listen.wake.phrase import PhraseMatch, WakePhrases
+from loki.words import words_of
 
 # Said while LOKI speaks or works, these cut it off at once (stop words in profiles do the same later).
 STOP_PHRASES = (
@@ -33,7 +34,6 @@ STOP_PHRASES = (
 _STOP = re.compile(
     r"\b(" + "|".join(re.escape(p) for p in sorted(STOP_PHRASES, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
-_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Decision:
 
 def stop_request(text: str, *, max_words: int = 4) -> bool:
     """True when a short utterance asks LOKI to stop ("stop", "cancel that", «хватит»)."""
-    words = _WORDS.findall(text)
+    words = words_of(text)
     return 0 < len(words) <= max_words and _STOP.search(text) is not None
 
 

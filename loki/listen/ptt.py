@@ -15,65 +15,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from loki.actions.keysyms import keysym_name
 from loki.errors import LokiError
 
 log = logging.getLogger(__name__)
-
-# pyautogui names -> X keysym names, for the keys that differ.
-_KEYSYMS = {
-    "ctrl": "Control_L",
-    "ctrlleft": "Control_L",
-    "ctrlright": "Control_R",
-    "control": "Control_L",
-    "alt": "Alt_L",
-    "altleft": "Alt_L",
-    "altright": "Alt_R",
-    "shift": "Shift_L",
-    "shiftleft": "Shift_L",
-    "shiftright": "Shift_R",
-    "win": "Super_L",
-    "winleft": "Super_L",
-    "winright": "Super_R",
-    "super": "Super_L",
-    "capslock": "Caps_Lock",
-    "scrolllock": "Scroll_Lock",
-    "numlock": "Num_Lock",
-    "pause": "Pause",
-    "space": "space",
-    "enter": "Return",
-    "return": "Return",
-    "esc": "Escape",
-    "escape": "Escape",
-    "tab": "Tab",
-    "insert": "Insert",
-    "menu": "Menu",
-    "apps": "Menu",
-    "printscreen": "Print",
-    "prtsc": "Print",
-    "backspace": "BackSpace",
-    "delete": "Delete",
-    "del": "Delete",
-    "home": "Home",
-    "end": "End",
-    "pageup": "Prior",
-    "pagedown": "Next",
-}
 
 
 class PttError(LokiError):
     """The push-to-talk key cannot be watched."""
 
     code = "ptt"
-
-
-def keysym_name(key: str) -> str:
-    """The X keysym name for a pyautogui-style key name ("f9" -> "F9", "ctrl" -> "Control_L")."""
-    low = key.strip().lower().replace(" ", "").replace("_", "")
-    if low in _KEYSYMS:
-        return _KEYSYMS[low]
-    if low.startswith("f") and low[1:].isdigit():
-        return "F" + low[1:]
-    return key.strip()
 
 
 class PushToTalk:

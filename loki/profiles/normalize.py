@@ -11,8 +11,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
-_SYMBOL = re.compile(r"[^\w\s]")  # punctuation and symbols: what normalization drops
+from loki.words import word_matches
+
+_SYMBOL = re.compile(r"[^\w\s]|_")  # punctuation, symbols and underscores: what normalization drops
 
 _CONTRACTIONS = {
     "what's": "what is",
@@ -279,7 +280,7 @@ def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
     raw = unicodedata.normalize("NFC", raw)
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
-    for m in _WORD.finditer(raw):
+    for m in word_matches(raw):
         word = m.group().lower().replace("’", "'").replace("ё", "е")
         expanded = _CONTRACTIONS.get(word)
         if expanded:
@@ -287,7 +288,7 @@ def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
                 tokens.append(part)
                 spans.append(m.span())
         elif word not in _HESITATIONS and not (strip_fillers and word in _POLITE):
-            tokens.append(word.replace("_", " ").strip() or word)
+            tokens.append(word)
             spans.append(m.span())
     if strip_fillers:
         _strip_phrases(tokens, spans, _LEAD, leading=True)

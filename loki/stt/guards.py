@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+from loki.words import word_matches, words_of
 
 # What Whisper says over silence and noise: subtitle credits and sign-offs learned from video captions.
 STOCK_PHRASES = frozenset(
@@ -41,15 +41,6 @@ STOCK_PHRASES = frozenset(
         "угу",
     }
 )
-
-
-def words_of(text: str) -> list[str]:
-    """Lower-case words of a text, punctuation dropped ("Don't stop!" -> ["don't", "stop"])."""
-    return [_normal(w) for w in _WORD.findall(text)]
-
-
-def _normal(word: str) -> str:
-    return word.lower().replace("’", "'")
 
 
 def repeated_run(words: Sequence[str]) -> tuple[int, int] | None:
@@ -92,8 +83,8 @@ def cut_loop(text: str, *, times: int = 3) -> str:
 
     "Open the file manager. Open the file manager. Open the..." -> "Open the file manager."
     """
-    found = list(_WORD.finditer(text))
-    run = _first_run([_normal(w.group()) for w in found], lambda n: times)
+    found = word_matches(text)
+    run = _first_run(words_of(text), lambda n: times)
     if run is None:
         return text
     start, n, _times = run

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from loki.config import Settings, SttSettings
 from loki.errors import ModelError, SttError
 from loki.stt.audiofile import SAMPLE_RATE_HZ, as_mono_16k, read_audio
-from loki.stt.guards import cut_loop, doubled_run, is_stock_phrase, loop_reason, repeated_run, words_of
+from loki.stt.guards import cut_loop, doubled_run, is_stock_phrase, loop_reason, repeated_run
+from loki.words import words_of
 
 if TYPE_CHECKING:
     import numpy as np

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loki.stt.guards import words_of
+from loki.words import words_of
 
 _UNITS_EN = "zero one two three four five six seven eight nine".split()
 _TEENS_EN = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()

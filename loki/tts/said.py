@@ -6,8 +6,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from loki.stt.guards import words_of
 from loki.tts.text import echo_score, words
+from loki.words import words_of
 
 WORDS_KEPT_S = 12.0
 """LOKI's words count as its own in a mixed transcript this long after they were said."""

@@ -7,6 +7,8 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
+from loki.words import words_of
+
 # A sentence ends at . ! ? … (plus closing quotes/brackets) followed by whitespace; a line break
 # also ends one. A clause ends at , ; : or a dash followed by whitespace.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'»”)\]]*(?=\s)|\n+")
@@ -17,7 +19,6 @@ _ABBREVIATIONS = frozenset(
 _MARKDOWN = re.compile(r"(\*\*|__|`+|^#{1,6}\s*|^\s*[-*•]\s+|^\s*\d+\.\s+(?=\D))", re.MULTILINE)
 _URL = re.compile(r"https?://\S+")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LATIN = re.compile(r"[A-Za-z]")
 
@@ -108,7 +109,7 @@ class SentenceSplitter:
             if (
                 clause_end is not None
                 and (cut is None or clause_end.end() < cut)
-                and _WORD.search(buf[: clause_end.start()])
+                and words_of(buf[: clause_end.start()])
             ):
                 cut, clause = clause_end.end(), True
         limit = FIRST_SEGMENT_MAX_CHARS if self._emitted == 0 else SEGMENT_MAX_CHARS
@@ -121,7 +122,7 @@ class SentenceSplitter:
                 return None
             cut = len(buf)
         text, self._buffer = _SPACES.sub(" ", buf[:cut]).strip(), buf[cut:]
-        if not _WORD.search(text):
+        if not words_of(text):
             return self._next(final) if self._buffer.strip() else None
         self._emitted += 1
         return Segment(text, clause)
@@ -154,7 +155,7 @@ def shorten_for_speech(text: str, max_chars: int) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-case words, punctuation dropped (for comparing what was said and heard)."""
-    return [w.lower().replace("ё", "е").replace("’", "'") for w in _WORD.findall(text)]
+    return [w.replace("ё", "е") for w in words_of(text)]
 
 
 def spoken_prefix(text: str, fraction: float) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+from loki.words import word_matches, words_of
 
 _CYRILLIC = dict(
     zip(
@@ -98,7 +98,7 @@ def _word_key(word: str) -> str:
 
 def sound_key(text: str) -> str:
     """A rough, spelling-tolerant key of the letters of `text` (spaces and punctuation dropped)."""
-    return re.sub(r"(.)\1+", r"\1", "".join(_word_key(w) for w in _WORD.findall(text)))
+    return re.sub(r"(.)\1+", r"\1", "".join(_word_key(w) for w in words_of(text)))
 
 
 def similarity(a: str, b: str) -> float:
@@ -133,12 +133,12 @@ class WakePhrases:
     ) -> None:
         self.phrases = [p for p in phrases if p.strip()]
         self.min_score = min_score
-        self._keys = [(p, sound_key(p), len(_WORD.findall(p))) for p in self.phrases]
-        self._keys += [(p, sound_key(a), len(_WORD.findall(a))) for p in self.phrases[:1] for a in aliases]
+        self._keys = [(p, sound_key(p), len(words_of(p))) for p in self.phrases]
+        self._keys += [(p, sound_key(a), len(words_of(a))) for p in self.phrases[:1] for a in aliases]
 
     def match(self, text: str) -> PhraseMatch | None:
         """The best phrase match at the start of `text`, or None."""
-        words = list(_WORD.finditer(text))
+        words = word_matches(text)
         skip = 0
         while skip < min(2, len(words)) and words[skip].group().lower() in _LEAD_FILLERS:
             skip += 1
@@ -166,7 +166,7 @@ class WakePhrases:
 
         For a second, acoustic look when the text is close but not close enough ("Hey, log it").
         """
-        words = list(_WORD.finditer(text))
+        words = word_matches(text)
         best: tuple[str, float, str, str] | None = None
         for phrase, key, n_words in self._keys:
             for n in range(1, n_words + 2):
@@ -180,7 +180,7 @@ class WakePhrases:
 
     def search(self, text: str) -> PhraseMatch | None:
         """The first phrase match anywhere in `text` (for speech mixed with LOKI's own voice)."""
-        words = list(_WORD.finditer(text))
+        words = word_matches(text)
         for word in words:
             match = self.match(text[word.start() :])
             if match is not None:
