@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
 from loki.actions.executor import Confirm, Executor
-from loki.audio.mic import Microphone
 from loki.brain.builtin import HelpCommand, SleepCommand
 from loki.brain.learn import LearnCommands
 from loki.brain.orchestrator import Orchestrator, ReplyFn, TurnResult
@@ -20,22 +19,19 @@ from loki.brain.tier0 import LocalCommands
 from loki.brain.tiers import Tier
 from loki.brain.trace import TraceWriter
 from loki.config import Settings
-from loki.daemon import Daemon
 from loki.events import CommandHeard, Event, EventBus
-from loki.listen.commands import CommandRescorer
-from loki.listen.gate import CommandGate
-from loki.listen.recognizer import Recognizer
-from loki.listen.wake import WakeSetup, build_wake
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
 from loki.screen.window import ActiveWindow, active_context
-from loki.stt.protocol import SpeechRecognizer
-from loki.tts.protocol import Voice
-from loki.tts.said import SaidRecord
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the daemon's side loads only when a daemon is built (`loki say` stays fast)
+    from loki.audio.mic import Microphone
     from loki.brain.confirm import SpokenConfirm
+    from loki.daemon import Daemon
+    from loki.listen.wake import WakeSetup
+    from loki.stt.protocol import SpeechRecognizer
     from loki.tts import SpeechOutput
+    from loki.tts.protocol import Voice
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +129,13 @@ def build_daemon(
         rescue_commands: score profile phrases against the audio of near-miss commands.
         context: the screen seam (default: the real active window).
     """
+    from loki.daemon import Daemon
+    from loki.listen.commands import CommandRescorer
+    from loki.listen.gate import CommandGate
+    from loki.listen.recognizer import Recognizer
+    from loki.listen.wake import build_wake
+    from loki.tts.said import SaidRecord
+
     bus = bus or EventBus()
     if on_event is not None:
         bus.listen(on_event)
