@@ -3,6 +3,7 @@
 Traces are private (0600 files in a 0700 folder) and keep what was said, so unrecognized phrases
 can become new rules, but not what was typed: the text of `type` actions and of dictated `<text>`
 slots is replaced by its length unless LOKI_TRACE_TYPED_TEXT=1. The file is rotated at a size cap.
+`read_traces` reads them back, oldest first (for `loki stats`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,56 @@ class TraceWriter:
                 os.replace(newer, older)
             except FileNotFoundError:
                 pass
+
+
+def trace_files(folder: Path) -> list[Path]:
+    """The trace files in `folder`, oldest first: `turns.3.jsonl`, `turns.2.jsonl`, `turns.1.jsonl`, `turns.jsonl`."""
+    stem, suffix = Path(TRACE_FILE).stem, Path(TRACE_FILE).suffix
+    rotated: list[tuple[int, Path]] = []
+    for path in folder.glob(f"{stem}.*{suffix}"):
+        number = path.name[len(stem) + 1 : -len(suffix)]
+        if number.isdigit():
+            rotated.append((int(number), path))
+    current = folder / TRACE_FILE
+    return [path for _, path in sorted(rotated, reverse=True)] + ([current] if current.is_file() else [])
+
+
+def read_traces(folder: Path) -> Iterator[dict[str, Any]]:
+    """Every turn record the trace files in `folder` hold, oldest first.
+
+    A record is the object `TraceWriter.write` wrote: `ts` (wall-clock seconds since the epoch), `turn`
+    (the `loki say --json` object) and `stage`. A damaged line (half-written, not JSON, not such an
+    object) is skipped with a warning that names its file and line; a file that cannot be read, likewise.
+    """
+    for path in trace_files(folder):
+        try:
+            with path.open("rb") as f:
+                for number, raw in enumerate(f, start=1):
+                    if not raw.strip():
+                        continue
+                    record, damage = _parse_record(raw)
+                    if record is None:
+                        log.warning("%s line %d is damaged (%s), so it was skipped", path, number, damage)
+                        continue
+                    yield record
+        except OSError as exc:
+            log.warning("could not read the turn trace %s: %s", path, exc)
+
+
+def _parse_record(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The record on one line, or None and what is wrong with it."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON: {exc.msg} at column {exc.colno}"
+    if not isinstance(record, dict) or not isinstance(record.get("turn"), dict):
+        return None, "not a turn record"
+    ts = record.get("ts")
+    if not isinstance(ts, int | float) or isinstance(ts, bool):
+        return None, "no time stamp"
+    return record, ""
 
 
 def redact_typed(record: Any, typed: Iterable[str] = ()) -> Any:

@@ -72,6 +72,7 @@ _STAGE_COMMANDS = {
     "models": ("loki.cli.models", "command"),
     "profiles": ("loki.cli.profiles", "cmd_profiles"),
     "service": ("loki.cli.service", "command"),
+    "stats": ("loki.cli.stats", "command"),
 }
 
 
@@ -147,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("service", "install LOKI as a background service (systemd user unit / launchd agent)", dry_run=True)
     p.add_argument("action", choices=("install", "uninstall", "status"))
     p.set_defaults(handler=_stage_command("service"))
+
+    p = add("stats", "what the turn traces say: turns per tier, latency per stage, what was not understood")
+    p.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only turns since an ISO date or time (2026-05-01, 2026-05-01T09:30) or an age (24h, 7d)",
+    )
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the latency of each stage over time into this PNG")
+    p.set_defaults(handler=_stage_command("stats"))
     return parser
 
 
