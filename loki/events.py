@@ -205,6 +205,10 @@ class EventQueue:
             await self._ready.wait()
         return self._items.popleft()
 
+    def pending(self) -> list[Event | None]:
+        """The events waiting, oldest first (they stay queued)."""
+        return list(self._items)
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -118,8 +118,9 @@ def test_an_interrupt_drops_queued_output_and_keeps_what_the_user_said() -> None
     for event in (SpeechStarted(), Speak("It is four o'clock."), heard, Speak("And sunny.")):
         queue.put(event)
     queue.put(Interrupt("stop"))
-    kept = [queue._items.popleft() for _ in range(len(queue))]
+    kept = queue.pending()
     assert [type(e).__name__ for e in kept] == ["SpeechStarted", "Transcribed", "Interrupt"]
+    assert [type(e).__name__ for e in queue.flush()] == []  # nothing left to drop
     assert kept[1] is heard
 
 
