@@ -321,8 +321,7 @@ class Daemon:
     async def _act_on(self, outcome: Outcome) -> bool:
         """Do what the recognizer decided; True when a command was queued."""
         if outcome.woke:
-            self.sleeping = False
-            log.info("awake again")
+            self._awake()
         if outcome.kind == "wake_up":
             self._welcome_back(outcome.language)
         elif outcome.kind == "answer" and self._pending_listen is not None and not self._pending_listen.done():
@@ -334,6 +333,10 @@ class Daemon:
             await self._commands.put(outcome.command)
             return True
         return False
+
+    def _awake(self) -> None:
+        self.sleeping = False
+        log.info("awake again")
 
     def _welcome_back(self, language: str) -> None:
         """ "Wake up" was heard: say so, and listen for a command without the wake word."""
@@ -407,7 +410,7 @@ class Daemon:
             if pending is not None and not pending.done():
                 pending.set_result(line)
             elif self.sleeping and (language := is_wake_up(line)) is not None:
-                self.sleeping = False
+                self._awake()
                 self._welcome_back(language)
                 self._line_wanted.set()
             elif self.sleeping:
