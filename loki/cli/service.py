@@ -7,7 +7,7 @@ import argparse
 from loki.cli import emit
 from loki.config import Settings
 from loki.errors import LokiError
-from loki.service import run_all, service_file
+from loki.service.units import run_all, service_file
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
