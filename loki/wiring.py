@@ -118,6 +118,7 @@ def build_daemon(
     rescue_commands: bool = True,
     bus: EventBus | None = None,
     context: ActiveWindow | None = None,
+    stages: dict[str, Callable[[], Awaitable[None]]] | None = None,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation around one event bus.
 
@@ -128,6 +129,7 @@ def build_daemon(
         transcriber: speech to text (default: the configured Whisper model, when there is a microphone).
         rescue_commands: score profile phrases against the audio of near-miss commands.
         context: the screen seam (default: the real active window).
+        stages: more supervised stages for the daemon (name -> coroutine function), e.g. the systemd watchdog.
     """
     from loki.daemon import Daemon
     from loki.listen.commands import CommandRescorer
@@ -177,7 +179,16 @@ def build_daemon(
             transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
         )
     daemon = Daemon(
-        settings.listen, orchestrator, gate, wake, bus=bus, recognizer=recognizer, mic=mic, voice=voice, on_turn=on_turn
+        settings.listen,
+        orchestrator,
+        gate,
+        wake,
+        bus=bus,
+        recognizer=recognizer,
+        mic=mic,
+        voice=voice,
+        on_turn=on_turn,
+        stages=stages,
     )
     holder["daemon"] = daemon
     return daemon

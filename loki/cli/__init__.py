@@ -175,10 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dataclasses import replace
 
         settings = replace(settings, dry_run=True)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    from loki.service.logs import configure_logging, nobody_reads
+
+    # Logs: stderr (journald's form under systemd); `loki run` without a terminal also keeps a rotating file.
+    configure_logging(
+        logging.DEBUG if args.verbose else getattr(logging, settings.log_level),
+        sys.stderr,
+        log_dir=settings.state_path if args.command == "run" and nobody_reads(sys.stderr) else None,
     )
     log.debug("settings %r (start-up %.0f ms)", settings, (time.perf_counter() - started) * 1000)
     try:

@@ -17,6 +17,7 @@ from loki.cli import emit, human_turn, stdin_lines
 from loki.config import Settings
 from loki.errors import LokiError
 from loki.events import CommandHeard, EventBus
+from loki.service.notify import Notifier, StatusReporter
 from loki.wiring import build_daemon, build_voice
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     text_input = bool(getattr(args, "text", False))
     mic = None if text_input else SoundDeviceMicrophone(settings.mic_device or None)
     bus = EventBus()
+    notifier = Notifier.from_environment()  # systemd's Type=notify (a no-op otherwise)
+    status = StatusReporter(notifier, "commands from stdin" if text_input else "opening the microphone")
+    if notifier.enabled:
+        bus.listen(status)
+        status.report()
     voice = build_voice(settings, bus)
     daemon = build_daemon(
         settings,
@@ -71,6 +77,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         require_wake=not getattr(args, "no_wake", False),
         on_turn=print_turn(bool(getattr(args, "json", False))),
         bus=bus,
+        stages={"watchdog": notifier.watchdog} if notifier.watchdog_interval_s else None,
     )
     main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -91,13 +98,16 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             except LokiError as exc:
                 log.warning("the voice is not available: %s", exc)
         await daemon.warm_up()
+        status.ready(daemon.state.value)  # a missing microphone is in the status, it does not hold READY back
         await daemon.run(lines=_stdin_lines() if text_input else None)
     except asyncio.CancelledError:
         log.info("stopping")
     finally:
+        notifier.stopping()
         await daemon.aclose()
         daemon.orchestrator.executor.close()
         await voice.close()
+        notifier.close()
     return 0
 
 
