@@ -28,6 +28,7 @@ from loki.listen.recognizer import Recognizer
 from loki.listen.wake import WakeSetup, build_wake
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
+from loki.profiles.watch import POLL_S, ProfileReload, ProfileWatcher
 from loki.screen.window import ActiveWindow, active_context
 from loki.stt.protocol import SpeechRecognizer
 from loki.tts.protocol import Voice
@@ -53,13 +54,17 @@ def load_all_profiles(settings: Settings) -> ProfileSet:
     return load_profiles(profile_folders(settings))
 
 
-def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
-    """Tier 0 always; tier 1 when a language-model backend is configured and available."""
+def build_tiers(settings: Settings, profiles: ProfileSet, reload: ProfileReload | None = None) -> list[Tier]:
+    """Tier 0 always; tier 1 when a language-model backend is configured and available.
+
+    Args:
+        reload: loads the profiles again and hands the rules to tier 0 (default: a new one).
+    """
     local = LocalCommands(Matcher(profiles))
-    # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads tier 0.
-    learn = LearnCommands(
-        settings.user_profiles_path, local, lambda: load_all_profiles(settings), dry_run=settings.dry_run
-    )
+    reload = reload if reload is not None else ProfileReload(lambda: load_all_profiles(settings))
+    reload.follow(local.use)  # help and matching by meaning follow tier 0's rules
+    # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads the profiles.
+    learn = LearnCommands(settings.user_profiles_path, reload, dry_run=settings.dry_run)
     tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
     if settings.meaning:
         from loki.brain.meaning import MeaningCommands
@@ -122,6 +127,8 @@ def build_daemon(
     rescue_commands: bool = True,
     bus: EventBus | None = None,
     context: ActiveWindow | None = None,
+    watch_profiles: bool = False,
+    profiles_poll_s: float = POLL_S,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation around one event bus.
 
@@ -132,10 +139,18 @@ def build_daemon(
         transcriber: speech to text (default: the configured Whisper model, when there is a microphone).
         rescue_commands: score profile phrases against the audio of near-miss commands.
         context: the screen seam (default: the real active window).
+        watch_profiles: reload the profiles when their files change (a supervised "profiles" stage).
+        profiles_poll_s: seconds between two looks at the profile files.
     """
     bus = bus or EventBus()
     if on_event is not None:
         bus.listen(on_event)
+    reload = ProfileReload(lambda: load_all_profiles(settings))
+    watcher = (  # it looks at the files before they are read, so an edit made meanwhile is still seen
+        ProfileWatcher([f for f, _ in profile_folders(settings)], reload, interval_s=profiles_poll_s)
+        if watch_profiles
+        else None
+    )
     profiles = load_all_profiles(settings)
     wake = build_wake(settings)
     holder: dict[str, Daemon] = {}  # the orchestrator's callbacks reach the daemon built after it
@@ -152,7 +167,14 @@ def build_daemon(
     if context is not None:
         extra["context"] = context
     orchestrator = build_orchestrator(
-        settings, profiles=profiles, reply=reply, confirm=confirm, publish=bus.publish, interrupt=interrupt, **extra
+        settings,
+        profiles=profiles,
+        reply=reply,
+        confirm=confirm,
+        publish=bus.publish,
+        interrupt=interrupt,
+        tiers=build_tiers(settings, profiles, reload),
+        **extra,
     )
     if transcriber is None and mic is not None:
         transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
@@ -170,11 +192,22 @@ def build_daemon(
             else None
         )
         said = voice.record if voice is not None else SaidRecord()
+        if rescorer is not None:
+            reload.follow(rescorer.use)
         recognizer = Recognizer(
             transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
         )
     daemon = Daemon(
-        settings.listen, orchestrator, gate, wake, bus=bus, recognizer=recognizer, mic=mic, voice=voice, on_turn=on_turn
+        settings.listen,
+        orchestrator,
+        gate,
+        wake,
+        bus=bus,
+        recognizer=recognizer,
+        mic=mic,
+        voice=voice,
+        on_turn=on_turn,
+        stages={"profiles": watcher.run} if watcher is not None else None,
     )
     holder["daemon"] = daemon
     return daemon
