@@ -22,6 +22,7 @@ from loki.config import Settings
 from loki.events import CommandHeard, Event, EventBus
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
+from loki.profiles.watch import POLL_S, ProfileReload, ProfileWatcher
 from loki.screen.window import ActiveWindow, active_context
 
 if TYPE_CHECKING:  # the daemon's side loads only when a daemon is built (`loki say` stays fast)
@@ -49,13 +50,17 @@ def load_all_profiles(settings: Settings) -> ProfileSet:
     return load_profiles(profile_folders(settings))
 
 
-def build_tiers(settings: Settings, profiles: ProfileSet) -> list[Tier]:
-    """Tier 0 always; tier 1 when a language-model backend is configured and available."""
+def build_tiers(settings: Settings, profiles: ProfileSet, reload: ProfileReload | None = None) -> list[Tier]:
+    """Tier 0 always; tier 1 when a language-model backend is configured and available.
+
+    Args:
+        reload: loads the profiles again and hands the rules to tier 0 (default: a new one).
+    """
     local = LocalCommands(Matcher(profiles))
-    # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads tier 0.
-    learn = LearnCommands(
-        settings.user_profiles_path, local, lambda: load_all_profiles(settings), dry_run=settings.dry_run
-    )
+    reload = reload if reload is not None else ProfileReload(lambda: load_all_profiles(settings))
+    reload.follow(local.use)  # help and matching by meaning follow tier 0's rules
+    # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads the profiles.
+    learn = LearnCommands(settings.user_profiles_path, reload, dry_run=settings.dry_run)
     tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
     if settings.meaning:
         from loki.brain.meaning import MeaningCommands
@@ -119,6 +124,8 @@ def build_daemon(
     bus: EventBus | None = None,
     context: ActiveWindow | None = None,
     stages: dict[str, Callable[[], Awaitable[None]]] | None = None,
+    watch_profiles: bool = False,
+    profiles_poll_s: float = POLL_S,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation around one event bus.
 
@@ -130,6 +137,8 @@ def build_daemon(
         rescue_commands: score profile phrases against the audio of near-miss commands.
         context: the screen seam (default: the real active window).
         stages: more supervised stages for the daemon (name -> coroutine function), e.g. the systemd watchdog.
+        watch_profiles: reload the profiles when their files change (a supervised "profiles" stage).
+        profiles_poll_s: seconds between two looks at the profile files.
     """
     from loki.daemon import Daemon
     from loki.listen.commands import CommandRescorer
@@ -141,6 +150,12 @@ def build_daemon(
     bus = bus or EventBus()
     if on_event is not None:
         bus.listen(on_event)
+    reload = ProfileReload(lambda: load_all_profiles(settings))
+    watcher = (  # it looks at the files before they are read, so an edit made meanwhile is still seen
+        ProfileWatcher([f for f, _ in profile_folders(settings)], reload, interval_s=profiles_poll_s)
+        if watch_profiles
+        else None
+    )
     profiles = load_all_profiles(settings)
     wake = build_wake(settings)
     holder: dict[str, Daemon] = {}  # the orchestrator's callbacks reach the daemon built after it
@@ -157,7 +172,14 @@ def build_daemon(
     if context is not None:
         extra["context"] = context
     orchestrator = build_orchestrator(
-        settings, profiles=profiles, reply=reply, confirm=confirm, publish=bus.publish, interrupt=interrupt, **extra
+        settings,
+        profiles=profiles,
+        reply=reply,
+        confirm=confirm,
+        publish=bus.publish,
+        interrupt=interrupt,
+        tiers=build_tiers(settings, profiles, reload),
+        **extra,
     )
     if transcriber is None and mic is not None:
         transcriber = load_transcriber(settings, stt_vocabulary(settings, profiles, wake))
@@ -175,6 +197,8 @@ def build_daemon(
             else None
         )
         said = voice.record if voice is not None else SaidRecord()
+        if rescorer is not None:
+            reload.follow(rescorer.use)
         recognizer = Recognizer(
             transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
         )
@@ -188,7 +212,7 @@ def build_daemon(
         mic=mic,
         voice=voice,
         on_turn=on_turn,
-        stages=stages,
+        stages={**(stages or {}), **({"profiles": watcher.run} if watcher is not None else {})},
     )
     holder["daemon"] = daemon
     return daemon

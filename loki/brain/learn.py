@@ -3,8 +3,9 @@
 The rule goes to the user's own profile, `<user profiles>/<lang>/learned.loki`, one line per
 phrase, its actions written as JSON objects. The new file is written beside the old one, loaded
 with the profile loader, and only then moved into place, so a broken file is never left behind.
-Tier 0 is reloaded at once, so the phrase works on the next turn. The file may hold typed text, so
-it is private (0600 in 0700 folders); in dry-run nothing is written.
+The profiles are reloaded at once (`loki.profiles.watch.ProfileReload`), so the phrase works on
+the next turn. The file may hold typed text, so it is private (0600 in 0700 folders); in dry-run
+nothing is written.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from typing import Any
 
 from loki.actions.executor import describe
 from loki.actions.schema import validate_plan
-from loki.brain.tier0 import LocalCommands
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError, LokiError
 from loki.private import FILE_MODE, private_dir
 from loki.profiles.loader import ProfileSet, load_file
-from loki.profiles.matcher import Matcher
 from loki.profiles.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -116,15 +115,16 @@ def save_rule(folder: Path, language: str, phrase: str, actions: list[dict[str, 
 
 
 class LearnCommands:
-    """A tier before tier 0: handles "remember this as <phrase>" and reloads tier 0 (dry-run: saves nothing)."""
+    """A tier before tier 0: handles "remember this as <phrase>" and reloads the profiles (dry-run: saves nothing).
+
+    Args:
+        reload: loads the profiles again and hands the rules to tier 0 (raises `LokiError` for a broken file).
+    """
 
     number = 0
 
-    def __init__(
-        self, user_profiles: Path, tier0: LocalCommands, reload: Callable[[], ProfileSet], *, dry_run: bool = False
-    ) -> None:
+    def __init__(self, user_profiles: Path, reload: Callable[[], ProfileSet], *, dry_run: bool = False) -> None:
         self.user_profiles = user_profiles
-        self.tier0 = tier0
         self.reload = reload
         self.dry_run = dry_run
 
@@ -154,7 +154,7 @@ class LearnCommands:
             detail = {"rejected": "learn_failed", "typed": typed}
             return Plan(0, [], text["cannot"].format(why=str(exc)), detail=detail)
         try:
-            self.tier0.matcher = Matcher(self.reload())
+            self.reload()
         except LokiError as exc:  # another profile is broken: the rule is saved, reload later
             log.warning("learned %r, but reloading the profiles failed: %s", phrase, exc)
         log.info("learned %r -> %s in %s", phrase, [a["type"] for a in actions], path)

@@ -175,8 +175,11 @@ class MeaningIndex:
         cache_dir: Path | None = None,
         write_cache: bool = True,
         now: Callable[[str], dict[str, str]] | None = None,
+        known: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.profiles = profiles
+        self._carried = dict(known or {})  # sentence -> vector, from the index of the rules before a reload
+        self._known: dict[str, np.ndarray] = {}  # the vectors of these rules' wordings
         self._write_cache = write_cache
         self._encoder_factory = encoder_factory
         self._encoder: Encoder | None = None
@@ -235,13 +238,19 @@ class MeaningIndex:
         encoder = self.encoder
         name = getattr(encoder, "name", type(encoder).__name__)
         path = self._cache_dir / f"meaning-{name}.npz" if self._cache_dir else None
-        known = _read_cache(path) if path is not None else {}
+        known = {**self._carried, **(_read_cache(path) if path is not None else {})}
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             known.update(zip(missing, encoder.encode(missing), strict=True))
             if path is not None and self._write_cache:
                 _write_cache(path, known)
+        self._known.update((t, known[t]) for t in texts)
         return np.stack([known[t] for t in texts]).astype(np.float32)
+
+    @property
+    def known(self) -> Mapping[str, np.ndarray]:
+        """The vectors of the wordings indexed so far, by sentence (a reloaded index starts from them)."""
+        return self._known
 
     def match(
         self, text: str, language: str, *, os_name: str = "", app: str = "", title: str = ""
@@ -421,7 +430,7 @@ class MeaningCommands:
 
     @property
     def index(self) -> MeaningIndex:
-        """The index of the rules tier 0 has now."""
+        """The index of the rules tier 0 has now (after a reload, only new or changed wordings are encoded)."""
         matcher = self._local.matcher
         if self._index is None or self._index.profiles is not matcher.profiles:
             encoder = self._index.encoder if self._index is not None else None
@@ -431,6 +440,7 @@ class MeaningCommands:
                 cache_dir=self._cache_dir,
                 write_cache=self._write_cache,
                 now=matcher._now,
+                known=self._index.known if self._index is not None else None,
             )
         return self._index
 

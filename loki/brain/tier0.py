@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loki.brain.tiers import Plan, Turn
-from loki.profiles.loader import Rule
+from loki.profiles.loader import ProfileSet, Rule
 from loki.profiles.matcher import Matcher
 
 
@@ -22,6 +22,10 @@ class LocalCommands:
 
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
+
+    def use(self, profiles: ProfileSet) -> None:
+        """Match these rules from the next turn on (help and matching by meaning follow tier 0's rules)."""
+        self.matcher = Matcher(profiles, self.matcher._now)
 
     async def plan(self, turn: Turn) -> Plan | None:
         """The matching rule's actions, or None."""

@@ -78,6 +78,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         on_turn=print_turn(bool(getattr(args, "json", False))),
         bus=bus,
         stages={"watchdog": notifier.watchdog} if notifier.watchdog_interval_s else None,
+        watch_profiles=True,
     )
     main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +51,15 @@ class Candidate:
     phrase: str
     key: str  # sound key (loki.listen.wake.phrase.sound_key)
     command: str  # what tier 0 does with it (wordings of one command share this)
+
+
+@dataclass
+class _Commands:
+    """The rules the rescorer picks from, with what it worked out from them (replaced whole on a reload)."""
+
+    profiles: Any
+    candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    matcher: Any = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ class CommandRescorer:
         prior_weight: float = 0.5,
     ) -> None:
         self.transcriber = transcriber
-        self.profiles = profiles
+        self._commands = _Commands(profiles)
         self.shortlist = shortlist
         self.per_command = per_command
         self.min_score = min_score
@@ -118,27 +127,36 @@ class CommandRescorer:
         self.wake_alone_max_words = wake_alone_max_words
         self.prior_weight = prior_weight
         self.scorer = PhraseScorer(transcriber)
-        self._candidates: dict[str, list[Candidate]] = {}
-        self._matcher: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def profiles(self) -> Any:
+        """The ProfileSet whose phrases are the candidates."""
+        return self._commands.profiles
+
+    def use(self, profiles: Any) -> None:
+        """Pick from these rules from the next utterance on (the profiles were reloaded)."""
+        self._commands = _Commands(profiles)
 
     # Candidates ---------------------------------------------------------------------------
     def candidates(self, language: str) -> list[Candidate]:
         """Every enumerable wording of the language's rules, with its sound key and the command it gives."""
-        if language not in self._candidates:
+        commands = self._commands  # one set of rules throughout, even if they are reloaded meanwhile
+        if language not in commands.candidates:
             phrases: dict[str, Candidate] = {}
-            for rule in self.profiles.for_language(language):
+            for rule in commands.profiles.for_language(language):
                 if rule.is_repeat:
                     continue
                 for wording in expand_phrase(rule.phrase, rule.lists):
                     if len(wording.split()) <= self.max_words and wording not in phrases:
-                        phrases[wording] = Candidate(wording, sound_key(wording), self._command_of(wording, language))
-            self._candidates[language] = list(phrases.values())
-        return self._candidates[language]
+                        command = self._command_of(commands, wording, language)
+                        phrases[wording] = Candidate(wording, sound_key(wording), command)
+            commands.candidates[language] = list(phrases.values())
+        return commands.candidates[language]
 
-    def _command_of(self, wording: str, language: str) -> str:
+    def _command_of(self, commands: _Commands, wording: str, language: str) -> str:
         """What tier 0 does with a wording, as a key: wordings with the same key are the same command."""
-        match = self._matcher_for().match(wording, language)
+        match = self._matcher_for(commands).match(wording, language)
         if match is None:  # scoped to an app or a window title
             return f"scoped:{wording}"
         actions = [
@@ -168,16 +186,16 @@ class CommandRescorer:
                     break
         return out
 
-    def _matcher_for(self) -> Any:
-        if self._matcher is None:
+    def _matcher_for(self, commands: _Commands) -> Any:
+        if commands.matcher is None:
             from loki.profiles.matcher import Matcher
 
-            self._matcher = Matcher(self.profiles)
-        return self._matcher
+            commands.matcher = Matcher(commands.profiles)
+        return commands.matcher
 
     def matches_a_rule(self, text: str, language: str) -> bool:
         """True when tier 0 understands `text` exactly (in any scope); a near miss ("page no") is not enough."""
-        match = self._matcher_for().match(text, language)
+        match = self._matcher_for(self._commands).match(text, language)
         return match is not None and match.errors == 0
 
     def worth_trying(self, text: str, language: str) -> bool:
