@@ -29,6 +29,7 @@ from loki.listen.wake import WakeSetup, build_wake
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
 from loki.screen.window import ActiveWindow, active_context
+from loki.service.control import ControlServer
 from loki.stt.protocol import SpeechRecognizer
 from loki.tts.protocol import Voice
 from loki.tts.said import SaidRecord
@@ -122,6 +123,7 @@ def build_daemon(
     rescue_commands: bool = True,
     bus: EventBus | None = None,
     context: ActiveWindow | None = None,
+    control: bool = False,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation around one event bus.
 
@@ -132,6 +134,7 @@ def build_daemon(
         transcriber: speech to text (default: the configured Whisper model, when there is a microphone).
         rescue_commands: score profile phrases against the audio of near-miss commands.
         context: the screen seam (default: the real active window).
+        control: serve the control socket (`loki status`, `loki sleep`, ...; see loki.service.control).
     """
     bus = bus or EventBus()
     if on_event is not None:
@@ -173,11 +176,41 @@ def build_daemon(
         recognizer = Recognizer(
             transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
         )
+
+    async def serve_control() -> None:
+        await ControlServer(holder["daemon"]).run()
+
     daemon = Daemon(
-        settings.listen, orchestrator, gate, wake, bus=bus, recognizer=recognizer, mic=mic, voice=voice, on_turn=on_turn
+        settings.listen,
+        orchestrator,
+        gate,
+        wake,
+        bus=bus,
+        recognizer=recognizer,
+        mic=mic,
+        voice=voice,
+        on_turn=on_turn,
+        stages={"control": serve_control} if control else None,
+        models=models_in_use(settings, orchestrator, wake, transcriber),
     )
     holder["daemon"] = daemon
     return daemon
+
+
+def models_in_use(
+    settings: Settings, orchestrator: Orchestrator, wake: WakeSetup, transcriber: SpeechRecognizer | None
+) -> dict[str, str]:
+    """The models a daemon uses, as `loki status` shows them (kind -> name)."""
+    models = {"wake": wake.kind}
+    if transcriber is not None and (stt := getattr(transcriber, "model_name", None)):
+        models["stt"] = str(stt)
+    if settings.reply_mode != "text":
+        models["voice"] = settings.voice or "default"
+    for tier in orchestrator.tiers:
+        llm = getattr(tier, "llm", None)
+        if llm is not None:
+            models["llm"] = f"{llm.name} {settings.llm_model}".strip()
+    return models
 
 
 class _QueuedReply:

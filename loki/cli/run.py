@@ -71,6 +71,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         require_wake=not getattr(args, "no_wake", False),
         on_turn=print_turn(bool(getattr(args, "json", False))),
         bus=bus,
+        control=True,  # `loki status`, `loki sleep`, ... talk to it through its control socket
     )
     main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()
