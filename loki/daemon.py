@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from loki.audio.frames import Frame
@@ -29,6 +31,7 @@ from loki.events import (
     EventBus,
     Interrupt,
     MicrophoneChanged,
+    MuteChanged,
     Shutdown,
     SpeechEnded,
     State,
@@ -75,6 +78,7 @@ class Daemon:
         wake: the wake-word setup.
         on_turn: called with (TurnResult, CommandHeard) after every turn.
         stages: more supervised stages to run beside the built-in ones (name -> coroutine function).
+        models: the models in use, for `status()` (kind -> name).
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class Daemon:
         voice: Voice | None = None,
         on_turn: Callable[[TurnResult, CommandHeard], None] | None = None,
         stages: dict[str, Callable[[], Awaitable[None]]] | None = None,
+        models: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.extra_stages = dict(stages or {})
@@ -115,6 +120,12 @@ class Daemon:
         )
         self.state = State.IDLE
         self.sleeping = False  # "go to sleep": only "wake up" (or push-to-talk) is heard
+        self.muted = False  # `loki mute`: the microphone is not heard at all
+        self.models = dict(models or {})
+        self.microphone: dict[str, str | None] = {"name": None, "state": "closed" if mic is not None else "none"}
+        self._started_s = time.monotonic()
+        self._last_turn_time = ""
+        self._answers: dict[int, asyncio.Future[TurnResult | None]] = {}  # control-socket commands awaiting their turn
         self.results: list[TurnResult] = []  # the last RESULTS_KEPT turns
         self._commands: asyncio.Queue[CommandHeard | None] = asyncio.Queue()
         self.replies = ReplyQueue(voice, self.bus.publish) if voice is not None else None
@@ -154,6 +165,9 @@ class Daemon:
             self._cut(event)
 
     def _on_microphone(self, event: MicrophoneChanged) -> None:
+        self.microphone["state"] = event.state
+        if event.state == "open":
+            self.microphone["name"] = event.detail
         if event.state == "lost":
             self.bus.publish(TurnFailed("microphone", "audio", event.detail))
         elif event.state == "open" and not self._announced:
@@ -292,6 +306,74 @@ class Daemon:
             self._line_wanted.clear()  # the turn goes on; the next line waits for its end
             self._refresh_state()
 
+    # Control (the control socket, `loki status | sleep | wake | mute | unmute | say --daemon`) ---------
+    def status(self) -> dict[str, Any]:
+        """What `loki status` shows: state, sleep, mute, uptime, input, microphone, models, the last turn."""
+        last = None
+        if self.results:
+            last = {**self.results[-1].as_json(), "time": self._last_turn_time}
+        return {
+            "state": self.state.value,
+            "sleeping": self.sleeping,
+            "muted": self.muted,
+            "uptime_s": round(time.monotonic() - self._started_s, 1),
+            "input": "microphone" if self.listener is not None else "text" if self._lines is not None else "none",
+            "microphone": dict(self.microphone),
+            "wake": {"engine": self.wake.kind, "phrase": self.settings.wake_phrase, "required": self.gate.require_wake},
+            "models": dict(self.models),
+            "last_turn": last,
+        }
+
+    def sleep(self) -> None:
+        """Sleep, as the spoken "go to sleep" does: only "wake up" or push-to-talk is heard."""
+        self.sleeping, self._followup_pending = True, False
+        log.info("asleep: only 'wake up' (or push-to-talk) is heard")
+
+    def wake_up(self) -> None:
+        """End sleep (as "wake up" does, without the spoken welcome)."""
+        if self.sleeping:
+            self.sleeping = False
+            log.info("awake again")
+
+    def mute(self) -> None:
+        """Hear nothing: the microphone's audio reaches neither the wake engine nor the recognizer (typed input still works)."""
+        self._set_muted(True)
+
+    def unmute(self) -> None:
+        """Hear the microphone again."""
+        self._set_muted(False)
+
+    def _set_muted(self, muted: bool) -> None:
+        if muted == self.muted:
+            return
+        self.muted = muted
+        if self.listener is not None:
+            self.listener.set_muted(muted)
+        log.info("the microphone is %s", "muted: nothing is heard" if muted else "on again")
+        self.bus.publish(MuteChanged(muted))
+        self._refresh_state()
+
+    async def run_command(self, text: str) -> dict[str, Any]:
+        """Route typed text as a turn of this daemon, after the turns queued before it (`loki say --daemon`).
+
+        Its context and history apply as for a spoken command; returns the turn's JSON. While asleep
+        it acts as push-to-talk does: it wakes LOKI ("wake up" itself only wakes it).
+        """
+        if self.sleeping:
+            self.wake_up()
+            if (language := is_wake_up(text)) is not None:
+                self._welcome_back(language)
+                return TurnResult(text, reply=AWAKE[language], language=language, detail={"control": "wake"}).as_json()
+        command = CommandHeard(text, None, "control")
+        answer: asyncio.Future[TurnResult | None] = asyncio.get_running_loop().create_future()
+        self._answers[id(command)] = answer
+        self._hold()  # released when its turn ends, as a heard command's
+        await self._commands.put(command)
+        result = await answer
+        if result is None:
+            return TurnResult(text, ok=False, error="cancelled").as_json()
+        return result.as_json()
+
     # Recognition --------------------------------------------------------------------------
     def _situation(self) -> Situation:
         return Situation(
@@ -304,6 +386,10 @@ class Daemon:
         assert self.listener is not None and self.recognizer is not None
         queue = self.listener.utterances
         while (utt := await queue.get()) is not None:
+            if self.muted:  # heard just before the microphone was muted: not heard
+                if utt.final:
+                    self._release()
+                continue
             if not utt.final:
                 self.recognizer.guess(utt, self._situation())
                 continue
@@ -321,7 +407,7 @@ class Daemon:
     async def _act_on(self, outcome: Outcome) -> bool:
         """Do what the recognizer decided; True when a command was queued."""
         if outcome.woke:
-            self._awake()
+            self.wake_up()
         if outcome.kind == "wake_up":
             self._welcome_back(outcome.language)
         elif outcome.kind == "answer" and self._pending_listen is not None and not self._pending_listen.done():
@@ -333,10 +419,6 @@ class Daemon:
             await self._commands.put(outcome.command)
             return True
         return False
-
-    def _awake(self) -> None:
-        self.sleeping = False
-        log.info("awake again")
 
     def _welcome_back(self, language: str) -> None:
         """ "Wake up" was heard: say so, and listen for a command without the wake word."""
@@ -363,10 +445,10 @@ class Daemon:
         if result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
             self._followup_pending = True
         if result.detail.get("control") == "sleep":
-            self.sleeping, self._followup_pending = True, False
-            log.info("asleep: only 'wake up' (or push-to-talk) is heard")
+            self.sleep()
         self.results.append(result)
         del self.results[:-RESULTS_KEPT]
+        self._last_turn_time = datetime.now().astimezone().isoformat(timespec="milliseconds")
         if self.on_turn is not None:
             self.on_turn(result, command)
         return result
@@ -385,12 +467,16 @@ class Daemon:
             command = await self._commands.get()
             if command is None:
                 return
+            result = None
             try:
-                await self.handle(command)
+                result = await self.handle(command)
             finally:
                 if command.source != "text":
                     self._release()
                 self._line_wanted.set()
+                answer = self._answers.pop(id(command), None)
+                if answer is not None and not answer.done():
+                    answer.set_result(result)
 
     # Text input -------------------------------------------------------------------------------
     async def _text_commands(self) -> None:
@@ -410,7 +496,7 @@ class Daemon:
             if pending is not None and not pending.done():
                 pending.set_result(line)
             elif self.sleeping and (language := is_wake_up(line)) is not None:
-                self._awake()
+                self.wake_up()
                 self._welcome_back(language)
                 self._line_wanted.set()
             elif self.sleeping:
@@ -450,6 +536,7 @@ class Daemon:
             if self.settings.ptt_key:
                 self.listener.start_key(self.settings.ptt_key, self.settings.ptt_mode)
         stages.update(self.extra_stages)
+        self._started_s = time.monotonic()
         for name, stage in stages.items():
             self._tasks[name] = asyncio.create_task(self._supervise(name, stage), name=name)
         self._refresh_state()
@@ -477,6 +564,9 @@ class Daemon:
         if self._closed:
             return
         self._closed = True
+        for answer in self._answers.values():  # commands from the control socket that will not run now
+            if not answer.done():
+                answer.set_result(None)
         if self.listener is not None:
             await asyncio.to_thread(self.listener.stop_key)
         if self.replies is not None:

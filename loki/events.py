@@ -93,7 +93,7 @@ class CommandHeard(Event):
 
     text: str
     language: str | None = None
-    source: str = "vad"  # "vad" | "ptt" | "text"
+    source: str = "vad"  # "vad" | "ptt" | "text" | "control" (the control socket)
     speech_end_at: float | None = None  # monotonic time speech ended
     speech_end_s: float | None = None  # audio clock of the end of speech
     timings_ms: tuple[tuple[str, float], ...] = ()  # ("stt", 212.0), ... (a frozen event holds no dict)
@@ -105,6 +105,13 @@ class MicrophoneChanged(Event):
 
     state: str  # "open" | "lost" | "closed"
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class MuteChanged(Event):
+    """The microphone was muted (nothing is heard) or unmuted (`loki mute`, `loki unmute`)."""
+
+    muted: bool
 
 
 @dataclass(frozen=True)

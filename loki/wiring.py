@@ -24,6 +24,7 @@ from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
 from loki.profiles.watch import POLL_S, ProfileReload, ProfileWatcher
 from loki.screen.window import ActiveWindow, active_context
+from loki.service.control import ControlServer
 
 if TYPE_CHECKING:  # the daemon's side loads only when a daemon is built (`loki say` stays fast)
     from loki.audio.mic import Microphone
@@ -126,6 +127,7 @@ def build_daemon(
     stages: dict[str, Callable[[], Awaitable[None]]] | None = None,
     watch_profiles: bool = False,
     profiles_poll_s: float = POLL_S,
+    control: bool = False,
 ) -> Daemon:
     """Wire the orchestrator, speech recognition, wake word, voice and spoken confirmation around one event bus.
 
@@ -139,6 +141,7 @@ def build_daemon(
         stages: more supervised stages for the daemon (name -> coroutine function), e.g. the systemd watchdog.
         watch_profiles: reload the profiles when their files change (a supervised "profiles" stage).
         profiles_poll_s: seconds between two looks at the profile files.
+        control: serve the control socket (`loki status`, `loki sleep`, ...; see loki.service.control).
     """
     from loki.daemon import Daemon
     from loki.listen.commands import CommandRescorer
@@ -202,6 +205,10 @@ def build_daemon(
         recognizer = Recognizer(
             transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
         )
+
+    async def serve_control() -> None:
+        await ControlServer(holder["daemon"]).run()
+
     daemon = Daemon(
         settings.listen,
         orchestrator,
@@ -212,10 +219,31 @@ def build_daemon(
         mic=mic,
         voice=voice,
         on_turn=on_turn,
-        stages={**(stages or {}), **({"profiles": watcher.run} if watcher is not None else {})},
+        stages={
+            **(stages or {}),
+            **({"profiles": watcher.run} if watcher is not None else {}),
+            **({"control": serve_control} if control else {}),
+        },
+        models=models_in_use(settings, orchestrator, wake, transcriber),
     )
     holder["daemon"] = daemon
     return daemon
+
+
+def models_in_use(
+    settings: Settings, orchestrator: Orchestrator, wake: WakeSetup, transcriber: SpeechRecognizer | None
+) -> dict[str, str]:
+    """The models a daemon uses, as `loki status` shows them (kind -> name)."""
+    models = {"wake": wake.kind}
+    if transcriber is not None and (stt := getattr(transcriber, "model_name", None)):
+        models["stt"] = str(stt)
+    if settings.reply_mode != "text":
+        models["voice"] = settings.voice or "default"
+    for tier in orchestrator.tiers:
+        llm = getattr(tier, "llm", None)
+        if llm is not None:
+            models["llm"] = f"{llm.name} {settings.llm_model}".strip()
+    return models
 
 
 class _QueuedReply:

@@ -73,6 +73,15 @@ _STAGE_COMMANDS = {
     "profiles": ("loki.cli.profiles", "cmd_profiles"),
     "service": ("loki.cli.service", "command"),
     "stats": ("loki.cli.stats", "command"),
+    # The running daemon, through its control socket (loki.cli.control):
+    "status": ("loki.cli.control", "command"),
+    "sleep": ("loki.cli.control", "command"),
+    "wake": ("loki.cli.control", "command"),
+    "mute": ("loki.cli.control", "command"),
+    "unmute": ("loki.cli.control", "command"),
+    "stop": ("loki.cli.control", "command"),
+    "events": ("loki.cli.control", "command"),
+    "say --daemon": ("loki.cli.control", "cmd_say_daemon"),
 }
 
 
@@ -114,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("say", "route typed text as if it had been transcribed", dry_run=True)
     p.add_argument("text", nargs="+", help="the utterance, or '-' to read one per line from stdin")
-    p.set_defaults(handler=_stage_command("say"))
+    p.add_argument("--daemon", action="store_true", help="route it through the running LOKI (its context and history)")
+    p.set_defaults(handler=_say)
 
     p = add("replay", "feed a recording to LOKI as if it were the microphone", dry_run=True)
     p.add_argument("--no-wake", action="store_true", help="do not require the wake word")
@@ -157,7 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plot", metavar="FILE.png", help="also draw the latency of each stage over time into this PNG")
     p.set_defaults(handler=_stage_command("stats"))
+    # The running daemon, through its control socket ($XDG_RUNTIME_DIR/loki/control.sock).
+    for name, help_text in (
+        ("status", "what the running LOKI is doing: state, sleep, microphone, models, the last turn"),
+        ("sleep", "put the running LOKI to sleep: only 'wake up' or push-to-talk is heard"),
+        ("wake", "wake the running LOKI"),
+        ("mute", "mute the running LOKI's microphone: nothing is heard"),
+        ("unmute", "turn the running LOKI's microphone back on"),
+        ("stop", "cut the running LOKI's speech and cancel its running plan"),
+    ):
+        add(name, help_text).set_defaults(handler=_stage_command(name))
+    p = add("events", "the running LOKI's events as they happen")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing events until Ctrl-C (required)")
+    p.set_defaults(handler=_stage_command("events"))
     return parser
+
+
+def _say(args: argparse.Namespace, settings: Settings) -> int:
+    """`loki say`: in this process, or with --daemon through the running LOKI."""
+    return int(_stage_command("say --daemon" if args.daemon else "say")(args, settings))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,6 +79,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         bus=bus,
         stages={"watchdog": notifier.watchdog} if notifier.watchdog_interval_s else None,
         watch_profiles=True,
+        control=True,  # `loki status`, `loki sleep`, ... talk to it through its control socket
     )
     main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()

@@ -74,6 +74,8 @@ class Listener:
         self._wake_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-wake") if wake_engine else None
         self.talking = False
         """True while the push-to-talk key holds the microphone open."""
+        self.muted = False
+        """True while nothing is heard (`set_muted`): frames only move the clock."""
         self._key: Any = None
 
     # Push-to-talk -----------------------------------------------------------------------
@@ -91,6 +93,8 @@ class Listener:
 
     def ptt_start(self) -> None:
         """Start a forced recording (the key went down): the user is talking to LOKI, so LOKI stops talking."""
+        if self.muted:
+            return
         self.talking = True
         self.publish(WakeDetected("ptt"))
         self.publish(Interrupt("ptt", plan=False))
@@ -101,9 +105,18 @@ class Listener:
 
     def ptt_stop(self) -> None:
         """End the forced recording and queue it (the key came up)."""
+        if self.muted:
+            return
         self.talking = False
         for utt in self.segmenter.force_end():
             self._emit(replace(utt, overlaps_voice=False))
+
+    def set_muted(self, muted: bool) -> None:
+        """Hear nothing (or hear again): while muted no frame reaches the wake engine or the VAD; speech under way is dropped."""
+        self.muted = muted
+        if muted:
+            self.talking = False
+            self.segmenter.reset()
 
     # Main loop --------------------------------------------------------------------------
     def _mic_state(self, state: str, detail: str) -> None:
@@ -135,10 +148,14 @@ class Listener:
             self._speaking_until_s = frame.stream_s + self.echo_tail_s
         overlapped = frame.stream_s <= self._speaking_until_s
         self.on_frame(frame)
+        if self.muted:
+            return
         if self.wake_engine is not None and self._wake_thread is not None:
             detection: Detection | None = await loop.run_in_executor(
                 self._wake_thread, self.wake_engine.process, frame.pcm
             )
+            if self.muted:  # muted while the engine ran
+                return
             if detection is not None:
                 log.info("wake word %r (%.2f)", detection.name, detection.score)
                 self.segmenter.reset()  # what follows the wake word is the command
