@@ -22,6 +22,7 @@ from loki.wiring import build_daemon, build_voice
 
 log = logging.getLogger(__name__)
 
+STDIN_THREAD = "loki-stdin"
 STOP_GRACE_S = 1.0
 """After SIGTERM, seconds the supervisor has to wind down before the main task is cancelled."""
 
@@ -47,9 +48,15 @@ def _exit_without_waiting_for_workers(code: int) -> None:
     """Leave now even if a worker thread is inside a library call (a Whisper decode cannot be cut).
 
     Python would join those threads at exit, so a stop request could wait for seconds on a busy
-    machine; everything LOKI writes is closed or flushed by the time the daemon returns.
+    machine; everything LOKI writes is closed or flushed by the time the daemon returns. The stdin
+    reader counts too: blocked in a read, it holds stdin's lock, and the interpreter's shutdown
+    would abort on it ("Fatal Python error: _enter_buffered_busy").
     """
-    busy = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    busy = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and (not t.daemon or t.name == STDIN_THREAD)
+    ]
     if not busy:
         return
     log.info("stopping without waiting for %s", ", ".join(busy))
@@ -124,6 +131,6 @@ async def _stdin_lines() -> AsyncIterator[str]:
                 loop.call_soon_threadsafe(lines.put_nowait, line)
         loop.call_soon_threadsafe(lines.put_nowait, None)
 
-    threading.Thread(target=read, name="loki-stdin", daemon=True).start()
+    threading.Thread(target=read, name=STDIN_THREAD, daemon=True).start()
     while (line := await lines.get()) is not None:
         yield line
