@@ -11,11 +11,9 @@ and cancels the running plan.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from loki.audio.frames import Frame
@@ -23,6 +21,7 @@ from loki.audio.mic import Microphone
 from loki.audio.vad import VadOptions
 from loki.brain.builtin import AWAKE, is_wake_up
 from loki.brain.orchestrator import Orchestrator, TurnResult
+from loki.brain.turns import Turns
 from loki.config import ListenSettings
 from loki.errors import LokiError
 from loki.events import (
@@ -60,8 +59,6 @@ RESULTS_KEPT = 50
 """Recent turn results kept in `Daemon.results` (a long-running daemon must not keep them all)."""
 QUESTION_HEARD_S = 30.0
 """A spoken question is waited on this long before the answer is listened for."""
-
-_IN_TURN: contextvars.ContextVar[bool] = contextvars.ContextVar("loki_in_turn", default=False)
 
 
 class Daemon:
@@ -124,14 +121,17 @@ class Daemon:
         self.models = dict(models or {})
         self.microphone: dict[str, str | None] = {"name": None, "state": "closed" if mic is not None else "none"}
         self._started_s = time.monotonic()
-        self._last_turn_time = ""
-        self._answers: dict[int, asyncio.Future[TurnResult | None]] = {}  # control-socket commands awaiting their turn
-        self.results: list[TurnResult] = []  # the last RESULTS_KEPT turns
-        self._commands: asyncio.Queue[CommandHeard | None] = asyncio.Queue()
+        self.turns = Turns(
+            orchestrator,
+            self.bus.publish,
+            keep=RESULTS_KEPT,
+            on_change=self._refresh_state,
+            on_result=self._turn_over,
+            on_done=self._next_command,
+        )
         self.replies = ReplyQueue(voice, self.bus.publish) if voice is not None else None
         self._cutting: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
-        self._turn_task: asyncio.Task[TurnResult] | None = None
         self._pending_listen: asyncio.Future[str] | None = None
         self._followup_pending = False
         self._in_flight = 0
@@ -155,10 +155,7 @@ class Daemon:
         if isinstance(event, SpeechEnded):
             self._hold()  # released when the utterance is dropped or its turn ends
         elif isinstance(event, Shutdown):
-            if self._turn_running():
-                assert self._turn_task is not None
-                self._turn_task.cancel()
-            self._commands.put_nowait(None)
+            self.turns.end()
         elif isinstance(event, MicrophoneChanged):
             self._on_microphone(event)
         elif isinstance(event, Interrupt):
@@ -179,13 +176,10 @@ class Daemon:
         """True while LOKI's voice may be reaching the microphone."""
         return self.voice is not None and self.voice.audible(tail_s=ECHO_TAIL_S)
 
-    def _turn_running(self) -> bool:
-        return self._turn_task is not None and not self._turn_task.done()
-
     def _refresh_state(self) -> None:
         if self.voice is not None and self.voice.speaking:
             new = State.SPEAKING
-        elif self._turn_running():
+        elif self.turns.running:
             new = State.THINKING
         elif (
             (self.listener is not None and self.listener.talking)
@@ -215,7 +209,7 @@ class Daemon:
             await self._idle.wait()
 
     def _on_frame(self, frame: Frame) -> None:
-        if self._followup_pending and not self.voice_active() and not self._turn_running():
+        if self._followup_pending and not self.voice_active() and not self.turns.running:
             self._followup_pending = False
             self.gate.open_followup(frame.stream_s)
         self._refresh_state()
@@ -256,10 +250,8 @@ class Daemon:
         if self.replies is not None:
             self.replies.flush()
         waiting = self._pending_listen is not None and not self._pending_listen.done()
-        if event.plan and self._turn_running() and not waiting and not _IN_TURN.get():
-            assert self._turn_task is not None
-            log.info("cancelling the running plan (%s)", event.reason)
-            self._turn_task.cancel()
+        if event.plan and not waiting:
+            self.turns.cancel(event.reason)
         if self.voice is not None:
             self._cutting = asyncio.ensure_future(self._cut_voice(self.voice))
 
@@ -311,7 +303,7 @@ class Daemon:
         """What `loki status` shows: state, sleep, mute, uptime, input, microphone, models, the last turn."""
         last = None
         if self.results:
-            last = {**self.results[-1].as_json(), "time": self._last_turn_time}
+            last = {**self.results[-1].as_json(), "time": self.turns.last_time}
         return {
             "state": self.state.value,
             "sleeping": self.sleeping,
@@ -364,12 +356,8 @@ class Daemon:
             if (language := is_wake_up(text)) is not None:
                 self._welcome_back(language)
                 return TurnResult(text, reply=AWAKE[language], language=language, detail={"control": "wake"}).as_json()
-        command = CommandHeard(text, None, "control")
-        answer: asyncio.Future[TurnResult | None] = asyncio.get_running_loop().create_future()
-        self._answers[id(command)] = answer
         self._hold()  # released when its turn ends, as a heard command's
-        await self._commands.put(command)
-        result = await answer
+        result = await self.turns.submit(CommandHeard(text, None, "control"))
         if result is None:
             return TurnResult(text, ok=False, error="cancelled").as_json()
         return result.as_json()
@@ -377,7 +365,7 @@ class Daemon:
     # Recognition --------------------------------------------------------------------------
     def _situation(self) -> Situation:
         return Situation(
-            busy=self.voice_active() or self._turn_running(),
+            busy=self.voice_active() or self.turns.running,
             answering=self._pending_listen is not None and not self._pending_listen.done(),
             sleeping=self.sleeping,
         )
@@ -402,7 +390,7 @@ class Daemon:
             finally:
                 if not queued:
                     self._release()  # a queued command's turn releases it
-        await self._commands.put(None)
+        await self.turns.put(None)
 
     async def _act_on(self, outcome: Outcome) -> bool:
         """Do what the recognizer decided; True when a command was queued."""
@@ -416,7 +404,7 @@ class Daemon:
             self._earcon("listening")
             self._refresh_state()
         elif outcome.kind == "command" and outcome.command is not None:
-            await self._commands.put(outcome.command)
+            await self.turns.put(outcome.command)
             return True
         return False
 
@@ -429,54 +417,26 @@ class Daemon:
 
     # Turns ----------------------------------------------------------------------------------
     async def handle(self, command: CommandHeard) -> TurnResult | None:
-        """Run one turn for a command (None when it was cancelled by barge-in)."""
-        self.bus.publish(command)
-        self._turn_task = asyncio.create_task(self._turn(command), name="turn")
-        self._refresh_state()
-        try:
-            result = await asyncio.shield(self._turn_task)
-        except asyncio.CancelledError:
-            if self._turn_task.cancelled() and not _current_task_cancelling():
-                log.info("turn %r was cancelled", command.text)
-                return None
-            raise
-        finally:
-            self._refresh_state()
+        """Run one turn for a command now (None when it was cancelled by barge-in)."""
+        return await self.turns.handle(command)
+
+    @property
+    def results(self) -> list[TurnResult]:
+        """The last RESULTS_KEPT turns' results."""
+        return self.turns.results
+
+    def _turn_over(self, command: CommandHeard, result: TurnResult) -> None:
         if result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
             self._followup_pending = True
         if result.detail.get("control") == "sleep":
             self.sleep()
-        self.results.append(result)
-        del self.results[:-RESULTS_KEPT]
-        self._last_turn_time = datetime.now().astimezone().isoformat(timespec="milliseconds")
         if self.on_turn is not None:
             self.on_turn(result, command)
-        return result
 
-    async def _turn(self, command: CommandHeard) -> TurnResult:
-        _IN_TURN.set(True)  # this task's own context: an interrupt from inside the turn does not cancel it
-        return await self.orchestrator.handle(
-            command.text,
-            language=command.language,
-            timings=dict(command.timings_ms),
-            speech_end_at=command.speech_end_at,
-        )
-
-    async def _turns(self) -> None:
-        while True:
-            command = await self._commands.get()
-            if command is None:
-                return
-            result = None
-            try:
-                result = await self.handle(command)
-            finally:
-                if command.source != "text":
-                    self._release()
-                self._line_wanted.set()
-                answer = self._answers.pop(id(command), None)
-                if answer is not None and not answer.done():
-                    answer.set_result(result)
+    def _next_command(self, command: CommandHeard) -> None:
+        if command.source != "text":
+            self._release()
+        self._line_wanted.set()
 
     # Text input -------------------------------------------------------------------------------
     async def _text_commands(self) -> None:
@@ -489,7 +449,7 @@ class Daemon:
             await self._line_wanted.wait()
             line = await anext(self._lines, None)
             if line is None:
-                await self._commands.put(None)
+                await self.turns.put(None)
                 return
             self._line_wanted.clear()
             pending = self._pending_listen
@@ -503,7 +463,7 @@ class Daemon:
                 log.info("asleep: say 'wake up' first (ignored %r)", line)
                 self._line_wanted.set()
             else:
-                await self._commands.put(CommandHeard(line, None, "text"))
+                await self.turns.put(CommandHeard(line, None, "text"))
 
     # Supervisor -------------------------------------------------------------------------------
     async def _supervise(self, name: str, stage: Callable[[], Awaitable[None]]) -> None:
@@ -523,7 +483,7 @@ class Daemon:
 
     async def run(self, *, lines: AsyncIterator[str] | None = None) -> None:
         """Run until the input ends (a file, or the text `lines`), `stop()` is called, or the task is cancelled."""
-        stages: dict[str, Callable[[], Awaitable[None]]] = {"turns": self._turns}
+        stages: dict[str, Callable[[], Awaitable[None]]] = {"turns": self.turns.run}
         if self.replies is not None:
             stages["speak"] = self.replies.run
         if lines is not None:
@@ -564,14 +524,12 @@ class Daemon:
         if self._closed:
             return
         self._closed = True
-        for answer in self._answers.values():  # commands from the control socket that will not run now
-            if not answer.done():
-                answer.set_result(None)
         if self.listener is not None:
             await asyncio.to_thread(self.listener.stop_key)
         if self.replies is not None:
             self.replies.close()
-        tasks = [t for t in [*self._tasks.values(), self._turn_task] if t is not None and not t.done()]
+        await self.turns.close()  # the running turn, and commands from the control socket that will not run now
+        tasks = [t for t in self._tasks.values() if not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -586,8 +544,3 @@ class Daemon:
         if self.recognizer is not None:
             self.recognizer.close()
         self.bus.close()
-
-
-def _current_task_cancelling() -> bool:
-    task = asyncio.current_task()
-    return bool(task is not None and task.cancelling())

@@ -164,7 +164,7 @@ async def test_stop_cancels_the_running_plan_and_the_queued_replies(settings: Se
     # A long plan runs (the dry run still waits), and two replies wait behind a slow one.
     turn = asyncio.create_task(daemon.handle(CommandHeard("wait 20 seconds", source="text")))
     await asyncio.sleep(0.3)
-    assert daemon._turn_running(), "the plan should still be waiting"
+    assert daemon.turns.running, "the plan should still be waiting"
     started = asyncio.get_running_loop().time()
     await daemon.interrupt("stop")
     assert await asyncio.wait_for(turn, 3) is None  # cancelled, not finished
