@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -130,7 +131,8 @@ class Daemon:
         self._line_wanted = asyncio.Event()  # text input: set while no turn runs, or a turn waits for an answer
         self._line_wanted.set()
         self._closed = False
-        self._announced = False
+        self._announced = False  # the "LOKI is listening" line was logged
+        self._mic_out = False  # the microphone is in an outage that was reported
         self.bus.listen(self._on_event)
 
     @property
@@ -154,12 +156,47 @@ class Daemon:
             self._cut(event)
 
     def _on_microphone(self, event: MicrophoneChanged) -> None:
+        """Readiness and outages, said once each: the log line and the earcon tell the same thing.
+
+        The first "open" is the one "LOKI is listening" line (with what to say first) and the
+        listening sound; an outage is one `TurnFailed` and the error sound (the microphone's own
+        warning says what to do, and its retries stay quiet), and its end the listening sound again.
+        """
         if event.state == "lost":
-            self.bus.publish(TurnFailed("microphone", "audio", event.detail))
-        elif event.state == "open" and not self._announced:
-            self._announced = True
-            mode = "push-to-talk only" if not self.gate.require_wake else f"say {self.settings.wake_phrase!r}"
-            log.info("LOKI is listening on %r (%s; wake engine %s)", event.detail, mode, self.wake.kind)
+            if not self._mic_out:
+                self._mic_out = True
+                self.bus.publish(TurnFailed("microphone", "audio", event.detail))
+                self._earcon("error")
+        elif event.state == "open":
+            was_out, self._mic_out = self._mic_out, False
+            if not self._announced:
+                self._announced = True
+                example = "открой браузер" if self.settings.language == "ru" else "open the browser"
+                key = self.settings.ptt_key.upper()
+                if key and self.wake.kind == "none":
+                    how = (
+                        f"hold {key} and say '{example}'"
+                        if self.settings.ptt_mode == "hold"
+                        else f"press {key}, say '{example}', press {key} again"
+                    )
+                elif not self.gate.require_wake:
+                    how = f"say '{example}' (every utterance is a command)"
+                else:
+                    # A model's phrase from its name: hey_jarvis_v0.1, jarvis, hey-loki_en_linux.ppn.
+                    if self.wake.engine is not None:
+                        model = self.wake.engine.name if self.wake.kind == "openwakeword" else self.settings.wake_model
+                        model = re.sub(r"(_v\d[\d.]*|_en_.*|\.ppn)$", "", model.rpartition("/")[2])
+                        phrase = model.replace("_", " ").replace("-", " ") or "the wake word"
+                    elif self.settings.language == "ru" and self.settings.wake_phrase == "hey loki":
+                        phrase = "эй локи"
+                    else:
+                        phrase = self.settings.wake_phrase
+                    how = f"say '{phrase}, {example}'" + (f" (or hold {key} and speak)" if key else "")
+                log.info("LOKI is listening on %r: %s", event.detail, how)
+                log.debug("wake engine %s", self.wake.kind)
+                self._earcon("listening")
+            elif was_out:
+                self._earcon("listening")  # the microphone's "is back" line goes with it
 
     def voice_active(self) -> bool:
         """True while LOKI's voice may be reaching the microphone."""
