@@ -159,14 +159,16 @@ class Daemon:
         """Readiness and outages, said once each: the log line and the earcon tell the same thing.
 
         The first "open" is the one "LOKI is listening" line (with what to say first) and the
-        listening sound; an outage is one `TurnFailed` and the error sound (the microphone's own
-        warning says what to do, and its retries stay quiet), and its end the listening sound again.
+        listening sound; an outage is one `TurnFailed` (the microphone's own warning says what to
+        do, and its retries stay quiet) and, when a microphone that was listening is lost, the error
+        sound; its end the listening sound again.
         """
         if event.state == "lost":
             if not self._mic_out:
                 self._mic_out = True
                 self.bus.publish(TurnFailed("microphone", "audio", event.detail))
-                self._earcon("error")
+                if self._announced:  # no microphone from the start: the log says so, there is nothing to hear
+                    self._earcon("error")
         elif event.state == "open":
             was_out, self._mic_out = self._mic_out, False
             if not self._announced:
