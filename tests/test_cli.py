@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import wave
+from collections.abc import AsyncGenerator
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
@@ -19,9 +20,10 @@ import numpy as np
 import pytest
 
 from loki.audio.fake import FlakyMicrophone
-from loki.audio.mic import SoundDeviceMicrophone, keep_open
+from loki.audio.frames import Frame
+from loki.audio.mic import keep_open
 from loki.config import load_settings, settings_from
-from loki.errors import ConfigError
+from loki.errors import AudioError, ConfigError
 from loki.events import Event, MicrophoneChanged, TurnFailed
 from loki.stt.fake import ScriptedTranscriber
 from loki.tts.fake import FakeVoice
@@ -186,12 +188,27 @@ def test_the_readme_profile_example_passes_profiles_check(tmp_path: Path) -> Non
 
 
 # Readiness ----------------------------------------------------------------------------------------
+class MissingMicrophone:
+    """A microphone that is not there: every open fails the way PortAudio's does (a device-seam fake).
+
+    Not a real `SoundDeviceMicrophone`: opening PortAudio in the test process before the tests'
+    PulseAudio starts would leave PortAudio without that server's devices for the later tests.
+    """
+
+    name = "default"
+
+    async def frames(self) -> AsyncGenerator[Frame, None]:
+        """Fails at once."""
+        raise AudioError("Cannot open the microphone 'default': Error querying device -1", code="mic_open")
+        yield  # pragma: no cover - makes this an async generator, as a microphone's frames() is
+
+
 async def test_no_microphone_is_said_once_with_what_to_do_then_retried_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A microphone that never opens (a real device lookup that finds nothing): one warning in three retries."""
+    """A microphone that never opens: one warning in three retries, the retries at debug level."""
     caplog.set_level(logging.DEBUG, logger="loki.audio.mic")
-    mic = SoundDeviceMicrophone("no-such-microphone-anywhere")
+    mic = MissingMicrophone()
     states: list[str] = []
     three_retries = asyncio.Event()
 
@@ -212,7 +229,6 @@ async def test_no_microphone_is_said_once_with_what_to_do_then_retried_quietly(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        mic.close()
     mine = [r for r in caplog.records if r.name == "loki.audio.mic"]
     (warning,) = [r for r in mine if r.levelno >= logging.WARNING]
     message = warning.getMessage()
