@@ -1,7 +1,9 @@
-"""Settings: one typed, frozen object built once at start-up from the environment and `.env`.
+"""Settings: one typed, frozen object built once at start-up from the environment and the settings files.
 
 Every field names its environment variable; `.env.example` lists them all with their defaults.
-A bad value stops start-up with a `ConfigError` that names the variable and what is allowed.
+The environment wins over `./.env` (or `--env-file`), which wins over the user's own file,
+`$XDG_CONFIG_HOME/loki/loki.env` (`~/.config/loki/loki.env`). A bad value stops start-up with a
+`ConfigError` that names the variable, what is allowed and the file (and line) it was set in.
 
 A stage receives only its own group of settings (`settings.listen`, `settings.stt`, `settings.tts`,
 `settings.llm`, `settings.actions`, `settings.brain`, `settings.profiles`): frozen views that carry
@@ -35,11 +37,28 @@ def _xdg(var: str, fallback: str) -> Path:
 
 
 def _models_path(models_dir: str) -> Path:
-    """The model store: LOKI_MODELS_DIR, else ./models if it exists, else $XDG_DATA_HOME/loki/models."""
+    """The model store: LOKI_MODELS_DIR, else the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models.
+
+    Found from where LOKI is installed, never from the working directory, so that LOKI started
+    from any folder finds the same store (and never joins the PyPI models again into another).
+    """
     if models_dir:
         return Path(models_dir)
-    local = Path.cwd() / "models"
-    return local if local.is_dir() else _xdg("XDG_DATA_HOME", ".local/share") / "models"
+    checkout = _checkout_models()
+    return checkout if checkout is not None else _xdg("XDG_DATA_HOME", ".local/share") / "models"
+
+
+def _checkout_models() -> Path | None:
+    """`models/` beside the `loki` package of a source checkout (an editable install), if anything but its README is in it."""
+    root = Path(__file__).resolve().parent.parent
+    folder = root / "models"
+    if not (root / "pyproject.toml").is_file():  # an installed wheel: site-packages has no store of LOKI's
+        return None
+    try:
+        held = any(entry.name != "README.md" and not entry.name.startswith(".") for entry in folder.iterdir())
+    except OSError:
+        return None
+    return folder if held else None
 
 
 def _state_path(state_dir: str) -> Path:
@@ -99,7 +118,9 @@ class Settings:
         "LOKI_TRACE_MAX_KB", 1024, "Kilobytes a trace file may grow to before it is rotated (3 old files are kept).", "pos_int"
     )
     models_dir: str = _setting(
-        "LOKI_MODELS_DIR", "", "Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."
+        "LOKI_MODELS_DIR",
+        "",
+        "Model store (default: the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models).",
     )
     meaning: bool = _setting(
         "LOKI_MEANING",
@@ -369,7 +390,7 @@ class ListenSettings(_Group):
     language: str = "en"
     """Command language: en, ru or auto (detected per utterance)."""
     models_dir: str = ""
-    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+    """Model store (default: the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models)."""
 
     @property
     def models_path(self) -> Path:
@@ -391,7 +412,7 @@ class SttSettings(_Group):
     language: str = "en"
     """Command language: en, ru or auto (detected per utterance)."""
     models_dir: str = ""
-    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+    """Model store (default: the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models)."""
     wake_phrase: str = "hey loki"
     """The spoken wake phrase."""
 
@@ -425,7 +446,7 @@ class TtsSettings(_Group):
     language: str = "en"
     """Command language: en, ru or auto (detected per utterance)."""
     models_dir: str = ""
-    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+    """Model store (default: the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models)."""
 
     @property
     def models_path(self) -> Path:
@@ -453,7 +474,7 @@ class LlmSettings(_Group):
     """Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'."""
     # Global
     models_dir: str = ""
-    """Model store (default: ./models if it exists, else $XDG_DATA_HOME/loki/models)."""
+    """Model store (default: the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models)."""
 
     @property
     def models_path(self) -> Path:
@@ -618,29 +639,38 @@ def settings_from(values: Mapping[str, str], origins: Mapping[str, str] | None =
     for name, text in values.items():
         if name.startswith("LOKI_") or name in _ENV_NAMES:
             _check_text(name, text)
+    origins = origins or {}
     for f in fields(Settings):
         env = f.metadata["env"]
         raw = values.get(env)
         if raw is None:
             continue
-        value = _PARSERS[f.metadata["parse"]](env, raw)
-        choices = f.metadata["choices"]
-        if choices:
-            match = next((c for c in choices if c.lower() == str(value).lower()), None)
-            if match is None:
-                raise ConfigError(f"{env}={raw!r} is not allowed: use one of {', '.join(choices)}.")
-            value = match
+        try:
+            value = _PARSERS[f.metadata["parse"]](env, raw)
+            choices = f.metadata["choices"]
+            if choices:
+                match = next((c for c in choices if c.lower() == str(value).lower()), None)
+                if match is None:
+                    raise ConfigError(f"{env}={raw!r} is not allowed: use one of {', '.join(choices)}.")
+                value = match
+        except ConfigError as exc:
+            raise _set_in(exc, env, origins) from None
         kwargs[f.name] = value
     unknown = sorted(k for k in values if k.startswith("LOKI_") and k not in _ENV_NAMES)
     if unknown:
         name = unknown[0]
-        where = (origins or {}).get(name, "the environment")
+        where = origins.get(name, "the environment")
         close = difflib.get_close_matches(name, sorted(_ENV_NAMES), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else "see .env.example for the names LOKI reads."
         raise ConfigError(f"Unknown setting {name}: {hint} (set in {where})")
     settings = Settings(**kwargs)
-    _check_paths(settings)
+    _check_paths(settings, origins)
     return settings
+
+
+def _set_in(error: ConfigError, env: str, origins: Mapping[str, str]) -> ConfigError:
+    """The error, naming the file and line that set `env` (a value from the environment is not named)."""
+    return ConfigError(f"{error} (set in {origins[env]})") if env in origins else error
 
 
 def _check_text(env: str, raw: str) -> None:
@@ -657,7 +687,7 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith((".", "/", "~")) or os.sep in value or value.endswith((".gguf", ".onnx", ".ppn"))
 
 
-def _check_paths(s: Settings) -> None:
+def _check_paths(s: Settings, origins: Mapping[str, str]) -> None:
     for env, value in (
         ("LOKI_LLM_MODEL", s.llm_model if s.llm_backend == "llama_cpp" else ""),
         ("LOKI_STT_MODEL", s.stt_model),
@@ -666,30 +696,68 @@ def _check_paths(s: Settings) -> None:
         ("LOKI_WAKE_MODEL", s.wake_model),
     ):
         if value and _looks_like_path(value) and not Path(value).expanduser().exists():
-            raise ConfigError(
-                f"{env}={value!r}: no such file or folder. Fix the path, or unset {env} to use the embedded default."
+            raise _set_in(
+                ConfigError(
+                    f"{env}={value!r}: no such file or folder. Fix the path, or unset {env} to use the embedded default."
+                ),
+                env,
+                origins,
             )
     if s.llm_backend == "openai" and not s.llm_url and not s.llm_api_key:
         # An OpenAI-compatible server needs a URL unless it is OpenAI itself, with a key.
-        raise ConfigError(
-            "LOKI_LLM_BACKEND=openai needs LOKI_LLM_URL (e.g. http://127.0.0.1:8080/v1) or LOKI_LLM_API_KEY for api.openai.com."
+        raise _set_in(
+            ConfigError(
+                "LOKI_LLM_BACKEND=openai needs LOKI_LLM_URL (e.g. http://127.0.0.1:8080/v1) or LOKI_LLM_API_KEY for api.openai.com."
+            ),
+            "LOKI_LLM_BACKEND",
+            origins,
         )
     for name in s.llm_fallback:
         if name not in LLM_BACKENDS:
-            raise ConfigError(f"LOKI_LLM_FALLBACK names {name!r}: use backends from {', '.join(LLM_BACKENDS)}.")
+            raise _set_in(
+                ConfigError(f"LOKI_LLM_FALLBACK names {name!r}: use backends from {', '.join(LLM_BACKENDS)}."),
+                "LOKI_LLM_FALLBACK",
+                origins,
+            )
+
+
+USER_ENV_FILE = "loki.env"
+"""The name of the user's own settings file, in $XDG_CONFIG_HOME/loki/."""
+
+
+def user_env_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's settings file: $XDG_CONFIG_HOME/loki/loki.env, by default ~/.config/loki/loki.env."""
+    environ = os.environ if environ is None else environ
+    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    return Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "loki" / USER_ENV_FILE
 
 
 def load_settings(
-    env_file: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None
+    env_file: str | os.PathLike[str] | None = ".env",
+    environ: Mapping[str, str] | None = None,
+    *,
+    user_file: bool = True,
 ) -> Settings:
-    """Read `.env` (if present) under the environment, which wins, and check every value."""
-    from_file: dict[str, str] = {}
-    origins: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        from_file, origins = read_env_file(Path(env_file))
+    """Read the settings and check every value: the environment wins over `env_file`, which wins over loki.env.
+
+    Args:
+        env_file: `./.env` or the `--env-file`; None or a missing file: none.
+        environ: the environment (default `os.environ`); it also says where loki.env is.
+        user_file: False: do not read `$XDG_CONFIG_HOME/loki/loki.env`.
+    """
     environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    files = [user_env_path(environ)] if user_file else []
+    if env_file is not None:
+        files.append(Path(env_file))
+    for path in files:  # later files win
+        if path.is_file():
+            from_file, where = read_env_file(path)
+            values.update(from_file)
+            origins.update(where)
     origins = {k: v for k, v in origins.items() if k not in environ}
-    return settings_from({**from_file, **environ}, origins)
+    return settings_from({**values, **environ}, origins)
 
 
 def read_env_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -730,7 +798,8 @@ def fail(error: ConfigError) -> None:
 def env_example() -> str:
     """The text of `.env.example`: every setting, commented, with its default."""
     lines = [
-        "# LOKI settings. Copy to .env and uncomment what you change; the environment wins over .env.",
+        "# LOKI settings. Copy to ~/.config/loki/loki.env (yours, read from any folder) or to ./.env and uncomment",
+        "# what you change; the environment wins over .env, which wins over loki.env.",
         "# Generated by: python -m loki.config --example > .env.example",
     ]
     section = None

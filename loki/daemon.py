@@ -41,7 +41,7 @@ from loki.events import (
 from loki.listen.gate import CommandGate
 from loki.listen.listener import Listener
 from loki.listen.recognizer import Outcome, Recognizer, Situation
-from loki.listen.wake import WakeSetup
+from loki.listen.wake import WakeSetup, what_to_say
 from loki.listen.wake.engines import Detection
 from loki.tts.protocol import Voice
 from loki.tts.replies import ReplyQueue
@@ -141,7 +141,8 @@ class Daemon:
         self._line_wanted = asyncio.Event()  # text input: set while no turn runs, or a turn waits for an answer
         self._line_wanted.set()
         self._closed = False
-        self._announced = False
+        self._announced = False  # the "LOKI is listening" line was logged
+        self._mic_out = False  # the microphone is in an outage that was reported
         self.bus.listen(self._on_event)
 
     @property
@@ -162,15 +163,33 @@ class Daemon:
             self._cut(event)
 
     def _on_microphone(self, event: MicrophoneChanged) -> None:
+        """Readiness and outages, said once each: the log line and the earcon tell the same thing.
+
+        The first "open" is the one "LOKI is listening" line (with what to say first) and the
+        listening sound; an outage is one `TurnFailed` (the microphone's own warning says what to
+        do, and its retries stay quiet) and, when a microphone that was listening is lost, the error
+        sound; its end the listening sound again.
+        """
         self.microphone["state"] = event.state
         if event.state == "open":
             self.microphone["name"] = event.detail
         if event.state == "lost":
-            self.bus.publish(TurnFailed("microphone", "audio", event.detail))
-        elif event.state == "open" and not self._announced:
-            self._announced = True
-            mode = "push-to-talk only" if not self.gate.require_wake else f"say {self.settings.wake_phrase!r}"
-            log.info("LOKI is listening on %r (%s; wake engine %s)", event.detail, mode, self.wake.kind)
+            if not self._mic_out:
+                self._mic_out = True
+                self.bus.publish(TurnFailed("microphone", "audio", event.detail))
+                if self._announced:  # no microphone from the start: the log says so, there is nothing to hear
+                    self._earcon("error")
+        elif event.state == "open":
+            was_out, self._mic_out = self._mic_out, False
+            if not self._announced:
+                self._announced = True
+                watched = self.listener is not None and self.listener.key_watched
+                how = what_to_say(self.settings, self.wake, require_wake=self.gate.require_wake, key_watched=watched)
+                log.info("LOKI is listening on %r: %s", event.detail, how)
+                log.debug("wake engine %s", self.wake.kind)
+                self._earcon("listening")
+            elif was_out:
+                self._earcon("listening")  # the microphone's "is back" line goes with it
 
     def voice_active(self) -> bool:
         """True while LOKI's voice may be reaching the microphone."""

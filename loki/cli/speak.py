@@ -1,9 +1,14 @@
-"""`loki speak TEXT [--out FILE.wav] [--json]`: synthesize, play (or write), report time to first audio."""
+"""`loki speak TEXT [--out FILE.wav] [--json]`: synthesize, play (or write), report time to first audio.
+
+With --out the report also names the file written: `path`, `audio_s` (its length in seconds) and
+`sample_rate_hz`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import wave
 from pathlib import Path
@@ -16,14 +21,14 @@ from loki.tts.text import script_language
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
-    """Speak the text on the speaker, or write it to --out; prints {"ttfa_ms", "audio_s", ...}."""
+    """Speak the text on the speaker, or write it to --out; prints {"ttfa_ms", "audio_s", ...} (+ "path", "sample_rate_hz")."""
     text = " ".join(args.text).strip()
     if not text:
         raise LokiError("Nothing to speak: give the text as arguments.")
-    report = asyncio.run(_speak(text, args.out, settings))
+    report = asyncio.run(_speak(text, os.path.abspath(args.out) if args.out else None, settings))
     human = f"{report['audio_s']:.2f} s of speech, first audio after {report['ttfa_ms']:.0f} ms"
     if args.out:
-        human += f", written to {args.out}"
+        human += f", written to {report['path']} ({report['sample_rate_hz']} Hz)"
     human += f" (voice {report['voice']}, loaded in {report['load_ms']:.0f} ms)"
     emit(report, args.json, human)
     return 0
@@ -37,8 +42,10 @@ async def _speak(text: str, out: str | None, settings: Settings) -> dict[str, ob
         started = time.perf_counter()
         voices = await (output.load((language,)) if out else output.start((language,)))
         load_ms = (time.perf_counter() - started) * 1000
+        written: dict[str, object] = {}
         if out:
-            ttfa_ms, audio_s = await _write(output, text, language, Path(out))
+            ttfa_ms, audio_s, rate_hz = await _write(output, text, language, Path(out))
+            written = {"path": out, "sample_rate_hz": rate_hz}
         else:
             result = await output.say(text, language)
             ttfa_ms, audio_s = result.ttfa_ms or 0.0, result.audio_s
@@ -50,11 +57,12 @@ async def _speak(text: str, out: str | None, settings: Settings) -> dict[str, ob
         "load_ms": round(load_ms, 1),
         "voice": voices[0],
         "language": language,
+        **written,
     }
 
 
-async def _write(output: SpeechOutput, text: str, language: str, path: Path) -> tuple[float, float]:
-    """Write the speech to a 16-bit mono WAV at the voice's rate; ttfa is the time to the first chunk."""
+async def _write(output: SpeechOutput, text: str, language: str, path: Path) -> tuple[float, float, int]:
+    """Write the speech to a 16-bit mono WAV at the voice's rate: (ttfa ms, seconds, Hz); ttfa is the time to the first chunk."""
     import numpy as np
 
     from loki.audio.speaker import resample
@@ -79,4 +87,4 @@ async def _write(output: SpeechOutput, text: str, language: str, path: Path) -> 
             w.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
     except OSError as exc:
         raise LokiError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
-    return ttfa_ms, len(audio) / rate_hz
+    return ttfa_ms, len(audio) / rate_hz, rate_hz

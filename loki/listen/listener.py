@@ -91,6 +91,11 @@ class Listener:
             return
         self._key = ptt
 
+    @property
+    def key_watched(self) -> bool:
+        """True while the push-to-talk key is being watched."""
+        return self._key is not None
+
     def ptt_start(self) -> None:
         """Start a forced recording (the key went down): the user is talking to LOKI, so LOKI stops talking."""
         if self.muted:

@@ -1,6 +1,7 @@
 """The model store: finds the embedded models from PyPI, joins split ones, pulls from the hub, checks sha256.
 
-Layout of the store (`Settings.models_path`: ./models, else $XDG_DATA_HOME/loki/models):
+Layout of the store (`Settings.models_path`: the checkout's models/ when it holds models, else
+$XDG_DATA_HOME/loki/models, or LOKI_MODELS_DIR; never the working directory's):
 
     whisper-base/            the multilingual base model joined from its two PyPI halves
     whisper-small/           the same for small, or pulled from the hub

@@ -49,7 +49,11 @@ class StoreSettings(Protocol):
 
 
 def store_path(settings: StoreSettings) -> Path:
-    """The model store folder (it may not exist yet)."""
+    """The model store folder (it may not exist yet): LOKI_MODELS_DIR, else found from where LOKI is installed.
+
+    Never from the working directory, so that every folder LOKI starts in finds the same store (see
+    `loki.config`: the checkout's models/ when it holds models, else $XDG_DATA_HOME/loki/models).
+    """
     return settings.models_path.expanduser()
 
 

@@ -9,6 +9,7 @@ is looked for at its start ("hey loki, open the browser" in one breath works).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,27 @@ def build_wake(settings: ListenSettings | Settings) -> WakeSetup:
             "LOKI_WAKE_ENGINE=openwakeword needs LOKI_WAKE_MODEL: an openWakeWord .onnx file (or its name in models/wake/)."
         )
     return WakeSetup(kind, phrases, OnnxWake(onnx, threshold=settings.wake_threshold))
+
+
+def what_to_say(settings: ListenSettings, wake: WakeSetup, *, require_wake: bool, key_watched: bool = True) -> str:
+    """What to say first, for the "LOKI is listening" line: "say 'hey loki, open the browser'" and its variants.
+
+    `key_watched` False: the push-to-talk key could not be watched (no display), so it is not offered.
+    """
+    example = "открой браузер" if settings.language == "ru" else "open the browser"
+    key = settings.ptt_key.upper() if key_watched else ""
+    if key and wake.kind == "none":
+        if settings.ptt_mode == "hold":
+            return f"hold {key} and say '{example}'"
+        return f"press {key}, say '{example}', press {key} again"
+    if not require_wake:
+        return f"say '{example}' (every utterance is a command)"
+    if wake.engine is not None:  # a model's phrase from its name: hey_jarvis_v0.1, jarvis, hey-loki_en_linux.ppn
+        model = wake.engine.name if wake.kind == "openwakeword" else settings.wake_model
+        model = re.sub(r"(_v\d[\d.]*|_en_.*|\.ppn)$", "", model.rpartition("/")[2])
+        phrase = model.replace("_", " ").replace("-", " ") or "the wake word"
+    elif settings.language == "ru" and settings.wake_phrase == "hey loki":
+        phrase = "эй локи"
+    else:
+        phrase = settings.wake_phrase
+    return f"say '{phrase}, {example}'" + (f" (or hold {key} and speak)" if key else "")
