@@ -32,6 +32,7 @@ from loki.events import (
     MicrophoneChanged,
     MuteChanged,
     Shutdown,
+    SleepChanged,
     SpeechEnded,
     State,
     StateChanged,
@@ -337,14 +338,18 @@ class Daemon:
 
     def sleep(self) -> None:
         """Sleep, as the spoken "go to sleep" does: only "wake up" or push-to-talk is heard."""
-        self.sleeping, self._followup_pending = True, False
-        log.info("asleep: only 'wake up' (or push-to-talk) is heard")
+        self._followup_pending = False
+        if not self.sleeping:
+            self.sleeping = True
+            log.info("asleep: only 'wake up' (or push-to-talk) is heard")
+            self.bus.publish(SleepChanged(True))
 
     def wake_up(self) -> None:
         """End sleep (as "wake up" does, without the spoken welcome)."""
         if self.sleeping:
             self.sleeping = False
             log.info("awake again")
+            self.bus.publish(SleepChanged(False))
 
     def mute(self) -> None:
         """Hear nothing: the microphone's audio reaches neither the wake engine nor the recognizer (typed input still works)."""

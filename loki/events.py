@@ -108,6 +108,13 @@ class MicrophoneChanged(Event):
 
 
 @dataclass(frozen=True)
+class SleepChanged(Event):
+    """LOKI went to sleep (only "wake up" or push-to-talk is heard) or woke up ("go to sleep", `loki sleep`, ...)."""
+
+    asleep: bool
+
+
+@dataclass(frozen=True)
 class MuteChanged(Event):
     """The microphone was muted (nothing is heard) or unmuted (`loki mute`, `loki unmute`)."""
 
