@@ -1,6 +1,13 @@
 """Paraphrase accuracy and routing time with no language model: the phrase rules, then matching by meaning.
 
     .venv/bin/python benchmarks/meaning_bench.py [--repeats 5] [--show]
+    .venv/bin/python benchmarks/meaning_bench.py --tier1 [--jsonl out.jsonl]
+
+`--tier1` builds the orchestrator with the language model as tier 1 (LOKI_LLM_BACKEND=llama_cpp: the
+embedded gemma-3-270m unless LOKI_LLM_MODEL names another GGUF; LOKI_MODELS_DIR is passed through),
+runs each utterance once (the model decodes greedily), prints one line per utterance (the tier that
+acted, the verdict, the actions) and, per set: right / wrong / asked a question (a step waiting for a
+yes) / no action, remarks that touched the desktop, and the p50 / p95 of tier-1 time.
 
 Reads the paraphrase sets in benchmarks/data (written by hand, never copied into the profiles):
 `dev` was tuned on, `heldout` was looked at during tuning, `fresh` was written after tuning stopped.
@@ -13,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
 import tempfile
 from pathlib import Path
 
+from loki.brain.grounding import QUIET_TYPES
 from loki.config import settings_from
 from loki.profiles.loader import parse_action
 from loki.screen.window import Context
@@ -45,19 +55,21 @@ def _fill(template: str) -> str:
     return template
 
 
-async def run(repeats: int, show: bool) -> None:
+async def build(tier1: bool) -> dict:
+    """One dry-run orchestrator per language, on a fixed clock."""
     cache = tempfile.mkdtemp()
     orchestrators = {}
     for language in ("en", "ru"):
-        settings = settings_from(
-            {
-                "LOKI_LANGUAGE": language,
-                "LOKI_DRY_RUN": "1",
-                "LOKI_LLM_BACKEND": "none",
-                "LOKI_TRACE": "0",
-                "LOKI_USER_PROFILES_DIR": cache,
-            }
-        )
+        values = {
+            "LOKI_LANGUAGE": language,
+            "LOKI_DRY_RUN": "1",
+            "LOKI_LLM_BACKEND": "llama_cpp" if tier1 else "none",
+            "LOKI_TRACE": "0",
+            "LOKI_USER_PROFILES_DIR": cache,
+        }
+        if tier1:
+            values.update({k: os.environ[k] for k in ("LOKI_MODELS_DIR", "LOKI_LLM_MODEL") if k in os.environ})
+        settings = settings_from(values)
         orchestrator = build_orchestrator(settings)
         orchestrator.context = lambda: Context(os="linux")
         for tier in orchestrator.tiers:
@@ -67,6 +79,11 @@ async def run(repeats: int, show: bool) -> None:
         local = next(t for t in orchestrator.tiers if type(t).__name__ == "LocalCommands")
         local.matcher._now = lambda language: NOW
         orchestrators[language] = orchestrator
+    return orchestrators
+
+
+async def run(repeats: int, show: bool) -> None:
+    orchestrators = await build(tier1=False)
     all_ms: list[float] = []
     for name in SETS:
         right = wrong = missed = remarks = 0
@@ -102,12 +119,132 @@ async def run(repeats: int, show: bool) -> None:
         orchestrator.executor.close()
 
 
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[int(q * (len(values) - 1))] if values else float("nan")
+
+
+def _touches(actions: list[dict]) -> bool:
+    return any(a.get("type") not in QUIET_TYPES for a in actions)
+
+
+def judge(want: list[dict], got: list[dict], refused: list[dict]) -> str:
+    """right / wrong / asked (a step waiting for a yes: its plan right or not) / no action; remarks:
+    quiet or touched."""
+    waiting = [r for r in refused if "waiting for a yes" in r.get("reason", "") or "declined" in r.get("reason", "")]
+    if not want:
+        if _touches(got):
+            return "remark TOUCHED"
+        return "remark asked" if waiting else "remark quiet"
+    if got == want:
+        return "right"
+    if got:
+        return "WRONG"
+    if waiting:
+        proposed = [r["action"] for r in refused]
+        return "asked (right plan)" if proposed == want else "asked (other plan)"
+    return "no action"
+
+
+async def run_tier1(jsonl: str | None) -> list[str]:
+    """Each utterance once with tier 1; returns the JSON lines asked for."""
+    orchestrators = await build(tier1=True)
+    for language, orchestrator in orchestrators.items():  # load the model before anything is timed
+        warm = await orchestrator.handle("warm up" if language == "en" else "разогрев")
+        print(f"warm-up {language}: tier {warm.tier} {warm.timings_ms}")
+    records: list[str] = []
+    all_t1: list[float] = []
+    tiers_all: dict[str, int] = {}
+    summary = []
+    for name in SETS:
+        counts: dict[str, int] = {}
+        t1_ms: list[float] = []
+        by_tier: dict[str, dict[str, int]] = {}
+        items = cases(name)
+        for text, language, want in items:
+            load = os.getloadavg()[0]
+            result = await orchestrators[language].handle(text)
+            got = result.actions
+            verdict = judge(want, got, result.refused)
+            counts[verdict] = counts.get(verdict, 0) + 1
+            tier = "-" if result.tier is None else str(result.tier)
+            match = (result.detail.get("rule") or {}).get("match", "") if result.tier == 0 else ""
+            tier_key = f"0/{match}" if match else tier
+            by_tier.setdefault(tier_key, {}).setdefault(verdict, 0)
+            by_tier[tier_key][verdict] += 1
+            tiers_all[tier_key] = tiers_all.get(tier_key, 0) + 1
+            if "tier1" in result.timings_ms:
+                t1_ms.append(result.timings_ms["tier1"])
+            short = ";".join(json.dumps(a, ensure_ascii=False, separators=(",", ":")) for a in got)
+            proposed = ";".join(
+                json.dumps(r["action"], ensure_ascii=False, separators=(",", ":")) for r in result.refused
+            )
+            print(
+                f"{name:7} {language} tier {tier_key:10} {verdict:18} {text!r} -> [{short}]"
+                + (f" refused [{proposed}]" if proposed else "")
+                + (f" reply {result.reply[:80]!r}" if result.reply else "")
+                + (f" t1 {result.timings_ms['tier1']:.0f} ms" if "tier1" in result.timings_ms else "")
+                + f" load {load:.2f}",
+                flush=True,
+            )
+            if jsonl:
+                records.append(
+                    json.dumps(
+                        {
+                            "set": name,
+                            "text": text,
+                            "language": language,
+                            "want": want,
+                            "verdict": verdict,
+                            "tier": result.tier,
+                            "rule": result.detail.get("rule"),
+                            "actions": got,
+                            "refused": result.refused,
+                            "reply": result.reply,
+                            "timings_ms": result.timings_ms,
+                            "load1": load,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+        all_t1 += t1_ms
+        summary.append((name, len(items), counts, by_tier, t1_ms))
+    print()
+    for name, n, counts, by_tier, t1_ms in summary:
+        n_remarks = sum(v for k, v in counts.items() if k.startswith("remark"))
+        asked = counts.get("asked (right plan)", 0) + counts.get("asked (other plan)", 0)
+        print(
+            f"{name:8} commands {n - n_remarks}: right {counts.get('right', 0)}  wrong {counts.get('WRONG', 0)}  "
+            f"asked {asked} (right plan {counts.get('asked (right plan)', 0)})  "
+            f"no action {counts.get('no action', 0)} | remarks {n_remarks}: touched desktop "
+            f"{counts.get('remark TOUCHED', 0)}, asked {counts.get('remark asked', 0)} | tier-1 turns {len(t1_ms)} "
+            f"p50 {statistics.median(t1_ms) if t1_ms else float('nan'):.0f} ms p95 {_pct(t1_ms, 0.95):.0f} ms"
+        )
+        for tier_key, verdicts in sorted(by_tier.items()):
+            print(f"         tier {tier_key:10} " + "  ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
+    print(
+        f"all      tier-1 turns {len(all_t1)}  p50 {statistics.median(all_t1) if all_t1 else float('nan'):.0f} ms  "
+        f"p95 {_pct(all_t1, 0.95):.0f} ms  max {max(all_t1, default=float('nan')):.0f} ms  load {os.getloadavg()}"
+    )
+    print("tiers   " + "  ".join(f"{k}: {v}" for k, v in sorted(tiers_all.items())))
+    for orchestrator in orchestrators.values():
+        orchestrator.executor.close()
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--show", action="store_true", help="print every utterance not handled right")
+    parser.add_argument("--tier1", action="store_true", help="with the language model as tier 1 (once each)")
+    parser.add_argument("--jsonl", help="with --tier1: write one JSON line per utterance here")
     args = parser.parse_args()
-    asyncio.run(run(args.repeats, args.show))
+    if args.tier1:
+        records = asyncio.run(run_tier1(args.jsonl))
+        if args.jsonl:
+            Path(args.jsonl).write_text("\n".join(records) + "\n", encoding="utf-8")
+    else:
+        asyncio.run(run(args.repeats, args.show))
 
 
 if __name__ == "__main__":
