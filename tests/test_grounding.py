@@ -114,6 +114,13 @@ async def test_a_step_nobody_asked_for_waits_for_a_yes(settings_env: dict[str, s
         ("what time is it in Tokyo", "en", [BROWSER], [0]),
         ("открой браузер и найди погоду", "ru", [BROWSER], []),
         ("сделай потише", "ru", [{"type": "volume", "delta": 20}], [0]),
+        # gemma-3-270m answered "go up a page" with scroll -5 (down): the direction said must agree
+        ("go up a page", "en", [{"type": "scroll", "clicks": -5}], [0]),
+        ("go up a page", "en", [{"type": "scroll", "clicks": 5}], []),
+        ("scroll to the bottom", "en", [{"type": "scroll", "clicks": -50}], []),
+        ("scroll a bit", "en", [{"type": "scroll", "clicks": -3}], []),
+        ("прокрути вверх", "ru", [{"type": "scroll", "clicks": -5}], [0]),
+        ("turn the volume up", "en", [{"type": "scroll", "clicks": 5}], [0]),
     ],
 )
 def test_each_step_is_checked_against_the_words(text: str, language: str, actions: list, unasked: list) -> None:

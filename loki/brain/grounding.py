@@ -127,9 +127,13 @@ def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: L
     if kind == "media":
         return bool(set(_MEDIA_SENSES.get(action["op"], ())) & heard)
     if kind == "scroll":
-        return bool(heard & {"scroll", "page", "top", "bottom"}) or bool(
-            heard & {"up", "down"} and "volume" not in heard
-        )
+        if "volume" in heard:
+            return False
+        words = heard | set(norm.tokens)  # "up" alone is a weak sense: "go up a page" keeps it only as a word
+        said_up, said_down = bool(words & {"up", "top"}), bool(words & {"down", "bottom"})
+        if said_up != said_down:  # a direction was said: the step must go that way ("go up a page" is not -5)
+            return (action["clicks"] > 0) == said_up
+        return bool(heard & {"scroll", "page"})
     if kind == "screenshot":
         return "screenshot" in heard
     return False  # pointer actions and anything new: only a rule or the screen tier may do them
