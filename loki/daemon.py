@@ -264,13 +264,14 @@ class Daemon:
 
         Drops the replies waiting to be said, cuts LOKI's voice and, with `event.plan`, cancels the
         running plan: "stop" does, the user starting to talk (wake word, push-to-talk) does not, so a
-        command said while the last one runs does not undo it. A plan waiting for the user's answer
-        is never cancelled (the user is answering it), nor the plan that asked (the `stop` action).
+        command said while the last one runs does not undo it. While a plan waits for the user's
+        answer, what the user says is the answer (the recognizer sees to that), so a "stop" that
+        arrives here is `loki stop` and cancels it. The plan that asked (the `stop` action) is never
+        cancelled by its own request.
         """
         if self.replies is not None:
             self.replies.flush()
-        waiting = self._pending_listen is not None and not self._pending_listen.done()
-        if event.plan and not waiting:
+        if event.plan:
             self.turns.cancel(event.reason)
         if self.voice is not None:
             self._cutting = asyncio.ensure_future(self._cut_voice(self.voice))
@@ -450,7 +451,8 @@ class Daemon:
         return self.turns.results
 
     def _turn_over(self, command: CommandHeard, result: TurnResult) -> None:
-        if result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
+        spoken = command.source in ("vad", "ptt")  # a script's `say --daemon` opens no window on the microphone
+        if spoken and result.ok and (result.actions or result.reply):  # acted or answered (not "sorry, I don't know")
             self._followup_pending = True
         if result.detail.get("control") == "sleep":
             self.sleep()
@@ -530,7 +532,7 @@ class Daemon:
             await self.aclose()
 
     def stop(self, reason: str = "signal") -> None:
-        """Ask the daemon to finish (the turn under way ends first)."""
+        """Ask the daemon to finish: the running turn is cancelled, the commands still queued are not run."""
         self.bus.publish(Shutdown(reason))
 
     async def warm_up(self) -> None:

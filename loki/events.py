@@ -236,14 +236,14 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Hand `event` to every subscriber; call it on the event loop's thread."""
-        log.debug("event %s", event)
+        log.debug("event %s", type(event).__name__)  # never its content: audio, what was said or typed
+        for queue in list(self._queues):  # before the listeners: what they publish in reaction comes after
+            queue.put(event)
         for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:
                 log.exception("event listener %r failed", listener)
-        for queue in list(self._queues):
-            queue.put(event)
 
     def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call `callback(event)` for every event from now on; returns the function that stops it."""

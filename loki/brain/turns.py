@@ -55,6 +55,7 @@ class Turns:
         self._queue: asyncio.Queue[CommandHeard | None] = asyncio.Queue()
         self._task: asyncio.Task[TurnResult] | None = None
         self._answers: dict[int, asyncio.Future[TurnResult | None]] = {}
+        self._closing = False
 
     @property
     def running(self) -> bool:
@@ -66,12 +67,29 @@ class Turns:
         await self._queue.put(command)
 
     def end(self) -> None:
-        """Cancel the running turn and stop taking commands."""
+        """Stop: drop the commands still queued (unrun), cancel the running turn, and let `run()` return."""
+        self._closing = True
+        self._drop_queued()
         self.cancel("shutdown", from_inside=False)
         self._queue.put_nowait(None)
 
+    def _drop_queued(self) -> None:
+        while not self._queue.empty():
+            command = self._queue.get_nowait()
+            if command is not None:
+                log.info("not run (stopping): %r", command.text)
+                self.on_done(command)
+                self._answer(command, None)
+
+    def _answer(self, command: CommandHeard, result: TurnResult | None) -> None:
+        answer = self._answers.pop(id(command), None)
+        if answer is not None and not answer.done():
+            answer.set_result(result)
+
     async def submit(self, command: CommandHeard) -> TurnResult | None:
         """Queue a command and wait for its result (None: cancelled, or the daemon stopped first)."""
+        if self._closing:
+            return None
         answer: asyncio.Future[TurnResult | None] = asyncio.get_running_loop().create_future()
         self._answers[id(command)] = answer
         await self._queue.put(command)
@@ -92,12 +110,11 @@ class Turns:
         while (command := await self._queue.get()) is not None:
             result = None
             try:
-                result = await self.handle(command)
+                if not self._closing:
+                    result = await self.handle(command)
             finally:
                 self.on_done(command)
-                answer = self._answers.pop(id(command), None)
-                if answer is not None and not answer.done():
-                    answer.set_result(result)
+                self._answer(command, result)
 
     async def handle(self, command: CommandHeard) -> TurnResult | None:
         """Run one turn now (None when it was cancelled)."""
@@ -129,7 +146,9 @@ class Turns:
         )
 
     async def close(self) -> None:
-        """Cancel the running turn (waiting at most 3 s) and release the commands still waiting for a result."""
+        """Drop the queued commands, cancel the running turn (waiting at most 3 s), release whoever waits for a result."""
+        self._closing = True
+        self._drop_queued()
         if self.running:
             assert self._task is not None
             self._task.cancel()

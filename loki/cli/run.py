@@ -88,19 +88,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         watch_profiles=True,
         control=True,  # `loki status`, `loki sleep`, ... talk to it through its control socket
     )
-    main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()
 
-    def terminate() -> None:  # finish through the supervisor; cancel outright if that takes too long
-        daemon.stop("SIGTERM")
-        if main_task is not None:
-            loop.call_later(STOP_GRACE_S, main_task.cancel)
-
-    try:
-        loop.add_signal_handler(signal.SIGTERM, terminate)
-    except (NotImplementedError, RuntimeError):  # not on this platform / not the main thread
-        pass
-    try:
+    async def start_and_run() -> None:
         if settings.reply_mode != "text" or settings.earcons:
             try:
                 await voice.start()
@@ -109,9 +99,25 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         await daemon.warm_up()
         status.ready(daemon.state.value)  # a missing microphone is in the status, it does not hold READY back
         await daemon.run(lines=_stdin_lines() if text_input else None)
+
+    running = asyncio.ensure_future(start_and_run())
+    grace: list[asyncio.TimerHandle] = []
+
+    def terminate() -> None:  # finish through the supervisor; cut the start-up or a slow stop after a grace time
+        daemon.stop("SIGTERM")
+        grace.append(loop.call_later(STOP_GRACE_S, running.cancel))
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError):  # not on this platform / not the main thread
+        pass
+    try:
+        await running
     except asyncio.CancelledError:
         log.info("stopping")
     finally:
+        for timer in grace:
+            timer.cancel()  # the clean-up below is never cut short by the grace timer
         notifier.stopping()
         await daemon.aclose()
         daemon.orchestrator.executor.close()

@@ -71,6 +71,7 @@ class Hearing:
     text: str  # the transcript, with the wake phrase restored when the audio says it was said
     self_heard: bool  # it repeats what LOKI just said
     overlaps_voice: bool
+    heard_at: float = 0.0  # monotonic time the transcript was ready
 
     @property
     def answers_a_question(self) -> bool:
@@ -196,7 +197,7 @@ class Recognizer:
                     text, transcript.language or "en", speech_end_at=utt.speech_end_at, stt_ms=transcript.stt_ms
                 )
             )
-        return Hearing(transcript, text, self_heard, utt.overlaps_voice)
+        return Hearing(transcript, text, self_heard, utt.overlaps_voice, time.monotonic())
 
     async def confirm_wake(self, utt: Utterance, hearing: Hearing) -> Hearing:
         """What was heard, with the wake phrase restored when the audio says it was said (a misheard "hey loki")."""
@@ -228,7 +229,7 @@ class Recognizer:
         transcript = hearing.transcript
         command = decision.text
         timings = {"stt": round(transcript.stt_ms, 1), "audio": round(utt.duration_s * 1000, 1)}
-        heard_at = time.monotonic()
+        heard_at = hearing.heard_at
         rescued = await self._rescue(utt, hearing.text, command, transcript)
         if rescued is not None:
             log.info(
@@ -272,7 +273,7 @@ class Recognizer:
                 return Outcome("nothing")
             woke = True  # push-to-talk wakes LOKI and is heard
         hearing = await self.confirm_wake(utt, hearing)
-        if situation.answering and hearing.answers_a_question:
+        if now().answering and hearing.answers_a_question:  # (asked again: the question may have timed out meanwhile)
             return Outcome("answer", hearing.text, woke=woke)
         decision = self.decide(utt, hearing, now())
         if decision.interrupt and decision.kind != "drop":

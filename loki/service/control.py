@@ -135,15 +135,27 @@ def own_folder(folder: Path) -> Path:
 
 
 def peer_credentials(sock: Any) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process at the other end of a Unix socket (`SO_PEERCRED`)."""
+    """(pid, uid, gid) of the process at the other end of a Unix socket (`SO_PEERCRED`, Linux)."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, gid = struct.unpack("3i", raw)
     return pid, uid, gid
 
 
+def peer_uid(sock: Any) -> int | None:
+    """The uid at the other end of a Unix socket: `SO_PEERCRED` on Linux, `LOCAL_PEERCRED` on macOS/BSD; None if unknown."""
+    if hasattr(socket, "SO_PEERCRED"):
+        return peer_credentials(sock)[1]
+    local_peercred = getattr(socket, "LOCAL_PEERCRED", 0x001)  # struct xucred: u_int version, uid_t uid, ...
+    try:
+        raw = sock.getsockopt(0, local_peercred, struct.calcsize("2I"))
+    except OSError:
+        return None
+    return int(struct.unpack("2I", raw[: struct.calcsize("2I")])[1])
+
+
 def peer_allowed(sock: Any, uid: int | None = None) -> bool:
-    """True when the peer runs as `uid` (default: our own user); nobody else may drive LOKI."""
-    return peer_credentials(sock)[1] == (os.getuid() if uid is None else uid)
+    """True when the peer runs as `uid` (default: our own user); nobody else may drive LOKI (unknown: refused)."""
+    return peer_uid(sock) == (os.getuid() if uid is None else uid)
 
 
 # Events as JSON --------------------------------------------------------------------------------
@@ -334,7 +346,7 @@ def _parse(raw: bytes) -> dict[str, Any]:
     """A request object with a known `op` (and the `text` of a `say`), else the error reply to send."""
     try:
         request = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # (JSONDecodeError is a ValueError)
         request = None
     if not isinstance(request, dict) or request.get("op") not in OPS:
         return _error("bad_request", f"send one JSON object per line, with 'op' one of: {', '.join(OPS)}")
@@ -346,6 +358,16 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return request
 
 
+def _check_folder(folder: Path) -> None:
+    """Refuse a socket folder another user made (under /tmp anyone could have made it first)."""
+    try:
+        info = folder.lstat()
+    except FileNotFoundError:
+        return  # nothing there: NotRunning follows
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o022:
+        raise ControlError(f"{folder} is not a private folder of this user: not talking to what is in it")
+
+
 # The client --------------------------------------------------------------------------------------
 class ControlClient:
     """One connection to a running LOKI; every read and write has a deadline.
@@ -355,6 +377,7 @@ class ControlClient:
 
     def __init__(self, path: Path | None = None, *, timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.path = path or socket_path()
+        _check_folder(self.path.parent)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout_s)
         try:
@@ -368,6 +391,9 @@ class ControlClient:
         except OSError as exc:
             self._sock.close()
             raise ControlError(f"cannot reach LOKI at {self.path}: {exc}") from exc
+        if not peer_allowed(self._sock):
+            self._sock.close()
+            raise ControlError(f"{self.path} is served by another user's program: not talking to it")
         self._file = self._sock.makefile("rb")
 
     def __enter__(self) -> ControlClient:

@@ -23,12 +23,15 @@ class ReplyQueue:
     def __init__(self, voice: Voice, publish: Callable[[Event], None]) -> None:
         self.voice = voice
         self.publish = publish
-        self._queue = EventQueue()
+        self._queue = EventQueue(maxsize=1 << 30)  # never drops a reply on overflow: each one has a waiter
+        self._closed = False
         self._waiting: dict[int, asyncio.Future[None]] = {}
         self._running = False
 
     async def say(self, text: str, language: str = "en") -> None:
         """Say `text` after the replies already waiting (at once when the queue is not running)."""
+        if self._closed:
+            return
         event = Speak(text, language)
         self.publish(event)
         if not self._running:
@@ -64,7 +67,8 @@ class ReplyQueue:
             self._running = False
 
     def close(self) -> None:
-        """End `run()`; replies still waiting are released unsaid."""
+        """End `run()`; replies still waiting are released unsaid, later ones are not said."""
+        self._closed = True
         self._queue.put(None)
         for future in self._waiting.values():
             if not future.done():

@@ -17,29 +17,35 @@ REPEAT_WINDOW_S = 8.0
 
 @dataclass
 class Said:
-    """A text LOKI said (or is saying: `ended_at` None)."""
+    """A sentence LOKI played (or is playing: `ended_at` None)."""
 
     text: str
     started_at: float
     ended_at: float | None = None
-    played: bool = True  # False: noted when asked for (it may never reach the speaker)
 
 
 class SaidRecord:
-    """Replies as they are asked for (`add`) and sentences as they play (`started`/`ended`)."""
+    """Replies as they are asked for (`add`, kept `WORDS_KEPT_S`) and sentences as they play (`started`/`ended`).
+
+    The two are kept apart: a streamed reply adds one piece per token, and must never push the
+    sentence playing now out of the record.
+    """
 
     def __init__(self, keep: int = 64) -> None:
-        self._said: deque[Said] = deque(maxlen=keep)
+        self._played: deque[Said] = deque(maxlen=keep)
+        self._asked: deque[tuple[float, str]] = deque()
 
     def add(self, text: str, at: float | None = None) -> None:
         """Remember text LOKI is about to say (a reply, or a piece of a streamed one)."""
         now = time.monotonic() if at is None else at
-        self._said.append(Said(text, now, now, played=False))
+        while self._asked and now - self._asked[0][0] > WORDS_KEPT_S:
+            self._asked.popleft()
+        self._asked.append((now, text))
 
     def started(self, text: str, at: float) -> Said:
         """A sentence began to play; `ended()` closes it."""
         said = Said(text, at)
-        self._said.append(said)
+        self._played.append(said)
         return said
 
     @staticmethod
@@ -50,19 +56,17 @@ class SaidRecord:
 
     def all_ended(self, at: float) -> None:
         """Everything stopped playing (the queue drained or faded out)."""
-        for said in self._said:
+        for said in self._played:
             self.ended(said, at)
 
-    def _recent(self, within_s: float, now: float, *, played: bool = False) -> list[str]:
-        return [
-            s.text
-            for s in self._said
-            if (s.played or not played) and (s.ended_at is None or now - s.ended_at <= within_s)
-        ]
+    def _played_within(self, within_s: float, now: float) -> list[str]:
+        return [s.text for s in self._played if s.ended_at is None or now - s.ended_at <= within_s]
 
     def foreign(self, transcript: str) -> str:
         """The transcript's words that LOKI did not say lately (its own words removed)."""
-        said = {w for text in self._recent(WORDS_KEPT_S, time.monotonic()) for w in words(text)}
+        now = time.monotonic()
+        texts = self._played_within(WORDS_KEPT_S, now) + [t for at, t in self._asked if now - at <= WORDS_KEPT_S]
+        said = {w for text in texts for w in words(text)}
         return " ".join(w for w in words_of(transcript) if words(w)[0] not in said)
 
     def repeats(
@@ -74,5 +78,5 @@ class SaidRecord:
         """
         if len(words(text)) < min_words:
             return False
-        recent = self._recent(within_s, time.monotonic(), played=True)
+        recent = self._played_within(within_s, time.monotonic())
         return bool(recent) and echo_score(text, " ".join(recent)) >= threshold
