@@ -13,7 +13,8 @@
 - wake: "hey loki" alone in varied voices (caught?), and speech without it (commands, the shared
   human keyword recording, other wake words): never a wake.
 
---language ru: «эй локи, <команда>» in espeak-ng's Russian voices, with LOKI_LANGUAGE=ru.
+--language ru: «эй локи, <команда>» in festival's Russian voice at three speeds (espeak-ng's Russian voices
+when festival is not installed), with LOKI_LANGUAGE=ru.
 --say-wake "hey jarvis" with --set LOKI_WAKE_MODEL=...: the clips say another phrase (an openWakeWord
 model's); the shared clip of that phrase leaves the negatives.
 Prints medians; reports the load average before and after (the machine is shared).

@@ -50,13 +50,13 @@ EN_COMMANDS = [
     ("switch to the previous tab", clips.Voice("piper")),
     ("next tab", clips.Voice("piper", length_scale=1.1)),
 ]
-RU_COMMANDS = [
-    ("сегодня хорошая погода", clips.Voice("espeak", "ru", 130)),
-    ("открой браузер", clips.Voice("espeak", "ru", 140)),
-    ("закрой окно", clips.Voice("espeak", "ru+f3", 140)),
-    ("сделай громче", clips.Voice("espeak", "ru", 150)),
-    ("который час", clips.Voice("espeak", "ru+m3", 130)),
-    ("следующий трек", clips.Voice("espeak", "ru", 140)),
+RU_COMMANDS = [  # festival's Russian voice (festival + festvox-ru): Whisper cannot make out espeak-ng's
+    ("сегодня хорошая погода", clips.festival_ru(1.15)),
+    ("открой браузер", clips.festival_ru(1.0)),
+    ("закрой окно", clips.festival_ru(1.0)),
+    ("сделай громче", clips.festival_ru(0.9)),
+    ("который час", clips.festival_ru(1.15)),
+    ("следующий трек", clips.festival_ru(1.0)),
 ]
 
 

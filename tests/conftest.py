@@ -30,6 +30,23 @@ def _need(*programs: str) -> None:
         pytest.skip(f"needs {', '.join(missing)}: run the README's test command to install it")
 
 
+@pytest.fixture(scope="session")
+def festival_ru():
+    """festival's Russian voice (festvox-ru), for Russian clips: espeak-ng's Russian is too garbled for Whisper.
+
+    Skips with the reason when festival or festvox-ru is missing; fails under CI (`scripts/setup.sh test`
+    installs both).
+    """
+    from loki.listen import clips
+
+    problem = clips.festival_ru_missing()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install festival and festvox-ru (scripts/setup.sh test): {problem}")
+        pytest.skip(f"needs festival's Russian voice: {problem}")
+    return clips.festival_ru()
+
+
 def _wait_for(check, what: str, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

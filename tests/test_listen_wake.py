@@ -250,9 +250,17 @@ def test_replay_command_line_prints_one_json_line_per_turn(tmp_path: Path, liste
         assert line["timings_ms"]["speech_end_to_transcript"] <= line["timings_ms"]["speech_end_to_action"]
 
 
+def test_russian_clips_come_in_festivals_voice_at_three_speeds(festival_ru: clips.Voice) -> None:
+    voices = clips.voices_ru()
+    assert [v.engine for v in voices] == ["festival"] * 3 and festival_ru in voices
+    seconds = [len(clips.say("закрой вкладку", v)) / 16000 for v in voices]
+    assert seconds == sorted(seconds) and seconds[-1] > seconds[0] * 1.2, seconds  # slower really is slower
+
+
 @pytest.mark.models
-async def test_russian_wake_phrase_then_command(tmp_path: Path) -> None:
-    """LOKI_LANGUAGE=ru: «эй локи», a pause, «закрой вкладку» -> close the tab (multilingual base model)."""
+async def test_russian_wake_phrase_then_command(tmp_path: Path, festival_ru: clips.Voice) -> None:
+    """LOKI_LANGUAGE=ru: «эй локи», a pause, «закрой вкладку» -> close the tab (multilingual base model,
+    festival's Russian voice)."""
     settings = settings_from(
         {
             "LOKI_LANGUAGE": "ru",
@@ -263,7 +271,7 @@ async def test_russian_wake_phrase_then_command(tmp_path: Path) -> None:
             "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
         }
     )
-    voice = clips.Voice("espeak", "ru", 150)
+    voice = festival_ru
     audio = _spaced([clips.join(clips.say("эй локи", voice), clips.silence(1.0), clips.say("закрой вкладку", voice))])
     events: list[Event] = []
     results = await replay(audio, settings, on_event=events.append)

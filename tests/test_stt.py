@@ -88,6 +88,11 @@ def _espeak(text: str, voice: str = "en-us", speed_wpm: int = 160) -> np.ndarray
     return clips.join(clips.silence(0.3), clips.espeak(text, voice, speed_wpm), clips.silence(0.3))
 
 
+def _russian(text: str, voice: clips.Voice) -> np.ndarray:
+    """`text` in festival's Russian voice (the `festival_ru` fixture), with a little silence either side."""
+    return clips.join(clips.silence(0.3), clips.say(text, voice), clips.silence(0.3))
+
+
 # Real recordings -------------------------------------------------------------------------
 def test_real_recording_takes_the_fast_path(english: Transcriber, testdata: Path) -> None:
     transcript = english.transcribe_file(testdata / LIGHT)
@@ -306,9 +311,8 @@ def test_guards_recognise_loops_and_stock_phrases() -> None:
 
 
 # Languages -------------------------------------------------------------------------------
-def test_russian_with_the_multilingual_base_model(multilingual: Transcriber) -> None:
-    _need(programs=("espeak-ng",))
-    audio = _espeak("сегодня хорошая погода", "ru", 130)
+def test_russian_with_the_multilingual_base_model(multilingual: Transcriber, festival_ru: clips.Voice) -> None:
+    audio = _russian("сегодня хорошая погода", clips.festival_ru(1.15))
     for language in ("ru", None):  # forced, then detected (LOKI_LANGUAGE=auto)
         transcript = multilingual.transcribe(audio, language=language)
         assert transcript.model == "base" and transcript.language == "ru"
@@ -317,18 +321,20 @@ def test_russian_with_the_multilingual_base_model(multilingual: Transcriber) -> 
     assert english.language == "en" and _words(english.text) == "open the file manager"
 
 
-def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transcriber) -> None:
+def test_russian_commands_are_not_put_in_the_speakers_mouth(
+    multilingual: Transcriber, festival_ru: clips.Voice
+) -> None:
     """base copied a Russian spoken-to prompt («Эй Локи, открой браузер. …») over what was said."""
-    _need(programs=("espeak-ng",))
-    for text, voice in (("закрой окно", "ru"), ("прокрути вниз", "ru+m3"), ("отмени", "ru+m3")):
-        audio = clips.with_noise(clips.say(f"эй локи, {text}", clips.Voice("espeak", voice, 175)), seed=1)
+    for text, speed in (("закрой окно", 1.0), ("прокрути вниз", 0.9), ("отмени", 0.9)):
+        audio = clips.with_noise(clips.say(f"эй локи, {text}", clips.festival_ru(speed)), seed=1)
         transcript, given = _decoded_with_previous_text(multilingual, audio, language="ru")
         assert given and set(given) == {""}, given  # the decoder is given no previous text in Russian
         heard = transcript.text.lower()
         assert "браузер" not in heard and "тише" not in heard, (text, heard)
-    # A loop never reaches the user. Slow «эй локи, закрой окно» looped on the short window, and without a
-    # repetition penalty on the full window too ("и и и и ..." for 400 tokens, 4 s) on some CPUs' kernels.
-    audio = clips.with_noise(clips.say("эй локи, закрой окно", clips.Voice("espeak", "ru", 140)), seed=1)
+    # A loop never reaches the user. Slow «эй локи, закрой окно» (in espeak-ng's voice) looped on the short
+    # window, and without a repetition penalty on the full window too ("и и и и ..." for 400 tokens, 4 s) on
+    # some CPUs' kernels.
+    audio = clips.with_noise(clips.say("эй локи, закрой окно", clips.festival_ru(1.15)), seed=1)
     for penalty in (1.3, 1.0):  # no vocabulary rescoring, as in the daemon with no profiles
         plain = Transcriber(multilingual.settings, options=SttOptions(loop_repetition_penalty=penalty))
         plain._model = multilingual.load()
@@ -338,10 +344,9 @@ def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transc
             assert transcript.fallback and "repetition penalty" not in transcript.fallback, transcript
         elif transcript.fallback:  # kept because it no longer looped with the penalty
             assert penalty != 1.0 and "repetition penalty" in transcript.fallback, transcript
-    # The same guards on a repetition no CPU's kernels can miss, a phrase really said three times (espeak-ng's
-    # Russian is too garbled for base to repeat it word for word). With no penalty the short window's answer
-    # is thrown away and the full window's kept up to the end of its first round; the penalty's answer
-    # varies with the kernels ("Open the file manager. open, File Manager"), but is never a loop.
+    # The same guards on a repetition no CPU's kernels can miss, a phrase really said three times. With no
+    # penalty the short window's answer is thrown away and the full window's kept up to the end of its first
+    # round; the penalty's answer varies with the kernels ("Open the file manager. open, File Manager"), but is never a loop.
     audio = _espeak("open the file manager. open the file manager. open the file manager.", "en-us", 160)
     for penalty in (1.3, 1.0):
         plain = Transcriber(multilingual.settings, options=SttOptions(loop_repetition_penalty=penalty))
@@ -352,9 +357,9 @@ def test_russian_commands_are_not_put_in_the_speakers_mouth(multilingual: Transc
     assert _words(transcript.text) == "open the file manager", transcript
 
 
-def test_an_english_only_model_refuses_russian(english: Transcriber) -> None:
+def test_an_english_only_model_refuses_russian(english: Transcriber, festival_ru: clips.Voice) -> None:
     with pytest.raises(SttError, match="English-only"):
-        english.transcribe(_espeak("открой браузер", "ru", 140), language="ru")
+        english.transcribe(_russian("открой браузер", festival_ru), language="ru")
 
 
 def test_input_arrays_are_normalised() -> None:

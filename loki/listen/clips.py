@@ -1,4 +1,5 @@
-"""Synthetic speech clips (espeak-ng voices and the embedded Piper voice) for tests, benchmarks and wake checks.
+"""Synthetic speech clips (espeak-ng voices, festival's Russian voice and the embedded Piper voice) for tests,
+benchmarks and wake checks.
 
 Every clip comes back as float32 mono at 16 kHz, so it can be fed to a fake microphone directly.
 """
@@ -77,16 +78,19 @@ FESTIVAL_RU = "msu_ru_nsh_clunits"
 
 
 def festival(text: str, voice: str = FESTIVAL_RU, length_scale: float = 1.0) -> np.ndarray:
-    """`text` said by festival's `voice` (UTF-8 text; `length_scale` > 1 is slower), as 16 kHz float32."""
+    """`text` said by festival's `voice` (UTF-8 text), as 16 kHz float32.
+
+    `length_scale` > 1 is slower and lower, like a tape played slower: the Russian voice is a unit-selection
+    (clunits) voice, which ignores festival's Duration_Stretch, so the recording itself is stretched.
+    """
     exe = shutil.which("text2wave")
     if exe is None:
         raise TtsError("festival is not installed (apt install festival festvox-ru).", code="no_festival")
     with tempfile.TemporaryDirectory() as tmp:
         source, out = Path(tmp) / "text.txt", Path(tmp) / "out.wav"
         source.write_text(text, encoding="utf-8")
-        stretch = f"(Parameter.set 'Duration_Stretch {length_scale:g})"
         run = subprocess.run(
-            [exe, "-eval", f"(voice_{voice})", "-eval", stretch, "-o", str(out), str(source)],
+            [exe, "-eval", f"(voice_{voice})", "-o", str(out), str(source)],
             capture_output=True,
             check=False,
             timeout=60,
@@ -96,13 +100,30 @@ def festival(text: str, voice: str = FESTIVAL_RU, length_scale: float = 1.0) -> 
         with wave.open(str(out)) as w:
             rate = w.getframerate()
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-    return resample(pcm, rate, SAMPLE_RATE_HZ)
+    return resample(pcm, round(rate / length_scale), SAMPLE_RATE_HZ)
+
+
+def festival_ru(length_scale: float = 1.0) -> Voice:
+    """festival's Russian voice (festvox-ru) at `length_scale` (> 1 is slower and lower)."""
+    return Voice("festival", FESTIVAL_RU, length_scale=length_scale)
+
+
+@lru_cache(maxsize=1)
+def festival_ru_missing() -> str | None:
+    """Why festival's Russian voice cannot speak here (festival or festvox-ru not installed), or None if it can."""
+    if shutil.which("text2wave") is None:
+        return "festival is not installed (apt install festival festvox-ru)"
+    try:
+        festival("да")
+    except (TtsError, OSError, subprocess.SubprocessError) as exc:
+        return f"festival cannot speak Russian (apt install festvox-ru): {exc}"
+    return None
 
 
 def voices_ru() -> list[Voice]:
     """Russian voices: festival's at three speeds when it is installed, else espeak-ng's variants."""
-    if shutil.which("text2wave"):
-        return [Voice("festival", FESTIVAL_RU, length_scale=s) for s in (0.9, 1.0, 1.15)]
+    if festival_ru_missing() is None:
+        return [festival_ru(s) for s in (0.9, 1.0, 1.15)]
     return [Voice("espeak", name, speed) for name in ESPEAK_VOICES_RU for speed in (140, 175)]
 
 
