@@ -132,6 +132,37 @@ def test_the_mapping_goes_through_the_frame() -> None:
     assert json.loads(json.dumps(window.as_dict()))["image"] == [450, 310]
 
 
+@pytest.mark.parametrize("convention", list(Convention))
+def test_an_offset_monitor_layout_maps_back_within_2_px(convention: Convention) -> None:
+    """mss-style monitors (the left one at negative x, lower, smaller), captured downscaled, found and mapped back."""
+    from PIL import Image, ImageDraw
+
+    from loki.screen.calibrate import find_targets
+    from loki.screen.fake import ImageScreen
+
+    whole = MSS_MONITORS[0]
+    image = Image.new("RGB", (whole["width"], whole["height"]), "white")
+    marks = {1: [(-1000, 900), (-1800, 1450)], 2: [(1500, 300), (2500, 1550)]}
+    draw = ImageDraw.Draw(image)
+    for points in marks.values():
+        for x, y in points:
+            px, py = x - whole["left"], y - whole["top"]
+            draw.rectangle((px - 8, py - 8, px + 8, py + 8), fill=(255, 0, 0))
+    screen = ImageScreen(image, MSS_MONITORS, load_display_profile(REPO / "profiles" / "display" / "hidpi-2x.toml"))
+    screen.active = Box(-1500, 650, 900, 620)
+    shots = screen.every_monitor(longest=1000)
+    assert [s.frame.monitor.scale for s in shots] == [2.0, 2.0]
+    for shot in [*shots, screen.window(longest=300)]:
+        expected = [p for points in marks.values() for p in points if shot.frame.crop.contains(*p)]
+        found = find_targets(shot)
+        assert len(found) == len(expected) >= 1
+        for point in found:
+            written = convert(point[0], point[1], shot.frame, Convention.PIXELS, convention)
+            digits = 3 if convention is Convention.UNIT else 0
+            x, y = image_to_click(round(written[0], digits), round(written[1], digits), shot.frame, convention)
+            assert min(math.hypot(x - ex, y - ey) for ex, ey in expected) <= 2, (shot.frame, point)
+
+
 def test_model_settings_name_their_convention() -> None:
     assert MODEL_CONVENTIONS["qwen25"] is Convention.PIXELS
     assert MODEL_CONVENTIONS["qwen3"] is Convention.PERMILLE

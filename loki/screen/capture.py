@@ -166,6 +166,16 @@ class Screen:
         """What mss reports: index 0 the whole virtual screen, then each monitor."""
         return [Monitor.from_mss(i, entry) for i, entry in enumerate(self._mss.monitors)]
 
+    def _pixels(self, left: int, top: int, width: int, height: int) -> Any:
+        """The rectangle's pixels as a PIL RGB image (what a fake screen replaces)."""
+        from PIL import Image
+
+        try:
+            raw = self._mss.grab({"left": left, "top": top, "width": width, "height": height})
+        except Exception as exc:  # mss.exception.ScreenShotError and X errors
+            raise ScreenError(f"The screen could not be captured: {exc}", code="screen") from exc
+        return Image.frombytes("RGB", raw.size, raw.rgb)
+
     def virtual(self) -> Monitor:
         """The whole virtual screen (index 0)."""
         return self.detected()[0]
@@ -194,11 +204,7 @@ class Screen:
                 f"({int(whole.width)}x{int(whole.height)}+{int(whole.left)}+{int(whole.top)}): check the display profile's layout",
                 code="screen",
             )
-        try:
-            raw = self._mss.grab({"left": left, "top": top, "width": width, "height": height})
-        except Exception as exc:  # mss.exception.ScreenShotError and X errors
-            raise ScreenError(f"The screen could not be captured: {exc}", code="screen") from exc
-        image = Image.frombytes("RGB", raw.size, raw.rgb)
+        image = self._pixels(left, top, width, height)
         size = fit_size(image.width, image.height, longest)
         if size != image.size:
             image = image.resize(size, Image.Resampling.BICUBIC)
