@@ -399,7 +399,8 @@ def test_a_click_offset_in_the_profile_moves_every_click_by_it(xserver: str, tmp
     assert moved == {(7, -4)}
     assert report["click_offset"] == [7, -4] and report["suggested_click_offset"] == [0, 0]
     assert math.isclose(report["median_px"], math.hypot(7, 4), abs_tol=0.01)
-    human = _loki("screen", "calibrate", "--profile", str(profile))
+    _xdotool("mousemove", "700", "500")
+    human = _loki("screen", "calibrate", env={**os.environ, "LOKI_DISPLAY_PROFILE": str(profile)})  # the setting
     assert "put click_offset = [0, 0] in the display profile" in human.stdout
 
 
@@ -425,3 +426,39 @@ def test_calibrate_stops_plainly_with_the_mouse_in_a_corner(xserver: str) -> Non
     assert done.returncode == 1
     assert json.loads(done.stdout)["error"] == "fail_safe"
     assert "move it away" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_two_real_monitors_if_this_x_server_can_show_them(xserver: str, tmp_path: Path) -> None:
+    """Two X screens under Xinerama: the real multi-monitor case, where the X server can show it."""
+    display = f":{200 + os.getpid() % 100}"
+    server = subprocess.Popen(
+        ["Xvfb", display, "+xinerama", "-screen", "0", "800x600x24", "-screen", "1", "640x480x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    script = (
+        "import json; from loki.screen.capture import Screen\n"
+        "with Screen() as s:\n"
+        "    shots = s.every_monitor()\n"
+        "    print(json.dumps([[sh.frame.as_dict(), list(sh.image.size)] for sh in shots]))\n"
+    )
+    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
+    try:
+        for _ in range(100):
+            done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=30)
+            if done.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.terminate()
+        server.wait(5)
+    shots = json.loads(done.stdout)
+    if len(shots) < 2:
+        pytest.skip(
+            "Xvfb with two screens under +xinerama still shows mss one monitor (RandR reports a single output); "
+            "two monitors are tested as one wide screen described by a display profile, and offset layouts "
+            "on mss-style monitor lists"
+        )
+    assert [s[1] for s in shots] == [[800, 600], [640, 480]]
+    assert shots[1][0]["crop"]["left"] == 800

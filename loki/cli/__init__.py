@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("screen", "the screen: calibrate the clicks (targets in a window, clicked through the screenshot mapping)")
     p.add_argument("action", choices=("calibrate",))
     p.add_argument(
-        "--profile", default="", help="display profile: a name in profiles/display/, a .toml path, or 'none'"
+        "--profile",
+        default="",
+        help="display profile: a name in profiles/display/, a .toml path, or 'none' (default: LOKI_DISPLAY_PROFILE)",
     )
     p.add_argument(
         "--convention",

@@ -31,7 +31,8 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     as_json = bool(args.json)
     with Screen() as probe:
         whole = probe.virtual()
-    profile = display_profile(args.profile or "", settings, (whole.width, whole.height))
+    name = args.profile or settings.actions.display_profile
+    profile = display_profile(name, settings, (whole.width, whole.height))
     convention = Convention(MODEL_CONVENTIONS.get(args.convention, args.convention))
     with Screen(profile) as screen:
         return _calibrate(args, screen, convention, as_json)
