@@ -150,6 +150,11 @@ class Settings:
     screenshot_dir: str = _setting(
         "LOKI_SCREENSHOT_DIR", "", "Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures)."
     )
+    display_profile: str = _setting(
+        "LOKI_DISPLAY_PROFILE",
+        "",
+        "A display profile for clicks on the screen: a name in profiles/display/, a .toml path, or none (default: the one whose screen size matches, if any).",
+    )
     # Listening
     wake_phrase: str = _setting("LOKI_WAKE_PHRASE", "hey loki", "The spoken wake phrase.")
     wake_engine: str = _setting(
@@ -498,6 +503,8 @@ class ActionSettings(_Group):
     """Most the volume may change in one turn, in percentage points."""
     screenshot_dir: str = ""
     """Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures)."""
+    display_profile: str = ""
+    """A display profile for clicks on the screen: a name in profiles/display/, a .toml path, or none (default: the one whose screen size matches, if any)."""
     # Global
     dry_run: bool = False
     """1: plan and report actions, never touch the desktop."""

@@ -188,6 +188,7 @@ _EVERY_SETTING_CHANGED = {
     "LOKI_VOLUME_MAX_PERCENT": "80",
     "LOKI_VOLUME_TURN_MAX_PERCENT": "20",
     "LOKI_SCREENSHOT_DIR": "/srv/shots",
+    "LOKI_DISPLAY_PROFILE": "side-by-side",
     "LOKI_WAKE_PHRASE": "hey jarvis",
     "LOKI_WAKE_ENGINE": "porcupine",
     "LOKI_WAKE_MODEL": "jarvis",

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from loki.config import Settings, load_settings
 from loki.errors import ConfigError, LokiError
+from loki.screen.coords import MODEL_CONVENTIONS, Convention
 
 log = logging.getLogger("loki")
 
@@ -73,6 +74,7 @@ _STAGE_COMMANDS = {
     "profiles": ("loki.cli.profiles", "cmd_profiles"),
     "service": ("loki.cli.service", "command"),
     "stats": ("loki.cli.stats", "command"),
+    "screen": ("loki.cli.screen", "command"),
     # The running daemon, through its control socket (loki.cli.control):
     "status": ("loki.cli.control", "command"),
     "sleep": ("loki.cli.control", "command"),
@@ -192,6 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plot", metavar="FILE.png", help="also draw the latency of each stage over time into this PNG")
     p.set_defaults(handler=_stage_command("stats"))
+
+    p = add("screen", "the screen: calibrate the clicks (targets in a window, clicked through the screenshot mapping)")
+    p.add_argument("action", choices=("calibrate",))
+    p.add_argument(
+        "--profile",
+        default="",
+        help="display profile: a name in profiles/display/, a .toml path, or 'none' (default: LOKI_DISPLAY_PROFILE)",
+    )
+    p.add_argument(
+        "--convention",
+        default="pixels",
+        choices=list(dict.fromkeys([*map(str, Convention), *MODEL_CONVENTIONS])),
+        help="write each seen point this way before mapping it back (pixels, unit 0-1, permille 0-1000, or a model)",
+    )
+    p.add_argument(
+        "--image-size", type=int, default=0, metavar="PX", help="scale screenshots down to this longer side first"
+    )
+    p.add_argument("--tolerance", type=float, default=2.0, metavar="PX", help="largest error that passes (default 2)")
+    p.set_defaults(handler=_stage_command("screen"))
     # The running daemon, through its control socket ($XDG_RUNTIME_DIR/loki/control.sock).
     for name, help_text in (
         ("status", "what the running LOKI is doing: state, sleep, microphone, models, the last turn"),
