@@ -92,10 +92,15 @@ def cut_loop(text: str, *, times: int = 3) -> str:
     return text[:end] + re.match(r"[.!?…]*", text[end:]).group()  # type: ignore[union-attr]
 
 
+LONGEST_LOOP_WORDS = 16
+"""Phrases up to this many words are looked for as loops: over clicks the decoder repeated the 9-word
+"I'm going to go back to the next video." ten times (CT2_FORCE_CPU_ISA=GENERIC), which a limit of 8 missed."""
+
+
 def _first_run(words: Sequence[str], need: Callable[[int], int]) -> tuple[int, int, int] | None:
     """(start, n, times) of the first n-gram repeated at least need(n) times in a row."""
     count = len(words)
-    for n in range(1, min(8, count // 2) + 1):
+    for n in range(1, min(LONGEST_LOOP_WORDS, count // 2) + 1):
         for start in range(0, count - n * need(n) + 1):
             gram = words[start : start + n]
             times = 1
