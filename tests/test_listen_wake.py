@@ -132,7 +132,11 @@ async def test_wake_phrase_is_caught_in_varied_voices(listen_settings: Settings,
     parts = [clips.with_noise(clips.say("hey loki", v), snr_db=30, seed=i) for i, v in enumerate(TRUE_TRIGGER_VOICES)]
     results, wakes = await _run(_spaced(parts, gap_s=1.2), listen_settings, transcriber)
     assert len(wakes) >= 0.9 * len(parts), [str(v) for v in TRUE_TRIGGER_VOICES]
-    assert results == []  # the phrase alone opens a window; nothing to do
+    # The phrase alone opens a window; nothing to do. A clip misheard outright (once in CI: "love you.")
+    # lands in the window opened by the one before and is routed: it may only be one of the clips the
+    # wake count above missed, and it must not act.
+    assert len(results) <= len(parts) - len(wakes), [r.text for r in results]
+    assert not [r.actions for r in results if r.actions], [r.text for r in results]
 
 
 @pytest.mark.models
