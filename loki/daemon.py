@@ -73,6 +73,7 @@ class Daemon:
         recognizer: utterances to commands (None: no speech recognition).
         mic: the microphone (None: commands come as text lines).
         voice: LOKI's voice (None: replies are only reported).
+        replies: the replies waiting to be said, in front of `voice` (the orchestrator's `reply`).
         wake: the wake-word setup.
         on_turn: called with (TurnResult, CommandHeard) after every turn.
         stages: more supervised stages to run beside the built-in ones (name -> coroutine function).
@@ -90,6 +91,7 @@ class Daemon:
         recognizer: Recognizer | None = None,
         mic: Microphone | None = None,
         voice: Voice | None = None,
+        replies: ReplyQueue | None = None,
         on_turn: Callable[[TurnResult, CommandHeard], None] | None = None,
         stages: dict[str, Callable[[], Awaitable[None]]] | None = None,
         models: dict[str, str] | None = None,
@@ -130,7 +132,7 @@ class Daemon:
             on_result=self._turn_over,
             on_done=self._next_command,
         )
-        self.replies = ReplyQueue(voice, self.bus.publish) if voice is not None else None
+        self.replies = replies
         self._cutting: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._pending_listen: asyncio.Future[str] | None = None
@@ -283,17 +285,6 @@ class Daemon:
         except Exception:
             log.exception("interrupting the voice failed")
 
-    # Speaking ---------------------------------------------------------------------------------
-    async def say(self, text: str, language: str = "en") -> None:
-        """Say a reply after the ones already waiting (the orchestrator's `reply`); barge-in drops it."""
-        if self.replies is not None:
-            await self.replies.say(text, language)
-
-    async def stream(self, pieces: AsyncIterator[str], language: str = "en") -> None:
-        """Say a reply arriving in pieces."""
-        if self.replies is not None:
-            await self.replies.stream(pieces, language)
-
     # Spoken confirmation ------------------------------------------------------------------
     async def listen(self, timeout_s: float) -> str | None:
         """The user's next utterance as text (no wake word needed), or None after `timeout_s` of nothing.
@@ -437,8 +428,8 @@ class Daemon:
         """ "Wake up" was heard: say so, and listen for a command without the wake word."""
         self._earcon("listening")
         self._followup_pending = True
-        if self.voice is not None:
-            self._spawn(self.say(AWAKE[language], language), "awake")
+        if self.replies is not None:
+            self._spawn(self.replies(AWAKE[language], language), "awake")
 
     # Turns ----------------------------------------------------------------------------------
     async def handle(self, command: CommandHeard) -> TurnResult | None:

@@ -6,7 +6,7 @@ Only this module (and the command line above it) knows which concrete stage goes
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +148,7 @@ def build_daemon(
     from loki.listen.gate import CommandGate
     from loki.listen.recognizer import Recognizer
     from loki.listen.wake import build_wake
+    from loki.tts.replies import ReplyQueue
     from loki.tts.said import SaidRecord
 
     bus = bus or EventBus()
@@ -169,15 +170,15 @@ def build_daemon(
     async def interrupt() -> None:
         await holder["daemon"].interrupt("stop")
 
-    reply = _QueuedReply(holder) if voice is not None else None
-    confirm = _spoken_confirm(settings, reply, listen) if reply is not None else None
+    replies = ReplyQueue(voice, bus.publish) if voice is not None else None  # the orchestrator's `reply`
+    confirm = _spoken_confirm(settings, replies, listen) if replies is not None else None
     extra: dict[str, Any] = {"driver_factory": driver_factory} if driver_factory is not None else {}
     if context is not None:
         extra["context"] = context
     orchestrator = build_orchestrator(
         settings,
         profiles=profiles,
-        reply=reply,
+        reply=replies,
         confirm=confirm,
         publish=bus.publish,
         interrupt=interrupt,
@@ -218,6 +219,7 @@ def build_daemon(
         recognizer=recognizer,
         mic=mic,
         voice=voice,
+        replies=replies,
         on_turn=on_turn,
         stages={
             **(stages or {}),
@@ -244,19 +246,6 @@ def models_in_use(
         if llm is not None:
             models["llm"] = f"{llm.name} {settings.llm_model}".strip()
     return models
-
-
-class _QueuedReply:
-    """The orchestrator's `reply`: the daemon's queued speech (the daemon is built after the orchestrator)."""
-
-    def __init__(self, holder: dict[str, Daemon]) -> None:
-        self._holder = holder
-
-    async def __call__(self, text: str, language: str = "en") -> None:
-        await self._holder["daemon"].say(text, language)
-
-    async def stream(self, pieces: AsyncIterator[str], language: str = "en") -> None:
-        await self._holder["daemon"].stream(pieces, language)
 
 
 def _rescoring_transcriber(settings: Settings, transcriber: SpeechRecognizer | None) -> Any:

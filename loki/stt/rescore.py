@@ -103,9 +103,8 @@ class PhraseScorer:
 
         `encoding` is the audio's encoder output when the transcriber already made it (the fast path's).
         """
-        with self._lock:
-            encoding = encoding or self.encode(audio)
-            return [mean_logprob(lp) for lp in self._token_logprobs(encoding, texts, prefix, language)]
+        logprobs = self.token_logprobs(audio, texts, prefix=prefix, language=language, encoding=encoding)
+        return [mean_logprob(lp) for lp in logprobs]
 
     def token_logprobs(
         self,

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class ReplyQueue:
-    """The daemon's `reply`: `await say(text)` returns once it was said, or dropped by an interrupt.
+    """The orchestrator's `reply`: `await replies(text, language)` returns once it was said, or dropped by an interrupt.
 
     Args:
         voice: says each reply.
@@ -28,7 +28,7 @@ class ReplyQueue:
         self._waiting: dict[int, asyncio.Future[None]] = {}
         self._running = False
 
-    async def say(self, text: str, language: str = "en") -> None:
+    async def __call__(self, text: str, language: str = "en") -> None:
         """Say `text` after the replies already waiting (at once when the queue is not running)."""
         if self._closed:
             return
