@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from loki.audio.fake import ArrayMicrophone
-from loki.config import Settings, settings_from
+from loki.config import Settings
 from loki.events import (
     CommandHeard,
     Event,
@@ -36,17 +37,8 @@ TIME_FIELDS = ("at", "speech_end_at")  # wall-clock values: never in a snapshot
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return settings_from(
-        {
-            "LOKI_STATE_DIR": str(tmp_path / "state"),
-            "LOKI_USER_PROFILES_DIR": str(tmp_path / "p"),
-            "LOKI_LLM_BACKEND": "none",
-            "LOKI_DRY_RUN": "1",
-            "LOKI_TRACE": "0",
-            "LOKI_LANGUAGE": "en",
-        }
-    )
+def settings(dry_run_settings: Callable[..., Settings]) -> Settings:
+    return dry_run_settings(LOKI_LANGUAGE="en")
 
 
 def _bursts(count: int, gap_s: float) -> np.ndarray:
