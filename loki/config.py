@@ -28,6 +28,9 @@ from loki.errors import ConfigError
 LANGUAGES = ("en", "ru", "auto")
 LLM_BACKENDS = ("llama_cpp", "openai", "ollama", "gemini", "none")
 REPLY_MODES = ("voice", "text", "both")
+VISION_BACKENDS = ("none", "openai", "ollama", "gemini", "llama_cpp")
+VISION_COORDS = ("qwen25", "uitars15", "qwen3", "uitars1", "moondream", "gemini", "pixels")
+OCR_ENGINES = ("auto", "rapidocr", "tesseract", "none")
 PTT_MODES = ("hold", "toggle")
 WAKE_ENGINES = ("auto", "whisper", "porcupine", "openwakeword", "none")
 
@@ -261,6 +264,54 @@ class Settings:
     llm_fallback: tuple[str, ...] = _setting(
         "LOKI_LLM_FALLBACK", (), "Backends tried in order when the main one fails, e.g. 'ollama,llama_cpp'.", "list"
     )
+    # The screen (tier 2)
+    vision_backend: str = _setting(
+        "LOKI_VISION_BACKEND",
+        "none",
+        "The vision model for tier 2: none, openai (any OpenAI-compatible server), ollama, gemini or llama_cpp.",
+        choices=VISION_BACKENDS,
+    )
+    vision_url: str = _setting("LOKI_VISION_URL", "", "Base URL of the vision backend (default per backend).")
+    vision_model: str = _setting(
+        "LOKI_VISION_MODEL", "", "Vision model name, or a GGUF path for llama_cpp (none is embedded)."
+    )
+    vision_mmproj: str = _setting(
+        "LOKI_VISION_MMPROJ", "", "The multimodal projector GGUF that goes with LOKI_VISION_MODEL for llama_cpp."
+    )
+    vision_api_key: str = _setting("LOKI_VISION_API_KEY", "", "Key for a remote vision backend. Never logged.", "secret")
+    vision_coords: str = _setting(
+        "LOKI_VISION_COORDS",
+        "qwen25",
+        "How the vision model writes a point: qwen25, uitars15, qwen3, uitars1, moondream, gemini or pixels.",
+        choices=VISION_COORDS,
+    )
+    vision_timeout_s: float = _setting(
+        "LOKI_VISION_TIMEOUT_S", 30.0, "Seconds before a vision call is abandoned.", "pos_float"
+    )
+    vision_image_px: int = _setting(
+        "LOKI_VISION_IMAGE_PX", 1280, "Longest side, in pixels, of a screenshot sent to the vision model.", "pos_int"
+    )
+    ocr: str = _setting(
+        "LOKI_OCR",
+        "auto",
+        "Text recognition on the screen: auto (rapidocr, tesseract for Russian), rapidocr, tesseract or none.",
+        choices=OCR_ENGINES,
+    )
+    screen_redact_apps: tuple[str, ...] = _setting(
+        "LOKI_SCREEN_REDACT_APPS",
+        ("keepassxc", "1password", "bitwarden", "seahorse"),
+        "Apps whose windows are never sent to a remote vision backend, separated by ','.",
+        "list",
+    )
+    screen_tries: int = _setting(
+        "LOKI_SCREEN_TRIES", 3, "Corrections tier 2 may make after a click that did not work.", "nonneg_int"
+    )
+    screen_budget_s: float = _setting(
+        "LOKI_SCREEN_BUDGET_S", 20.0, "Seconds one screen command may take, corrections included.", "pos_float"
+    )
+    screen_settle_s: float = _setting(
+        "LOKI_SCREEN_SETTLE_S", 2.0, "Most seconds to wait for the screen to settle after a click.", "pos_float"
+    )
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, safe to log or print."""
@@ -319,6 +370,11 @@ class Settings:
     def actions(self) -> ActionSettings:
         """What the policy and the executor read: allowlist, time limits, volume caps, screenshots."""
         return ActionSettings.of(self)
+
+    @cached_property
+    def screen(self) -> ScreenSettings:
+        """What tier 2 reads: the display profile, the vision model, text recognition, privacy, its budget."""
+        return ScreenSettings.of(self)
 
     @cached_property
     def brain(self) -> BrainSettings:
@@ -503,9 +559,46 @@ class ActionSettings(_Group):
     """Most the volume may change in one turn, in percentage points."""
     screenshot_dir: str = ""
     """Where 'take a screenshot' saves (default: $XDG_PICTURES_DIR or ~/Pictures)."""
+    # Global
+    dry_run: bool = False
+    """1: plan and report actions, never touch the desktop."""
+
+
+@dataclass(frozen=True, repr=False)
+class ScreenSettings(_Group):
+    """What tier 2 reads: the display profile, the vision model, text recognition, privacy, its budget."""
+
     display_profile: str = ""
     """A display profile for clicks on the screen: a name in profiles/display/, a .toml path, or none (default: the one whose screen size matches, if any)."""
+    vision_backend: str = "none"
+    """The vision model for tier 2: none, openai (any OpenAI-compatible server), ollama, gemini or llama_cpp."""
+    vision_url: str = ""
+    """Base URL of the vision backend (default per backend)."""
+    vision_model: str = ""
+    """Vision model name, or a GGUF path for llama_cpp (none is embedded)."""
+    vision_mmproj: str = ""
+    """The multimodal projector GGUF that goes with LOKI_VISION_MODEL for llama_cpp."""
+    vision_api_key: str = ""
+    """Key for a remote vision backend. Never logged."""
+    vision_coords: str = "qwen25"
+    """How the vision model writes a point: qwen25, uitars15, qwen3, uitars1, moondream, gemini or pixels."""
+    vision_timeout_s: float = 30.0
+    """Seconds before a vision call is abandoned."""
+    vision_image_px: int = 1280
+    """Longest side, in pixels, of a screenshot sent to the vision model."""
+    ocr: str = "auto"
+    """Text recognition on the screen: auto (rapidocr, tesseract for Russian), rapidocr, tesseract or none."""
+    screen_redact_apps: tuple[str, ...] = ("keepassxc", "1password", "bitwarden", "seahorse")
+    """Apps whose windows are never sent to a remote vision backend, separated by ','."""
+    screen_tries: int = 3
+    """Corrections tier 2 may make after a click that did not work."""
+    screen_budget_s: float = 20.0
+    """Seconds one screen command may take, corrections included."""
+    screen_settle_s: float = 2.0
+    """Most seconds to wait for the screen to settle after a click."""
     # Global
+    language: str = "en"
+    """Command language: en, ru or auto (detected per utterance)."""
     dry_run: bool = False
     """1: plan and report actions, never touch the desktop."""
 
@@ -565,6 +658,7 @@ STAGE_SETTINGS: tuple[type[_Group], ...] = (
     LlmSettings,
     ActionSettings,
     BrainSettings,
+    ScreenSettings,
     ProfileSettings,
 )
 """Every group; each field of `Settings` outside `GLOBAL_SETTINGS` is in exactly one."""
@@ -701,6 +795,8 @@ def _check_paths(s: Settings, origins: Mapping[str, str]) -> None:
         ("LOKI_VOICE", s.voice),
         ("LOKI_VOICE_RU", s.voice_ru),
         ("LOKI_WAKE_MODEL", s.wake_model),
+        ("LOKI_VISION_MODEL", s.vision_model if s.vision_backend == "llama_cpp" else ""),
+        ("LOKI_VISION_MMPROJ", s.vision_mmproj),
     ):
         if value and _looks_like_path(value) and not Path(value).expanduser().exists():
             raise _set_in(
@@ -710,6 +806,22 @@ def _check_paths(s: Settings, origins: Mapping[str, str]) -> None:
                 env,
                 origins,
             )
+    if s.vision_backend == "openai" and not s.vision_url and not s.vision_api_key:
+        raise _set_in(
+            ConfigError(
+                "LOKI_VISION_BACKEND=openai needs LOKI_VISION_URL (e.g. http://127.0.0.1:8080/v1) or LOKI_VISION_API_KEY for api.openai.com."
+            ),
+            "LOKI_VISION_BACKEND",
+            origins,
+        )
+    if s.vision_backend == "llama_cpp" and not (s.vision_model and s.vision_mmproj):
+        raise _set_in(
+            ConfigError(
+                "LOKI_VISION_BACKEND=llama_cpp needs LOKI_VISION_MODEL (a vision GGUF) and LOKI_VISION_MMPROJ (its projector GGUF): no vision model is embedded."
+            ),
+            "LOKI_VISION_BACKEND",
+            origins,
+        )
     if s.llm_backend == "openai" and not s.llm_url and not s.llm_api_key:
         # An OpenAI-compatible server needs a URL unless it is OpenAI itself, with a key.
         raise _set_in(
@@ -832,6 +944,7 @@ _GROUPS = {
     "stt_model": "Speech recognition",
     "voice": "Speaking",
     "llm_backend": "Language models",
+    "vision_backend": "The screen (tier 2)",
 }
 
 if __name__ == "__main__":

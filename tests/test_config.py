@@ -22,6 +22,7 @@ from loki.config import (
     ListenSettings,
     LlmSettings,
     ProfileSettings,
+    ScreenSettings,
     Settings,
     SttSettings,
     TtsSettings,
@@ -221,6 +222,19 @@ _EVERY_SETTING_CHANGED = {
     "LOKI_LLM_TIMEOUT_S": "9",
     "LOKI_LLM_MAX_REPLY_KB": "16",
     "LOKI_LLM_FALLBACK": "llama_cpp",
+    "LOKI_VISION_BACKEND": "ollama",
+    "LOKI_VISION_URL": "http://127.0.0.1:11434",
+    "LOKI_VISION_MODEL": "qwen2.5vl:3b",
+    "LOKI_VISION_MMPROJ": "/dev/null",
+    "LOKI_VISION_API_KEY": "vk-test",
+    "LOKI_VISION_COORDS": "qwen3",
+    "LOKI_VISION_TIMEOUT_S": "9",
+    "LOKI_VISION_IMAGE_PX": "1024",
+    "LOKI_OCR": "tesseract",
+    "LOKI_SCREEN_REDACT_APPS": "keepassxc",
+    "LOKI_SCREEN_TRIES": "2",
+    "LOKI_SCREEN_BUDGET_S": "12",
+    "LOKI_SCREEN_SETTLE_S": "1.5",
 }
 _GROUP_OF: dict[type, str] = {
     ListenSettings: "listen",
@@ -229,6 +243,7 @@ _GROUP_OF: dict[type, str] = {
     LlmSettings: "llm",
     ActionSettings: "actions",
     BrainSettings: "brain",
+    ScreenSettings: "screen",
     ProfileSettings: "profiles",
 }
 

@@ -31,7 +31,7 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     as_json = bool(args.json)
     with Screen() as probe:
         whole = probe.virtual()
-    name = args.profile or settings.actions.display_profile
+    name = args.profile or settings.screen.display_profile
     profile = display_profile(name, settings, (whole.width, whole.height))
     convention = Convention(MODEL_CONVENTIONS.get(args.convention, args.convention))
     with Screen(profile) as screen:
