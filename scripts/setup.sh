@@ -15,8 +15,9 @@ mode="${1:-run}"; shift || true
 case "$mode" in run|test|install|lock) ;; *) echo "usage: bash scripts/setup.sh run|test|install|lock [args]" >&2; exit 2 ;; esac
 
 # Runtime: PortAudio (+ ALSA's PulseAudio plugin) for sounddevice, xdotool/wmctrl/x11-utils for
-# windows, espeak-ng for Russian replies without a Russian Piper voice, a compiler for llama-cpp-python.
-packages=(libportaudio2 libasound2-plugins pulseaudio-utils xdotool wmctrl x11-utils espeak-ng
+# windows, espeak-ng for Russian replies without a Russian Piper voice, AT-SPI and Tesseract (Russian text)
+# for the screen tier, a compiler for llama-cpp-python.
+packages=(libportaudio2 libasound2-plugins pulseaudio-utils xdotool wmctrl x11-utils espeak-ng at-spi2-core tesseract-ocr tesseract-ocr-rus
           build-essential cmake python3-venv python3-dev)
 # Tests: a real X server and window manager, real apps (xterm, Tk), a real audio server, sox.
 if [ "$mode" = test ]; then
