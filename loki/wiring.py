@@ -16,6 +16,7 @@ from loki.brain.builtin import HelpCommand, SleepCommand
 from loki.brain.learn import LearnCommands
 from loki.brain.orchestrator import Orchestrator, ReplyFn, TurnResult
 from loki.brain.tier0 import LocalCommands
+from loki.brain.tier2 import ScreenTier
 from loki.brain.tiers import Tier
 from loki.brain.trace import TraceWriter
 from loki.config import Settings
@@ -63,6 +64,8 @@ def build_tiers(settings: Settings, profiles: ProfileSet, reload: ProfileReload 
     # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads the profiles.
     learn = LearnCommands(settings.user_profiles_path, reload, dry_run=settings.dry_run)
     tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
+    # "click Save", "what's on my screen?": before matching by meaning ("click Save" is not "save the file").
+    tiers.append(ScreenTier(settings.screen))
     if settings.meaning:
         from loki.brain.meaning import MeaningCommands
 
@@ -99,14 +102,16 @@ def build_orchestrator(
         context: the screen seam (the active window).
     """
     profiles = profiles if profiles is not None else load_all_profiles(settings)
+    tiers = tiers if tiers is not None else build_tiers(settings, profiles)
+    screen = next((tier for tier in tiers if isinstance(tier, ScreenTier)), None)
     executor = Executor.from_settings(
         settings.actions,
         driver_factory=driver_factory,
         confirm=confirm,
         interrupt=interrupt or getattr(reply, "interrupt", None),
+        screen=screen.click if screen is not None else None,
     )
     trace = TraceWriter.from_settings(settings.brain)
-    tiers = tiers if tiers is not None else build_tiers(settings, profiles)
     return Orchestrator(settings.brain, tiers, executor, trace=trace, reply=reply, publish=publish, context=context)
 
 

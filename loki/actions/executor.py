@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from loki.actions import desktop
 from loki.actions.apps import AppCatalog
 from loki.actions.drivers import InputDriver, PyAutoGuiDriver
-from loki.actions.policy import Decision, Policy, Verdict, looks_like_terminal, submit_reason
+from loki.actions.policy import Decision, Policy, Verdict, is_risky_label, looks_like_terminal, submit_reason
 from loki.actions.schema import validate_action
 from loki.config import ActionSettings, Settings
 from loki.errors import ActionError
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 Confirm = Callable[[str], Awaitable[bool]]
 SpeakFn = Callable[[str], Awaitable[None]]
 InterruptFn = Callable[[], Awaitable[None]]
+ScreenClick = Callable[..., Any]
+"""The screen tier's click: (action, click(x, y), cancelled, risky(label), notify(text)) -> a report with
+ok, message, attempts, clicked and timings_ms (`loki.brain.tier2.ScreenTier.click`)."""
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Report:
     message: str = ""  # why it stopped, for the user
     said: list[str] = field(default_factory=list)  # text of speak actions
     artifacts: list[str] = field(default_factory=list)  # files made (screenshots)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # stages of screen clicks: hit_test, act, settle, verify
+    screen: list[dict[str, Any]] = field(default_factory=list)  # a screen click's attempts: where, on what, why not
 
     def refuse(self, actions: list[Any], start: int, index: int, reason: str, *, verb: str = "was refused") -> None:
         """List `actions[start:]` as not run: step `index` for `reason`, the others because of it."""
@@ -73,6 +79,9 @@ def describe(action: dict[str, Any]) -> str:
         return f"scroll {'up' if action['clicks'] > 0 else 'down'}"
     if kind == "screenshot":
         return "take a screenshot"
+    if kind == "click" and "target" in action:
+        named = action["target"].get("label") or action["target"].get("name") or action["target"].get("description")
+        return f"click “{named}”"
     return kind
 
 
@@ -120,8 +129,10 @@ class Executor:
         speak: SpeakFn | None = None,
         interrupt: InterruptFn | None = None,
         confirm: Confirm | None = None,
+        screen: ScreenClick | None = None,
     ) -> None:
         self.policy = policy
+        self.screen = screen
         self._driver_factory = driver_factory
         self._driver: InputDriver | None = None
         self.volume_max_percent = volume_max_percent
@@ -141,6 +152,7 @@ class Executor:
         speak: SpeakFn | None = None,
         interrupt: InterruptFn | None = None,
         confirm: Confirm | None = None,
+        screen: ScreenClick | None = None,
     ) -> Executor:
         """An executor and its policy as the action settings ask (volume caps, screenshot folder)."""
         actions = ActionSettings.of(settings)
@@ -153,6 +165,7 @@ class Executor:
             speak=speak,
             interrupt=interrupt,
             confirm=confirm,
+            screen=screen,
         )
 
     @property
@@ -305,6 +318,9 @@ class Executor:
             return
         if self.policy.dry_run:
             return
+        if kind == "click" and "target" in action:
+            await self._click_target(action, report, left_s)
+            return
         loop = asyncio.get_running_loop()
         try:
             result = await self._within(loop.run_in_executor(self._thread, self._act, action, limits), limit_s, over)
@@ -316,6 +332,45 @@ class Executor:
             raise ActionError(f"Could not {describe(action)}: {exc}") from exc
         if result:
             report.artifacts.append(result)
+
+    async def _click_target(self, action: dict[str, Any], report: Report, left_s: float) -> None:
+        """Click a named control through the screen tier, which checks it worked and corrects itself.
+
+        It has the plan's time left (the screen tier keeps to LOKI_SCREEN_BUDGET_S); a cancelled or
+        overrun step stops before its next click. The step records where it clicked and what it read.
+        """
+        if self.screen is None:
+            raise ActionError("Clicking a named control needs the screen tier, which is not running here.")
+        loop = asyncio.get_running_loop()
+        cancelled = threading.Event()
+
+        def notify(text: str) -> None:  # "That did not work; trying another way."
+            if self.speak is not None:
+                loop.call_soon_threadsafe(lambda: loop.create_task(self.speak(text)))  # type: ignore[misc]
+
+        def run() -> Any:
+            driver = self._get_driver()
+            press = lambda x, y: driver.click(x, y, action["button"], action["count"])  # noqa: E731
+            return self.screen(action, press, cancelled, is_risky_label, notify)  # type: ignore[misc]
+
+        over = f"Stopped: clicking took longer than the plan's {self.plan_timeout_s:g} s (LOKI_PLAN_TIMEOUT_S)."
+        try:
+            result = await self._within(loop.run_in_executor(self._thread, run), left_s, over)
+        except ActionError:
+            raise
+        except Exception as exc:  # pyautogui's fail-safe, the display gone
+            if type(exc).__name__ == "FailSafeException":
+                raise ActionError("Stopped: the mouse is in a screen corner (pyautogui's fail-safe).") from exc
+            raise ActionError(f"Could not {describe(action)}: {exc}") from exc
+        finally:
+            cancelled.set()  # a cancelled turn ("stop") or an overrun: no further click
+        report.timings_ms.update(result.timings_ms)
+        report.screen.extend(a.as_dict() for a in result.attempts)
+        if not result.ok:
+            raise ActionError(result.message)
+        clicked = result.clicked
+        action["x"], action["y"] = clicked.at
+        action["target"]["label"] = clicked.label
 
     @staticmethod
     async def _within(awaitable: Awaitable[Any], limit_s: float, over: str) -> Any:

@@ -248,6 +248,12 @@ class Policy:
                 command = line + action["text"]
                 return Verdict(Decision.CONFIRM, submit_reason(terminal), command=command)
             return Verdict(Decision.SAFE)
+        if kind == "click" and "target" in action:
+            named = [action["target"].get(k, "") for k in ("name", "label", "description")]
+            risky = next((text for text in named if is_risky_label(text)), None)
+            if risky is not None:
+                return Verdict(Decision.CONFIRM, f"'{risky}' may delete, send or pay for something")
+            return Verdict(Decision.SAFE)
         if kind == "window" and action["op"] == "close":
             return Verdict(Decision.CONFIRM, "closing a window may lose unsaved work")
         if kind == "wait" and action["seconds"] > self.step_timeout_s:
@@ -257,6 +263,21 @@ class Policy:
                 f"and this waits {action['seconds']:g} s.",
             )
         return Verdict(Decision.SAFE)
+
+
+# Controls whose click may not be undone: clicked only after a yes (English and Russian stems).
+_RISKY_LABEL = re.compile(
+    r"\b(?:delete|remove|erase|wipe|destroy|discard|send|submit|post|publish|pay|purchase|buy|order|checkout|"
+    r"check out|uninstall|format|reset|shut ?down|restart|sign out|log ?out|transfer|confirm)\b|"
+    r"(?:удал|стер|стир|отправ|опубликов|оплат|заплат|купи|покуп|закаж|заказ|форматир|сброс|выключ|"
+    r"перезагруз|выйти|выход|перевест|перевод|подтверд)",
+    re.IGNORECASE,
+)
+
+
+def is_risky_label(text: str) -> bool:
+    """True for a control labelled like Delete, Send, Pay, Buy, Uninstall, Format, Submit, Удалить, Оплатить…"""
+    return bool(text) and _RISKY_LABEL.search(text.replace("ё", "е")) is not None
 
 
 def submit_reason(terminal: bool | None) -> str:

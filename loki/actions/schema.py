@@ -53,10 +53,15 @@ ACTION_TYPES: dict[str, dict[str, Field]] = {
     "hotkey": {"keys": Field("keys", low=1, high=5, doc="pyautogui key names, pressed together")},
     "type": {"text": Field("str", high=5000, doc="text to type, any script")},
     "click": {
-        "x": _COORD,
-        "y": _COORD,
+        "x": Field("int", required=False, low=0, high=100_000, doc="physical screen pixels"),
+        "y": Field("int", required=False, low=0, high=100_000, doc="physical screen pixels"),
         "button": _BUTTON,
         "count": Field("int", required=False, default=1, low=1, high=3),
+        "target": Field(
+            "target",
+            required=False,
+            doc="a named control, grounded on the screen just before the click: {name, role, nth}",
+        ),
     },
     "move": {"x": _COORD, "y": _COORD},
     "drag": {"x": _COORD, "y": _COORD, "to_x": _COORD, "to_y": _COORD, "button": _BUTTON},
@@ -103,6 +108,8 @@ def _check_field(kind: str, name: str, spec: Field, value: Any) -> Any:
         if not isinstance(value, str) or value.lower() not in spec.choices:
             raise ActionError(f"'{where}' must be one of {', '.join(spec.choices)}, got {value!r}.")
         return value.lower()
+    if spec.kind == "target":
+        return _check_target(where, value)
     if spec.kind == "keys":
         if isinstance(value, str):
             value = [value]
@@ -117,6 +124,34 @@ def _check_field(kind: str, name: str, spec: Field, value: Any) -> Any:
             keys.append(key.lower() if len(key) > 1 else key)
         return keys
     raise AssertionError(spec.kind)
+
+
+_TARGET_FIELDS = {"name": 200, "role": 40, "description": 300, "label": 200}
+
+
+def _check_target(where: str, value: Any) -> dict[str, Any]:
+    """A click's `target`: {name, role, nth, description} (at least a name or a description)."""
+    if not isinstance(value, Mapping):
+        raise ActionError(f'\'{where}\' must be an object like {{"name": "Save", "role": "button"}}, got {value!r}.')
+    extra = sorted(set(value) - set(_TARGET_FIELDS) - {"nth"})
+    if extra:
+        raise ActionError(f"'{where}' has unknown field {extra[0]!r}; it takes name, role, nth, description.")
+    out: dict[str, Any] = {}
+    for name, longest in _TARGET_FIELDS.items():
+        text = value.get(name)
+        if text is None or text == "":
+            continue
+        if not isinstance(text, str) or len(text) > longest or not text.isprintable():
+            raise ActionError(f"'{where}.{name}' must be printable text of at most {longest} characters, got {text!r}.")
+        out[name] = text
+    nth = value.get("nth", 0)
+    if isinstance(nth, bool) or not isinstance(nth, int) or not 0 <= nth <= 50:
+        raise ActionError(f"'{where}.nth' must be a whole number 0..50 (1 = the first in reading order), got {nth!r}.")
+    if nth:
+        out["nth"] = nth
+    if not out.get("name", "").strip() and not out.get("description", "").strip():
+        raise ActionError(f"'{where}' needs a 'name' (the control's visible label) or a 'description'.")
+    return out
 
 
 def validate_action(obj: Any) -> dict[str, Any]:
@@ -140,6 +175,11 @@ def validate_action(obj: Any) -> dict[str, Any]:
             out[name] = field_spec.default
     if kind == "volume" and ("delta" in out) == ("mute" in out):
         raise ActionError("Action 'volume' needs exactly one of 'delta' (percent) or 'mute' (true/false).")
+    if kind == "click" and ("x" in out) != ("y" in out):
+        missing = "y" if "x" in out else "x"
+        raise ActionError(f"Action 'click' needs '{missing}': a point is x and y in physical screen pixels.")
+    if kind == "click" and "x" not in out and "target" not in out:
+        raise ActionError("Action 'click' needs 'x' and 'y' (physical screen pixels) or a 'target' (a named control).")
     if kind == "window" and out["op"] == "focus" and "target" not in out:
         raise ActionError("Action 'window' with op 'focus' needs 'target' (a window title or app).")
     return out
@@ -171,6 +211,17 @@ def _field_schema(spec: Field) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif spec.kind == "enum":
         schema = {"type": "string", "enum": list(spec.choices)}
+    elif spec.kind == "target":
+        schema = {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "maxLength": _TARGET_FIELDS["name"]},
+                "role": {"type": "string", "maxLength": _TARGET_FIELDS["role"]},
+                "nth": {"type": "integer", "minimum": 0, "maximum": 50},
+                "description": {"type": "string", "maxLength": _TARGET_FIELDS["description"]},
+            },
+            "additionalProperties": False,
+        }
     else:
         schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": int(spec.high or 5)}
     if spec.doc:

@@ -78,6 +78,8 @@ class TurnResult:
         }
         if self.error:
             out["error"] = self.error
+        if "screen" in self.detail:  # tier 2: the window, what was found where, and each try
+            out["screen"] = self.detail["screen"]
         return out
 
 
@@ -169,6 +171,10 @@ class Orchestrator:
                 plan.actions, trusted=plan.trusted, context=ctx, focus=focus, unasked=plan.unasked
             )
             watch.lap("execute")
+            result.timings_ms.update(plan.detail.pop("timings", {}))  # tier 2: capture, ground
+            result.timings_ms.update(report.timings_ms)  # tier 2: hit_test, act, settle, verify
+            if report.screen:
+                result.detail.setdefault("screen", {})["attempts"] = report.screen
             self.publish(ActionsDone(report.ok, tuple(report.ran), report.message))
             result.actions = report.ran
             # Tier 1 lists the steps of a model plan it refused to run (bad JSON, unknown or denied step).
