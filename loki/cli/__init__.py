@@ -195,8 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="also draw the latency of each stage over time into this PNG")
     p.set_defaults(handler=_stage_command("stats"))
 
-    p = add("screen", "the screen: calibrate the clicks (targets in a window, clicked through the screenshot mapping)")
-    p.add_argument("action", choices=("calibrate",))
+    p = add(
+        "screen",
+        "the screen: shot (save a screenshot with its frame), find TEXT (ground a named control in the active window), "
+        "calibrate (click targets through the screenshot mapping)",
+    )
+    p.add_argument("action", choices=("shot", "find", "calibrate"))
+    p.add_argument("text", nargs="*", help="find: the control's name, e.g. Save or 'the second result'")
+    p.add_argument("--out", metavar="FILE.png", help="shot: where to save (default: a private file in the state dir)")
+    p.add_argument("--window", action="store_true", help="shot: only the active window")
+    p.add_argument("--role", default="", help="find: only controls of this role (button, link, menu item, ...)")
     p.add_argument(
         "--profile",
         default="",

@@ -257,6 +257,51 @@ def check_permissions(settings: Settings) -> Check:
     return Check("permissions", True, f"state {settings.state_path}, profiles {settings.user_profiles_path} writable")
 
 
+def check_screen(settings: Settings) -> Check:
+    """The screen can be captured (monitors, the display profile) for tier 2."""
+    from loki.errors import ScreenError
+    from loki.screen.capture import Screen
+    from loki.screen.coords import Box
+
+    try:
+        with Screen() as screen:
+            monitors = screen.monitors()
+            whole = screen.virtual()
+            screen.grab(Box(whole.left, whole.top, 1, 1))
+    except ScreenError as exc:
+        return Check("screen", False, f"{exc.message} (tier 2 cannot see the screen)")
+    shown = ", ".join(f"{m.width}x{m.height}+{m.left}+{m.top}" for m in monitors)
+    return Check("screen", True, f"{len(monitors)} monitor(s): {shown}")
+
+
+def check_ocr(settings: Settings) -> Check:
+    """Text recognition for tier 2: rapidocr's embedded model, Tesseract with Russian."""
+    engine = settings.screen.ocr
+    if engine == "none":
+        return Check("ocr", True, "off (LOKI_OCR=none): tier 2 finds controls through accessibility and vision only")
+    problems, have = [], []
+    if engine in ("auto", "rapidocr"):
+        try:
+            import rapidocr  # noqa: F401
+
+            have.append("rapidocr (PP-OCR, embedded)")
+        except ImportError:
+            problems.append("rapidocr is not installed: pip install rapidocr")
+    if engine in ("auto", "tesseract"):
+        exe = shutil.which("tesseract")
+        langs = ""
+        if exe:
+            out = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=10)
+            langs = out.stdout
+        if not exe:
+            problems.append("tesseract is missing (Russian text on the screen): apt install tesseract-ocr tesseract-ocr-rus")
+        elif "rus" not in langs.split():
+            problems.append("Tesseract has no Russian: apt install tesseract-ocr-rus")
+        else:
+            have.append("tesseract (eng, rus)")
+    return Check("ocr", not problems, "; ".join([*have, *problems]))
+
+
 CHECKS: list[Callable[[Settings], Check]] = [
     check_microphone,
     check_speaker,
@@ -266,6 +311,8 @@ CHECKS: list[Callable[[Settings], Check]] = [
     check_ptt,
     check_profiles,
     check_llm,
+    check_screen,
+    check_ocr,
     check_permissions,
 ]
 

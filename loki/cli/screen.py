@@ -29,6 +29,10 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
 
     require_display()  # before anything touches pyautogui: a plain "no display" message
     as_json = bool(args.json)
+    if args.action == "shot":
+        return _shot(args, settings, as_json)
+    if args.action == "find":
+        return _find(args, settings, as_json)
     with Screen() as probe:
         whole = probe.virtual()
     name = args.profile or settings.screen.display_profile
@@ -87,3 +91,75 @@ def _calibrate(args: argparse.Namespace, screen: Screen, convention: Convention,
     emit(data, as_json, "\n".join(lines))
     good = report.missed == 0 and report.max_px is not None and report.max_px <= args.tolerance
     return 0 if good else 1
+
+
+def _shot(args: argparse.Namespace, settings: Settings, as_json: bool) -> int:
+    """Save the whole screen (or the active window) as PNG, with its frame; only the user can read it."""
+    import io
+    import time
+    from pathlib import Path
+
+    from loki.private import private_dir, write_private_bytes
+    from loki.screen.capture import Screen
+
+    with Screen() as probe:
+        whole = probe.virtual()
+    profile = display_profile(settings.screen.display_profile, settings, (whole.width, whole.height))
+    with Screen(profile) as screen:
+        shot = screen.window() if args.window else screen.whole()
+    if args.out:
+        path = Path(args.out).expanduser()
+    else:
+        path = private_dir(settings.state_path / "screenshots") / time.strftime("screen-%Y%m%d-%H%M%S.png")
+    png = io.BytesIO()
+    shot.image.save(png, format="PNG")
+    write_private_bytes(path, png.getvalue())  # a screenshot may show anything: 0600
+    data = {"command": "screen shot", "file": str(path), "frame": shot.frame.as_dict()}
+    emit(data, as_json, f"saved {path} ({shot.frame.image_width}x{shot.frame.image_height})")
+    return 0
+
+
+def _find(args: argparse.Namespace, settings: Settings, as_json: bool) -> int:
+    """Ground a named control in the active window: one line per candidate, best first; 1 when none."""
+    import time
+
+    from loki.brain.tier2 import parse
+    from loki.screen.act import ScreenActor
+    from loki.screen.ground import Target
+
+    said = " ".join(args.text).strip()
+    if not said:
+        raise ScreenError("Say what to find: loki screen find Save", code="bad_arguments")
+    request = parse(f"click {said}", settings.language if settings.language != "auto" else "en")
+    target = request.target if request is not None and request.target is not None else Target(said)
+    if args.role:
+        target = Target(target.name, args.role, target.nth, target.description, target.language)
+    actor = ScreenActor.from_settings(settings)
+    try:
+        started = time.perf_counter()
+        window, found = actor.locate(target, time.monotonic() + settings.screen.screen_budget_s)
+        total_ms = round((time.perf_counter() - started) * 1000, 1)
+    finally:
+        actor.close()
+    for candidate in found.candidates:
+        data = {**candidate.as_dict(), "window": window.title, "timings_ms": {**found.ms, "ground": total_ms}}
+        b = candidate.box
+        emit(
+            data,
+            as_json,
+            f"{candidate.label!r} {candidate.role or '-'} at {int(b.left)},{int(b.top)} "
+            f"{int(b.width)}x{int(b.height)} from {candidate.source} (score {candidate.score:.2f})",
+        )
+    if not found.candidates:
+        data = {
+            "target": None,
+            "asked": target.as_dict(),
+            "window": window.title,
+            "tried": found.tried,
+            "timings_ms": {**found.ms, "ground": total_ms},
+        }
+        emit(
+            data, as_json, f"no '{target.said}' in {window.title!r} (looked with {', '.join(found.tried) or 'nothing'})"
+        )
+        return 1
+    return 0
