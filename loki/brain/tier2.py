@@ -44,7 +44,8 @@ _ROLES = {
     "checkbox": "check box", "icon": "", "field": "text", "result": "link", "entry": "text",
     "кнопку": "button", "кнопка": "button", "ссылку": "link", "ссылка": "link", "вкладку": "page tab",
     "вкладка": "page tab", "меню": "menu", "пункт": "", "значок": "", "иконку": "", "флажок": "check box",
-    "поле": "text",
+    "поле": "text", "кнопке": "button", "ссылке": "link", "вкладке": "page tab", "пункту": "", "значку": "",
+    "иконке": "", "флажку": "check box", "полю": "text",
 }  # fmt: skip
 _CLICK = {
     "en": re.compile(
@@ -124,7 +125,7 @@ def parse(text: str, language: str) -> ScreenRequest | None:
     name = (
         norm.surface(norm.spans[first][0], norm.spans[first + len(words) - 1][1]) if words and first is not None else ""
     )
-    name = name.strip(" \"'«»“”.,!?")
+    name = name.strip(" \"'«»“”.,!?…")
     description = ""
     if words and set(words) & _DESCRIPTIVE:
         description, name = name, ""
