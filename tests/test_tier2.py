@@ -10,8 +10,8 @@ from loki.actions.policy import Decision, Policy, is_risky_label
 from loki.actions.schema import validate_action
 from loki.brain.tier2 import parse
 from loki.errors import ActionError
-from loki.screen.ground import Candidate, Target, label_score, pick, reading_order
 from loki.screen.coords import Box
+from loki.screen.ground import Candidate, Target, label_score, pick, reading_order
 
 
 @pytest.mark.parametrize(
