@@ -114,6 +114,14 @@ def save_rule(folder: Path, language: str, phrase: str, actions: list[dict[str, 
     return path
 
 
+def _learnable(action: dict[str, Any]) -> dict[str, Any]:
+    """The action as it should run next time: a click on a named control is grounded again then, not at its old pixel."""
+    if action["type"] != "click" or "target" not in action:
+        return action
+    target = {k: v for k, v in action["target"].items() if k != "label"}
+    return {"type": "click", "target": target, "button": action["button"], "count": action["count"]}
+
+
 class LearnCommands:
     """A tier before tier 0: handles "remember this as <phrase>" and reloads the profiles (dry-run: saves nothing).
 
@@ -144,7 +152,7 @@ class LearnCommands:
         try:
             if not phrase or len(phrase) > MAX_PHRASE_CHARS or learned_phrase(phrase, lang) is not None:
                 raise ActionError(f"“{phrase[:40]}” is not a phrase I can learn")
-            actions = validate_plan(previous["actions"])
+            actions = [_learnable(a) for a in validate_plan(previous["actions"])]
             what = " and ".join(describe(a) for a in actions)
             if self.dry_run:  # dry-run writes nothing but traces
                 return Plan(0, [], text["dry_run"].format(phrase=phrase, what=what), detail={"typed": typed})
