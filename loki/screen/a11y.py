@@ -383,6 +383,7 @@ class AccessibilityFinder:
                 mine = node if node.name.strip() and out[0] is not node else owner
                 nxt += [(child, mine) for child in node.children]
             level = nxt
+        _name_by_content(out)
         return out
 
     async def _extents(self, ref: tuple[str, str]) -> Box | None:
@@ -445,6 +446,10 @@ class AccessibilityFinder:
             if not node.states & {"enabled", "sensitive"}:
                 score *= DISABLED
             matched.append((node, score))
+        if any(
+            _score(target.name, n.name) >= 1.0 for n, _ in matched
+        ):  # the name is there as said: near misses ("page 2") are others
+            matched = [(n, s) for n, s in matched if _score(target.name, n.name) >= 1.0]
         await self._boxes([n for n, _ in matched], app, window, frame)
         found = [
             Candidate(n.box, n.name, self.source, round(s, 3), n.role, n.states, n.ref)
@@ -512,6 +517,26 @@ async def _call(
     if reply is None or reply.message_type == MessageType.ERROR:
         raise _Gone(f"{member}: {reply.error_name if reply else 'no reply'} {reply.body if reply else ''}")
     return reply.body
+
+
+_ACTIONABLE = ("button", "menu item", "page tab", "check box", "link", "list item", "table cell")
+
+
+def _name_by_content(nodes: list[_Node]) -> None:
+    """An unnamed button is named by the label inside it (GTK4 names a button with an icon-like label, such
+    as a calculator's "π", only by its class); that label then counts as its inside."""
+    by_ref = {n.ref: n for n in nodes}
+    for node in nodes:
+        if node.name or not node.role.endswith(_ACTIONABLE):
+            continue
+        level = [node]
+        for _ in range(2):
+            level = [by_ref[ref] for n in level for ref in n.children if ref in by_ref]
+            named = [n for n in level if n.name.strip()]
+            if named:
+                node.name = named[0].name
+                named[0].owner = node
+                break
 
 
 def _key(name: str) -> str:
