@@ -219,3 +219,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         handle = getattr(utils, name, None)
         if handle is not None:
             handle.close()
+
+
+@pytest.fixture(scope="session")
+def a11y(xserver: str) -> Iterator[str]:
+    """A D-Bus session bus with the AT-SPI accessibility bus (accessibility on) for the test display.
+
+    Yields the session bus address, set as DBUS_SESSION_BUS_ADDRESS while it runs (restored after);
+    apps started with that environment expose their widgets. Everything it starts is ended after.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from apps import a11y_desktop
+
+    lacking = a11y_desktop.missing()
+    if lacking:
+        _need(*lacking)
+    old = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    with a11y_desktop.a11y_session(xserver) as address:
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+        try:
+            yield address
+        finally:
+            if old is None:
+                os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+            else:
+                os.environ["DBUS_SESSION_BUS_ADDRESS"] = old
