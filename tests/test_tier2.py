@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
+from apps.a11y_desktop import launched
 
 from loki.actions.apps import AppCatalog
 from loki.actions.policy import Decision, Policy, is_risky_label
@@ -119,3 +127,86 @@ def test_the_second_one_is_in_reading_order() -> None:
     assert [c.box.left for c in reading_order(found)] == [10, 300, 10]
     assert pick(found, Target("OK", nth=2))[0].box.left == 300
     assert pick(found, Target("OK", nth=4)) == []
+
+
+# End to end: `loki say` on real apps ------------------------------------------------------------
+
+
+def loki_say(text: str, env: dict[str, str], *flags: str) -> dict:  # type: ignore[type-arg]
+    """Run `loki say --json TEXT` as a user would; its one JSON line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "loki", "say", "--json", *flags, text],
+        env={**os.environ, **env, "PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    assert lines, out.stderr[-2000:]
+    return json.loads(lines[-1])
+
+
+@pytest.fixture
+def screen_env(settings_env: dict[str, str], xserver: str, a11y: str) -> dict[str, str]:
+    return {**settings_env, "DISPLAY": xserver, "DBUS_SESSION_BUS_ADDRESS": a11y, "LOKI_SCREEN_SETTLE_S": "1.5", "LOKI_OCR": "none"}
+
+
+def zenity(ok: str, cancel: str) -> list[str]:
+    return ["zenity", "--question", f"--ok-label={ok}", f"--cancel-label={cancel}", "--text=Keep the changes?"]
+
+
+@pytest.mark.parametrize(
+    ("said", "ok", "cancel", "code"),
+    [
+        ("нажми Сохранить", "Сохранить", "Отмена", 0),
+        ("click Cancel", "Save", "Cancel", 1),
+        ("press the Save button", "Save", "Cancel", 0),
+    ],
+)
+def test_say_click_presses_the_named_button(screen_env, xserver, a11y, said, ok, cancel, code) -> None:
+    with launched(zenity(ok, cancel), xserver, a11y) as app:
+        turn = loki_say(said, screen_env)
+        assert app.wait(10) == code, turn
+    assert turn["tier"] == 2 and turn["ok"], turn
+    [action] = turn["actions"]
+    assert action["type"] == "click" and app.window.box.contains(action["x"], action["y"])
+    assert label_score(action["target"]["name"], action["target"]["label"]) == 1.0
+    assert turn["screen"]["source"] == "a11y"
+    assert turn["screen"]["attempts"][-1]["why"] == ""
+    for stage in ("ground", "act", "verify"):
+        assert stage in turn["timings_ms"], turn["timings_ms"]
+
+
+def test_dry_run_shows_where_it_would_click_and_clicks_nothing(screen_env, xserver, a11y) -> None:
+    with launched(zenity("Save", "Cancel"), xserver, a11y) as app:
+        turn = loki_say("click Save", screen_env, "--dry-run")
+        time.sleep(0.5)
+        assert app.returncode is None  # still open: nothing was clicked
+    [action] = turn["actions"]
+    assert turn["tier"] == 2 and app.window.box.contains(action["x"], action["y"])
+
+
+def test_a_risky_button_waits_for_a_yes(screen_env, xserver, a11y) -> None:
+    argv = ["yad", "--text=Remove the file?", "--button=Delete:5", "--button=Keep:6"]
+    with launched(argv, xserver, a11y) as app:
+        turn = loki_say("click Delete", screen_env)
+        time.sleep(0.5)
+        assert app.returncode is None  # nobody said yes: not clicked
+    assert turn["actions"] == [] and not turn["ok"]
+    assert "Delete" in turn["refused"][0]["reason"] and "yes" in turn["reply"]
+
+
+def test_a_name_that_is_not_there_is_said_so(screen_env, xserver, a11y) -> None:
+    with launched(zenity("Save", "Cancel"), xserver, a11y) as app:
+        turn = loki_say("click Frobnicate", screen_env)
+        assert app.returncode is None
+    assert turn["tier"] == 2 and not turn["ok"] and turn["actions"] == []
+    assert "Frobnicate" in turn["reply"]
+
+
+def test_what_is_on_my_screen_reads_the_window(screen_env, xserver, a11y) -> None:
+    argv = ["zenity", "--error", "--text=Disk quota exceeded on /home"]
+    with launched(argv, xserver, a11y):
+        turn = loki_say("read me the error", screen_env)
+    assert turn["tier"] == 2 and turn["actions"] == []
+    assert "Disk quota exceeded" in turn["reply"], turn

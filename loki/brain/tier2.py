@@ -186,6 +186,7 @@ class ScreenTier:
             if request.question:
                 return await self._describe(turn)
             assert request.target is not None
+            said = _SAID.get(request.target.language, said)  # «нажми Сохранить» is answered in Russian
             plan = await asyncio.to_thread(self._ground, request, said)
             if not plan.actions and not request.insists:
                 return None  # "select all the text": not a control's name, so maybe another tier's command

@@ -55,11 +55,26 @@ class Screenshot:
     frame: Frame
 
 
+_X_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_x_errors: list[int] = []
+
+
+@_X_ERROR_HANDLER
+def _on_x_error(display: int, event: int) -> int:
+    """Xlib's default handler ends the process on any error (a window that closed a moment ago): count it instead."""
+    _x_errors.append(1)
+    return 0
+
+
 def _xlib() -> Any:
     path = ctypes.util.find_library("X11")
     if path is None:
         raise ScreenError("libX11 is missing: sudo apt-get install libx11-6", code="no_display")
     lib = ctypes.cdll.LoadLibrary(path)
+    lib.XSetErrorHandler.restype = ctypes.c_void_p
+    lib.XSetErrorHandler.argtypes = [_X_ERROR_HANDLER]
+    lib.XSetErrorHandler(_on_x_error)
+    lib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.XOpenDisplay.restype = ctypes.c_void_p
     lib.XOpenDisplay.argtypes = [ctypes.c_char_p]
     lib.XCloseDisplay.argtypes = [ctypes.c_void_p]
@@ -105,16 +120,21 @@ def window_box(window_id: int) -> Box:
     try:
         root = xlib.XDefaultRootWindow(display)
         x, y, child = ctypes.c_int(), ctypes.c_int(), ctypes.c_ulong()
-        if not xlib.XTranslateCoordinates(
+        errors = len(_x_errors)
+        translated = xlib.XTranslateCoordinates(
             display, window_id, root, 0, 0, ctypes.byref(x), ctypes.byref(y), ctypes.byref(child)
-        ):
+        )
+        xlib.XSync(display, 0)
+        if len(_x_errors) > errors:
+            raise ScreenError(f"The window 0x{window_id:x} has gone", code="screen")
+        if not translated:
             raise ScreenError(f"The window 0x{window_id:x} is on another screen", code="screen")
         r, gx, gy = ctypes.c_ulong(), ctypes.c_int(), ctypes.c_int()
         w, h, border, depth = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
         if not xlib.XGetGeometry(
             display, window_id, ctypes.byref(r), ctypes.byref(gx), ctypes.byref(gy),
             ctypes.byref(w), ctypes.byref(h), ctypes.byref(border), ctypes.byref(depth),
-        ):  # fmt: skip
+        ) or len(_x_errors) > errors:  # fmt: skip
             raise ScreenError(f"The window 0x{window_id:x} has gone", code="screen")
         return Box(x.value, y.value, w.value, h.value)
     finally:
