@@ -76,6 +76,8 @@ class Request:
     truth: tuple[float, float] | None = None
     """The centre of the text box found, in pixels of the image the model saw (pixel-index convention)."""
     wrong: bool = False
+    ms: float = 0.0
+    """The stand-in's own time on the request (decoding, OCR, answering; not `slow_s`)."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class Request:
             "resized": self.resized,
             "target": self.target,
             "wrong": self.wrong,
+            "ms": round(self.ms, 1),
             "answer": self.answer,
             "auth": sorted(k for k in self.headers if k in ("authorization", "x-goog-api-key")),
         }
@@ -226,6 +229,7 @@ class VisionStandin:
             return 400, {"error": "no image in the request"}
         from PIL import Image
 
+        started = time.perf_counter()
         image = Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB")
         with self._lock:
             modes = Modes(**vars(self.modes))
@@ -241,6 +245,7 @@ class VisionStandin:
         else:
             texts = ", ".join(line.text for line in self._lines(seen))
             record.answer = modes.description or f"A window showing: {texts}."
+        record.ms = (time.perf_counter() - started) * 1000
         with self._lock:
             self.requests.append(record)
         if modes.slow_s:
