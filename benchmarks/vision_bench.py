@@ -31,11 +31,18 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from loki.config import ScreenSettings  # noqa: E402
 from loki.errors import ScreenError  # noqa: E402
+from loki.llm.vision import build_model
 from loki.screen.coords import MODEL_CONVENTIONS, Box  # noqa: E402
 from loki.screen.fake import ImageScreen  # noqa: E402
 from loki.screen.ground import Candidate, Target, Window  # noqa: E402
 from loki.screen.vision import VisionFinder  # noqa: E402
 from tests.apps.vision_standin import Modes, VisionStandin  # noqa: E402
+
+
+def vision_finder(settings: ScreenSettings, **kw: Any) -> VisionFinder:
+    """The vision finder with the model its settings name (as tier 2 builds it)."""
+    return VisionFinder(settings, model=build_model(settings), **kw)
+
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LABELS = (
@@ -101,14 +108,14 @@ def run(coords: str, wrong: float, seed: int, targets: int) -> dict[str, Any]:
         )
         window = Window(1, WINDOW, app="bench")
         for screen, truth in scenes:  # OCR each window once, outside the figures
-            warm = VisionFinder(settings, screen_factory=lambda s=screen: s)
+            warm = vision_finder(settings, screen_factory=lambda s=screen: s)
             warm.find(Target(next(iter(truth))), window, time.monotonic() + 120)
         standin.requests.clear()
         calls_ms: list[float] = []
         own_ms: list[float] = []
         at_once = reached = errors = 0
         for screen, label, box in asks:
-            finder = VisionFinder(settings, screen_factory=lambda s=screen: s)
+            finder = vision_finder(settings, screen_factory=lambda s=screen: s)
             target, tried = Target(label), []
             for attempt in range(1 + CORRECTIONS):
                 deadline = time.monotonic() + 60

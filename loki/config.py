@@ -118,7 +118,10 @@ class Settings:
         "bool",
     )
     trace_max_kb: int = _setting(
-        "LOKI_TRACE_MAX_KB", 1024, "Kilobytes a trace file may grow to before it is rotated (3 old files are kept).", "pos_int"
+        "LOKI_TRACE_MAX_KB",
+        1024,
+        "Kilobytes a trace file may grow to before it is rotated (3 old files are kept).",
+        "pos_int",
     )
     models_dir: str = _setting(
         "LOKI_MODELS_DIR",
@@ -139,10 +142,16 @@ class Settings:
         "LOKI_CONFIRM_TIMEOUT_S", 6.0, "Seconds to wait for yes/no before a risky step counts as 'no'.", "pos_float"
     )
     step_timeout_s: float = _setting(
-        "LOKI_STEP_TIMEOUT_S", 10.0, "Seconds one action (a wait included) may take before the plan is abandoned.", "pos_float"
+        "LOKI_STEP_TIMEOUT_S",
+        10.0,
+        "Seconds one action (a wait included) may take before the plan is abandoned.",
+        "pos_float",
     )
     plan_timeout_s: float = _setting(
-        "LOKI_PLAN_TIMEOUT_S", 30.0, "Seconds a whole plan may take, confirmations excluded, before the rest is abandoned.", "pos_float"
+        "LOKI_PLAN_TIMEOUT_S",
+        30.0,
+        "Seconds a whole plan may take, confirmations excluded, before the rest is abandoned.",
+        "pos_float",
     )
     volume_max_percent: int = _setting(
         "LOKI_VOLUME_MAX_PERCENT", 100, "Highest volume LOKI sets, in percent of the sink's normal level.", "pos_int"
@@ -278,7 +287,9 @@ class Settings:
     vision_mmproj: str = _setting(
         "LOKI_VISION_MMPROJ", "", "The multimodal projector GGUF that goes with LOKI_VISION_MODEL for llama_cpp."
     )
-    vision_api_key: str = _setting("LOKI_VISION_API_KEY", "", "Key for a remote vision backend. Never logged.", "secret")
+    vision_api_key: str = _setting(
+        "LOKI_VISION_API_KEY", "", "Key for a remote vision backend. Never logged.", "secret"
+    )
     vision_coords: str = _setting(
         "LOKI_VISION_COORDS",
         "qwen25",

@@ -16,7 +16,7 @@ from loki.brain.builtin import HelpCommand, SleepCommand
 from loki.brain.learn import LearnCommands
 from loki.brain.orchestrator import Orchestrator, ReplyFn, TurnResult
 from loki.brain.tier0 import LocalCommands
-from loki.brain.tier2 import ScreenTier
+from loki.brain.tier2 import ScreenTier, summarizer
 from loki.brain.tiers import Tier
 from loki.brain.trace import TraceWriter
 from loki.config import Settings
@@ -63,20 +63,22 @@ def build_tiers(settings: Settings, profiles: ProfileSet, reload: ProfileReload 
     reload.follow(local.use)  # help and matching by meaning follow tier 0's rules
     # "remember this as <phrase>" (loki.brain.learn) goes first; after learning it reloads the profiles.
     learn = LearnCommands(settings.user_profiles_path, reload, dry_run=settings.dry_run)
+    tier1 = None
+    if settings.llm_backend != "none":
+        from loki.brain.tier1 import build_tier1
+
+        tier1 = build_tier1(settings, profiles)
     tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
     # "click Save", "what's on my screen?": before matching by meaning ("click Save" is not "save the file").
-    tiers.append(ScreenTier(settings.screen))
+    summarize = summarizer(tier1.llm, settings.llm_timeout_s) if tier1 is not None else None
+    tiers.append(ScreenTier(settings.screen, summarize=summarize))
     if settings.meaning:
         from loki.brain.meaning import MeaningCommands
 
         # Between the phrase rules and the language model; dry-run reads the vector cache but never writes it.
         tiers.append(MeaningCommands(local, cache_dir=settings.cache_path, write_cache=not settings.dry_run))
-    if settings.llm_backend != "none":
-        from loki.brain.tier1 import build_tier1
-
-        tier1 = build_tier1(settings, profiles)
-        if tier1 is not None:
-            tiers.append(tier1)
+    if tier1 is not None:
+        tiers.append(tier1)
     return tiers
 
 

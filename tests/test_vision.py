@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from loki.config import ScreenSettings
 from loki.errors import ScreenError
+from loki.llm.vision import LlamaCppVision, build_model
 from loki.screen.capture import Screen, Screenshot
 from loki.screen.coords import MODEL_CONVENTIONS, Box, Frame, Monitor, click_to_image
 from loki.screen.fake import ImageScreen
@@ -29,13 +30,12 @@ from loki.screen.ground import Candidate, Grounder, Target, Window
 from loki.screen.vision import (
     VisionFinder,
     black_out,
-    build_model,
     is_loopback,
+    leaves_machine,
     prepare,
     read_answer,
     smart_resize,
 )
-from loki.screen.vision.models import LlamaCppVision, leaves_machine
 from tests.apps.vision_standin import Modes, VisionStandin, qwen_smart_resize
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -50,6 +50,11 @@ CONVENTION_API = {
     "pixels": "ollama",
 }
 KEY = "sk-test-0123456789abcdef"
+
+
+def vision_finder(settings: ScreenSettings, **kw: Any) -> VisionFinder:
+    """The vision finder with the model its settings name (as tier 2 builds it)."""
+    return VisionFinder(settings, model=build_model(settings), **kw)
 
 
 def ink_box(image: Image.Image, region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -196,7 +201,7 @@ def off_by(candidate: Candidate, truth: tuple[float, float]) -> float:
 @pytest.mark.parametrize("convention", list(MODEL_CONVENTIONS))
 def test_every_convention_lands_on_the_word_on_a_second_monitor(standin: VisionStandin, convention: str) -> None:
     factory, window, truth = scene_second_monitor()
-    finder = VisionFinder(settings(standin, convention), screen_factory=factory)
+    finder = vision_finder(settings(standin, convention), screen_factory=factory)
     for word in ("Save", "Preferences", "Quit"):
         [found] = finder.find(Target(word), window, soon())
         assert off_by(found, truth[word]) <= 2.0, (convention, word, found.point, truth[word])
@@ -215,7 +220,7 @@ def test_every_convention_lands_on_the_word_on_a_second_monitor(standin: VisionS
 @pytest.mark.parametrize("scene", [scene_retina, scene_downscaled], ids=["retina2x", "downscaled"])
 def test_scaled_frames_land_on_the_word(standin: VisionStandin, convention: str, scene: Any) -> None:
     factory, window, truth = scene()
-    finder = VisionFinder(settings(standin, convention), screen_factory=factory)
+    finder = vision_finder(settings(standin, convention), screen_factory=factory)
     for word in ("Cancel", "Quit"):
         [found] = finder.find(Target(word), window, soon())
         assert off_by(found, truth[word]) <= 2.0, (convention, word, found.point, truth[word])
@@ -253,7 +258,7 @@ def test_prepare_bounds_the_image_and_its_frame_describes_it() -> None:
 @pytest.mark.parametrize("convention", ["pixels", "qwen3", "gemini"])
 def test_a_swapped_answer_is_refused_or_stays_in_the_window(standin: VisionStandin, convention: str) -> None:
     factory, window, truth = scene_second_monitor()
-    finder = VisionFinder(settings(standin, convention), screen_factory=factory)
+    finder = vision_finder(settings(standin, convention), screen_factory=factory)
     standin.configure(swap=True)
     for word in WORDS:
         try:
@@ -268,7 +273,7 @@ def test_a_swapped_answer_is_refused_or_stays_in_the_window(standin: VisionStand
 @pytest.mark.parametrize("convention", ["qwen25", "qwen3", "moondream", "gemini", "pixels"])
 def test_unusable_answers_are_a_clear_error(standin: VisionStandin, mode: str, convention: str) -> None:
     factory, window, _ = scene_second_monitor()
-    finder = VisionFinder(settings(standin, convention), screen_factory=factory)
+    finder = vision_finder(settings(standin, convention), screen_factory=factory)
     standin.configure(**{mode: True})
     with pytest.raises(ScreenError) as err:
         finder.find(Target("Save"), window, soon())
@@ -279,7 +284,7 @@ def test_unusable_answers_are_a_clear_error(standin: VisionStandin, mode: str, c
 def test_a_cascade_with_an_unusable_answer_finds_nothing(standin: VisionStandin) -> None:
     factory, window, _ = scene_second_monitor()
     standin.configure(malformed=True)
-    found = Grounder([VisionFinder(settings(standin, "qwen25"), screen_factory=factory)]).find(
+    found = Grounder([vision_finder(settings(standin, "qwen25"), screen_factory=factory)]).find(
         Target("Save"), window, soon()
     )
     assert found.candidates == [] and found.tried == ["vision"]
@@ -288,7 +293,7 @@ def test_a_cascade_with_an_unusable_answer_finds_nothing(standin: VisionStandin)
 @pytest.mark.parametrize("convention", ["qwen25", "uitars15", "pixels", "gemini"])
 def test_actions_in_the_answer_are_ignored(standin: VisionStandin, convention: str) -> None:
     factory, window, truth = scene_second_monitor()
-    finder = VisionFinder(settings(standin, convention), screen_factory=factory)
+    finder = vision_finder(settings(standin, convention), screen_factory=factory)
     standin.configure(actions=True)
     [found] = finder.find(Target("Cancel"), window, soon())
     assert "rm -rf" in standin.requests[-1].answer
@@ -298,14 +303,14 @@ def test_actions_in_the_answer_are_ignored(standin: VisionStandin, convention: s
 
 def test_a_slow_model_times_out_with_the_setting_named(standin: VisionStandin) -> None:
     factory, window, _ = scene_second_monitor()
-    finder = VisionFinder(settings(standin, "qwen3", vision_timeout_s=1.0), screen_factory=factory)
+    finder = vision_finder(settings(standin, "qwen3", vision_timeout_s=1.0), screen_factory=factory)
     standin.configure(slow_s=4.0)
     with pytest.raises(ScreenError) as err:
         finder.find(Target("Save"), window, soon())
     assert err.value.code == "vision_timeout" and "LOKI_VISION_TIMEOUT_S" in str(err.value)
     standin.configure(slow_s=0.0)
     with pytest.raises(ScreenError) as err:  # the screen command's own deadline bounds the call too
-        VisionFinder(settings(standin, "qwen3"), screen_factory=factory).find(Target("Save"), window, time.monotonic())
+        vision_finder(settings(standin, "qwen3"), screen_factory=factory).find(Target("Save"), window, time.monotonic())
     assert err.value.code == "vision_timeout"
 
 
@@ -379,7 +384,7 @@ def test_out_of_range_per_convention() -> None:
 @pytest.mark.parametrize("convention", ["qwen25", "gemini", "moondream"])
 def test_find_again_tells_what_was_tried_in_the_models_convention(standin: VisionStandin, convention: str) -> None:
     factory, window, truth = scene_second_monitor()
-    finder = VisionFinder(settings(standin, convention), screen_factory=factory)
+    finder = vision_finder(settings(standin, convention), screen_factory=factory)
     cancel = (round(truth["Cancel"][0]), round(truth["Cancel"][1]))
     tried = Candidate(Box(cancel[0] - 4, cancel[1] - 4, 9, 9), "Cancel", "vision", 0.7)
     [found] = finder.find_again(Target("Save"), window, [tried], soon())
@@ -399,7 +404,7 @@ def test_find_again_tells_what_was_tried_in_the_models_convention(standin: Visio
 @pytest.mark.parametrize("api", ["openai", "ollama", "gemini"])
 def test_describe_returns_the_models_words(standin: VisionStandin, api: str) -> None:
     factory, window, _ = scene_second_monitor()
-    finder = VisionFinder(settings(standin, "qwen3", api), screen_factory=factory)
+    finder = vision_finder(settings(standin, "qwen3", api), screen_factory=factory)
     standin.configure(description="A notes editor with Save and Cancel buttons.")
     assert finder.describe(window, "What's on my screen?", soon()) == "A notes editor with Save and Cancel buttons."
     assert standin.requests[-1].prompt.startswith("What's on my screen?")
@@ -446,7 +451,7 @@ def test_which_backends_leave_the_machine() -> None:
 def test_remote_backend_gets_the_crop_with_password_fields_black(standin: VisionStandin) -> None:
     factory, window, truth = scene_second_monitor()
     secret = Box(2100 + 600, 200 + 280, 200, 40)  # screen pixels of a password field
-    finder = VisionFinder(
+    finder = vision_finder(
         settings(standin, "qwen25"), screen_factory=factory, secret_boxes=lambda w: [secret], remote=True
     )
     [found] = finder.find(Target("Save"), window, soon())
@@ -461,7 +466,7 @@ def test_remote_backend_gets_the_crop_with_password_fields_black(standin: Vision
     assert region.size and region.max() == 0, "the password field was sent"
     assert np.asarray(sent.image).mean() > 100  # the rest was not
     # a loopback backend sees the field (it never leaves the machine)
-    local = VisionFinder(settings(standin, "qwen25"), screen_factory=factory, secret_boxes=lambda w: [secret])
+    local = vision_finder(settings(standin, "qwen25"), screen_factory=factory, secret_boxes=lambda w: [secret])
     local.find(Target("Save"), window, soon())
     assert np.asarray(standin.requests[-1].image).min() > 0
 
@@ -469,7 +474,7 @@ def test_remote_backend_gets_the_crop_with_password_fields_black(standin: Vision
 def test_redacted_apps_never_reach_a_remote_backend(standin: VisionStandin) -> None:
     factory, window, _ = scene_second_monitor()
     vault = Window(window.id, window.box, app="KeePassXC", title="Passwords.kdbx")
-    finder = VisionFinder(settings(standin, "qwen25"), screen_factory=factory, remote=True)
+    finder = vision_finder(settings(standin, "qwen25"), screen_factory=factory, remote=True)
     for call in (
         lambda: finder.find(Target("Save"), vault, soon()),
         lambda: finder.describe(vault, "what is this?", soon()),
@@ -478,7 +483,7 @@ def test_redacted_apps_never_reach_a_remote_backend(standin: VisionStandin) -> N
             call()
         assert err.value.code == "vision_private" and "LOKI_SCREEN_REDACT_APPS" in str(err.value)
     assert standin.requests == []
-    VisionFinder(settings(standin, "qwen25"), screen_factory=factory).find(Target("Save"), vault, soon())
+    vision_finder(settings(standin, "qwen25"), screen_factory=factory).find(Target("Save"), vault, soon())
     assert len(standin.requests) == 1  # a local model may look at it
 
 
@@ -489,7 +494,7 @@ def test_no_backend_no_screenshot() -> None:
         grabbed.append(1)
         raise AssertionError("no screenshot may be taken without a vision backend")
 
-    finder = VisionFinder(ScreenSettings(vision_backend="none"), screen_factory=factory)
+    finder = vision_finder(ScreenSettings(vision_backend="none"), screen_factory=factory)
     window = Window(1, Box(0, 0, 100, 100))
     assert not finder.enabled and finder.find(Target("Save"), window, soon()) == []
     with pytest.raises(ScreenError) as err:
@@ -504,7 +509,7 @@ def test_the_key_goes_in_a_header_and_nowhere_else(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     factory, window, _ = scene_second_monitor()
-    finder = VisionFinder(settings(standin, "gemini", api), screen_factory=factory)
+    finder = vision_finder(settings(standin, "gemini", api), screen_factory=factory)
     finder.find(Target("Save"), window, soon())
     sent = standin.requests[-1]
     assert KEY in sent.headers[header] and KEY not in sent.path
@@ -521,7 +526,7 @@ def test_unreachable_backend_names_the_setting() -> None:
     )
     frame_image = Image.new("RGB", (300, 200), (255, 255, 255))
     monitors = [{"left": 0, "top": 0, "width": 300, "height": 200}] * 2
-    finder = VisionFinder(s, screen_factory=lambda: ImageScreen(frame_image, monitors))
+    finder = vision_finder(s, screen_factory=lambda: ImageScreen(frame_image, monitors))
     with pytest.raises(ScreenError) as err:
         finder.find(Target("Save"), Window(1, Box(0, 0, 300, 200)), soon())
     assert err.value.code == "vision_unreachable" and "LOKI_VISION_URL" in str(err.value)
@@ -584,7 +589,7 @@ def test_a_real_window_end_to_end(xserver: str, standin: VisionStandin, tmp_path
         window = Window(info["id"], Box(*info["box"]), app="visionprobe")
         word = Box(*info["word"])
         for convention in ("qwen25", "gemini"):
-            finder = VisionFinder(settings(standin, convention))
+            finder = vision_finder(settings(standin, convention))
             [found] = finder.find(Target("Settings"), window, soon())
             assert word.contains(*found.point), (convention, found.point, word)
     finally:

@@ -294,7 +294,9 @@ def check_ocr(settings: Settings) -> Check:
             out = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=10)
             langs = out.stdout
         if not exe:
-            problems.append("tesseract is missing (Russian text on the screen): apt install tesseract-ocr tesseract-ocr-rus")
+            problems.append(
+                "tesseract is missing (Russian text on the screen): apt install tesseract-ocr tesseract-ocr-rus"
+            )
         elif "rus" not in langs.split():
             problems.append("Tesseract has no Russian: apt install tesseract-ocr-rus")
         else:

@@ -123,7 +123,7 @@ def _find(args: argparse.Namespace, settings: Settings, as_json: bool) -> int:
     """Ground a named control in the active window: one line per candidate, best first; 1 when none."""
     import time
 
-    from loki.brain.tier2 import parse
+    from loki.brain.tier2 import default_finders, parse
     from loki.screen.act import ScreenActor
     from loki.screen.ground import Target
 
@@ -134,7 +134,7 @@ def _find(args: argparse.Namespace, settings: Settings, as_json: bool) -> int:
     target = request.target if request is not None and request.target is not None else Target(said)
     if args.role:
         target = Target(target.name, args.role, target.nth, target.description, target.language)
-    actor = ScreenActor.from_settings(settings)
+    actor = ScreenActor.from_settings(settings, default_finders(settings.screen))
     try:
         started = time.perf_counter()
         window, found = actor.locate(target, time.monotonic() + settings.screen.screen_budget_s)

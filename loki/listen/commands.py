@@ -43,7 +43,6 @@ __all__ = ["Candidate", "CommandRescorer", "Rescued", "expand_phrase"]
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Candidate:
     """One wording of a profile rule."""

@@ -143,13 +143,13 @@ class ScreenActor:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, finders: list[Any] | None = None) -> ScreenActor:
-        """The cascade the settings ask for: accessibility, OCR (unless LOKI_OCR=none), vision (when configured)."""
+    def from_settings(cls, settings: Any, finders: list[Any]) -> ScreenActor:
+        """An actor over `finders` (cheapest first) with the settings' budget, tries and settle time."""
         from loki.config import ScreenSettings
 
         screen = ScreenSettings.of(settings)
         return cls(
-            Grounder(finders if finders is not None else default_finders(screen)),
+            Grounder(finders),
             settle_s=screen.screen_settle_s,
             tries=screen.screen_tries,
             budget_s=screen.screen_budget_s,
@@ -292,6 +292,7 @@ class ScreenActor:
         started = time.perf_counter()
         window = self.window()
         queue: list[Candidate] = [first] if first is not None else []
+        tried: list[Candidate] = []
         grounded = False
         while len(report.attempts) <= self.tries:
             if cancelled is not None and cancelled.is_set():
@@ -301,7 +302,7 @@ class ScreenActor:
                 report.message = f"I ran out of time ({self.budget_s:g} s, LOKI_SCREEN_BUDGET_S)."
                 break
             if not queue:
-                queue = self._more(target, report, deadline, grounded)
+                queue = self._more(target, report, tried, deadline, grounded)
                 grounded = True
                 if not queue:
                     break
@@ -310,6 +311,7 @@ class ScreenActor:
                 continue
             attempt = Attempt(candidate.point, candidate.label, candidate.source)
             report.attempts.append(attempt)
+            tried.append(candidate)
             if report.attempts[:-1] and risky(candidate.label) and label_score(target.said, candidate.label) < 1.0:
                 attempt.why = f"it is labelled '{candidate.label}', which I only click when you ask for it by name"
                 continue
@@ -346,7 +348,9 @@ class ScreenActor:
             report.message = _why_not(target, report)
         return report
 
-    def _more(self, target: Target, report: ClickReport, deadline: float, grounded: bool) -> list[Candidate]:
+    def _more(
+        self, target: Target, report: ClickReport, tried: list[Candidate], deadline: float, grounded: bool
+    ) -> list[Candidate]:
         """The next candidates: the cascade on a new screenshot (once), then the vision model with what was tried."""
         t = time.perf_counter()
         try:
@@ -359,7 +363,8 @@ class ScreenActor:
             if vision is None:
                 return []
             try:
-                return list(vision.find_again(target, self.window(), [a.as_dict() for a in report.attempts], deadline))
+                outcome = report.attempts[-1].why if report.attempts else "nothing changed"
+                return list(vision.find_again(target, self.window(), tried, deadline, outcome=outcome))
             except ScreenError as exc:
                 log.warning("the vision model could not help: %s", exc)
                 return []
@@ -377,19 +382,3 @@ def _why_not(target: Target, report: ClickReport) -> str:
     last = report.attempts[-1]
     tried = len(report.attempts)
     return f"I could not click '{target.said}': {last.why} ({tried} {'try' if tried == 1 else 'tries'})."
-
-
-def default_finders(screen: Any) -> list[Any]:
-    """Accessibility, then OCR (unless LOKI_OCR=none), then the vision model (when LOKI_VISION_BACKEND is set)."""
-    from loki.screen.a11y import AccessibilityFinder
-
-    finders: list[Any] = [AccessibilityFinder()]
-    if screen.ocr != "none":
-        from loki.screen.ocr import OcrFinder
-
-        finders.append(OcrFinder(engine=screen.ocr))
-    if screen.vision_backend != "none":
-        from loki.screen.vision import VisionFinder
-
-        finders.append(VisionFinder.from_settings(screen))
-    return finders

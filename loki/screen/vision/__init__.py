@@ -3,14 +3,13 @@
 from loki.screen.vision.answer import Located, locate_prompt, read_answer
 from loki.screen.vision.finder import VisionFinder, no_secrets
 from loki.screen.vision.image import black_out, prepare, smart_resize
-from loki.screen.vision.models import VisionModel, build_model, is_loopback, leaves_machine
+from loki.screen.vision.remote import VisionModel, is_loopback, leaves_machine
 
 __all__ = [
     "Located",
     "VisionFinder",
     "VisionModel",
     "black_out",
-    "build_model",
     "is_loopback",
     "leaves_machine",
     "locate_prompt",

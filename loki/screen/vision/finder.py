@@ -25,7 +25,7 @@ from loki.screen.coords import MODEL_CONVENTIONS, Box, click_to_image
 from loki.screen.ground import Candidate, Target, Window
 from loki.screen.vision.answer import SYSTEM, locate_prompt, read_answer, write_point
 from loki.screen.vision.image import black_out, png_base64, prepare
-from loki.screen.vision.models import VisionModel, build_model, leaves_machine
+from loki.screen.vision.remote import VisionModel, leaves_machine
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class VisionFinder:
                 f"Unknown LOKI_VISION_COORDS {self.convention!r}: one of {', '.join(MODEL_CONVENTIONS)}.",
                 code="vision_config",
             )
-        self.model = model if model is not None else build_model(settings)
+        self.model = model
         self.screen_factory = screen_factory
         self.secret_boxes = secret_boxes
         self.remote = remote if remote is not None else (self.model is not None and leaves_machine(self.model))
