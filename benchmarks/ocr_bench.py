@@ -1,0 +1,155 @@
+"""OCR grounding on real Tk buttons: find each button by its name, click it, check what the app says.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/ocr_bench.py [--seeds 12] [--buttons 20] [--engine auto]
+
+Starts its own Xvfb (1280x800) and openbox, shows tests/apps/tkbuttons.py at one random layout per
+seed (every third with Russian labels, read by tesseract under `auto`), and for every button: one
+`OcrFinder.find` on the window, a click on the best candidate's point (xdotool), the app's log. Prints
+accuracy (right / total), wrong clicks, how many wrong clicks were noticed (a reread of the candidate's
+box, or of the status line "Clicked: <name>", says it is not the name), and p50/p95 ms of one find and
+of one reread, per engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from loki.screen.coords import Box
+from loki.screen.ground import MATCH, Target, Window, pick
+from loki.screen.ocr import OcrFinder, choose_engine
+
+APP = Path(__file__).resolve().parent.parent / "tests" / "apps" / "tkbuttons.py"
+STATUS_HEIGHT = 30
+"""tkbuttons' status line: 24 px high, 10 px in from the window's left and 30 px up from its bottom."""
+
+
+def _wait(check, what: str, timeout_s: float = 15.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not happen within {timeout_s:g} s")
+
+
+def _records(log: Path) -> list[dict]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _clicked(log: Path) -> list[str]:
+    return [r["clicked"] for r in _records(log) if "clicked" in r]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def run(seeds: int, buttons: int, engine: str) -> None:
+    display = f":{150 + os.getpid() % 50}"
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL
+    )
+    os.environ["DISPLAY"] = display
+    _wait(lambda: subprocess.run(["xdotool", "getmouselocation"], capture_output=True).returncode == 0, "Xvfb")
+    wm = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    finder = OcrFinder(engine=engine)
+    stats: dict[str, dict[str, list]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
+    try:
+        for seed in range(1, seeds + 1):
+            log = tmp / f"{seed}.jsonl"
+            russian = seed % 3 == 0
+            app = subprocess.Popen(
+                [sys.executable, str(APP), str(log), str(seed), str(buttons), *(["--ru"] if russian else [])]
+            )
+            try:
+                ready = _wait(lambda log=log: next((r for r in _records(log) if r.get("ready")), None), "the Tk window")
+                x, y, w, h = ready["box"]
+                window = Window(ready["id"], Box(x, y, w, h))
+                status = Box(x + 10, y + h - STATUS_HEIGHT, w - 20, 24)
+                for button in ready["buttons"]:
+                    target = Target(button["label"], language="en")
+                    used = choose_engine(engine, target.name, target.language)
+                    figures = stats.setdefault(
+                        used, {"find_ms": [], "reread_ms": [], "right": [], "wrong": [], "missed": []}
+                    )
+                    started = time.perf_counter()
+                    found = pick(finder.find(target, window, time.monotonic() + 30), target)
+                    figures["find_ms"].append((time.perf_counter() - started) * 1000)
+                    if not found:
+                        figures["missed"].append((seed, target.name))
+                        continue
+                    best = found[0]
+                    started = time.perf_counter()
+                    before = finder.reread(best.box, target.name)
+                    figures["reread_ms"].append((time.perf_counter() - started) * 1000)
+                    clicks = len(_clicked(log))
+                    px, py = best.point
+                    subprocess.run(["xdotool", "mousemove", str(px), str(py), "click", "1"], check=True)
+                    try:
+                        clicked = _wait(lambda log=log, n=clicks: _clicked(log)[n:], "a click", 3.0)[0]
+                    except RuntimeError:
+                        clicked = None
+                    if clicked == target.name:
+                        figures["right"].append((seed, target.name))
+                        continue
+                    time.sleep(0.2)
+                    after = finder.reread(status, f"Clicked: {target.name}")
+                    noticed = before < MATCH or after < MATCH
+                    figures["wrong"].append((seed, target.name, best.label, round(best.score, 2), clicked, noticed))
+            finally:
+                app.terminate()
+                app.wait(5)
+    finally:
+        wm.terminate()
+        xvfb.terminate()
+        wm.wait(5)
+        xvfb.wait(5)
+
+    total_right = total = 0
+    for used, figures in stats.items():
+        right, wrong, missed = len(figures["right"]), figures["wrong"], figures["missed"]
+        count = right + len(wrong) + len(missed)
+        total_right += right
+        total += count
+        noticed = sum(1 for w in wrong if w[-1])
+        print(
+            f"[{used}] accuracy {right}/{count} = {100 * right / count:.1f} %, wrong clicks {len(wrong)} "
+            f"(noticed {noticed}), not found {len(missed)}; find ms p50 {statistics.median(figures['find_ms']):.0f} "
+            f"p95 {_percentile(figures['find_ms'], 0.95):.0f}; reread ms p50 "
+            f"{statistics.median(figures['reread_ms']) if figures['reread_ms'] else float('nan'):.0f} "
+            f"p95 {_percentile(figures['reread_ms'], 0.95):.0f}"
+        )
+        for item in wrong:
+            print(
+                f"    wrong: seed {item[0]} asked {item[1]!r}, found {item[2]!r} ({item[3]}), clicked {item[4]!r}, noticed {item[5]}"
+            )
+        for item in missed:
+            print(f"    not found: seed {item[0]} {item[1]!r}")
+    print(f"[all] accuracy {total_right}/{total} = {100 * total_right / max(1, total):.1f} % over {seeds} layouts")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--buttons", type=int, default=20)
+    parser.add_argument("--engine", default="auto")
+    args = parser.parse_args()
+    run(args.seeds, args.buttons, args.engine)
+
+
+if __name__ == "__main__":
+    main()
