@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from apps.a11y_desktop import launched
+from test_ocr import tkbuttons  # noqa: F401  (the fixture)
 
 from loki.actions.apps import AppCatalog
 from loki.actions.policy import Decision, Policy, is_risky_label
@@ -148,7 +149,13 @@ def loki_say(text: str, env: dict[str, str], *flags: str) -> dict:  # type: igno
 
 @pytest.fixture
 def screen_env(settings_env: dict[str, str], xserver: str, a11y: str) -> dict[str, str]:
-    return {**settings_env, "DISPLAY": xserver, "DBUS_SESSION_BUS_ADDRESS": a11y, "LOKI_SCREEN_SETTLE_S": "1.5", "LOKI_OCR": "none"}
+    return {
+        **settings_env,
+        "DISPLAY": xserver,
+        "DBUS_SESSION_BUS_ADDRESS": a11y,
+        "LOKI_SCREEN_SETTLE_S": "1.5",
+        "LOKI_OCR": "none",
+    }
 
 
 def zenity(ok: str, cancel: str) -> list[str]:
@@ -210,3 +217,62 @@ def test_what_is_on_my_screen_reads_the_window(screen_env, xserver, a11y) -> Non
         turn = loki_say("read me the error", screen_env)
     assert turn["tier"] == 2 and turn["actions"] == []
     assert "Disk quota exceeded" in turn["reply"], turn
+
+
+# Act, check, correct on a real Tk window (no accessibility): OCR, and a vision model that is often wrong.
+
+
+def test_click_without_accessibility_goes_through_ocr(screen_env, tkbuttons) -> None:
+    buttons = tkbuttons(5, 12, "--labels", "Apply,Export,Print Preview")
+    turn = loki_say("click Print Preview", {**screen_env, "LOKI_OCR": "auto"})
+    assert buttons.clicks() == ["Print Preview"], turn
+    assert turn["tier"] == 2 and turn["ok"] and turn["screen"]["source"] == "ocr", turn
+    assert "ground_ocr" in turn["timings_ms"] and "verify" in turn["timings_ms"]
+
+
+def test_a_wrong_vision_answer_is_never_clicked_and_is_corrected(tkbuttons, xserver) -> None:
+    from loki.config import ScreenSettings
+    from loki.llm.vision import build_model
+    from loki.screen.act import ScreenActor
+    from loki.screen.ground import Grounder
+    from loki.screen.ocr import OcrFinder
+    from loki.screen.vision import VisionFinder
+    from tests.apps.vision_standin import Modes, VisionStandin
+
+    names = ["Apply", "Export", "Rename", "Refresh", "Download", "Settings"]
+    buttons = tkbuttons(11, 14, "--labels", ",".join(names))
+    with VisionStandin(Modes(coords="qwen3", wrong=0.3, seed=7)).start() as standin:
+        screen = ScreenSettings(
+            vision_backend="openai", vision_url=standin.url("openai"), vision_model="standin-vl", vision_coords="qwen3"
+        )
+        vision = VisionFinder(screen, model=build_model(screen))
+        actor = ScreenActor(Grounder([vision]), reader=OcrFinder(), settle_s=1.0, tries=3, budget_s=60)
+        reached, corrected = 0, 0
+        for name in names:
+            before = len(buttons.clicks())
+            report = actor.click(Target(name), xdotool_click)
+            time.sleep(0.3)  # the app's log is written as the click arrives
+            clicked = buttons.clicks()[before:]
+            assert clicked in ([], [name]), f"asked for {name}, the app says {clicked}"  # never a wrong button
+            reached += report.ok and clicked == [name]
+            corrected += any(a.why for a in report.attempts)
+    assert reached >= len(names) - 1 and corrected >= 1, (reached, corrected)
+
+
+def xdotool_click(x: int, y: int) -> None:
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True, timeout=10)
+
+
+def test_stop_before_the_click_clicks_nothing(tkbuttons) -> None:
+    import threading
+
+    from loki.screen.act import ScreenActor
+    from loki.screen.ground import Grounder
+    from loki.screen.ocr import OcrFinder
+
+    buttons = tkbuttons(12, 8, "--labels", "Apply")
+    stop = threading.Event()
+    stop.set()
+    actor = ScreenActor(Grounder([OcrFinder()]))
+    report = actor.click(Target("Apply"), xdotool_click, cancelled=stop)
+    assert not report.ok and report.message == "Stopped." and buttons.clicks() == []

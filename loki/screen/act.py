@@ -132,8 +132,11 @@ class ScreenActor:
         settle_s: float = 2.0,
         tries: int = 3,
         budget_s: float = 20.0,
+        reader: Any = None,
     ) -> None:
         self.grounder = grounder
+        self.reader = reader if reader is not None else self.finder("ocr")
+        """Re-reads a box before a click (`loki.screen.ocr.OcrFinder.reread`); None: no OCR check."""
         self.window = window
         self._screen_factory = screen_factory
         self.settle_s = settle_s
@@ -191,7 +194,7 @@ class ScreenActor:
         return window, self.grounder.find(target, window, deadline, skip=skip)
 
     # 2. Hit-test ---------------------------------------------------------------------------------
-    def hit_test(self, candidate: Candidate, window: Window, deadline: float) -> str:
+    def hit_test(self, candidate: Candidate, window: Window, deadline: float, target_name: str = "") -> str:
         """Why clicking `candidate` now would be wrong ("" when its point shows it)."""
         x, y = candidate.point
         if not window.box.contains(x, y):
@@ -206,10 +209,20 @@ class ScreenActor:
             if hit.box.width * hit.box.height > candidate.box.width * candidate.box.height:
                 return ""  # a container (the control itself has no children to point at): the box is the control's
             return f"'{hit.label or hit.role}' is at that point now"
-        ocr = self.finder("ocr")
-        if ocr is None or not candidate.label:
+        if self.reader is None:
+            return ""  # nothing can read the point again: the check after the click decides
+        if candidate.source == "vision":
+            # A model's point, not a box: read a line's worth around it for the name asked for.
+            name = target_name or ""
+            if not name:
+                return ""  # a description ("the red icon"): nothing to read
+            width = max(60.0, 11.0 * len(name) + 24.0)
+            around = Box(x - width / 2, y - 16, width, 32)
+            score = self.reader.reread(_inside(around, window.box), name)
+            return "" if score >= MATCH else f"'{name}' is not written at that point"
+        if not candidate.label:
             return ""
-        score = ocr.reread(candidate.box, candidate.label)
+        score = self.reader.reread(candidate.box, candidate.label)
         return "" if score >= MATCH else f"the box no longer reads '{candidate.label}'"
 
     # 3-5. Click, settle, verify ------------------------------------------------------------------
@@ -316,7 +329,7 @@ class ScreenActor:
                 attempt.why = f"it is labelled '{candidate.label}', which I only click when you ask for it by name"
                 continue
             t = time.perf_counter()
-            attempt.why = self.hit_test(candidate, window, deadline)
+            attempt.why = self.hit_test(candidate, window, deadline, target.name)
             report.add_ms("hit_test", t)
             if attempt.why:
                 continue
@@ -370,6 +383,14 @@ class ScreenActor:
                 return []
         finally:
             report.add_ms("ground", t)
+
+
+def _inside(box: Box, outer: Box) -> Box:
+    """`box` clipped to `outer`."""
+    left, top = max(box.left, outer.left), max(box.top, outer.top)
+    right = min(box.left + box.width, outer.left + outer.width)
+    bottom = min(box.top + box.height, outer.top + outer.height)
+    return Box(left, top, max(1.0, right - left), max(1.0, bottom - top))
 
 
 def _same_place(candidate: Candidate, attempt: Attempt) -> bool:
