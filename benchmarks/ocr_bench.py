@@ -1,13 +1,14 @@
 """OCR grounding on real Tk buttons: find each button by its name, click it, check what the app says.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/ocr_bench.py [--seeds 12] [--buttons 20] [--engine auto]
+    PYTHONPATH=. .venv/bin/python benchmarks/ocr_bench.py [--seeds 12] [--buttons 20] [--engine auto] [--ru-every 3]
 
 Starts its own Xvfb (1280x800) and openbox, shows tests/apps/tkbuttons.py at one random layout per
-seed (every third with Russian labels, read by tesseract under `auto`), and for every button: one
+seed (every third, or every `--ru-every`th, with a few Russian labels, read by tesseract under `auto`), and for every button: one
 `OcrFinder.find` on the window, a click on the best candidate's point (xdotool), the app's log. Prints
 accuracy (right / total), wrong clicks, how many wrong clicks were noticed (a reread of the candidate's
-box, or of the status line "Clicked: <name>", says it is not the name), and p50/p95 ms of one find and
-of one reread, per engine.
+box, or of the status line "Clicked: <name>", says it is not the name), the hit-test (a reread of the
+found box says yes to the name and no to another button's label), and p50/p95 ms of one find and of one
+reread, per engine.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 from loki.screen.coords import Box
-from loki.screen.ground import MATCH, Target, Window, pick
+from loki.screen.ground import MATCH, Target, Window, label_score, pick
 from loki.screen.ocr import OcrFinder, choose_engine
 
 APP = Path(__file__).resolve().parent.parent / "tests" / "apps" / "tkbuttons.py"
@@ -56,7 +57,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def run(seeds: int, buttons: int, engine: str) -> None:
+def run(seeds: int, buttons: int, engine: str, ru_every: int = 3) -> None:
     display = f":{150 + os.getpid() % 50}"
     xvfb = subprocess.Popen(
         ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL
@@ -71,7 +72,7 @@ def run(seeds: int, buttons: int, engine: str) -> None:
     try:
         for seed in range(1, seeds + 1):
             log = tmp / f"{seed}.jsonl"
-            russian = seed % 3 == 0
+            russian = seed % ru_every == 0
             app = subprocess.Popen(
                 [sys.executable, str(APP), str(log), str(seed), str(buttons), *(["--ru"] if russian else [])]
             )
@@ -84,7 +85,7 @@ def run(seeds: int, buttons: int, engine: str) -> None:
                     target = Target(button["label"], language="en")
                     used = choose_engine(engine, target.name, target.language)
                     figures = stats.setdefault(
-                        used, {"find_ms": [], "reread_ms": [], "right": [], "wrong": [], "missed": []}
+                        used, {"find_ms": [], "reread_ms": [], "hit_test": [], "right": [], "wrong": [], "missed": []}
                     )
                     started = time.perf_counter()
                     found = pick(finder.find(target, window, time.monotonic() + 30), target)
@@ -96,6 +97,10 @@ def run(seeds: int, buttons: int, engine: str) -> None:
                     started = time.perf_counter()
                     before = finder.reread(best.box, target.name)
                     figures["reread_ms"].append((time.perf_counter() - started) * 1000)
+                    other = next(
+                        (b["label"] for b in ready["buttons"] if label_score(target.name, b["label"]) < MATCH), ""
+                    )
+                    figures["hit_test"].append((before >= MATCH, finder.reread(best.box, other) < MATCH))
                     clicks = len(_clicked(log))
                     px, py = best.point
                     subprocess.run(["xdotool", "mousemove", str(px), str(py), "click", "1"], check=True)
@@ -133,6 +138,12 @@ def run(seeds: int, buttons: int, engine: str) -> None:
             f"{statistics.median(figures['reread_ms']) if figures['reread_ms'] else float('nan'):.0f} "
             f"p95 {_percentile(figures['reread_ms'], 0.95):.0f}"
         )
+        says_yes = sum(1 for yes, _ in figures["hit_test"] if yes)
+        says_no = sum(1 for _, no in figures["hit_test"] if no)
+        print(
+            f"    hit-test reread before the click: says yes on the found box {says_yes}/{len(figures['hit_test'])}, "
+            f"says no to another button's label there {says_no}/{len(figures['hit_test'])}"
+        )
         for item in wrong:
             print(
                 f"    wrong: seed {item[0]} asked {item[1]!r}, found {item[2]!r} ({item[3]}), clicked {item[4]!r}, noticed {item[5]}"
@@ -147,8 +158,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=12)
     parser.add_argument("--buttons", type=int, default=20)
     parser.add_argument("--engine", default="auto")
+    parser.add_argument("--ru-every", type=int, default=3, help="every Nth layout has Russian labels (1: all)")
     args = parser.parse_args()
-    run(args.seeds, args.buttons, args.engine)
+    run(args.seeds, args.buttons, args.engine, args.ru_every)
 
 
 if __name__ == "__main__":
