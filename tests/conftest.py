@@ -6,17 +6,22 @@ reason only when the program is not installed (`.ci/run` installs them, so CI ne
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from loki.config import Settings, settings_from
+from loki.screen.coords import Box
+from loki.screen.ground import Window
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO.parent / "shared" / "testdata"
@@ -246,3 +251,55 @@ def a11y(xserver: str) -> Iterator[str]:
                 os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
             else:
                 os.environ["DBUS_SESSION_BUS_ADDRESS"] = old
+
+
+TKBUTTONS = Path(__file__).parent / "apps" / "tkbuttons.py"
+
+
+@dataclass
+class Buttons:
+    """A running tkbuttons window."""
+
+    log: Path
+    window: Window
+    boxes: dict[str, Box]
+    """Each button's box, screen pixels, by label."""
+
+    def clicks(self) -> list[str]:
+        """The labels clicked so far, in order."""
+        lines = self.log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line)["clicked"] for line in lines if '"clicked"' in line]
+
+
+def _ready(log: Path) -> dict | None:
+    if not log.exists():
+        return None
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if '"ready"' in line:
+            return json.loads(line)
+    return None
+
+
+@pytest.fixture
+def tkbuttons(xserver: str, tmp_path: Path) -> Iterator[Callable[..., Buttons]]:
+    """Starts tkbuttons windows (seed, count, extra args) and waits until each is shown; kills them after."""
+    apps: list[subprocess.Popen] = []
+
+    def start(seed: int, count: int = 12, *extra: str) -> Buttons:
+        log = tmp_path / f"tkbuttons-{seed}-{len(apps)}.jsonl"
+        apps.append(subprocess.Popen([sys.executable, str(TKBUTTONS), str(log), str(seed), str(count), *extra]))
+        deadline = time.monotonic() + 30
+        while (ready := _ready(log)) is None:
+            assert apps[-1].poll() is None, f"tkbuttons exited with {apps[-1].returncode}"
+            assert time.monotonic() < deadline, "the tkbuttons window did not show within 30 s"
+            time.sleep(0.05)
+        x, y, w, h = ready["box"]
+        boxes = {b["label"]: Box(*b["box"]) for b in ready["buttons"]}
+        return Buttons(log, Window(ready["id"], Box(x, y, w, h)), boxes)
+
+    try:
+        yield start
+    finally:
+        for app in apps:
+            app.terminate()
+            app.wait(10)

@@ -8,71 +8,16 @@ its wheel, Debian's tesseract with Russian, xdotool clicks. OCR strings are comp
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from conftest import Buttons
 
 from loki.errors import ScreenError
 from loki.screen.coords import Box, Frame, Monitor
 from loki.screen.ground import MATCH, SURE, Target, Window, label_score, pick
 from loki.screen.ocr import OcrFinder, TextBox, _phrases, choose_engine, has_cyrillic, match, name_score
-
-APP = Path(__file__).parent / "apps" / "tkbuttons.py"
-
-
-@dataclass
-class Buttons:
-    """A running tkbuttons window."""
-
-    log: Path
-    window: Window
-    boxes: dict[str, Box]
-    """Each button's box, screen pixels, by label."""
-
-    def clicks(self) -> list[str]:
-        """The labels clicked so far, in order."""
-        lines = self.log.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line)["clicked"] for line in lines if '"clicked"' in line]
-
-
-def _ready(log: Path) -> dict | None:
-    if not log.exists():
-        return None
-    for line in log.read_text(encoding="utf-8").splitlines():
-        if '"ready"' in line:
-            return json.loads(line)
-    return None
-
-
-@pytest.fixture
-def tkbuttons(xserver: str, tmp_path: Path) -> Iterator[Callable[..., Buttons]]:
-    """Starts tkbuttons windows (seed, count, extra args) and waits until each is shown; kills them after."""
-    apps: list[subprocess.Popen] = []
-
-    def start(seed: int, count: int = 12, *extra: str) -> Buttons:
-        log = tmp_path / f"tkbuttons-{seed}-{len(apps)}.jsonl"
-        apps.append(subprocess.Popen([sys.executable, str(APP), str(log), str(seed), str(count), *extra]))
-        deadline = time.monotonic() + 30
-        while (ready := _ready(log)) is None:
-            assert apps[-1].poll() is None, f"tkbuttons exited with {apps[-1].returncode}"
-            assert time.monotonic() < deadline, "the tkbuttons window did not show within 30 s"
-            time.sleep(0.05)
-        x, y, w, h = ready["box"]
-        boxes = {b["label"]: Box(*b["box"]) for b in ready["buttons"]}
-        return Buttons(log, Window(ready["id"], Box(x, y, w, h)), boxes)
-
-    try:
-        yield start
-    finally:
-        for app in apps:
-            app.terminate()
-            app.wait(10)
 
 
 def _click(buttons: Buttons, point: tuple[int, int]) -> str | None:

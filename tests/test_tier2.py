@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from apps.a11y_desktop import launched
-from test_ocr import tkbuttons  # noqa: F401  (the fixture)
 
 from loki.actions.apps import AppCatalog
 from loki.actions.policy import Decision, Policy, is_risky_label
@@ -154,7 +153,6 @@ def screen_env(settings_env: dict[str, str], xserver: str, a11y: str) -> dict[st
         "DISPLAY": xserver,
         "DBUS_SESSION_BUS_ADDRESS": a11y,
         "LOKI_SCREEN_SETTLE_S": "1.5",
-        "LOKI_OCR": "none",
     }
 
 
@@ -224,8 +222,8 @@ def test_what_is_on_my_screen_reads_the_window(screen_env, xserver, a11y) -> Non
 
 def test_click_without_accessibility_goes_through_ocr(screen_env, tkbuttons) -> None:
     buttons = tkbuttons(5, 12, "--labels", "Apply,Export,Print Preview")
-    turn = loki_say("click Print Preview", {**screen_env, "LOKI_OCR": "auto"})
-    assert buttons.clicks() == ["Print Preview"], turn
+    turn = loki_say("click Print Preview", screen_env)
+    assert buttons.clicks() == ["Print Preview"], (turn["reply"], turn.get("screen"), turn["timings_ms"])
     assert turn["tier"] == 2 and turn["ok"] and turn["screen"]["source"] == "ocr", turn
     assert "ground_ocr" in turn["timings_ms"] and "verify" in turn["timings_ms"]
 

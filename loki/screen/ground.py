@@ -223,6 +223,8 @@ class Grounder:
                 log.warning("%s could not look for %r: %s", finder.source, target.said, exc)
                 got = []
             found.ms[finder.source] = round((time.perf_counter() - started) * 1000, 1)
+            for stage, ms in getattr(finder, "last_ms", {}).items():  # e.g. OCR's capture
+                found.ms[stage] = round(found.ms.get(stage, 0.0) + ms, 1)
             found.tried.append(finder.source)
             found.candidates.extend(got)
             if got and got[0].score >= SURE:

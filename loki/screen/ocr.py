@@ -335,6 +335,8 @@ class OcrFinder:
         self.screen_factory = screen_factory
         self.engine = engine
         self.language = language
+        self.last_ms: dict[str, float] = {}
+        """The last find's stages: capture (the window's pixels) and ocr_read."""
 
     def _grab(self, box: Box) -> Screenshot:
         screen = self.screen_factory()
@@ -349,7 +351,14 @@ class OcrFinder:
         left_s = deadline - time.monotonic()
         if not target.name.strip() or engine == "none" or left_s <= 0:
             return []
-        words = read(self._grab(window.box), engine, timeout_s=min(left_s, TESSERACT_TIMEOUT_S))
+        started = time.perf_counter()
+        shot = self._grab(window.box)
+        grabbed = time.perf_counter()
+        words = read(shot, engine, timeout_s=min(left_s, TESSERACT_TIMEOUT_S))
+        self.last_ms = {
+            "capture": round((grabbed - started) * 1000, 1),
+            "ocr_read": round((time.perf_counter() - grabbed) * 1000, 1),
+        }
         return match(target.name, words)
 
     def texts(self, window: Window, deadline: float) -> list[str]:
