@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loki.stt.audiofile import SAMPLE_RATE_HZ
-from loki.stt.transcriber import Encoding
+from loki.stt.transcriber import Encoding, with_lead_in
 
 if TYPE_CHECKING:
     from loki.stt.transcriber import Transcriber
@@ -82,6 +82,7 @@ class PhraseScorer:
 
         model = self._load()
         samples = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        samples = with_lead_in(samples)  # as the transcriber hears it, so its encoding can stand in for this one
         features = FeatureExtractor(feature_size=model.n_mels)(samples)[:, :-1]
         frames = features.shape[-1]
         window = min(3000, max(600, 2 * frames))
