@@ -36,7 +36,7 @@ def _doctor(tmp_path: Path, **extra: str) -> tuple[int, dict[str, dict]]:
 
 @pytest.mark.audio
 @pytest.mark.x11
-def test_doctor_on_a_working_desktop(pulse: dict[str, str], xserver: str, tmp_path: Path) -> None:
+def test_doctor_on_a_working_desktop(pulse: dict[str, str], xserver: str, a11y: str, tmp_path: Path) -> None:
     code, checks = _doctor(tmp_path, LOKI_PTT_KEY="f9")
     assert list(checks) == [
         "microphone",
@@ -48,6 +48,7 @@ def test_doctor_on_a_working_desktop(pulse: dict[str, str], xserver: str, tmp_pa
         "profiles",
         "llm",
         "screen",
+        "accessibility",
         "ocr",
         "permissions",
     ]

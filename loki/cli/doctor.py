@@ -274,6 +274,21 @@ def check_screen(settings: Settings) -> Check:
     return Check("screen", True, f"{len(monitors)} monitor(s): {shown}")
 
 
+def check_accessibility(settings: Settings) -> Check:
+    """The AT-SPI bus tier 2 reads controls from (GTK and Qt apps; without it tier 2 reads the screen with OCR)."""
+    import time
+
+    from loki.errors import ScreenError
+    from loki.screen.a11y import AccessibilityFinder
+
+    try:
+        with AccessibilityFinder() as finder:
+            pids = finder.applications(time.monotonic() + 5.0)
+    except ScreenError as exc:
+        return Check("accessibility", False, f"{exc.message} (tier 2 falls back to OCR)")
+    return Check("accessibility", True, f"AT-SPI bus answers, {len(pids)} app(s) expose their controls")
+
+
 def check_ocr(settings: Settings) -> Check:
     """Text recognition for tier 2: rapidocr's embedded model, Tesseract with Russian."""
     engine = settings.screen.ocr
@@ -314,6 +329,7 @@ CHECKS: list[Callable[[Settings], Check]] = [
     check_profiles,
     check_llm,
     check_screen,
+    check_accessibility,
     check_ocr,
     check_permissions,
 ]

@@ -181,6 +181,10 @@ class AccessibilityFinder:
         """Screen boxes of the window's showing password fields, to black out of a screenshot."""
         return self._run(self._secret_boxes(window, deadline), deadline)
 
+    def applications(self, deadline: float) -> list[int]:
+        """The process ids of the apps on the accessibility bus (for `loki doctor`); raises ScreenError without a bus."""
+        return [app.pid for app in self._run(self._applications(), deadline)]
+
     def close(self) -> None:
         """Drop the bus connection and stop the loop's thread."""
         with self._lock:
