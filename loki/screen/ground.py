@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from loki.errors import ScreenError
 from loki.screen.coords import Box
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,10 @@ class Grounder:
             started = time.perf_counter()
             try:
                 got = pick(finder.find(target, window, deadline), target)
-            except Exception as exc:  # a finder that fails (bus gone, OCR error) leaves it to the next
+            except ScreenError as exc:  # an app without accessibility, OCR off: common, the next source looks
+                log.debug("%s could not look for %r: %s", finder.source, target.said, exc)
+                got = []
+            except Exception as exc:  # a finder that fails (a bug, a library error) leaves it to the next
                 log.warning("%s could not look for %r: %s", finder.source, target.said, exc)
                 got = []
             found.ms[finder.source] = round((time.perf_counter() - started) * 1000, 1)
