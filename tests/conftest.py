@@ -65,12 +65,10 @@ def _wait_for(check, what: str, timeout_s: float = 10.0) -> None:
 def xserver() -> Iterator[str]:
     """A real X display with a window manager; yields the DISPLAY value and sets it."""
     _need("Xvfb", "openbox", "xdotool")
-    display = f":{90 + os.getpid() % 100}"
-    xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sys.path.insert(0, str(Path(__file__).parent))
+    from apps.a11y_desktop import start_xvfb
+
+    xvfb, display = start_xvfb("1280x800")
     env = {**os.environ, "DISPLAY": display}
     _wait_for(
         lambda: subprocess.run(["xdotool", "getmouselocation"], env=env, capture_output=True).returncode == 0, "Xvfb"

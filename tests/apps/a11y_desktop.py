@@ -61,15 +61,32 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-@contextmanager
-def x_display(number: int, size: str = "1280x800") -> Iterator[str]:
-    """Xvfb on :number with openbox; yields the DISPLAY value (the environment is left alone)."""
-    display = f":{number}"
+def start_xvfb(size: str = "1280x800") -> tuple[subprocess.Popen, str]:
+    """Xvfb on a display number it picks itself (-displayfd): two test servers never share one, nor
+    the AT-SPI bus socket named after it (~/.cache/at-spi/bus_N, which the second launcher would replace)."""
+    read, write = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write,),
     )
+    os.close(write)
+    try:
+        with os.fdopen(read, "r") as chosen:
+            number = chosen.readline().strip()  # Xvfb writes it once it listens
+    except OSError:
+        number = ""
+    if not number.isdigit():
+        _stop(xvfb)
+        raise RuntimeError("Xvfb did not start (no display number written to -displayfd)")
+    return xvfb, f":{number}"
+
+
+@contextmanager
+def x_display(number: int = 0, size: str = "1280x800") -> Iterator[str]:
+    """Xvfb with openbox on a free display (`number` is ignored: kept for callers); yields the DISPLAY value."""
+    xvfb, display = start_xvfb(size)
     wm = None
     try:
         env = {**os.environ, "DISPLAY": display}
