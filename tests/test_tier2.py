@@ -274,3 +274,11 @@ def test_stop_before_the_click_clicks_nothing(tkbuttons) -> None:
     actor = ScreenActor(Grounder([OcrFinder()]))
     report = actor.click(Target("Apply"), xdotool_click, cancelled=stop)
     assert not report.ok and report.message == "Stopped." and buttons.clicks() == []
+
+
+def test_the_second_button_is_counted_in_reading_order(screen_env, xserver, a11y) -> None:
+    argv = ["yad", "--text=Pick one", "--button=Alpha:3", "--button=Beta:5", "--button=Gamma:7"]
+    with launched(argv, xserver, a11y) as app:
+        turn = loki_say("click the second button", screen_env)
+        assert app.wait(10) == 5, turn
+    assert turn["tier"] == 2 and turn["actions"][0]["target"]["label"] == "Beta"

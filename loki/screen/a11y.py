@@ -31,6 +31,8 @@ from loki.screen.ground import MATCH, Candidate, Target, Window, clean_label, la
 T = TypeVar("T")
 
 NODE_CAP = 3000
+ROLE_ONLY = 0.9
+"""The score of a control asked for by role and position only ("the second link")."""
 """At most this many accessibles are looked at in one walk (a spreadsheet can expose millions)."""
 IN_FLIGHT = 64
 """Calls sent before their replies come: dbus-fast 5.2 fails a call whose send meets a full socket
@@ -160,8 +162,8 @@ class AccessibilityFinder:
 
     def find(self, target: Target, window: Window, deadline: float) -> list[Candidate]:
         """Candidates for `target` among the showing objects of `window`, best first; [] when none."""
-        if not target.name.strip():
-            return []
+        if not target.name.strip() and not (target.role and target.nth):
+            return []  # a description ("the red icon") is the vision model's
         return self._run(self._find(target, window, deadline), deadline)
 
     def hit_test(self, x: int, y: int, window: Window, deadline: float | None = None) -> Candidate | None:
@@ -444,13 +446,14 @@ class AccessibilityFinder:
         for node in nodes[1:]:
             if "visible" not in node.states or not role_matches(target.role, node.role):
                 continue
-            score = _score(target.name, node.name)
+            # "the second link": no name, every control of the role counts, the nth in reading order is picked.
+            score = _score(target.name, node.name) if target.name.strip() else ROLE_ONLY
             if score < MATCH or node.covered:
                 continue  # a button's own label child is the button
             if not node.states & {"enabled", "sensitive"}:
                 score *= DISABLED
             matched.append((node, score))
-        if any(
+        if target.name.strip() and any(
             _score(target.name, n.name) >= 1.0 for n, _ in matched
         ):  # the name is there as said: near misses ("page 2") are others
             matched = [(n, s) for n, s in matched if _score(target.name, n.name) >= 1.0]
