@@ -71,7 +71,8 @@ def build_tiers(settings: Settings, profiles: ProfileSet, reload: ProfileReload 
     tiers: list[Tier] = [learn, HelpCommand(local), SleepCommand(), local]
     # "click Save", "what's on my screen?": before matching by meaning ("click Save" is not "save the file").
     summarize = summarizer(tier1.llm, settings.llm_timeout_s) if tier1 is not None else None
-    tiers.append(ScreenTier(settings.screen, summarize=summarize))
+    folders = [folder for folder, _ in profile_folders(settings)]
+    tiers.append(ScreenTier(settings.screen, summarize=summarize, display_folders=folders))
     if settings.meaning:
         from loki.brain.meaning import MeaningCommands
 

@@ -282,3 +282,14 @@ def test_the_second_button_is_counted_in_reading_order(screen_env, xserver, a11y
         turn = loki_say("click the second button", screen_env)
         assert app.wait(10) == 5, turn
     assert turn["tier"] == 2 and turn["actions"][0]["target"]["label"] == "Beta"
+
+
+def test_the_display_profiles_click_offset_is_added_to_screen_clicks(xserver, tmp_path) -> None:
+    from loki.brain.tier2 import ScreenTier
+    from loki.config import ScreenSettings
+
+    profile = tmp_path / "desk.toml"
+    profile.write_text('name = "desk"\nclick_offset = [4, -2]\n', encoding="utf-8")
+    tier = ScreenTier(ScreenSettings(display_profile=str(profile)))
+    assert tier._click_offset() == (4, -2)
+    assert ScreenTier(ScreenSettings(display_profile="none"))._click_offset() == (0, 0)

@@ -19,8 +19,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from loki.brain.tiers import Plan, Turn
@@ -151,8 +152,10 @@ class ScreenTier:
         *,
         actor_factory: Callable[[], Any] | None = None,
         summarize: Callable[[str, str, str], Any] | None = None,
+        display_folders: Sequence[Path] = (),
     ) -> None:
         self.settings = ScreenSettings.of(settings)
+        self.display_folders = list(display_folders)
         self._actor_factory = actor_factory
         self._actor: Any = None
         self._lock = threading.Lock()
@@ -170,7 +173,18 @@ class ScreenTier:
                     from loki.screen.act import ScreenActor
 
                     self._actor = ScreenActor.from_settings(self.settings, default_finders(self.settings))
+                    self._actor.offset = self._click_offset()
             return self._actor
+
+    def _click_offset(self) -> tuple[int, int]:
+        """The display profile's calibration (`loki screen calibrate`), added to every click."""
+        from loki.screen.capture import Screen
+        from loki.screen.display import find_display_profile
+
+        with Screen() as screen:
+            whole = screen.virtual()
+        profile = find_display_profile(self.settings.display_profile, self.display_folders, (whole.width, whole.height))
+        return profile.click_offset
 
     def close(self) -> None:
         """Let go of the bus and the screen."""

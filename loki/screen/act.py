@@ -133,8 +133,11 @@ class ScreenActor:
         tries: int = 3,
         budget_s: float = 20.0,
         reader: Any = None,
+        offset: tuple[int, int] = (0, 0),
     ) -> None:
         self.grounder = grounder
+        self.offset = offset
+        """The display profile's click offset, added to every click (boxes are where the controls are)."""
         self.reader = reader if reader is not None else self.finder("ocr")
         """Re-reads a box before a click (`loki.screen.ocr.OcrFinder.reread`); None: no OCR check."""
         self.window = window
@@ -340,7 +343,7 @@ class ScreenActor:
                 report.message = "Stopped."
                 return report
             t = time.perf_counter()
-            click(*candidate.point)
+            click(candidate.point[0] + self.offset[0], candidate.point[1] + self.offset[1])
             report.add_ms("act", t)
             t = time.perf_counter()
             self.settle(window, deadline)
