@@ -284,7 +284,9 @@ class ScreenTier:
         """Click a validated click-on-target action and check it (in the executor's action thread)."""
         data = dict(action["target"])
         data.pop("label", None)
-        target = Target.from_dict(data, self.settings.language if self.settings.language != "auto" else "en")
+        said = f"{data.get('name', '')} {data.get('description', '')}"
+        language = "ru" if any("а" <= ch.lower() <= "я" for ch in said) else "en"  # what it says while correcting
+        target = Target.from_dict(data, language)
         first = None
         if "x" in action:
             seen = self._found.get((action["x"], action["y"]))

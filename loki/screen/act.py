@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.08
 _CHANGED_PIXELS = 24
 """Pixels that must change outside the clicked control for a click to count as having done something."""
+_TRYING_AGAIN = {"en": "That did not work; trying another way.", "ru": "Не удалось, пробую иначе."}
 _HOVER_MARGIN = 6
 """Pixels around the control that hovering or a focus ring may repaint."""
 
@@ -176,19 +177,27 @@ class ScreenActor:
             self._screen.close()
             self._screen = None
 
+    def _screen_now(self) -> Any:
+        if self._screen is None:
+            if self._screen_factory is not None:
+                self._screen = self._screen_factory()
+            else:
+                from loki.screen.capture import Screen
+
+                self._screen = Screen()
+        return self._screen
+
     def _grab(self, box: Box) -> Any:
         import numpy as np
 
         with self._lock:
-            if self._screen is None:
-                if self._screen_factory is not None:
-                    self._screen = self._screen_factory()
-                else:
-                    from loki.screen.capture import Screen
-
-                    self._screen = Screen()
-            shot = self._screen.window(box)
+            shot = self._screen_now().window(box)
         return np.asarray(shot.image.convert("L"), dtype=np.int16)
+
+    def _on_screen(self, x: int, y: int) -> bool:
+        """True when the pixel is on the screen (a dialog wider than the screen has controls off it)."""
+        with self._lock:
+            return bool(self._screen_now().virtual().box.contains(x, y))
 
     # 1. Locate -----------------------------------------------------------------------------------
     def locate(self, target: Target, deadline: float, *, skip: tuple[str, ...] = ()) -> tuple[Window, Found]:
@@ -202,6 +211,8 @@ class ScreenActor:
         x, y = candidate.point
         if not window.box.contains(x, y):
             return "the point is outside the active window"
+        if not self._on_screen(x, y):
+            return "the control is off the screen"
         if candidate.source == "a11y":
             a11y = self.finder("a11y")
             hit = a11y.hit_test(x, y, window) if a11y is not None else None
@@ -219,9 +230,7 @@ class ScreenActor:
             name = target_name or ""
             if not name:
                 return ""  # a description ("the red icon"): nothing to read
-            width = max(60.0, 11.0 * len(name) + 24.0)
-            around = Box(x - width / 2, y - 16, width, 32)
-            score = self.reader.reread(_inside(around, window.box), name)
+            score = self.reader.reread(_inside(_around(candidate, name), window.box), name)
             return "" if score >= MATCH else f"'{name}' is not written at that point"
         if not candidate.label:
             return ""
@@ -283,7 +292,7 @@ class ScreenActor:
             return ""
         diff = np.abs(after.pixels - before.pixels) > 24
         if before.box is not None:  # hovering repaints the control itself: look only outside it
-            b = candidate.box
+            b = _around(candidate)
             left = max(0, int(b.left - before.box.left) - _HOVER_MARGIN)
             top = max(0, int(b.top - before.box.top) - _HOVER_MARGIN)
             right = int(b.left + b.width - before.box.left) + _HOVER_MARGIN
@@ -358,7 +367,7 @@ class ScreenActor:
                 break
             attempt.why = "nothing changed after the click"
             if len(report.attempts) <= self.tries:
-                notify("That did not work; trying another way.")
+                notify(_TRYING_AGAIN.get(target.language, _TRYING_AGAIN["en"]))
         report.add_ms("screen_total", started)
         if not report.ok and not report.message:
             report.message = _why_not(target, report)
@@ -386,6 +395,15 @@ class ScreenActor:
                 return []
         finally:
             report.add_ms("ground", t)
+
+
+def _around(candidate: Candidate, name: str = "") -> Box:
+    """The control's box; for a model's point (a tiny box), a line's worth around it, as wide as the name."""
+    if candidate.source != "vision":
+        return candidate.box
+    x, y = candidate.point
+    width = max(60.0, 11.0 * len(name or candidate.label) + 24.0)
+    return Box(x - width / 2, y - 16, width, 32)
 
 
 def _inside(box: Box, outer: Box) -> Box:
