@@ -221,7 +221,10 @@ class ScreenTier:
         detail: dict[str, Any] = {"screen": {"window": window.title, "tried": found.tried}, "timings": timings}
         if not found.candidates:
             detail["rejected"] = True
-            return Plan(2, reply=said[1].format(name=target.said), detail=detail)
+            reply = said[1].format(name=target.said)
+            if "vision" in found.errors:  # the model was asked and could not answer (a private window, no time)
+                reply += " " + found.errors["vision"]
+            return Plan(2, reply=reply, detail=detail)
         best = found.candidates[0]
         x, y = best.point
         self._found = {(x, y): (time.monotonic(), best)}

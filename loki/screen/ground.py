@@ -203,6 +203,8 @@ class Found:
     """The sources asked, in order."""
     ms: dict[str, float]
     """Milliseconds per source."""
+    errors: dict[str, str] = field(default_factory=dict)
+    """Why a source could not look (no accessibility, a vision model refusing a private window)."""
 
 
 class Grounder:
@@ -222,6 +224,7 @@ class Grounder:
                 got = pick(finder.find(target, window, deadline), target)
             except ScreenError as exc:  # an app without accessibility, OCR off: common, the next source looks
                 log.debug("%s could not look for %r: %s", finder.source, target.said, exc)
+                found.errors[finder.source] = exc.message
                 got = []
             except Exception as exc:  # a finder that fails (a bug, a library error) leaves it to the next
                 log.warning("%s could not look for %r: %s", finder.source, target.said, exc)
