@@ -23,7 +23,7 @@ packages=(libportaudio2 libasound2-plugins pulseaudio-utils xdotool wmctrl x11-u
 if [ "$mode" = test ]; then
   packages+=(xvfb openbox xterm pulseaudio sox python3-tk tk festival festvox-ru)
   # Tier 2: a D-Bus session with AT-SPI, real GTK apps to click in, Tesseract for Russian text on the screen.
-  packages+=(dbus-x11 at-spi2-core zenity yad mousepad gtk-3-examples gnome-calculator
+  packages+=(dbus-x11 at-spi2-core zenity yad mousepad gtk-3-examples gnome-calculator libgtk-4-bin
              tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus)
 fi
 # Tests: systemd-analyze checks the generated user unit. Safe in a container: without systemd as PID 1
