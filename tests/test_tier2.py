@@ -209,12 +209,38 @@ def test_a_name_that_is_not_there_is_said_so(screen_env, xserver, a11y) -> None:
     assert "Frobnicate" in turn["reply"]
 
 
-def test_what_is_on_my_screen_reads_the_window(screen_env, xserver, a11y) -> None:
+@pytest.mark.parametrize(("said", "shows"), [("read me the error", "The window"), ("что на экране", "В окне")])
+def test_what_is_on_my_screen_reads_the_window(screen_env, xserver, a11y, said, shows) -> None:
     argv = ["zenity", "--error", "--text=Disk quota exceeded on /home"]
     with launched(argv, xserver, a11y):
-        turn = loki_say("read me the error", screen_env)
+        turn = loki_say(said, screen_env)
     assert turn["tier"] == 2 and turn["actions"] == []
-    assert "Disk quota exceeded" in turn["reply"], turn
+    assert "Disk quota exceeded" in turn["reply"] and turn["reply"].startswith(shows), turn
+
+
+def test_screen_find_names_the_control_and_its_box(screen_env, xserver, a11y) -> None:
+    with launched(zenity("Сохранить", "Отмена"), xserver, a11y) as app:
+        out = subprocess.run(
+            [sys.executable, "-m", "loki", "screen", "find", "--json", "Отмена"],
+            env={**os.environ, **screen_env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        missing = subprocess.run(
+            [sys.executable, "-m", "loki", "screen", "find", "Frobnicate", "--json"],
+            env={**os.environ, **screen_env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert app.returncode is None  # finding clicks nothing
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.splitlines()[0])
+    assert found["target"] == "Отмена" and found["source"] == "a11y" and found["score"] == 1.0
+    left, top, width, height = found["box"]
+    assert app.window.box.contains(left + width / 2, top + height / 2)
+    assert missing.returncode == 1 and json.loads(missing.stdout.splitlines()[-1])["target"] is None
 
 
 # Act, check, correct on a real Tk window (no accessibility): OCR, and a vision model that is often wrong.

@@ -81,7 +81,8 @@ _SAID = {
     "ru": ("Нажала «{label}».", "Я не вижу «{name}» в активном окне.", "Я не могу посмотреть на экран: {why}"),
 }
 _EMPTY = {"en": "I see no text on the screen.", "ru": "Я не вижу текста на экране."}
-_SCREEN_SAYS = {"en": "The window {title} shows: {text}", "ru": "В окне {title}: {text}"}
+_SCREEN_SAYS = {"en": "The window “{title}” shows: {text}", "ru": "В окне «{title}»: {text}"}
+_SCREEN_SHOWS = {"en": "The window shows: {text}", "ru": "В окне: {text}"}
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,14 @@ class ScreenRequest:
     button: str = "left"
     count: int = 1
     question: bool = False
+    language: str = "en"
+    """The language it was said in (the reply's)."""
     insists: bool = True
     """False for verbs that mean other things too ("select", "press"): when nothing is found, other tiers try."""
+
+
+def _cyrillic(text: str) -> bool:
+    return any("а" <= ch <= "я" or ch == "ё" for ch in text.lower())
 
 
 def parse(text: str, language: str) -> ScreenRequest | None:
@@ -102,11 +109,11 @@ def parse(text: str, language: str) -> ScreenRequest | None:
     said = " ".join(norm.tokens)
     languages = (language, *(other for other in _CLICK if other != language))  # «нажми» under LOKI_LANGUAGE=en
     if any(_QUESTION[lang].match(said) for lang in languages if lang in _QUESTION):
-        return ScreenRequest(question=True)
+        return ScreenRequest(question=True, language="ru" if _cyrillic(said) else "en")
     m = next((found for lang in languages if lang in _CLICK and (found := _CLICK[lang].match(said))), None)
     if m is None:
         return None
-    language = "ru" if any("а" <= ch <= "я" for ch in said) else "en"
+    language = "ru" if _cyrillic(said) else "en"
     how = (m.group("how") or "") + (m.groupdict().get("how2") or "")
     words = m.group("what").split()
     nth, role = 0, ""
@@ -138,7 +145,8 @@ def parse(text: str, language: str) -> ScreenRequest | None:
     button = "right" if "right" in how or "правой" in how else "left"
     count = 2 if "double" in how or "дважды" in how or "двойной" in how else 1
     insists = m.group("verb") not in _WEAK_VERBS
-    return ScreenRequest(Target(name, role, nth, description, language), button, count, insists=insists)
+    target = Target(name, role, nth, description, language)
+    return ScreenRequest(target, button, count, language=language, insists=insists)
 
 
 class ScreenTier:
@@ -199,7 +207,7 @@ class ScreenTier:
         said = _SAID.get(turn.language, _SAID["en"])
         try:
             if request.question:
-                return await self._describe(turn)
+                return await self._describe(turn, request.language)
             assert request.target is not None
             said = _SAID.get(request.target.language, said)  # «нажми Сохранить» is answered in Russian
             plan = await asyncio.to_thread(self._ground, request, said)
@@ -239,9 +247,8 @@ class ScreenTier:
         }
         return Plan(2, [action], reply=said[0].format(label=best.label or target.said), detail=detail)
 
-    async def _describe(self, turn: Turn) -> Plan:
+    async def _describe(self, turn: Turn, language: str) -> Plan:
         text, title = await asyncio.to_thread(self._read_screen)
-        language = turn.language
         if not text:
             return Plan(2, reply=_EMPTY.get(language, _EMPTY["en"]))
         if self.summarize is not None:
@@ -251,7 +258,8 @@ class ScreenTier:
                     return Plan(2, reply=summary, detail={"screen": {"window": title, "summarized": True}})
             except (LokiError, TimeoutError) as exc:  # read out plainly instead
                 log.warning("could not summarize the screen: %s", exc)
-        reply = _SCREEN_SAYS.get(language, _SCREEN_SAYS["en"]).format(title=title or "", text=text)
+        says = _SCREEN_SAYS if title else _SCREEN_SHOWS
+        reply = says.get(language, says["en"]).format(title=title, text=text)
         return Plan(2, reply=reply, detail={"screen": {"window": title, "summarized": False}})
 
     def _read_screen(self) -> tuple[str, str]:
@@ -273,7 +281,8 @@ class ScreenTier:
                 break
         if not lines and actor.finder("vision") is not None:
             return actor.finder("vision").describe(window, "What is on this screen?", deadline), window.title
-        return ". ".join(dict.fromkeys(line.strip().rstrip(".") for line in lines)), window.title
+        shown = [line.strip() for line in dict.fromkeys(lines) if line.strip() and line.strip() != window.title]
+        return " ".join(line if line[-1] in ".?!:…" else line + "." for line in shown), window.title
 
     # The executor's side -------------------------------------------------------------------------
     def click(

@@ -252,7 +252,12 @@ def _fail(exc: LokiError, as_json: bool, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `loki` console script."""
     global _report_stream
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "screen" and not any(a.startswith("-") for a in extra):
+        args.text = [*args.text, *extra]  # `loki screen find --json Save`: the name may follow the options
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     as_json = bool(getattr(args, "json", False))
     started = time.perf_counter()
     _report_stream, sys.stdout = sys.stdout, sys.stderr
