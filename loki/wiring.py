@@ -23,6 +23,7 @@ from loki.config import Settings
 from loki.events import CommandHeard, Event, EventBus
 from loki.profiles.loader import ProfileSet, load_profiles, shipped_profiles_dir
 from loki.profiles.matcher import Matcher
+from loki.profiles.normalize import detect_script_language
 from loki.profiles.watch import POLL_S, ProfileReload, ProfileWatcher
 from loki.screen.window import ActiveWindow, active_context
 from loki.service.control import ControlServer
@@ -113,6 +114,7 @@ def build_orchestrator(
         confirm=confirm,
         interrupt=interrupt or getattr(reply, "interrupt", None),
         screen=screen.click if screen is not None else None,
+        progress=(lambda text: reply(text, detect_script_language(text))) if reply is not None else None,
     )
     trace = TraceWriter.from_settings(settings.brain)
     return Orchestrator(settings.brain, tiers, executor, trace=trace, reply=reply, publish=publish, context=context)

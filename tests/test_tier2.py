@@ -319,3 +319,24 @@ def test_the_display_profiles_click_offset_is_added_to_screen_clicks(xserver, tm
     tier = ScreenTier(ScreenSettings(display_profile=str(profile)))
     assert tier._click_offset() == (4, -2)
     assert ScreenTier(ScreenSettings(display_profile="none"))._click_offset() == (0, 0)
+
+
+def test_a_click_that_changes_nothing_is_noticed_said_and_not_repeated(tkbuttons) -> None:
+    from loki.screen.act import ScreenActor
+    from loki.screen.ground import Grounder
+    from loki.screen.ocr import OcrFinder
+
+    buttons = tkbuttons(13, 6, "--labels", "Apply")
+    said: list[str] = []
+    clicks: list[tuple[int, int]] = []
+
+    def click(x: int, y: int) -> None:
+        clicks.append((x, y))
+        xdotool_click(x, y)
+
+    # "nothing" is written in the status line ("Clicked: nothing"), which is no button: clicking it does nothing.
+    report = ScreenActor(Grounder([OcrFinder()]), settle_s=1.0).click(Target("nothing"), click, notify=said.append)
+    assert not report.ok and buttons.clicks() == []
+    assert report.attempts[0].why == "nothing changed after the click" and len(clicks) == 1  # not clicked again
+    assert said == ["That did not work; trying another way."]
+    assert "nothing changed" in report.message

@@ -130,9 +130,12 @@ class Executor:
         interrupt: InterruptFn | None = None,
         confirm: Confirm | None = None,
         screen: ScreenClick | None = None,
+        progress: SpeakFn | None = None,
     ) -> None:
         self.policy = policy
         self.screen = screen
+        self.progress = progress
+        """Says how a long step is going ("That did not work; trying another way.") without waiting for it."""
         self._driver_factory = driver_factory
         self._driver: InputDriver | None = None
         self.volume_max_percent = volume_max_percent
@@ -153,6 +156,7 @@ class Executor:
         interrupt: InterruptFn | None = None,
         confirm: Confirm | None = None,
         screen: ScreenClick | None = None,
+        progress: SpeakFn | None = None,
     ) -> Executor:
         """An executor and its policy as the action settings ask (volume caps, screenshot folder)."""
         actions = ActionSettings.of(settings)
@@ -166,6 +170,7 @@ class Executor:
             interrupt=interrupt,
             confirm=confirm,
             screen=screen,
+            progress=progress,
         )
 
     @property
@@ -344,9 +349,11 @@ class Executor:
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
 
-        def notify(text: str) -> None:  # "That did not work; trying another way."
-            if self.speak is not None:
-                loop.call_soon_threadsafe(lambda: loop.create_task(self.speak(text)))  # type: ignore[misc]
+        def notify(text: str) -> None:  # "That did not work; trying another way." (from the action thread)
+            log.info("screen: %s", text)
+            if self.progress is not None and not self.policy.dry_run:
+                say = self.progress
+                loop.call_soon_threadsafe(lambda: loop.create_task(say(text)))
 
         def run() -> Any:
             driver = self._get_driver()
