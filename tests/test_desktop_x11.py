@@ -249,7 +249,9 @@ async def test_rules_are_scoped_by_the_real_active_window(
     (user / "probe.loki").write_text("title: /key probe/\n-\nsign it: type -- LOKI\n", encoding="utf-8")
     orch = build_orchestrator(settings_from(settings_env))
     result = await orch.handle("sign it")
-    assert result.tier == 0 and result.detail["rule"]["file"].endswith("probe.loki") and result.detail["rule"]["line"] == 3
+    assert (
+        result.tier == 0 and result.detail["rule"]["file"].endswith("probe.loki") and result.detail["rule"]["line"] == 3
+    )
     assert probe.wait_text("-- LOKI")
     # Elsewhere the rule does not apply.
     other = build_orchestrator(settings_from(settings_env))

@@ -116,9 +116,7 @@ def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
 
 def test_matches_are_scoped_like_the_rules(tmp_path: Path, encoder: UniversalSentenceEncoder) -> None:
     (tmp_path / "en").mkdir()
-    (tmp_path / "en" / "editor.loki").write_text(
-        "app: gedit\n-\nsave a copy: hotkey ctrl shift s\n", encoding="utf-8"
-    )
+    (tmp_path / "en" / "editor.loki").write_text("app: gedit\n-\nsave a copy: hotkey ctrl shift s\n", encoding="utf-8")
     profiles = load_profiles([(tmp_path, True)])
     index = MeaningIndex(profiles, lambda: encoder)
     assert index.match("store a duplicate copy", "en", app="gedit") is not None

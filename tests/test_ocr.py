@@ -17,7 +17,7 @@ from conftest import Buttons
 from loki.errors import ScreenError
 from loki.screen.coords import Box, Frame, Monitor
 from loki.screen.ground import MATCH, SURE, Target, Window, label_score, pick
-from loki.screen.ocr import OcrFinder, TextBox, _phrases, choose_engine, has_cyrillic, match, name_score
+from loki.screen.ocr import OcrFinder, TextBox, _phrases, choose_engine, has_cyrillic, match
 
 
 def _click(buttons: Buttons, point: tuple[int, int]) -> str | None:
@@ -66,7 +66,7 @@ def test_a_wide_gap_splits_a_line_into_phrases_and_a_whole_phrase_beats_a_part()
     assert best[0].box.left == pytest.approx(220) and best[0].score >= SURE
     save_as = pick(match("Save As", boxes), Target("Save As"))
     assert save_as[0].label == "Save As" and save_as[0].box.width == pytest.approx(65)
-    assert name_score("Get Started", "GetStarted") >= SURE  # a space OCR dropped
+    assert label_score("Get Started", "GetStarted") >= SURE  # a space OCR dropped
 
 
 def test_an_ocr_finder_that_is_off_finds_nothing(xserver: str):
@@ -127,7 +127,7 @@ def test_texts_has_the_visible_labels_in_reading_order(tkbuttons):
     buttons = tkbuttons(14, 12)
     lines = OcrFinder(engine="rapidocr").texts(buttons.window, time.monotonic() + 60)
     for label in buttons.boxes:
-        assert max(name_score(label, line) for line in lines) >= MATCH, f"{label!r} not in {lines}"
+        assert max(label_score(label, line) for line in lines) >= MATCH, f"{label!r} not in {lines}"
     assert max(label_score("Clicked: nothing", line) for line in lines[-3:]) >= MATCH  # the status line comes last
 
 
@@ -141,5 +141,5 @@ def test_text_boxes_are_in_screen_pixels_inside_their_buttons(tkbuttons):
     assert all(isinstance(w, TextBox) for w in words)
     for label, box in buttons.boxes.items():
         first = label.split()[0]
-        hits = [w for w in words if name_score(first, w.text) >= SURE]
+        hits = [w for w in words if label_score(first, w.text) >= SURE]
         assert any(box.contains(*w.box.center) for w in hits), f"no word of {label!r} inside {box}"

@@ -326,5 +326,10 @@ def test_planner_is_the_tier1_of_the_app(settings_env: dict[str, str]) -> None:
     assert [type(t).__name__ for t in tiers] == names and [t.number for t in tiers] == [0, 0, 0, 0, 2, 1]
     meaning = settings_from({**settings_env, "LOKI_LLM_BACKEND": "ollama", "LOKI_MEANING": "1"})
     with_meaning = build_tiers(meaning, load_all_profiles(meaning))
-    assert [type(t).__name__ for t in with_meaning][3:] == ["LocalCommands", "ScreenTier", "MeaningCommands", "LlmPlanner"]
+    assert [type(t).__name__ for t in with_meaning][3:] == [
+        "LocalCommands",
+        "ScreenTier",
+        "MeaningCommands",
+        "LlmPlanner",
+    ]
     assert isinstance(tiers[-1], LlmPlanner)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from loki.errors import ScreenError
 from loki.screen.coords import Box, logical_to_screen, toolkit_scale, window_relative_to_screen
-from loki.screen.ground import MATCH, Candidate, Target, Window, clean_label, label_score, reading_order
+from loki.screen.ground import MATCH, Candidate, Target, Window, label_score, reading_order
 
 T = TypeVar("T")
 
@@ -85,8 +85,6 @@ _ROLE_WORDS = {
 _ROLE_NAMES = {"button": "push button"}
 """GTK4's role names -> ATK's, so a role reads the same in every toolkit."""
 _TEXT_ROLES = {"text", "entry", "password text", "editbar", "spin button", "text box"}
-_SYMBOLS = str.maketrans({"−": "-", "–": "-", "×": "*", "÷": "/"})
-"""Typographic symbols as typed (a calculator's "−" is said and written "-")."""
 _TYPE_NAME = re.compile(r"^(?:Gtk|Adw|Gdk|Gs|Hdy)?[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
 
 
@@ -133,7 +131,7 @@ class _Node:
     @property
     def covered(self) -> bool:
         """Whether this is only the inside of its owner: unnamed, or named as it is (a button's own label)."""
-        return self.owner is not None and (not self.name.strip() or _key(self.name) == _key(self.owner.name))
+        return self.owner is not None and (not self.name.strip() or label_score(self.name, self.owner.name) == 1.0)
 
 
 class _Gone(Exception):
@@ -447,16 +445,16 @@ class AccessibilityFinder:
             if "visible" not in node.states or not role_matches(target.role, node.role):
                 continue
             # "the second link": no name, every control of the role counts, the nth in reading order is picked.
-            score = _score(target.name, node.name) if target.name.strip() else ROLE_ONLY
+            score = label_score(target.name, node.name) if target.name.strip() else ROLE_ONLY
             if score < MATCH or node.covered:
                 continue  # a button's own label child is the button
             if not node.states & {"enabled", "sensitive"}:
                 score *= DISABLED
             matched.append((node, score))
         if target.name.strip() and any(
-            _score(target.name, n.name) >= 1.0 for n, _ in matched
+            label_score(target.name, n.name) >= 1.0 for n, _ in matched
         ):  # the name is there as said: near misses ("page 2") are others
-            matched = [(n, s) for n, s in matched if _score(target.name, n.name) >= 1.0]
+            matched = [(n, s) for n, s in matched if label_score(target.name, n.name) >= 1.0]
         await self._boxes([n for n, _ in matched], app, window, frame)
         found = [
             Candidate(n.box, n.name, self.source, round(s, 3), n.role, n.states, n.ref)
@@ -544,18 +542,6 @@ def _name_by_content(nodes: list[_Node]) -> None:
                 node.name = named[0].name
                 named[0].owner = node
                 break
-
-
-def _key(name: str) -> str:
-    """A name as compared with its owner's: case and spacing aside, punctuation kept ("(" is a name)."""
-    return " ".join(name.casefold().translate(_SYMBOLS).split())
-
-
-def _score(asked: str, name: str) -> float:
-    """`label_score`, and for names made only of symbols (a calculator's "+", "−", "="), the same symbols."""
-    if clean_label(asked):
-        return label_score(asked, name)
-    return 1.0 if _key(asked) and _key(asked) == _key(name) else 0.0
 
 
 def _shown(node: _Node, app: _App) -> bool:

@@ -141,6 +141,8 @@ class Finder(Protocol):
 
 _MNEMONIC = re.compile(r"_(?=\w)|&(?=\w)")
 _NOT_WORD = re.compile(r"[^\w]+")
+_SYMBOLS = str.maketrans({"−": "-", "–": "-", "×": "*", "÷": "/"})
+"""Typographic symbols as typed (a calculator's "−" is said and written "-")."""
 
 
 def clean_label(text: str) -> str:
@@ -152,14 +154,20 @@ def clean_label(text: str) -> str:
 def label_score(asked: str, label: str) -> float:
     """How well a control's label answers to the name asked for, 0..1.
 
-    1.0 the same label; ~0.9 the same words in another case or with a typo; 0.6-0.8 the name is a
-    whole-word part of a longer label ("Save" in "Save As…" scores less than "Save"); below 0.6 not it.
+    1.0 the same label; 0.95 the same letters with a space dropped or added ("GetStarted", as OCR
+    reads it); ~0.9 the same words in another case or with a typo; 0.6-0.8 the name is a whole-word
+    part of a longer label ("Save" in "Save As…" scores less than "Save"); below 0.6 not it. A name
+    made only of symbols (a calculator's "+", "−", "=") must be the same symbols.
     """
     a, b = clean_label(asked), clean_label(label)
-    if not a or not b:
+    if not a:
+        return 1.0 if _symbols(asked) and _symbols(asked) == _symbols(label) else 0.0
+    if not b:
         return 0.0
     if a == b:
         return 1.0
+    if a.replace(" ", "") == b.replace(" ", ""):
+        return 0.95
     ratio = difflib.SequenceMatcher(None, a, b).ratio()
     words_a, words_b = a.split(), b.split()
     if ratio >= 0.8 and len(words_a) == len(words_b):
@@ -167,6 +175,11 @@ def label_score(asked: str, label: str) -> float:
     if _contains_words(words_b, words_a):
         return 0.6 + 0.2 * len(a) / len(b)  # the name inside a longer label
     return ratio * 0.6
+
+
+def _symbols(name: str) -> str:
+    """A name of symbols as compared: case and spacing aside, typographic symbols as typed."""
+    return " ".join(name.casefold().translate(_SYMBOLS).split())
 
 
 def _contains_words(haystack: Sequence[str], needle: Sequence[str]) -> bool:

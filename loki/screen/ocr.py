@@ -259,15 +259,6 @@ def _phrases(words: Sequence[_Word], frame: Frame, gap_em: float) -> list[TextBo
 # Matching -------------------------------------------------------------------------------------------
 
 
-def name_score(asked: str, text: str) -> float:
-    """`label_score`, also forgiving a space OCR dropped or added ("GetStarted" for "Get Started")."""
-    score = label_score(asked, text)
-    a, b = clean_label(asked).replace(" ", ""), clean_label(text).replace(" ", "")
-    if a and a == b:
-        score = max(score, 0.95)
-    return score
-
-
 def _union(boxes: Sequence[Box]) -> Box:
     left = min(b.left for b in boxes)
     top = min(b.top for b in boxes)
@@ -287,20 +278,20 @@ def grouped(words: Sequence[TextBox], key: Callable[[TextBox], int]) -> list[lis
 def match(name: str, words: Sequence[TextBox]) -> list[Candidate]:
     """The phrases that may be `name`, best first: for each phrase its best run of words.
 
-    Score: `name_score` of the run (`_SUB_RUN` times that for a run inside a longer phrase), times
+    Score: `label_score` of the run (`_SUB_RUN` times that for a run inside a longer phrase), times
     0.8 + 0.2 x the words' mean confidence.
     """
     wanted = max(1, len(clean_label(name).split()))
     out: list[Candidate] = []
     for phrase in grouped(words, lambda w: w.phrase):
         whole = " ".join(w.text for w in phrase)
-        whole_score = name_score(name, whole)
+        whole_score = label_score(name, whole)
         best: tuple[float, int, list[TextBox]] | None = None
         for i in range(len(phrase)):
             for j in range(i + 1, min(len(phrase), i + wanted + 2) + 1):
                 run = phrase[i:j]
                 text = " ".join(w.text for w in run)
-                score = whole_score if len(run) == len(phrase) else _SUB_RUN * name_score(name, text)
+                score = whole_score if len(run) == len(phrase) else _SUB_RUN * label_score(name, text)
                 confidence = sum(w.confidence for w in run) / len(run)
                 score *= 0.8 + 0.2 * confidence
                 if best is None or (score, -len(run)) > (best[0], -best[1]):
@@ -370,7 +361,7 @@ class OcrFinder:
         return lines(read(self._grab(window.box), engine, timeout_s=min(left_s, TESSERACT_TIMEOUT_S)))
 
     def reread(self, box: Box, expect: str) -> float:
-        """How well the text at `box` (screen pixels) still says `expect`, 0..1 (`label_score`, spaces forgiven).
+        """How well the text at `box` (screen pixels) still says `expect`, 0..1 (`label_score`).
 
         Reads only a small crop around the box, recognition only: the hit-test before a click and the
         check after it.
@@ -381,7 +372,7 @@ class OcrFinder:
         crop = Box(box.left - margin_x, box.top - margin_y, box.width + 2 * margin_x, box.height + 2 * margin_y)
         shot = self._grab(Box(round(crop.left), round(crop.top), round(crop.width), round(crop.height)))
         text, _ = _RAPID.line(shot.image) if engine == "rapidocr" else _Tesseract().line(shot.image)
-        return name_score(expect, text) if text else 0.0
+        return label_score(expect, text) if text else 0.0
 
     def _on(self, engine: str) -> str:
         if engine == "none":
