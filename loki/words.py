@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 
 def words_of(text: str) -> list[str]:
@@ -19,3 +20,8 @@ def words_of(text: str) -> list[str]:
 def word_matches(text: str) -> list[re.Match[str]]:
     """The words of a text as they stand in it (case kept), with their spans, in order."""
     return list(_WORD.finditer(text))
+
+
+def has_cyrillic(text: str) -> bool:
+    """True when `text` has a Cyrillic letter (said or written in Russian)."""
+    return _CYRILLIC.search(text) is not None

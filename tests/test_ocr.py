@@ -17,7 +17,8 @@ from conftest import Buttons
 from loki.errors import ScreenError
 from loki.screen.coords import Box, Frame, Monitor
 from loki.screen.ground import MATCH, SURE, Target, Window, label_score, pick
-from loki.screen.ocr import OcrFinder, TextBox, _phrases, choose_engine, has_cyrillic, match
+from loki.screen.ocr import OcrFinder, TextBox, _phrases, choose_engine, match
+from loki.words import has_cyrillic
 
 
 def _click(buttons: Buttons, point: tuple[int, int]) -> str | None:

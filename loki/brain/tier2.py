@@ -30,6 +30,7 @@ from loki.errors import LokiError, ScreenError
 from loki.profiles.normalize import normalize
 from loki.screen.coords import Box
 from loki.screen.ground import Target, Window
+from loki.words import has_cyrillic
 
 log = logging.getLogger(__name__)
 
@@ -99,21 +100,17 @@ class ScreenRequest:
     """False for verbs that mean other things too ("select", "press"): when nothing is found, other tiers try."""
 
 
-def _cyrillic(text: str) -> bool:
-    return any("а" <= ch <= "я" or ch == "ё" for ch in text.lower())
-
-
 def parse(text: str, language: str) -> ScreenRequest | None:
     """The screen request in an utterance, or None when it is not about the screen."""
     norm = normalize(text, strip_fillers=False)
     said = " ".join(norm.tokens)
     languages = (language, *(other for other in _CLICK if other != language))  # «нажми» under LOKI_LANGUAGE=en
     if any(_QUESTION[lang].match(said) for lang in languages if lang in _QUESTION):
-        return ScreenRequest(question=True, language="ru" if _cyrillic(said) else "en")
+        return ScreenRequest(question=True, language="ru" if has_cyrillic(said) else "en")
     m = next((found for lang in languages if lang in _CLICK and (found := _CLICK[lang].match(said))), None)
     if m is None:
         return None
-    language = "ru" if _cyrillic(said) else "en"
+    language = "ru" if has_cyrillic(said) else "en"
     how = (m.group("how") or "") + (m.groupdict().get("how2") or "")
     words = m.group("what").split()
     nth, role = 0, ""
@@ -297,7 +294,7 @@ class ScreenTier:
         data = dict(action["target"])
         data.pop("label", None)
         said = f"{data.get('name', '')} {data.get('description', '')}"
-        language = "ru" if any("а" <= ch.lower() <= "я" for ch in said) else "en"  # what it says while correcting
+        language = "ru" if has_cyrillic(said) else "en"  # what it says while correcting
         target = Target.from_dict(data, language)
         first = None
         if "x" in action:

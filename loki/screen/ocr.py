@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -32,11 +31,11 @@ from loki.errors import ScreenError
 from loki.screen.capture import Screen, Screenshot
 from loki.screen.coords import Box, Frame, image_to_screen
 from loki.screen.ground import Candidate, Target, Window, clean_label, label_score
+from loki.words import has_cyrillic
 
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "rapidocr", "tesseract", "none")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 ORT_THREADS = 1
 """onnxruntime intra-op threads. Measured on 2 cores (a 980x640 window): idle, 2 threads read it in ~0.55 s
@@ -69,11 +68,6 @@ class TextBox:
     """Words with the same number were read one after another with no wider-than-a-space gap."""
     line: int
     """Words with the same number were read as one line by the engine (a row of buttons may be one line)."""
-
-
-def has_cyrillic(text: str) -> bool:
-    """True when `text` has a Cyrillic letter (which rapidocr's PP-OCRv6 dictionary lacks)."""
-    return bool(_CYRILLIC.search(text))
 
 
 def choose_engine(setting: str, text: str = "", language: str = "en") -> str:
