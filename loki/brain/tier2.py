@@ -220,8 +220,7 @@ class ScreenTier:
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.screen_budget_s
         window, found = self.actor.locate(target, deadline)
-        sources = {"a11y", "ocr", "vision"}
-        timings = {(f"ground_{k}" if k in sources else k): ms for k, ms in found.ms.items()}
+        timings = {**{f"ground_{source}": ms for source, ms in found.ms.items()}, **found.stages}
         timings["ground"] = round((time.perf_counter() - started) * 1000, 1)
         detail: dict[str, Any] = {"screen": {"window": window.title, "tried": found.tried}, "timings": timings}
         if not found.candidates:

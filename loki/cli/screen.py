@@ -142,7 +142,11 @@ def _find(args: argparse.Namespace, settings: Settings, as_json: bool) -> int:
     finally:
         actor.close()
     for candidate in found.candidates:
-        data = {**candidate.as_dict(), "window": window.title, "timings_ms": {**found.ms, "ground": total_ms}}
+        data = {
+            **candidate.as_dict(),
+            "window": window.title,
+            "timings_ms": {**found.ms, **found.stages, "ground": total_ms},
+        }
         b = candidate.box
         emit(
             data,
@@ -156,7 +160,7 @@ def _find(args: argparse.Namespace, settings: Settings, as_json: bool) -> int:
             "asked": target.as_dict(),
             "window": window.title,
             "tried": found.tried,
-            "timings_ms": {**found.ms, "ground": total_ms},
+            "timings_ms": {**found.ms, **found.stages, "ground": total_ms},
         }
         emit(
             data, as_json, f"no '{target.said}' in {window.title!r} (looked with {', '.join(found.tried) or 'nothing'})"

@@ -216,6 +216,8 @@ class Found:
     """The sources asked, in order."""
     ms: dict[str, float]
     """Milliseconds per source."""
+    stages: dict[str, float] = field(default_factory=dict)
+    """Milliseconds of the sources' own stages (OCR's capture and ocr_read), summed over the sources."""
     errors: dict[str, str] = field(default_factory=dict)
     """Why a source could not look (no accessibility, a vision model refusing a private window)."""
 
@@ -244,7 +246,7 @@ class Grounder:
                 got = []
             found.ms[finder.source] = round((time.perf_counter() - started) * 1000, 1)
             for stage, ms in getattr(finder, "last_ms", {}).items():  # e.g. OCR's capture
-                found.ms[stage] = round(found.ms.get(stage, 0.0) + ms, 1)
+                found.stages[stage] = round(found.stages.get(stage, 0.0) + ms, 1)
             found.tried.append(finder.source)
             found.candidates.extend(got)
             if got and got[0].score >= SURE:
