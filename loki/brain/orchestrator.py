@@ -117,6 +117,14 @@ class Orchestrator:
         self.history: deque[dict[str, Any]] = deque(maxlen=6)
         self._last_plan: Plan | None = None
 
+    def close(self) -> None:
+        """Release the executor's thread and what the tiers hold (tier 2's accessibility bus and screen)."""
+        self.executor.close()
+        for tier in self.tiers:
+            close = getattr(tier, "close", None)
+            if close is not None:
+                close()
+
     def language_for(self, text: str, detected: str | None = None) -> str:
         """The language whose profiles handle this utterance."""
         if self.settings.language != "auto":

@@ -155,13 +155,11 @@ class ScreenTier:
         self,
         settings: ScreenSettings | Settings,
         *,
-        actor_factory: Callable[[], Any] | None = None,
         summarize: Callable[[str, str, str], Any] | None = None,
         display_folders: Sequence[Path] = (),
     ) -> None:
         self.settings = ScreenSettings.of(settings)
         self.display_folders = list(display_folders)
-        self._actor_factory = actor_factory
         self._actor: Any = None
         self._lock = threading.Lock()
         self._found: dict[tuple[int, int], tuple[float, Any]] = {}
@@ -172,13 +170,10 @@ class ScreenTier:
         """The screen actor (connects to the accessibility bus and the screen lazily)."""
         with self._lock:
             if self._actor is None:
-                if self._actor_factory is not None:
-                    self._actor = self._actor_factory()
-                else:
-                    from loki.screen.act import ScreenActor
+                from loki.screen.act import ScreenActor
 
-                    self._actor = ScreenActor.from_settings(self.settings, default_finders(self.settings))
-                    self._actor.offset = self._click_offset()
+                self._actor = ScreenActor.from_settings(self.settings, default_finders(self.settings))
+                self._actor.offset = self._click_offset()
             return self._actor
 
     def _click_offset(self) -> tuple[int, int]:

@@ -71,7 +71,7 @@ async def replay(
         await daemon.run()
     finally:
         await daemon.aclose()
-        daemon.orchestrator.executor.close()
+        daemon.orchestrator.close()
     return results
 
 

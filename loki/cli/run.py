@@ -120,7 +120,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             timer.cancel()  # the clean-up below is never cut short by the grace timer
         notifier.stopping()
         await daemon.aclose()
-        daemon.orchestrator.executor.close()
+        daemon.orchestrator.close()
         await voice.close()
         notifier.close()
     return 0

@@ -36,7 +36,7 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
             result = (await orchestrator.handle(text)).as_json()
             emit(result, args.json, human_turn(result))
             failures += result.get("error") not in (None, "not_executed")  # a refusal is not a failure
-        orchestrator.executor.close()
+        orchestrator.close()
         return 1 if failures else 0
 
     return asyncio.run(run())
