@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import shutil
 import subprocess
@@ -66,7 +67,9 @@ def _on_x_error(display: int, event: int) -> int:
     return 0
 
 
+@functools.cache
 def _xlib() -> Any:
+    """libX11 with the prototypes used here, loaded once (find_library runs ldconfig: tier 2 asks many times a second)."""
     path = ctypes.util.find_library("X11")
     if path is None:
         raise ScreenError("libX11 is missing: sudo apt-get install libx11-6", code="no_display")
