@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,23 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from loki.screen.coords import Box
-from loki.screen.ground import MATCH, Target, Window, label_score, pick
-from loki.screen.ocr import OcrFinder, choose_engine
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from apps.a11y_desktop import stop, wait_for, x_display  # noqa: E402
+
+from loki.screen.coords import Box  # noqa: E402
+from loki.screen.ground import MATCH, Target, Window, label_score, pick  # noqa: E402
+from loki.screen.ocr import OcrFinder, choose_engine  # noqa: E402
 
 APP = Path(__file__).resolve().parent.parent / "tests" / "apps" / "tkbuttons.py"
 STATUS_HEIGHT = 30
 """tkbuttons' status line: 24 px high, 10 px in from the window's left and 30 px up from its bottom."""
-
-
-def _wait(check, what: str, timeout_s: float = 15.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not happen within {timeout_s:g} s")
 
 
 def _records(log: Path) -> list[dict]:
@@ -58,14 +53,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(seeds: int, buttons: int, engine: str, ru_every: int = 3) -> None:
-    display = f":{150 + os.getpid() % 50}"
-    xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL
-    )
-    os.environ["DISPLAY"] = display
-    _wait(lambda: subprocess.run(["xdotool", "getmouselocation"], capture_output=True).returncode == 0, "Xvfb")
-    wm = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
+    with x_display() as display:  # its own Xvfb (a free display) and openbox
+        os.environ["DISPLAY"] = display
+        _measure(seeds, buttons, engine, ru_every)
+
+
+def _measure(seeds: int, buttons: int, engine: str, ru_every: int) -> None:
     finder = OcrFinder(engine=engine)
     stats: dict[str, dict[str, list]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
@@ -77,7 +70,9 @@ def run(seeds: int, buttons: int, engine: str, ru_every: int = 3) -> None:
                 [sys.executable, str(APP), str(log), str(seed), str(buttons), *(["--ru"] if russian else [])]
             )
             try:
-                ready = _wait(lambda log=log: next((r for r in _records(log) if r.get("ready")), None), "the Tk window")
+                ready = wait_for(
+                    lambda log=log: next((r for r in _records(log) if r.get("ready")), None), "the Tk window"
+                )
                 x, y, w, h = ready["box"]
                 window = Window(ready["id"], Box(x, y, w, h))
                 status = Box(x + 10, y + h - STATUS_HEIGHT, w - 20, 24)
@@ -105,7 +100,7 @@ def run(seeds: int, buttons: int, engine: str, ru_every: int = 3) -> None:
                     px, py = best.point
                     subprocess.run(["xdotool", "mousemove", str(px), str(py), "click", "1"], check=True)
                     try:
-                        clicked = _wait(lambda log=log, n=clicks: _clicked(log)[n:], "a click", 3.0)[0]
+                        clicked = wait_for(lambda log=log, n=clicks: _clicked(log)[n:], "a click", 3.0)[0]
                     except RuntimeError:
                         clicked = None
                     if clicked == target.name:
@@ -116,13 +111,9 @@ def run(seeds: int, buttons: int, engine: str, ru_every: int = 3) -> None:
                     noticed = before < MATCH or after < MATCH
                     figures["wrong"].append((seed, target.name, best.label, round(best.score, 2), clicked, noticed))
             finally:
-                app.terminate()
-                app.wait(5)
+                stop(app)
     finally:
-        wm.terminate()
-        xvfb.terminate()
-        wm.wait(5)
-        xvfb.wait(5)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     total_right = total = 0
     for used, figures in stats.items():

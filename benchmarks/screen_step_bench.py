@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from apps.a11y_desktop import a11y_session, click, launched, wait_for, x_display, xdotool  # noqa: E402
+from apps.a11y_desktop import a11y_session, click, launched, stop, wait_for, x_display, xdotool  # noqa: E402
 
 from loki.brain.tier2 import default_finders  # noqa: E402
 from loki.config import ScreenSettings  # noqa: E402
@@ -232,12 +232,7 @@ def tk_steps(actor: ScreenActor, click_fn, display: str, args: argparse.Namespac
                     done += 1
                     _progress("ocr", done, total, step)
             finally:
-                app.terminate()
-                try:
-                    app.wait(5)
-                except subprocess.TimeoutExpired:
-                    app.kill()
-                    app.wait(5)
+                stop(app)
 
 
 def _progress(source: str, i: int, count: int, step: Step) -> None:

@@ -40,7 +40,8 @@ def wait_for(check, what: str, timeout_s: float = 15.0, every_s: float = 0.05): 
         time.sleep(every_s)
 
 
-def _stop(process: subprocess.Popen | None) -> None:
+def stop(process: subprocess.Popen | None) -> None:
+    """End a process we started: terminate, then kill if it does not go within 5 s."""
     if process is not None and process.poll() is None:
         process.terminate()
         try:
@@ -78,7 +79,7 @@ def start_xvfb(size: str = "1280x800") -> tuple[subprocess.Popen, str]:
     except OSError:
         number = ""
     if not number.isdigit():
-        _stop(xvfb)
+        stop(xvfb)
         raise RuntimeError("Xvfb did not start (no display number written to -displayfd)")
     return xvfb, f":{number}"
 
@@ -98,8 +99,8 @@ def x_display(number: int = 0, size: str = "1280x800") -> Iterator[str]:
         time.sleep(0.3)
         yield display
     finally:
-        _stop(wm)
-        _stop(xvfb)
+        stop(wm)
+        stop(xvfb)
 
 
 @contextmanager
@@ -146,13 +147,13 @@ def a11y_session(display: str) -> Iterator[str]:
         yield address
     finally:
         bus_children = _children(launcher.pid) if launcher is not None else []
-        _stop(launcher)
+        stop(launcher)
         for pid in bus_children:  # its accessibility dbus-daemon, should it outlive the launcher
             try:
                 os.kill(pid, 15)
             except ProcessLookupError:
                 pass
-        _stop(daemon)
+        stop(daemon)
 
 
 @dataclass
@@ -235,4 +236,4 @@ def launched(
         time.sleep(0.3)  # the toolkit's ACTIVE state follows the window manager's focus
         yield App(process, window_of(process.pid, display, title))  # where the window manager put it
     finally:
-        _stop(process)
+        stop(process)
