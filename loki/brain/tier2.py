@@ -172,8 +172,8 @@ class ScreenTier:
             if self._actor is None:
                 from loki.screen.act import ScreenActor
 
-                self._actor = ScreenActor.from_settings(self.settings, default_finders(self.settings))
-                self._actor.offset = self._click_offset()
+                finders = default_finders(self.settings)
+                self._actor = ScreenActor.from_settings(self.settings, finders, self._click_offset())
             return self._actor
 
     def _click_offset(self) -> tuple[int, int]:

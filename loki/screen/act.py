@@ -150,7 +150,7 @@ class ScreenActor:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, finders: list[Any]) -> ScreenActor:
+    def from_settings(cls, settings: Any, finders: list[Any], offset: tuple[int, int] = (0, 0)) -> ScreenActor:
         """An actor over `finders` (cheapest first) with the settings' budget, tries and settle time."""
         from loki.config import ScreenSettings
 
@@ -160,6 +160,7 @@ class ScreenActor:
             settle_s=screen.screen_settle_s,
             tries=screen.screen_tries,
             budget_s=screen.screen_budget_s,
+            offset=offset,
         )
 
     # Finders by source -------------------------------------------------------------------------
