@@ -11,11 +11,16 @@ summary, the word error rate of
 
 and how many transcripts were empty or doubled a word, then the speed: LOKI's `transcribe` time over
 plain transcribe()'s, per file the median of --runs interleaved runs, and the median of those.
-WER normalises case, punctuation and number formats (loki.stt.wer). On a loaded machine the times
-are noisy; the ratios are medians for that reason.
+The speed is also given apart for command-length files (up to 2 s) and longer ones. WER normalises case,
+punctuation and number formats (loki.stt.wer). On a loaded machine the times are noisy; the ratios are
+medians for that reason.
+
+With --festvox MAX_S, Russian is also measured on the real recordings Debian's festvox-ru voice was made
+from (one reader; those up to MAX_S seconds that refs.tsv does not already hold): 22 shared files are
+115 words, so one word is 0.9 points there.
 
 Usage:
-    .venv/bin/python benchmarks/real_speech_bench.py [--runs 5] [--language en|ru|both] [--json]
+    .venv/bin/python benchmarks/real_speech_bench.py [--runs 5] [--language en|ru|both] [--festvox 6] [--json]
 """
 
 from __future__ import annotations
@@ -40,12 +45,22 @@ from loki.stt.wer import error_rate, normal_words, word_errors  # noqa: E402
 from loki.words import words_of  # noqa: E402
 
 REAL = REPO.parent / "shared" / "testdata" / "real"
+SHORT_S = 2.0
+"""Recordings up to this long are command-length; the speed is also reported for them and the rest apart."""
 
 
-def references(language: str) -> list[tuple[str, str]]:
-    """(file name, what is said) for one language, from refs.tsv."""
+def references(language: str) -> list[tuple[Path, str]]:
+    """(file, what is said) for one language, from refs.tsv."""
     rows = [line.split("\t") for line in (REAL / "refs.tsv").read_text(encoding="utf-8").splitlines() if line]
-    return [(row[0], row[1]) for row in rows if row[0].startswith(f"{language}_")]
+    return [(REAL / row[0], row[1]) for row in rows if row[0].startswith(f"{language}_")]
+
+
+def festvox_references(max_s: float) -> list[tuple[Path, str]]:
+    """More real Russian: the recordings festvox-ru was made from, up to `max_s` long, less those in refs.tsv."""
+    from loki.listen.clips import festvox_recordings
+
+    shared = {path.name for path, _ in references("ru")}
+    return [(path, text) for path, text in festvox_recordings(max_s) if f"ru_nsh_{path.name}" not in shared]
 
 
 def utterances(samples: np.ndarray) -> list[np.ndarray]:
@@ -94,12 +109,12 @@ def transcribers(language: str) -> tuple[Transcriber, Transcriber, object]:
     return cli, daemon, plain
 
 
-def bench(language: str, runs: int, as_json: bool) -> dict:
-    """One language: per-file texts and times, then the summary."""
+def bench(language: str, files: list[tuple[Path, str]], runs: int, as_json: bool, label: str = "") -> dict:
+    """One language's `files`: per-file texts and times, then the summary."""
     cli, daemon, plain = transcribers(language)
     rows = []
-    for name, reference in references(language):
-        path = REAL / name
+    for path, reference in files:
+        name = path.name
         samples = read_audio(path)
         cli.transcribe(samples, language=language)  # warm-up
         plain_text(plain, path, language)
@@ -118,6 +133,7 @@ def bench(language: str, runs: int, as_json: bool) -> dict:
             "transcribe": transcript.text,
             "daemon": daemon_text(daemon, samples, language),
             "path": transcript.path,
+            "audio_s": round(len(samples) / SAMPLE_RATE_HZ, 2),
             "loki_ms": round(statistics.median(loki_ms), 1),
             "plain_ms": round(statistics.median(plain_ms), 1),
         }
@@ -137,7 +153,9 @@ def bench(language: str, runs: int, as_json: bool) -> dict:
                     else f" / plain {row['plain']!r}"
                 )
             )
-    summary = {"summary": True, "language": language, "model": cli.model_name, "files": len(rows)}
+    summary = {"summary": True, "language": language, "set": label or language, "model": cli.model_name}
+    summary["files"] = len(rows)
+    summary["words"] = sum(len(normal_words(r["reference"])) for r in rows)
     for kind in ("plain", "transcribe", "daemon"):
         summary[f"wer_{kind}"] = round(error_rate([(r["reference"], r[kind]) for r in rows]), 3)
         summary[f"empty_{kind}"] = sum(not r[kind].strip() for r in rows)
@@ -145,6 +163,12 @@ def bench(language: str, runs: int, as_json: bool) -> dict:
             doubled_run(words_of(r[kind])) is not None and doubled_run(words_of(r["reference"])) is None for r in rows
         )
     summary["median_ratio"] = round(statistics.median(r["ratio"] for r in rows), 3)
+    for kind, part in (
+        ("short", [r for r in rows if r["audio_s"] <= SHORT_S]),
+        ("long", [r for r in rows if r["audio_s"] > SHORT_S]),
+    ):
+        summary[f"median_ratio_{kind}"] = round(statistics.median(r["ratio"] for r in part), 3) if part else None
+        summary[f"files_{kind}"] = len(part)
     summary["median_loki_ms"] = round(statistics.median(r["loki_ms"] for r in rows), 1)
     summary["median_plain_ms"] = round(statistics.median(r["plain_ms"] for r in rows), 1)
     summary["full_window_files"] = sum(r["path"] == "full" for r in rows)
@@ -152,12 +176,14 @@ def bench(language: str, runs: int, as_json: bool) -> dict:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         print(
-            f"== {language} ({summary['model']}, {len(rows)} files): WER plain {summary['wer_plain']:.1%}, "
+            f"== {summary['set']} ({summary['model']}, {len(rows)} files, {summary['words']} words): WER plain {summary['wer_plain']:.1%}, "
             f"transcribe {summary['wer_transcribe']:.1%}, daemon {summary['wer_daemon']:.1%}; "
             f"empty {summary['empty_plain']}/{summary['empty_transcribe']}/{summary['empty_daemon']}, "
             f"doubled {summary['doubled_plain']}/{summary['doubled_transcribe']}/{summary['doubled_daemon']} "
             f"(plain/transcribe/daemon); speed: median ratio {summary['median_ratio']}x "
-            f"({summary['median_loki_ms']} vs {summary['median_plain_ms']} ms), "
+            f"({summary['median_loki_ms']} vs {summary['median_plain_ms']} ms; "
+            f"{summary['median_ratio_short']}x over {summary['files_short']} files of <= {SHORT_S:g} s, "
+            f"{summary['median_ratio_long']}x over {summary['files_long']} longer), "
             f"{summary['full_window_files']} files on the full window\n"
         )
     return summary
@@ -169,11 +195,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per file and path (median reported)")
     parser.add_argument("--language", choices=("en", "ru", "both"), default="both")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--festvox",
+        type=float,
+        metavar="MAX_S",
+        default=0.0,
+        help="with Russian, also the recordings festvox-ru was made from, up to MAX_S seconds (6 gives 45 files)",
+    )
     args = parser.parse_args()
     header = {"cores": os.cpu_count(), "runs": args.runs, "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     print(json.dumps(header) if args.json else f"real speech benchmark: {header}")
     for language in ("en", "ru") if args.language == "both" else (args.language,):
-        bench(language, args.runs, args.json)
+        bench(language, references(language), args.runs, args.json)
+        if language == "ru" and args.festvox:
+            bench(language, festvox_references(args.festvox), args.runs, args.json, label="ru festvox-ru")
     after = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps({"loadavg_after": after}) if args.json else f"load average after {after}")
     return 0

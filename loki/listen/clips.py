@@ -120,6 +120,34 @@ def festival_ru_missing() -> str | None:
     return None
 
 
+FESTVOX_RU_DIR = Path("/usr/share/festival/voices/russian") / FESTIVAL_RU
+"""Where Debian's festvox-ru keeps the voice, with the recordings it was built from (wav/, etc/txt.done.data)."""
+
+
+def festvox_recordings(max_s: float = 6.0, folder: Path = FESTVOX_RU_DIR) -> list[tuple[Path, str]]:
+    """The real recordings festival's Russian voice was made from (one reader, N. Shmyrev), with their text.
+
+    (wav file, what is said) for each recording of at most `max_s` seconds, sorted by name; the text has
+    festvox's stress marks ("вол+ос") taken out. Empty when festvox-ru is not installed.
+    """
+    import re
+
+    index = folder / "etc" / "txt.done.data"
+    if not index.is_file():
+        return []
+    out = []
+    for line in index.read_text(encoding="utf-8").splitlines():
+        match = re.match(r'\(\s*(\S+)\s+"(.*)"\s*\)\s*$', line)
+        path = folder / "wav" / f"{match.group(1)}.wav" if match else None
+        if path is None or not path.is_file():
+            continue
+        with wave.open(str(path)) as w:
+            if w.getnframes() > max_s * w.getframerate():
+                continue
+        out.append((path, match.group(2).replace("+", "")))
+    return sorted(out)
+
+
 def voices_ru() -> list[Voice]:
     """Russian voices: festival's at three speeds when it is installed, else espeak-ng's variants."""
     if festival_ru_missing() is None:

@@ -39,8 +39,14 @@ WAKE_HEAD_S = 2.5
 """Long utterances are first checked for the wake phrase on their first seconds only."""
 LONG_UTTERANCE_S = 4.0
 """Utterances longer than this get the head check before a full transcription."""
-STT_TAIL_PAD_S = 0.15
-"""Digital silence added after an utterance's short silent tail: Whisper drops words it hears end too abruptly."""
+STT_TAIL_PAD_S = 0.5
+"""Digital silence added after an utterance's short silent tail: Whisper drops words it hears end too abruptly.
+
+faster-whisper pads the speech its own VAD finds by 0.4 s on each side. With 0.15 s here, real Russian
+recordings cut by the microphone VAD lost more words than the same recordings whole (benchmarks/
+real_speech_bench.py: 20.0 % vs 13.9 % on the 22 shared ones); with 0.5 s, 19.1 % there and 9.6 % instead
+of 10.3 % on 45 of festvox-ru's, English unchanged (3.1 %), synthetic commands and wake checks unchanged
+(listen_bench --only accuracy|wake, en and ru). Commands cost nothing more: their window is the minimum."""
 
 
 @dataclass(frozen=True)
