@@ -8,10 +8,10 @@ its wheel, Debian's tesseract with Russian, xdotool clicks. OCR strings are comp
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
+from apps.a11y_desktop import click, wait_for
 from conftest import Buttons
 
 from loki.errors import ScreenError
@@ -21,17 +21,11 @@ from loki.screen.ocr import OcrFinder, TextBox, _phrases, choose_engine, match
 from loki.words import has_cyrillic
 
 
-def _click(buttons: Buttons, point: tuple[int, int]) -> str | None:
-    """Clicks the point and returns the label the app says was clicked (None when nothing was)."""
+def _click(buttons: Buttons, point: tuple[int, int]) -> str:
+    """Clicks the point and returns the label the app says was clicked (fails when nothing was)."""
     before = len(buttons.clicks())
-    subprocess.run(["xdotool", "mousemove", str(point[0]), str(point[1]), "click", "1"], check=True, timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        clicks = buttons.clicks()
-        if len(clicks) > before:
-            return clicks[before]
-        time.sleep(0.05)
-    return None
+    click(*point)
+    return wait_for(lambda: buttons.clicks()[before:], "a click the app saw", timeout_s=10)[0]
 
 
 def _ground(finder: OcrFinder, buttons: Buttons, name: str, language: str = "en") -> list:

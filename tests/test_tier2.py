@@ -219,21 +219,18 @@ def test_what_is_on_my_screen_reads_the_window(screen_env, xserver, a11y, said, 
 
 
 def test_screen_find_names_the_control_and_its_box(screen_env, xserver, a11y) -> None:
+    def find(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "loki", "screen", "find", *args],
+            env={**os.environ, **screen_env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     with launched(zenity("Сохранить", "Отмена"), xserver, a11y) as app:
-        out = subprocess.run(
-            [sys.executable, "-m", "loki", "screen", "find", "--json", "Отмена"],
-            env={**os.environ, **screen_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        missing = subprocess.run(
-            [sys.executable, "-m", "loki", "screen", "find", "Frobnicate", "--json"],
-            env={**os.environ, **screen_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = find("--json", "Отмена")
+        missing = find("Frobnicate", "--json")
         assert app.returncode is None  # finding clicks nothing
     assert out.returncode == 0, out.stderr
     found = json.loads(out.stdout.splitlines()[0])
