@@ -175,15 +175,18 @@ def bench(language: str, files: list[tuple[Path, str]], runs: int, as_json: bool
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
+        apart = ", ".join(
+            f"{summary[f'median_ratio_{kind}']}x over {summary[f'files_{kind}']} {which}"
+            for kind, which in (("short", f"files of <= {SHORT_S:g} s"), ("long", "longer"))
+            if summary[f"files_{kind}"]
+        )
         print(
             f"== {summary['set']} ({summary['model']}, {len(rows)} files, {summary['words']} words): WER plain {summary['wer_plain']:.1%}, "
             f"transcribe {summary['wer_transcribe']:.1%}, daemon {summary['wer_daemon']:.1%}; "
             f"empty {summary['empty_plain']}/{summary['empty_transcribe']}/{summary['empty_daemon']}, "
             f"doubled {summary['doubled_plain']}/{summary['doubled_transcribe']}/{summary['doubled_daemon']} "
             f"(plain/transcribe/daemon); speed: median ratio {summary['median_ratio']}x "
-            f"({summary['median_loki_ms']} vs {summary['median_plain_ms']} ms; "
-            f"{summary['median_ratio_short']}x over {summary['files_short']} files of <= {SHORT_S:g} s, "
-            f"{summary['median_ratio_long']}x over {summary['files_long']} longer), "
+            f"({summary['median_loki_ms']} vs {summary['median_plain_ms']} ms; {apart}), "
             f"{summary['full_window_files']} files on the full window\n"
         )
     return summary
