@@ -10,7 +10,9 @@ acted, the verdict, the actions) and, per set: right / wrong / asked a question 
 yes) / no action, remarks that touched the desktop, and the p50 / p95 of tier-1 time.
 
 Reads the paraphrase sets in benchmarks/data (written by hand, never copied into the profiles):
-`dev` was tuned on, `heldout` was looked at during tuning, `fresh` was written after tuning stopped.
+`dev` was tuned on, `heldout` was looked at during tuning, `fresh` was written after tuning stopped,
+`fresh2` was written later and run once before it was tuned on, `probe` holds what fresh2's misses
+suggested trying (longer requests, remarks with command words) and was tuned on.
 Each utterance goes through `Orchestrator.handle` in dry-run, as `loki say --dry-run` does. Prints, per
 set: right / wrong action / missed (nothing done) / remarks acted on, and the routing time
 (timings_ms.route + tier-0 meaning, p50 and p95 over every utterance x repeats, vectors cached).
@@ -33,7 +35,7 @@ from loki.screen.window import Context
 from loki.wiring import build_orchestrator
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = ("dev", "heldout", "fresh")
+SETS = ("dev", "heldout", "fresh", "fresh2", "probe", "fresh3")
 NOW = {"now.time": "NOW", "now.date": "TODAY"}
 
 

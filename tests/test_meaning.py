@@ -48,6 +48,9 @@ def actions(index: MeaningIndex, text: str, language: str = "en", **context: str
         ("please boost the volume", [{"type": "volume", "delta": 10}]),
         ("reduce the sound a bit", [{"type": "volume", "delta": -10}]),
         ("give me the time", [{"type": "speak", "text": "It's 4:10 PM."}]),
+        ("head over to the terminal", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("bring me to the very bottom of the document", [{"type": "hotkey", "keys": ["end"]}]),
+        ("scroll the page up a little", [{"type": "scroll", "clicks": 5}]),
     ],
 )
 def test_english_paraphrases_reach_the_rule_they_mean(index: MeaningIndex, text: str, expected: list | None) -> None:
@@ -62,6 +65,8 @@ def test_english_paraphrases_reach_the_rule_they_mean(index: MeaningIndex, text:
         ("прибавь громкость", [{"type": "volume", "delta": 10}]),
         ("закрой-ка вкладку", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
         ("разверни это окно", [{"type": "window", "op": "maximize"}]),
+        ("пролистай страницу вверх", [{"type": "scroll", "clicks": 5}]),
+        ("отмени последнюю правку", [{"type": "hotkey", "keys": ["ctrl", "z"]}]),  # not «отмени команду»
     ],
 )
 def test_russian_paraphrases_reach_the_rule_they_mean(index: MeaningIndex, text: str, expected: list) -> None:
@@ -88,7 +93,9 @@ def test_negations_remarks_and_mishearings_never_act(index: MeaningIndex, text: 
     assert index.match(text, "en") is None
 
 
-@pytest.mark.parametrize("text", ["не закрывай окно", "никогда не открывай браузер", "мой браузер тормозит"])
+@pytest.mark.parametrize(
+    "text", ["не закрывай окно", "никогда не открывай браузер", "мой браузер тормозит", "следующий год будет лучше"]
+)
 def test_russian_negations_and_remarks_never_act(index: MeaningIndex, text: str) -> None:
     assert index.match(text, "ru") is None
 
@@ -106,10 +113,37 @@ def test_direction_words_must_agree_for_tabs(index: MeaningIndex) -> None:
     assert actions(index, "flip to the next tab") == [{"type": "hotkey", "keys": ["ctrl", "tab"]}]
 
 
+@pytest.mark.parametrize(
+    ("text", "op"),
+    [
+        ("skip back a song", "previous"),
+        ("go forward one track", "next"),
+        ("play the next song", "next"),  # skips rather than plays
+        ("play the previous track", "previous"),
+    ],
+)
+def test_a_direction_with_a_track_moves_through_the_playlist(index: MeaningIndex, text: str, op: str) -> None:
+    assert actions(index, text) == [{"type": "media", "op": op}]
+
+
+def test_back_and_forward_with_a_tab_move_between_tabs(index: MeaningIndex) -> None:
+    assert actions(index, "go back one tab") == [{"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}]
+    assert actions(index, "go back") is None or actions(index, "go back") == [{"type": "hotkey", "keys": ["alt", "left"]}]
+
+
+def test_a_sentence_about_something_else_needs_a_close_match(index: MeaningIndex) -> None:
+    # "next" is all it shares with "next track", and most of its words are about something else.
+    assert index.match("next year the prices will rise", "en") is None
+    assert index.match("следующая неделя будет трудной", "ru") is None
+
+
 def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
     assert actions(index, "write down hello there") == [{"type": "type", "text": "hello there"}]
     assert actions(index, "jot down 50% of ~/notes.txt") == [{"type": "type", "text": "50% of ~/notes.txt"}]
     assert actions(index, "crank the volume up by 25") == [{"type": "volume", "delta": 25}]
+    # Words that announce the text are not typed.
+    assert actions(index, "key in the words good night") == [{"type": "type", "text": "good night"}]
+    assert actions(index, "введи текст до завтра", "ru") == [{"type": "type", "text": "до завтра"}]
     # "what type of music is this" has the verb in the middle: nothing is typed.
     assert index.match("what type of music is this", "en") is None
 

@@ -70,6 +70,10 @@ def test_grammar_optional_alternatives_and_slots() -> None:
     n = re.compile(compile_phrase("scroll down [<number>]", {}, key_pattern("en")).pattern)
     assert n.fullmatch(" scroll down 12").group("number") == "12"
     assert n.fullmatch(" scroll down").group("number") is None
+    # The longer alternative is tried first, whichever the author wrote first: "in" is not typed.
+    t = re.compile(compile_phrase("(type | type in) <text>", {}, key_pattern("en")).pattern)
+    assert t.fullmatch(" type in good night").group("text") == "good night"
+    assert t.fullmatch(" type good night").group("text") == "good night"
 
 
 @pytest.mark.parametrize(

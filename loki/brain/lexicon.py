@@ -11,20 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from loki.profiles.normalize import normalize
 
 
 def _forms(text: str) -> tuple[str, ...]:
-    """'open | one more | my_' -> ("open", "1 more", "my "), read as utterances are (a trailing '_' keeps a word whole)."""
+    """'open | one more | my_ | прокрут* страниц*' -> ("open", "1 more", "my ", "прокрут* страниц*"), read as
+    utterances are (a trailing '_' keeps a word whole; a '*' ends a stem, in any word of a phrase)."""
     out = []
     for form in (f.strip() for f in text.split("|")):
         if not form:
             continue
-        suffix = "*" if form.endswith("*") else " " if form.endswith("_") else ""
-        words = normalize(form.rstrip("*_"), strip_fillers=False).text
-        out.append(words + suffix)
+        suffix = " " if form.endswith("_") else ""
+        words = normalize(form.replace("*", "").rstrip("_"), strip_fillers=False).tokens
+        stems = [w.endswith("*") for w in form.rstrip("_").split()]
+        if len(stems) == len(words):
+            words = tuple(w + "*" * stem for w, stem in zip(words, stems, strict=True))
+        elif stems[-1]:
+            words = (*words[:-1], words[-1] + "*")
+        out.append(" ".join(words) + suffix)
     return tuple(dict.fromkeys(out))
 
 
@@ -42,21 +48,23 @@ _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off
 close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put away | put it away | out of the way | out of my way | out of sight
-maximize: maximize | maximise | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
-switch: switch | change | swap | flip | cycle | toggle
-next: next | skip | following | 1 after | forward 1 | on the right | over
-previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | before
-up: up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up
-down: down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears
+maximize: maximize | maximise | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
+switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | go over to | head over to | hop over to | switch over to | go back to | take me back to | get back to | return to | back to
+next: next | skip | following | 1 after | forward 1 | on the right | over | other | skip ahead | skip forward
+previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | before | skip back
+up: up | move up | go up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up
+down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
-unmute: unmute | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
+unmute: unmute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
 play: play | pause | resume | hold | unpause | continue | carry on
 new: new | fresh | another | blank | empty | extra | one more
 reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
-scroll: scroll | move down | move up | go down | go up
+scroll: scroll
+move: move down | move up | go down | go up
 page: page | screen | screenful
-top: top | beginning | very start | start of | first line
-bottom: bottom | end | very end | last line
+pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful
+top: top | top of | beginning | very start | start of | first line
+bottom: bottom | bottom of | end | end of | very end | last line
 copy: copy | duplicate | clipboard
 paste: paste | insert | drop it in | put it here
 cut: cut
@@ -69,12 +77,12 @@ find: find | search | search for | look for | locate | look up | where is
 back: back | backward | backwards | previous page | return
 forward: forward | forwards | next page | ahead
 refresh: refresh | reload | update | load again | refetch
-screenshot: screenshot | screen shot | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
-time: time | clock | o'clock | hour
-date: date | day | today | day of the week
+screenshot: screenshot | screen shot | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
+time: what time | the time | time is it | time now | current time | clock | o'clock | what hour
+date: date | day | today | day of the week | day of the month | what day | which day
 stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
 repeat: repeat | again | once more | one more time | say that again | come again
-dictate: type | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out
+dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
 """)
@@ -86,9 +94,10 @@ editor: editor | text editor | notepad | notes | gedit | note | writing app
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic
 tab: tab | tabs
 window: window | windows | app | application | program
-volume: volume | sound | audio | speaker | speakers | loud | noise | music volume
+volume: volume | sound | audio | speaker | speakers | loud | noise | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence
+desktop: desktop | home screen
 """)
 _EN_OPPOSITES = [
     ("open", "close"),
@@ -109,16 +118,43 @@ _EN_OPPOSITES = [
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
 _EN_WEAK = frozenset(
     _forms(
-        "all | before | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | over | page | return | run | screen | start | up | update | whole"
+        "all | back on | before | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
+# Senses that read differently together: "go back a track" is the previous track, not the browser's
+# back; "play the next song" skips rather than plays; "scroll the page down" scrolls (the page is what
+# it scrolls) while "go up a page" may be a page up. (senses all heard, senses they add, senses they
+# take away, in this order)
+_COMBINATIONS = (
+    ({"back", "track"}, {"previous"}, {"back"}),
+    ({"forward", "track"}, {"next"}, {"forward"}),
+    ({"back", "tab"}, {"previous"}, {"back"}),
+    ({"forward", "tab"}, {"next"}, {"forward"}),
+    ({"play", "next"}, set(), {"play"}),
+    ({"play", "previous"}, set(), {"play"}),
+    ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
+    ({"pageful"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
+    ({"move"}, {"scroll"}, {"move"}),
+    ({"scroll", "page"}, set(), {"page"}),  # "move the page down a little" scrolls
+)
+# Words that carry no request of their own: a sentence whose other words the senses do not explain
+# is about something else ("next week will be hard" names no track).
+_EN_FUNCTION = frozenset(
+    """a about again all am an and any anything are as at be been but by can could do does for from get
+    go got have here i if in into is it its it's just let like me more much my now of on one or our out
+    please right so some something that the their them then there these this those to too us very want
+    was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
+    maybe mind""".split()
+)
+# Words between a dictation verb and the text itself ("enter the text see you soon").
+_EN_TEXT_OPENERS = _forms("the text | the words | the word | the phrase | the sentence | the following | text")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
     "not | never | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_"
+    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | is it | is this | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _table("""
@@ -126,7 +162,7 @@ open: откр* | запус* | включи | включить | вруб* | п
 close: закр* | убери | убрать | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к
 next: следующ* | дальше | вперед | вперёд | другую | другое | другой
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед*
 up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | не слышно | плохо слышно | вверх | выше | добавь | усиль
@@ -138,6 +174,9 @@ new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
 scroll: прокрут* | листай | пролист* | промотай | мотай | крути
 page: страниц* | экран
+pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
+top: начал* | самый верх | самое начало | наверх страницы
+bottom: конец | конца | самый низ | самый конец | низ страницы
 copy: скопир* | копир* | копию
 paste: вставь | вставить | вставка
 cut: вырежи | вырезать
@@ -149,10 +188,10 @@ save: сохран* | запиши файл
 back: назад | обратно | вернись
 forward: вперед | вперёд
 refresh: обнов* | перезагрузи | перезагрузить
-screenshot: скриншот* | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок
-time: час | времени | время | который час
+screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок
+time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
-stop: стоп | хватит | отмена | замолчи | тихо | прекрати | довольно | остановись | забудь
+stop: стоп | хватит | отмена | отмени команду | замолчи | тихо | прекрати | довольно | остановись | забудь
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей
 press: нажми | жми | кликни клавишу | тыкни
@@ -168,11 +207,19 @@ window: окн* | окош* | приложени* | программ*
 volume: звук* | громкост* | аудио
 track: трек* | песн* | музык* | композици* | видео | ролик*
 text: текст* | слова
+desktop: рабоч* стол*
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
-    _forms("вверх | весь | вниз | все | всё | выше | дай | день | ниже | нуж* | сегодня | снова | хочу | экран")
+    _forms("вверх | весь | вниз | все | всё | выше | дай | день | ниже | нуж* | предыдущ* | сегодня | следующ* | снова | хочу | экран")
 )
+_RU_FUNCTION = frozenset(
+    """а и в во на с со к ко у о об от до по за из под над для без при про же ли бы вот это этот эта эту
+    эти тот та ту то мне меня мой моя мою мои твой ты я мы вы он она оно они его её ее их нам нас вам
+    пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
+    можно можешь сделай сделать""".split()
+)
+_RU_TEXT_OPENERS = _forms("текст | слова | слово | фразу | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
     "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
@@ -189,6 +236,10 @@ class Lexicon:
     negation: tuple[str, ...]
     remark_openings: tuple[str, ...]
     weak: frozenset[str] = frozenset()  # forms that mean something only beside another ("up", "down")
+    function_words: frozenset[str] = frozenset()
+    text_openers: tuple[str, ...] = ()
+    past_endings: tuple[str, ...] = ()  # a verb ending so tells of the past (Russian «закрыл», «сохраняла»)
+    combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
     def _forms_by_length(self) -> list[list[tuple[str, str]]]:
@@ -200,22 +251,69 @@ class Lexicon:
                     groups.setdefault(len(form.split()), []).append((sense, form))
         return [groups[n] for n in sorted(groups, reverse=True)]
 
+    @cached_property
+    def _by_first_word(self) -> tuple[dict[str, list[tuple[int, int, str, str]]], list[tuple[int, int, str, str]]]:
+        """Forms by the words that can open them (as written, or an -ing form), and the forms that open
+        with a stem; each as (-words, order, sense, form), so sorting puts longer forms first."""
+        exact: dict[str, list[tuple[int, int, str, str]]] = {}
+        stems = []
+        order = 0
+        for group in self._forms_by_length:
+            for sense, form in group:
+                entry = (-len(form.split()), order, sense, form)
+                order += 1
+                first = form.split(" ", 1)[0]
+                if first.endswith("*"):
+                    stems.append(entry)
+                    continue
+                for word in {first, first.replace("'", ""), *_gerunds(first)}:
+                    exact.setdefault(word, []).append(entry)
+        return exact, stems
+
+    def _read(self, tokens: Sequence[str]) -> tuple[list[str], set[str], bool]:
+        """The words left when every form is blanked out, the senses found, and whether one was strong."""
+        exact, stems = self._by_first_word
+        entries = {e for t in set(tokens) for e in exact.get(t, ())}
+        entries.update(e for e in stems if any(t.startswith(e[3].split(" ", 1)[0][:-1]) for t in tokens))
+        masked = list(tokens)
+        found: set[str] = set()
+        strong = False
+        before = masked
+        length = 0
+        for n, _, sense, form in sorted(entries):
+            if n != length:  # a longer form's words are taken before shorter forms are looked for
+                before, length = list(masked), n
+            if _mask(masked, form, before):
+                found.add(sense)
+                strong = strong or form not in self.weak
+        return masked, found, strong
+
     def senses(self, tokens: Sequence[str], *, alone: bool = False) -> set[str]:
         """The senses named in a normalized utterance; a phrase's words count only for the phrase.
 
         ("jot down" is *dictate*, not *down*; "too quiet" is *up*, not *stop*.) Weak forms ("up",
         "day") count only beside a strong one, unless `alone` (a rule's own wording, "page up").
         """
-        masked = list(tokens)
-        found: set[str] = set()
-        strong = False
-        for group in self._forms_by_length:
-            before = list(masked)
-            for sense, form in group:
-                if _mask(masked, form, before):
-                    found.add(sense)
-                    strong = strong or form not in self.weak
-        return found if strong or alone else set()
+        _, found, strong = self._read(tokens)
+        if not (strong or alone):
+            return set()
+        for together, adds, takes in self.combinations:
+            if together <= found:
+                found = (found | adds) - takes
+        return found
+
+    def unexplained(self, tokens: Sequence[str]) -> list[str]:
+        """The words that neither name a sense nor are function words ("неделя", "будет", "трудной")."""
+        masked, _, _ = self._read(tokens)
+        return [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
+
+    def text_start(self, tokens: Sequence[str], start: int) -> int:
+        """Where dictated text begins, after the verb ending at `start` and words like "the text"."""
+        for form in sorted(self.text_openers, key=lambda f: -len(f.split())):
+            n = len(form.split())
+            if len(tokens) > start + n and opens_with(tokens[start:], form):
+                return start + n
+        return start
 
     def action_senses(self, senses: Iterable[str]) -> set[str]:
         """The senses among `senses` that name what to do."""
@@ -232,9 +330,23 @@ class Lexicon:
         return any(has_form(masked, form) for form in self.negation)
 
     def is_remark(self, text: str) -> bool:
-        """True for a remark or question about something rather than a request."""
+        """True for a remark or question about something rather than a request, or for one that tells
+        only of the past («ты вчера сохранял файл»: its verbs are past, none asks)."""
         padded = text + " "
-        return any(padded.startswith(opening) for opening in self.remark_openings)
+        if any(padded.startswith(opening) for opening in self.remark_openings):
+            return True
+        if not self.past_endings:
+            return False
+        said = [t for t in text.split() if any(_word_matches(t, f) for f in self._verb_forms)]
+        return bool(said) and all(t.endswith(self.past_endings) and t not in self._verb_forms for t in said)
+
+    @cached_property
+    def _verb_forms(self) -> frozenset[str]:
+        """One-word forms of the senses that are verbs ("закр*", "выдели"), not places or times ("начал*")."""
+        not_verbs = {"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new"}
+        return frozenset(
+            f for sense, forms in self.actions.items() if sense not in not_verbs for f in forms if " " not in f
+        )
 
     def conflicts(self, heard: set[str], rule: set[str]) -> bool:
         """True when the utterance asks for the opposite of something the rule does."""
@@ -284,7 +396,17 @@ def _mask(tokens: list[str], form: str, read: Sequence[str] | None = None) -> bo
 def _word_matches(token: str, form: str) -> bool:
     if form.endswith("*"):
         return token.startswith(form[:-1])
-    return token == form or token == form.replace("'", "")
+    return token == form or token == form.replace("'", "") or token in _gerunds(form)
+
+
+@lru_cache(maxsize=4096)
+def _gerunds(form: str) -> tuple[str, ...]:
+    """An English verb's -ing forms ("would you mind closing the tab"): close -> closing, skip -> skipping."""
+    if len(form) < 3 or not form.isascii() or not form.isalpha():
+        return ()
+    stem = form[:-1] if form.endswith("e") and not form.endswith("ee") else form
+    doubled = form + form[-1] if form[-1] in "bdgmnprt" and form[-2] in "aeiou" and form[-3] not in "aeiou" else form
+    return (stem + "ing", doubled + "ing")
 
 
 def _opposites(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -296,6 +418,11 @@ def _opposites(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
 
 
 LEXICONS = {
-    "en": Lexicon(_EN_ACTIONS, _EN_OBJECTS, _opposites(_EN_OPPOSITES), _EN_NEGATION, _EN_REMARK_OPENINGS, _EN_WEAK),
-    "ru": Lexicon(_RU_ACTIONS, _RU_OBJECTS, _opposites(_RU_OPPOSITES), _RU_NEGATION, _RU_REMARK_OPENINGS, _RU_WEAK),
+    "en": Lexicon(
+        _EN_ACTIONS, _EN_OBJECTS, _opposites(_EN_OPPOSITES), _EN_NEGATION, _EN_REMARK_OPENINGS, _EN_WEAK, _EN_FUNCTION, _EN_TEXT_OPENERS
+    ),
+    "ru": Lexicon(
+        _RU_ACTIONS, _RU_OBJECTS, _opposites(_RU_OPPOSITES), _RU_NEGATION, _RU_REMARK_OPENINGS, _RU_WEAK, _RU_FUNCTION, _RU_TEXT_OPENERS,
+        past_endings=("л", "ла", "ло", "ли", "лся", "лась", "лось", "лись"),
+    ),
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,11 +43,16 @@ MIN_SIMILARITY = 0.45
 """Cosine an utterance needs to the nearest wording of a rule."""
 MIN_SIMILARITY_ALONE = 0.3
 """The same, when the words allow no other rule (they already named everything the rule needs)."""
+MAX_UNEXPLAINED_ALONE = 1
+"""...and only when at most this many of its words are neither senses, function words nor the rule's own."""
+MIN_SIMILARITY_CROWDED = 0.65
+"""The cosine needed when more words than that are unexplained ("pause for a second and think")."""
 MIN_MARGIN = 0.05
+"""How much nearer the chosen rule must be than the next allowed rule that does something else."""
 EXAMPLE_SIMILARITY = 0.85
 """Cosine to one of a rule's own examples that matches it without the word senses."""
-"""How much nearer the chosen rule must be than the next allowed rule that does something else."""
 _WORDINGS_PER_CANDIDATE = 24
+_CLAUSE_BREAK = re.compile(r"[,;:!?]|\.\s|\s[-–—]\s")
 _GENERIC_OBJECTS = frozenset({"text"})
 _SLOT_SENSES = {"text": ("dictate",), "keys": ("press",)}  # "search the web for ..." is no "find <text>"
 
@@ -255,12 +261,28 @@ class MeaningIndex:
     def match(
         self, text: str, language: str, *, os_name: str = "", app: str = "", title: str = ""
     ) -> MeaningMatch | None:
-        """The rule `text` clearly means, or None (negated, a remark, unclear, or nothing near)."""
+        """The rule `text` clearly means, or None (negated, a remark, unclear, or nothing near).
+
+        When the whole says nothing clear, its clauses are read apart ("the page is stuck, reload it"):
+        one clause must match, and no clause may refuse ("open the browser, no, don't").
+        """
         lexicon = LEXICONS.get(language)
-        norm = normalize(text)
-        if lexicon is None or not norm.tokens:
+        if lexicon is None:
             return None
-        if lexicon.negated(norm.tokens) or lexicon.is_remark(norm.text):
+        found = self._match_clause(text, lexicon, language, os_name, app, title)
+        clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+        if found is not None or len(clauses) < 2:
+            return found
+        if any(lexicon.negated(normalize(c).tokens) for c in clauses) or lexicon.negated(normalize(text).tokens):
+            return None
+        matches = [m for c in clauses if (m := self._match_clause(c, lexicon, language, os_name, app, title))]
+        return matches[0] if len(matches) == 1 else None
+
+    def _match_clause(
+        self, text: str, lexicon: Lexicon, language: str, os_name: str, app: str, title: str
+    ) -> MeaningMatch | None:
+        norm = normalize(text)
+        if not norm.tokens or lexicon.negated(norm.tokens) or lexicon.is_remark(norm.text):
             return None
         index = self._index(language)
         taught = self._taught(index, norm, language, os_name, app, title)
@@ -312,7 +334,13 @@ class MeaningIndex:
         rival = next((sim for sim, cand in scored[1:] if cand.does != best.does), None)
         margin = best_sim - rival if rival is not None else 1.0
         log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
-        if best_sim < (MIN_SIMILARITY if rival is not None else MIN_SIMILARITY_ALONE) or margin < MIN_MARGIN:
+        own = {w for text in best.wordings for w in text.split()}
+        unexplained = 0 if _has_free_slot(best) else len([w for w in lexicon.unexplained(norm.tokens) if w not in own])
+        if unexplained > MAX_UNEXPLAINED_ALONE:
+            needed = MIN_SIMILARITY_CROWDED
+        else:
+            needed = MIN_SIMILARITY_ALONE if rival is None else MIN_SIMILARITY
+        if best_sim < needed or margin < MIN_MARGIN:
             return None
         return self._build(best, norm, language, best_sim, margin)
 
@@ -360,7 +388,8 @@ class MeaningIndex:
             if start is None:
                 return None
             if "text" in slots:
-                values["text"] = norm.raw[norm.spans[start][0] : norm.spans[-1][1]]
+                begin = lexicon.text_start(norm.tokens, start)
+                values["text"] = norm.raw[norm.spans[begin][0] : norm.spans[-1][1]]
             if "keys" in slots:
                 try:
                     values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[start:]), language))

@@ -207,6 +207,8 @@ class ScreenTier:
                 return None  # "select all the text": not a control's name, so maybe another tier's command
             return plan
         except ScreenError as exc:
+            if not request.insists:
+                return None  # "select everything" with no screen to look at: maybe another tier's command
             return Plan(2, reply=said[2].format(why=exc.message), detail={"error": exc.code, "rejected": True})
 
     def _ground(self, request: ScreenRequest, said: tuple[str, str, str]) -> Plan:

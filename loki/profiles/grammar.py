@@ -91,7 +91,9 @@ class _Parser:
             if pattern in seen:
                 self.duplicates.append(" ".join(self.toks[first:last]))
             seen.add(pattern)
-        pattern = options[0][0] if len(options) == 1 else "(?:" + "|".join(p for p, _, _ in options) + ")"
+        # Longest first, so "(type | type in) <text>" leaves "in" out of the text whichever is written first.
+        longest_first = sorted(options, key=lambda o: -o[1])
+        pattern = options[0][0] if len(options) == 1 else "(?:" + "|".join(p for p, _, _ in longest_first) + ")"
         samples = [s for _, _, option_samples in options for s in option_samples][:MAX_SAMPLES]
         return pattern, min(c for _, c, _ in options), samples
 

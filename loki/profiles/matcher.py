@@ -25,6 +25,10 @@ _FUZZY_RATE = 0.25
 _FUZZY_MAX = 3
 _FUZZY_MIN_CHARS = 4
 _FUZZY_WORD_LIKENESS = 0.5  # difflib ratio a misheard word needs to one of the rule's words
+_SMALL_WORDS = frozenset(
+    "a an the this that it my me to on in of for at by and or is with из на в во к с со и а о у по это эту этот мне мой мою".split()
+)
+"""Words too small to show a near miss is meant for a rule (sharing "the" with it is not enough)."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +157,15 @@ class Matcher:
         heard = set(norm.tokens)
         for rule in rules:
             pattern = self._fuzzy_pattern(rule)
-            # A near miss must still share a whole word with the rule ("value up" ~ "volume up"),
-            # so a lone word like "mutex" never turns into "mute".
-            if pattern is None or not heard & self._words(rule) or self._has_stranger(rule, norm.tokens):
+            # A near miss must still share a whole word with the rule ("value up" ~ "volume up"), and not
+            # only "the" or "this", so a lone word like "mutex" never turns into "mute". A rule with free
+            # text is never guessed at: "would you mind closing this" is no "find <text>".
+            if (
+                pattern is None
+                or "text" in rule.compiled.slots
+                or not (heard & self._words(rule)) - _SMALL_WORDS
+                or self._has_stranger(rule, norm.tokens)
+            ):
                 continue
             chars = rule.compiled.literal_chars
             m = pattern.fullmatch(subject)
