@@ -48,10 +48,10 @@ _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off
 close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put away | put it away | out of the way | out of my way | out of sight
-maximize: maximize | maximise | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
+maximize: maximize | maximise | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
 switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | go over to | head over to | hop over to | switch over to | go back to | take me back to | get back to | return to | back to
-next: next | skip | following | 1 after | forward 1 | on the right | over | other | skip ahead | skip forward
-previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | before | skip back
+next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
+previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up
 down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
@@ -158,7 +158,7 @@ _EN_REMARK_OPENINGS = _forms(
 )
 
 _RU_ACTIONS = _table("""
-open: откр* | запус* | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
+open: откр* | запус* | вызови | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
 close: закр* | убери | убрать | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
@@ -181,7 +181,7 @@ copy: скопир* | копир* | копию
 paste: вставь | вставить | вставка
 cut: вырежи | вырезать
 undo: отмени | отменить | верни как было | откати
-redo: повтори действие | верни | вернуть
+redo: повтори действие | повтори отмен* | верни | вернуть
 select: выдели | выделить | отметь
 all: все | всё | весь | целиком
 save: сохран* | запиши файл
@@ -195,6 +195,8 @@ stop: стоп | хватит | отмена | отмени команду | з�
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей
 press: нажми | жми | кликни клавишу | тыкни
+newline: новая строка | новую строку | новой строки
+find: найди | поищи | найти | отыщи
 """)
 _RU_OBJECTS = _table("""
 browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб*

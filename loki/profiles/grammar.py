@@ -141,7 +141,7 @@ class _Parser:
             raise GrammarError(f"unknown slot <{name}>: use <text>, <number> or <keys>, or a list such as {{app}}")
         self._name(name)
         if name == "text":
-            return r" (?P<text>.+)"
+            return r" (?P<text>.+?)"  # lazy: "find budget on this page" leaves the optional tail out
         if name == "number":
             return r" (?P<number>\d+)"
         return rf"(?P<keys>(?: (?:{self.key_pattern}))+)"
