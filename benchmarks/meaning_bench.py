@@ -35,7 +35,7 @@ from loki.screen.window import Context
 from loki.wiring import build_orchestrator
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = ("dev", "heldout", "fresh", "fresh2", "probe", "fresh3")
+SETS = ("dev", "heldout", "fresh", "fresh2", "probe", "fresh3", "fresh4", "fresh5")
 NOW = {"now.time": "NOW", "now.date": "TODAY"}
 
 

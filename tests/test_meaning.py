@@ -137,6 +137,31 @@ def test_a_sentence_about_something_else_needs_a_close_match(index: MeaningIndex
     assert index.match("следующая неделя будет трудной", "ru") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("dad, could you mute the radio", "en"),  # said to someone else in the room
+        ("паш, выключи звук на колонке", "ru"),
+        ("ты утром закрывал браузер", "ru"),  # tells of the past: its verb asks nothing
+        ("какой день был вчера", "ru"),
+    ],
+)
+def test_words_to_someone_else_or_about_the_past_never_act(index: MeaningIndex, text: str, language: str) -> None:
+    assert index.match(text, language) is None
+
+
+def test_clauses_are_read_apart_unless_one_refuses(index: MeaningIndex) -> None:
+    assert actions(index, "this thing is frozen, refresh it") == [{"type": "hotkey", "keys": ["f5"]}]
+    assert actions(index, "ok, i am done here, shut the window") == [{"type": "window", "op": "close"}]
+    assert index.match("close the tab, no wait, don't", "en") is None
+
+
+def test_the_rule_that_accounts_for_more_of_the_request_wins(index: MeaningIndex) -> None:
+    # "up" alone would fit "louder" too; "move back up" scrolls.
+    assert actions(index, "move back up a little") == [{"type": "scroll", "clicks": 5}]
+    assert actions(index, "перемести страницу пониже", "ru") == [{"type": "scroll", "clicks": -5}]
+
+
 def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
     assert actions(index, "write down hello there") == [{"type": "type", "text": "hello there"}]
     assert actions(index, "jot down 50% of ~/notes.txt") == [{"type": "type", "text": "50% of ~/notes.txt"}]

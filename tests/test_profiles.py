@@ -160,6 +160,8 @@ def test_raw_regex_rule(tmp_path: Path) -> None:
         ("go back", {"type": "hotkey", "keys": ["alt", "left"]}),
         ("go forward", {"type": "hotkey", "keys": ["alt", "right"]}),
         ("take a screenshot", {"type": "screenshot"}),
+        ("minimize all windows", {"type": "hotkey", "keys": ["win", "d"]}),
+        ("go back to my terminal", {"type": "window", "op": "focus", "target": "terminal"}),
         ("stop", {"type": "stop"}),
         ("cancel", {"type": "stop"}),
     ],
@@ -179,6 +181,11 @@ def test_english_commands(matcher: Matcher, text: str, expected: dict) -> None:
         ("Открой, пожалуйста, терминал.", {"type": "launch", "app": "terminal"}),
         ("прокрути вниз на десять", {"type": "scroll", "clicks": -10}),
         ("стоп", {"type": "stop"}),
+        ("переключись на калькулятор", {"type": "window", "op": "focus", "target": "calculator"}),
+        ("вернись к терминалу", {"type": "window", "op": "focus", "target": "terminal"}),
+        ("восстанови закрытую вкладку", {"type": "hotkey", "keys": ["ctrl", "shift", "t"]}),
+        ("в самый конец страницы", {"type": "hotkey", "keys": ["end"]}),
+        ("новая строка", {"type": "hotkey", "keys": ["enter"]}),
     ],
 )
 def test_russian_commands(matcher: Matcher, text: str, expected: dict) -> None:

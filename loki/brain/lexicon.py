@@ -45,30 +45,30 @@ def _table(text: str) -> dict[str, tuple[str, ...]]:
 
 # Senses that name what to do (an utterance needs one of these to act), then what to act on.
 _EN_ACTIONS = _table("""
-open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off
+open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off | going | browse | look through
 close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put away | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
-switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | go over to | head over to | hop over to | switch over to | go back to | take me back to | get back to | return to | back to
+switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | go over to | head over to | hop over to | switch over to | go back to | take me back to | get back to | return to | back to | over to | all the way to | skip to | already open | already opened | already running | back over to | all the way down to | all the way up to
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
-up: up | move up | go up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up
-down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears
+up: up | move up | go up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
+down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
 unmute: unmute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
 play: play | pause | resume | hold | unpause | continue | carry on
 new: new | fresh | another | blank | empty | extra | one more
 reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
-scroll: scroll
-move: move down | move up | go down | go up
+scroll: scroll | roll
+move: move down | move up | go down | go up | jump down | jump up | roll down | roll up | further down | further up | go back up | go back down | nudge up | nudge down
 page: page | screen | screenful
-pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful
+pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful | 1 whole page | a whole screen
 top: top | top of | beginning | very start | start of | first line
 bottom: bottom | bottom of | end | end of | very end | last line
 copy: copy | duplicate | clipboard
 paste: paste | insert | drop it in | put it here
 cut: cut
-undo: undo | take back | revert | take that back | go back a step
+undo: undo | take back | revert | take that back | go back a step | reverse
 redo: redo | do again | redo that | put it back
 select: select | highlight | mark
 all: all | everything | whole | entire
@@ -76,9 +76,9 @@ save: save | store | keep
 find: find | search | search for | look for | locate | look up | where is
 back: back | backward | backwards | previous page | return
 forward: forward | forwards | next page | ahead
-refresh: refresh | reload | update | load again | refetch
+refresh: refresh | reload | update | load again | refetch | load it again | load that again
 screenshot: screenshot | screen shot | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
-time: what time | the time | time is it | time now | current time | clock | o'clock | what hour
+time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late
 date: date | day | today | day of the week | day of the month | what day | which day
 stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
 repeat: repeat | again | once more | one more time | say that again | come again
@@ -90,7 +90,7 @@ _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
 terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt
 files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory
-editor: editor | text editor | notepad | notes | gedit | note | writing app
+editor: editor | text editor | notepad | notes | gedit | note | writing app | text editing | editing program | word processor
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic
 tab: tab | tabs
 window: window | windows | app | application | program
@@ -118,7 +118,7 @@ _EN_OPPOSITES = [
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
 _EN_WEAK = frozenset(
     _forms(
-        "all | back on | before | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
+        "all | back on | before | drop | going | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
 # Senses that read differently together: "go back a track" is the previous track, not the browser's
@@ -133,6 +133,9 @@ _COMBINATIONS = (
     ({"play", "next"}, set(), {"play"}),
     ({"play", "previous"}, set(), {"play"}),
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
+    ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
+    ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
+    ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
     ({"move"}, {"scroll"}, {"move"}),
     ({"scroll", "page"}, set(), {"page"}),  # "move the page down a little" scrolls
@@ -144,7 +147,8 @@ _EN_FUNCTION = frozenset(
     go got have here i if in into is it its it's just let like me more much my now of on one or our out
     please right so some something that the their them then there these this those to too us very want
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
-    maybe mind""".split()
+    maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
+    yeah loki computer oops shh shush hmm ugh wow thanks god man""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the words | the word | the phrase | the sentence | the following | text")
@@ -162,25 +166,26 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к
-next: следующ* | дальше | вперед | вперёд | другую | другое | другой
-previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед*
-up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | не слышно | плохо слышно | вверх | выше | добавь | усиль
-down: тише | потише | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши
-mute: выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к
+next: следующ* | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
+previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
+up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
+down: тише | потише | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
+mute: выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | листай | пролист* | промотай | мотай | крути
+scroll: прокрут* | листай | пролист* | промотай | мотай | крут*
 page: страниц* | экран
+move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
 top: начал* | самый верх | самое начало | наверх страницы
 bottom: конец | конца | самый низ | самый конец | низ страницы
 copy: скопир* | копир* | копию
 paste: вставь | вставить | вставка
 cut: вырежи | вырезать
-undo: отмени | отменить | верни как было | откати
+undo: отмени | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
 redo: повтори действие | повтори отмен* | верни | вернуть
 select: выдели | выделить | отметь
 all: все | всё | весь | целиком
@@ -188,10 +193,10 @@ save: сохран* | запиши файл
 back: назад | обратно | вернись
 forward: вперед | вперёд
 refresh: обнов* | перезагрузи | перезагрузить
-screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок
+screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин*
 time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
-stop: стоп | хватит | отмена | отмени команду | замолчи | тихо | прекрати | довольно | остановись | забудь
+stop: стоп | хватит | отмена | отмени команду | замолчи | тихо | прекрати | довольно | остановись | забудь | отбой
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей
 press: нажми | жми | кликни клавишу | тыкни
@@ -204,7 +209,7 @@ terminal: терминал* | консол* | командн* | шелл
 files: файлов* | файлы | проводник* | папк* | документ*
 editor: редактор* | блокнот* | заметк*
 calculator: калькулятор* | посчитать | считалк*
-tab: вкладк* | таб*
+tab: вкладк* | таб* | вкладоч*
 window: окн* | окош* | приложени* | программ*
 volume: звук* | громкост* | аудио
 track: трек* | песн* | музык* | композици* | видео | ролик*
@@ -219,7 +224,9 @@ _RU_FUNCTION = frozenset(
     """а и в во на с со к ко у о об от до по за из под над для без при про же ли бы вот это этот эта эту
     эти тот та ту то мне меня мой моя мою мои твой ты я мы вы он она оно они его её ее их нам нас вам
     пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
-    можно можешь сделай сделать""".split()
+    можно можешь сделай сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
+    подскажи скажи будь добр добра будьте добры милок ой ох ах блин
+    последнее последний последнюю последние""".split()
 )
 _RU_TEXT_OPENERS = _forms("текст | слова | слово | фразу | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
@@ -241,6 +248,7 @@ class Lexicon:
     function_words: frozenset[str] = frozenset()
     text_openers: tuple[str, ...] = ()
     past_endings: tuple[str, ...] = ()  # a verb ending so tells of the past (Russian «закрыл», «сохраняла»)
+    past_words: frozenset[str] = frozenset()  # words that put a sentence in the past («был»)
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -339,8 +347,19 @@ class Lexicon:
             return True
         if not self.past_endings:
             return False
-        said = [t for t in text.split() if any(_word_matches(t, f) for f in self._verb_forms)]
-        return bool(said) and all(t.endswith(self.past_endings) and t not in self._verb_forms for t in said)
+        words = text.split()
+        said = [t for t in words if any(_word_matches(t, f) for f in self._verb_forms)]
+        past = [t for t in said if t.endswith(self.past_endings) and t not in self._verb_forms]
+        if len(past) < len(said):
+            return False  # a verb that asks («верни вкладку, которую я закрыл»)
+        return bool(past) or any(w in self.past_words for w in words)  # «который час был, когда ...»
+
+    def addressed_elsewhere(self, raw: str) -> bool:
+        """True when a request opens by calling someone else ("honey, turn up the stove", «мам, закрой
+        окно»): a word or two before a comma that name no sense and are no filler, wake word or "please"."""
+        head, comma, rest = raw.partition(",")
+        tokens = normalize(head).tokens
+        return bool(comma and rest.strip()) and 0 < len(tokens) <= 2 and len(self.unexplained(tokens)) == len(tokens)
 
     @cached_property
     def _verb_forms(self) -> frozenset[str]:
@@ -426,5 +445,6 @@ LEXICONS = {
     "ru": Lexicon(
         _RU_ACTIONS, _RU_OBJECTS, _opposites(_RU_OPPOSITES), _RU_NEGATION, _RU_REMARK_OPENINGS, _RU_WEAK, _RU_FUNCTION, _RU_TEXT_OPENERS,
         past_endings=("л", "ла", "ло", "ли", "лся", "лась", "лось", "лись"),
+        past_words=frozenset({"был", "была", "было", "были"}),
     ),
 }

@@ -267,7 +267,7 @@ class MeaningIndex:
         one clause must match, and no clause may refuse ("open the browser, no, don't").
         """
         lexicon = LEXICONS.get(language)
-        if lexicon is None:
+        if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
         found = self._match_clause(text, lexicon, language, os_name, app, title)
         clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
@@ -319,6 +319,12 @@ class MeaningIndex:
             allowed.append(cand)
         if not allowed:
             return None
+        # Of the rules the words allow, those that account for more of what was asked come first: "go
+        # back up a bit" scrolls, and is no "louder" for its "up".
+        covered = {id(c): len(heard_actions & c.senses) for c in allowed if not _has_free_slot(c)}
+        if covered:
+            most = max(covered.values())
+            allowed = [c for c in allowed if covered.get(id(c), most) == most]
         # A dictation rule's verb opened the utterance (checked by the words): that is its whole command.
         query = None if all(_has_free_slot(c) for c in allowed) else self.encoder.encode([norm.text])[0]
         scored = []
