@@ -12,7 +12,9 @@ yes) / no action, remarks that touched the desktop, and the p50 / p95 of tier-1 
 Reads the paraphrase sets in benchmarks/data (written by hand, never copied into the profiles):
 `dev` was tuned on, `heldout` was looked at during tuning, `fresh` was written after tuning stopped,
 `fresh2` was written later and run once before it was tuned on, `probe` holds what fresh2's misses
-suggested trying (longer requests, remarks with command words) and was tuned on.
+suggested trying (longer requests, remarks with command words) and was tuned on; `fresh3` to `fresh6`
+were written by independent authors who never saw LOKI's words, each run once before
+it was tuned on (first figures in each file's first line).
 Each utterance goes through `Orchestrator.handle` in dry-run, as `loki say --dry-run` does. Prints, per
 set: right / wrong action / missed (nothing done) / remarks acted on, and the routing time
 (timings_ms.route + tier-0 meaning, p50 and p95 over every utterance x repeats, vectors cached).
@@ -35,7 +37,7 @@ from loki.screen.window import Context
 from loki.wiring import build_orchestrator
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = ("dev", "heldout", "fresh", "fresh2", "probe", "fresh3", "fresh4", "fresh5")
+SETS = ("dev", "heldout", "fresh", "fresh2", "probe", "fresh3", "fresh4", "fresh5", "fresh6")
 NOW = {"now.time": "NOW", "now.date": "TODAY"}
 
 

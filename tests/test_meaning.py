@@ -144,6 +144,10 @@ def test_a_sentence_about_something_else_needs_a_close_match(index: MeaningIndex
         ("паш, выключи звук на колонке", "ru"),
         ("ты утром закрывал браузер", "ru"),  # tells of the past: its verb asks nothing
         ("какой день был вчера", "ru"),
+        ("we closed the shop early on friday", "en"),  # "closed" tells of the past
+        ("хватит ли у нас денег на отпуск", "ru"),  # «хватит ли» asks about the world
+        ("музыку я тебе вечером сам включу на своём телефоне", "ru"),  # mostly about something else
+        ("let's not beat around the bush and cut to the chase", "en"),  # a saying
     ],
 )
 def test_words_to_someone_else_or_about_the_past_never_act(index: MeaningIndex, text: str, language: str) -> None:

@@ -85,6 +85,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
+idiom: cut to the chase | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
@@ -121,6 +122,8 @@ _EN_WEAK = frozenset(
         "all | back on | before | drop | going | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
+# The "idiom" sense names sayings that use command words for something else ("cut to the chase"):
+# no rule has it, so they never act.
 # Senses that read differently together: "go back a track" is the previous track, not the browser's
 # back; "play the next song" skips rather than plays; "scroll the page down" scrolls (the page is what
 # it scrolls) while "go up a page" may be a page up. (senses all heard, senses they add, senses they
@@ -148,7 +151,7 @@ _EN_FUNCTION = frozenset(
     please right so some something that the their them then there these this those to too us very want
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
-    yeah loki computer oops shh shush hmm ugh wow thanks god man""".split()
+    yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the words | the word | the phrase | the sentence | the following | text")
@@ -176,7 +179,7 @@ unmute: включи звук | верни звук | включить звук 
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | листай | пролист* | промотай | мотай | крут*
+scroll: прокрут* | листай | пролист* | промотай | мотай | крут* | полист* | листни
 page: страниц* | экран
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
@@ -201,6 +204,7 @@ repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей
 press: нажми | жми | кликни клавишу | тыкни
 newline: новая строка | новую строку | новой строки
+idiom: сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
 find: найди | поищи | найти | отыщи
 """)
 _RU_OBJECTS = _table("""
@@ -212,7 +216,7 @@ calculator: калькулятор* | посчитать | считалк*
 tab: вкладк* | таб* | вкладоч*
 window: окн* | окош* | приложени* | программ*
 volume: звук* | громкост* | аудио
-track: трек* | песн* | музык* | композици* | видео | ролик*
+track: трек* | песн* | музык* | композици* | видео | ролик* | песенк*
 text: текст* | слова
 desktop: рабоч* стол*
 """)
@@ -249,6 +253,8 @@ class Lexicon:
     text_openers: tuple[str, ...] = ()
     past_endings: tuple[str, ...] = ()  # a verb ending so tells of the past (Russian «закрыл», «сохраняла»)
     past_words: frozenset[str] = frozenset()  # words that put a sentence in the past («был»)
+    english_past: bool = False  # "i already opened the browser": an -ed verb tells of the past
+    question_particle: str = ""  # after a verb, it makes a question («хватит ли»)
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -317,6 +323,11 @@ class Lexicon:
         masked, _, _ = self._read(tokens)
         return [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
 
+    def sense_words(self, tokens: Sequence[str]) -> int:
+        """How many of the words name a sense."""
+        masked, _, _ = self._read(tokens)
+        return masked.count("_")
+
     def text_start(self, tokens: Sequence[str], start: int) -> int:
         """Where dictated text begins, after the verb ending at `start` and words like "the text"."""
         for form in sorted(self.text_openers, key=lambda f: -len(f.split())):
@@ -345,11 +356,18 @@ class Lexicon:
         padded = text + " "
         if any(padded.startswith(opening) for opening in self.remark_openings):
             return True
-        if not self.past_endings:
-            return False
         words = text.split()
-        said = [t for t in words if any(_word_matches(t, f) for f in self._verb_forms)]
-        past = [t for t in said if t.endswith(self.past_endings) and t not in self._verb_forms]
+        said, past = [], []
+        for i, t in enumerate(words):
+            if any(_word_matches(t, f) for f in self._verb_forms):
+                said.append(t)
+                if self.past_endings and t.endswith(self.past_endings) and t not in self._verb_forms:
+                    past.append(t)
+                if words[i + 1 : i + 2] == [self.question_particle]:
+                    return True  # «хватит ли нам времени?» asks about the world
+            elif self.english_past and any(stem in self._verb_forms for stem in _english_past_stems(t)):
+                said.append(t)
+                past.append(t)
         if len(past) < len(said):
             return False  # a verb that asks («верни вкладку, которую я закрыл»)
         return bool(past) or any(w in self.past_words for w in words)  # «который час был, когда ...»
@@ -420,6 +438,14 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "") or token in _gerunds(form)
 
 
+def _english_past_stems(token: str) -> tuple[str, ...]:
+    """The verbs an English -ed word may be the past of: opened -> open, closed -> close, copied -> copy,
+    skipped -> skip."""
+    if not token.endswith("ed") or len(token) < 5:
+        return ()
+    return (token[:-2], token[:-1], token[:-3] + "y", token[:-3])
+
+
 @lru_cache(maxsize=4096)
 def _gerunds(form: str) -> tuple[str, ...]:
     """An English verb's -ing forms ("would you mind closing the tab"): close -> closing, skip -> skipping."""
@@ -440,11 +466,13 @@ def _opposites(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
 
 LEXICONS = {
     "en": Lexicon(
-        _EN_ACTIONS, _EN_OBJECTS, _opposites(_EN_OPPOSITES), _EN_NEGATION, _EN_REMARK_OPENINGS, _EN_WEAK, _EN_FUNCTION, _EN_TEXT_OPENERS
+        _EN_ACTIONS, _EN_OBJECTS, _opposites(_EN_OPPOSITES), _EN_NEGATION, _EN_REMARK_OPENINGS, _EN_WEAK, _EN_FUNCTION, _EN_TEXT_OPENERS,
+        english_past=True,
     ),
     "ru": Lexicon(
         _RU_ACTIONS, _RU_OBJECTS, _opposites(_RU_OPPOSITES), _RU_NEGATION, _RU_REMARK_OPENINGS, _RU_WEAK, _RU_FUNCTION, _RU_TEXT_OPENERS,
         past_endings=("л", "ла", "ло", "ли", "лся", "лась", "лось", "лись"),
         past_words=frozenset({"был", "была", "было", "были"}),
+        question_particle="ли",
     ),
 }

@@ -43,10 +43,12 @@ MIN_SIMILARITY = 0.45
 """Cosine an utterance needs to the nearest wording of a rule."""
 MIN_SIMILARITY_ALONE = 0.3
 """The same, when the words allow no other rule (they already named everything the rule needs)."""
-MAX_UNEXPLAINED_ALONE = 1
-"""...and only when at most this many of its words are neither senses, function words nor the rule's own."""
+MAX_UNEXPLAINED = 1
+"""Words an utterance may have that are neither senses, function words nor the rule's own..."""
 MIN_SIMILARITY_CROWDED = 0.65
-"""The cosine needed when more words than that are unexplained ("pause for a second and think")."""
+"""...beyond which it needs this cosine: it is likely about something else ("pause for a second and think")..."""
+SWAMPED = 2
+"""...and is not matched at all when those words outnumber the words that name senses this many times over."""
 MIN_MARGIN = 0.05
 """How much nearer the chosen rule must be than the next allowed rule that does something else."""
 EXAMPLE_SIMILARITY = 0.85
@@ -273,7 +275,7 @@ class MeaningIndex:
         clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
         if found is not None or len(clauses) < 2:
             return found
-        if any(lexicon.negated(normalize(c).tokens) for c in clauses) or lexicon.negated(normalize(text).tokens):
+        if any(lexicon.negated(normalize(c).tokens) for c in clauses):
             return None
         matches = [m for c in clauses if (m := self._match_clause(c, lexicon, language, os_name, app, title))]
         return matches[0] if len(matches) == 1 else None
@@ -340,9 +342,11 @@ class MeaningIndex:
         rival = next((sim for sim, cand in scored[1:] if cand.does != best.does), None)
         margin = best_sim - rival if rival is not None else 1.0
         log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
-        own = {w for text in best.wordings for w in text.split()}
+        own = {w for wording in best.wordings for w in wording.split()}
         unexplained = 0 if _has_free_slot(best) else len([w for w in lexicon.unexplained(norm.tokens) if w not in own])
-        if unexplained > MAX_UNEXPLAINED_ALONE:
+        if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * lexicon.sense_words(norm.tokens):
+            return None  # mostly about something else: «скриншот я тебе потом сам скину»
+        if unexplained > MAX_UNEXPLAINED:
             needed = MIN_SIMILARITY_CROWDED
         else:
             needed = MIN_SIMILARITY_ALONE if rival is None else MIN_SIMILARITY
