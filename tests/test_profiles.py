@@ -80,6 +80,7 @@ def test_grammar_optional_alternatives_and_slots() -> None:
     ("phrase", "message"),
     [
         ("open [the browser", "never closed"),
+        ("previous tab(s)", "touches a bracket"),  # a choice picks whole words, never a word's ending
         ("open <thing>", "unknown slot"),
         ("open {nolist}", "not defined"),
         ("type <text> and <text>", "used twice"),

@@ -57,9 +57,23 @@ def tokenize(phrase: str, *, skip_unknown: bool = False) -> list[str]:
                 pos += 1
                 continue
             raise GrammarError(f"unexpected character {phrase[pos:].strip()[:1]!r} at column {pos + 1}")
-        out.append(m.group(1))
+        token, start = m.group(1), m.start(1)
+        if out and start == pos and not skip_unknown and (
+            _is_word(token) and out[-1] in (")", "]") or _is_word(out[-1]) and token in ("(", "[")
+        ):
+            word = token if _is_word(token) else out[-1]
+            raise GrammarError(
+                f"{word!r} touches a bracket at column {start + 1}: a choice picks whole words, so spell "
+                "each one out, as in (tab | tabs) rather than tab(s)"
+            )
+        out.append(token)
         pos = m.end()
     return out
+
+
+def _is_word(token: str) -> bool:
+    """A plain word (not a bracket, a bar, a <slot> or a {list})."""
+    return token not in ("[", "]", "(", ")", "|") and token[0] not in "<{"
 
 
 class _Parser:
