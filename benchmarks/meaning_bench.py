@@ -1,6 +1,6 @@
 """Paraphrase accuracy and routing time with no language model: the phrase rules, then matching by meaning.
 
-    .venv/bin/python benchmarks/meaning_bench.py [--repeats 5] [--show]
+    .venv/bin/python benchmarks/meaning_bench.py [--repeats 5] [--show] [--sets dev,fresh6]
     .venv/bin/python benchmarks/meaning_bench.py --tier1 [--jsonl out.jsonl]
 
 `--tier1` builds the orchestrator with the language model as tier 1 (LOKI_LLM_BACKEND=llama_cpp: the
@@ -28,6 +28,7 @@ import json
 import os
 import statistics
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from loki.brain.grounding import QUIET_TYPES
@@ -86,10 +87,10 @@ async def build(tier1: bool) -> dict:
     return orchestrators
 
 
-async def run(repeats: int, show: bool) -> None:
+async def run(repeats: int, show: bool, sets: Sequence[str] = SETS) -> None:
     orchestrators = await build(tier1=False)
     all_ms: list[float] = []
-    for name in SETS:
+    for name in sets:
         right = wrong = missed = remarks = 0
         route_ms: list[float] = []
         items = cases(name)
@@ -150,7 +151,7 @@ def judge(want: list[dict], got: list[dict], refused: list[dict]) -> str:
     return "no action"
 
 
-async def run_tier1(jsonl: str | None) -> list[str]:
+async def run_tier1(jsonl: str | None, sets: Sequence[str] = SETS) -> list[str]:
     """Each utterance once with tier 1; returns the JSON lines asked for."""
     orchestrators = await build(tier1=True)
     for language, orchestrator in orchestrators.items():  # load the model before anything is timed
@@ -160,7 +161,7 @@ async def run_tier1(jsonl: str | None) -> list[str]:
     all_t1: list[float] = []
     tiers_all: dict[str, int] = {}
     summary = []
-    for name in SETS:
+    for name in sets:
         counts: dict[str, int] = {}
         t1_ms: list[float] = []
         by_tier: dict[str, dict[str, int]] = {}
@@ -242,13 +243,18 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print every utterance not handled right")
     parser.add_argument("--tier1", action="store_true", help="with the language model as tier 1 (once each)")
     parser.add_argument("--jsonl", help="with --tier1: write one JSON line per utterance here")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
     args = parser.parse_args()
+    sets = [name for name in args.sets.split(",") if name]
+    unknown = [name for name in sets if name not in SETS]
+    if unknown:
+        parser.error(f"no paraphrase set named {', '.join(unknown)}: use {', '.join(SETS)}")
     if args.tier1:
-        records = asyncio.run(run_tier1(args.jsonl))
+        records = asyncio.run(run_tier1(args.jsonl, sets))
         if args.jsonl:
             Path(args.jsonl).write_text("\n".join(records) + "\n", encoding="utf-8")
     else:
-        asyncio.run(run(args.repeats, args.show))
+        asyncio.run(run(args.repeats, args.show, sets))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,11 @@ async def test_a_step_nobody_asked_for_waits_for_a_yes(settings_env: dict[str, s
         ("scroll a bit", "en", [{"type": "scroll", "clicks": -3}], []),
         ("прокрути вверх", "ru", [{"type": "scroll", "clicks": -5}], [0]),
         ("turn the volume up", "en", [{"type": "scroll", "clicks": 5}], [0]),
+        # gemma-3-270m scrolled for these remarks: a page or a spinning song asks for no scroll
+        ("давай перевернём эту страницу и забудем", "ru", [{"type": "scroll", "clicks": -5}], [0]),
+        ("опять эта песня в голове крутится", "ru", [{"type": "scroll", "clicks": -5}], [0]),
+        ("scrolling through my phone all night was a bad idea", "en", [{"type": "scroll", "clicks": -5}], [0]),
+        ("kids, turn the volume down on the tv", "en", [{"type": "volume", "delta": -10}], [0]),
     ],
 )
 def test_each_step_is_checked_against_the_words(text: str, language: str, actions: list, unasked: list) -> None:

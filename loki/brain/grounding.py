@@ -133,7 +133,7 @@ def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: L
         said_up, said_down = bool(words & {"up", "top"}), bool(words & {"down", "bottom"})
         if said_up != said_down:  # a direction was said: the step must go that way ("go up a page" is not -5)
             return (action["clicks"] > 0) == said_up
-        return bool(heard & {"scroll", "page"})
+        return "scroll" in heard  # a page alone asks nothing («перевернём эту страницу»)
     if kind == "screenshot":
         return "screenshot" in heard
     return False  # pointer actions and anything new: only a rule or the screen tier may do them

@@ -161,7 +161,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | is it | is this | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | is it | is this | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _table("""
@@ -179,7 +179,7 @@ unmute: включи звук | верни звук | включить звук 
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | листай | пролист* | промотай | мотай | крут* | полист* | листни
+scroll: прокрут* | листай | пролист* | промотай | мотай | крути | покрути | крутани | крутни | полист* | листни
 page: страниц* | экран
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
@@ -359,6 +359,8 @@ class Lexicon:
         words = text.split()
         said, past = [], []
         for i, t in enumerate(words):
+            if self.english_past and t.endswith("ing"):
+                continue  # "scrolling through my phone": an -ing word asks for nothing by itself
             if any(_word_matches(t, f) for f in self._verb_forms):
                 said.append(t)
                 if self.past_endings and t.endswith(self.past_endings) and t not in self._verb_forms:
@@ -468,6 +470,7 @@ LEXICONS = {
     "en": Lexicon(
         _EN_ACTIONS, _EN_OBJECTS, _opposites(_EN_OPPOSITES), _EN_NEGATION, _EN_REMARK_OPENINGS, _EN_WEAK, _EN_FUNCTION, _EN_TEXT_OPENERS,
         english_past=True,
+        past_words=frozenset({"was", "were", "had"}),
     ),
     "ru": Lexicon(
         _RU_ACTIONS, _RU_OBJECTS, _opposites(_RU_OPPOSITES), _RU_NEGATION, _RU_REMARK_OPENINGS, _RU_WEAK, _RU_FUNCTION, _RU_TEXT_OPENERS,
