@@ -140,6 +140,7 @@ _COMBINATIONS = (
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
+    ({"previous", "page"}, {"back"}, {"previous", "page"}),  # "go back one page", like "previous page"
     ({"move"}, {"scroll"}, {"move"}),
     ({"scroll", "page"}, set(), {"page"}),  # "move the page down a little" scrolls
 )
@@ -222,7 +223,9 @@ desktop: рабоч* стол*
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
-    _forms("вверх | весь | вниз | все | всё | выше | дай | день | ниже | нуж* | предыдущ* | сегодня | следующ* | снова | хочу | экран")
+    _forms(
+        "вверх | весь | вниз | все | всё | выше | дай | день | ниже | нуж* | предыдущ* | сегодня | следующ* | снова | хочу | экран"
+    )
 )
 _RU_FUNCTION = frozenset(
     """а и в во на с со к ко у о об от до по за из под над для без при про же ли бы вот это этот эта эту
@@ -468,12 +471,26 @@ def _opposites(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
 
 LEXICONS = {
     "en": Lexicon(
-        _EN_ACTIONS, _EN_OBJECTS, _opposites(_EN_OPPOSITES), _EN_NEGATION, _EN_REMARK_OPENINGS, _EN_WEAK, _EN_FUNCTION, _EN_TEXT_OPENERS,
+        _EN_ACTIONS,
+        _EN_OBJECTS,
+        _opposites(_EN_OPPOSITES),
+        _EN_NEGATION,
+        _EN_REMARK_OPENINGS,
+        _EN_WEAK,
+        _EN_FUNCTION,
+        _EN_TEXT_OPENERS,
         english_past=True,
         past_words=frozenset({"was", "were", "had"}),
     ),
     "ru": Lexicon(
-        _RU_ACTIONS, _RU_OBJECTS, _opposites(_RU_OPPOSITES), _RU_NEGATION, _RU_REMARK_OPENINGS, _RU_WEAK, _RU_FUNCTION, _RU_TEXT_OPENERS,
+        _RU_ACTIONS,
+        _RU_OBJECTS,
+        _opposites(_RU_OPPOSITES),
+        _RU_NEGATION,
+        _RU_REMARK_OPENINGS,
+        _RU_WEAK,
+        _RU_FUNCTION,
+        _RU_TEXT_OPENERS,
         past_endings=("л", "ла", "ло", "ли", "лся", "лась", "лось", "лись"),
         past_words=frozenset({"был", "была", "было", "были"}),
         question_particle="ли",

@@ -58,8 +58,11 @@ def tokenize(phrase: str, *, skip_unknown: bool = False) -> list[str]:
                 continue
             raise GrammarError(f"unexpected character {phrase[pos:].strip()[:1]!r} at column {pos + 1}")
         token, start = m.group(1), m.start(1)
-        if out and start == pos and not skip_unknown and (
-            _is_word(token) and out[-1] in (")", "]") or _is_word(out[-1]) and token in ("(", "[")
+        if (
+            out
+            and start == pos
+            and not skip_unknown
+            and (_is_word(token) and out[-1] in (")", "]") or _is_word(out[-1]) and token in ("(", "["))
         ):
             word = token if _is_word(token) else out[-1]
             raise GrammarError(
