@@ -43,13 +43,15 @@ def _table(text: str) -> dict[str, tuple[str, ...]]:
     return table
 
 
-# Senses that name what to do (an utterance needs one of these to act), then what to act on.
+# Senses that name what to do (an utterance needs one of these to act), then what to act on. The
+# "idiom" sense names sayings that use command words for something else ("cut to the chase"): no
+# rule has it, so they never act.
 _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off | going | browse | look through
 close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
-minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put away | put it away | out of the way | out of my way | out of sight
+minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
-switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | go over to | head over to | hop over to | switch over to | go back to | take me back to | get back to | return to | back to | over to | all the way to | skip to | already open | already opened | already running | back over to | all the way down to | all the way up to
+switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
@@ -122,8 +124,6 @@ _EN_WEAK = frozenset(
         "all | back on | before | drop | going | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
-# The "idiom" sense names sayings that use command words for something else ("cut to the chase"):
-# no rule has it, so they never act.
 # Senses that read differently together: "go back a track" is the previous track, not the browser's
 # back; "play the next song" skips rather than plays; "scroll the page down" scrolls (the page is what
 # it scrolls) while "go up a page" may be a page up. (senses all heard, senses they add, senses they
