@@ -126,6 +126,10 @@ async def test_a_step_nobody_asked_for_waits_for_a_yes(settings_env: dict[str, s
         ("опять эта песня в голове крутится", "ru", [{"type": "scroll", "clicks": -5}], [0]),
         ("scrolling through my phone all night was a bad idea", "en", [{"type": "scroll", "clicks": -5}], [0]),
         ("kids, turn the volume down on the tv", "en", [{"type": "volume", "delta": -10}], [0]),
+        # the words after a dictation verb are the text, never a refusal or a remark
+        ("type don't forget the milk tomorrow", "en", [{"type": "type", "text": "don't forget the milk tomorrow"}], []),
+        ("i'll scroll through the news later", "en", [{"type": "scroll", "clicks": -5}], [0]),
+        ("i left the browser open all night yesterday", "en", [BROWSER], [0]),
     ],
 )
 def test_each_step_is_checked_against_the_words(text: str, language: str, actions: list, unasked: list) -> None:

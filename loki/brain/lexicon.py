@@ -258,6 +258,7 @@ class Lexicon:
     past_words: frozenset[str] = frozenset()  # words that put a sentence in the past («был»)
     english_past: bool = False  # "i already opened the browser": an -ed verb tells of the past
     question_particle: str = ""  # after a verb, it makes a question («хватит ли»)
+    deferred: tuple[str, ...] = ()  # words that put a request off till later
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -331,6 +332,13 @@ class Lexicon:
         masked, _, _ = self._read(tokens)
         return masked.count("_")
 
+    def dictation_end(self, tokens: Sequence[str]) -> int | None:
+        """Where a dictation verb that opens the words ends ("jot down", «напечатай»), when words follow."""
+        forms = self.actions.get("dictate", ())
+        return max(
+            (len(f.split()) for f in forms if len(tokens) > len(f.split()) and opens_with(tokens, f)), default=None
+        )
+
     def text_start(self, tokens: Sequence[str], start: int) -> int:
         """Where dictated text begins, after the verb ending at `start` and words like "the text"."""
         for form in sorted(self.text_openers, key=lambda f: -len(f.split())):
@@ -354,12 +362,21 @@ class Lexicon:
         return any(has_form(masked, form) for form in self.negation)
 
     def is_remark(self, text: str) -> bool:
-        """True for a remark or question about something rather than a request, or for one that tells
-        only of the past («ты вчера сохранял файл»: its verbs are past, none asks)."""
+        """True for a remark or question about something rather than a request, for one that tells only
+        of the past («ты вчера сохранял файл»: its verbs are past, none asks) or of what someone did
+        ("i left the browser open"), and for one about later ("i'll scroll through the news later")."""
         padded = text + " "
         if any(padded.startswith(opening) for opening in self.remark_openings):
             return True
         words = text.split()
+        if any(has_form(words, form) for form in self.deferred):
+            return True  # LOKI does things now, and a plan for later is talk
+        if self.english_past and len(words) > 1 and words[0] in _SUBJECTS:
+            verb = words[2] if words[1] in ("already", "just", "never", "also") and len(words) > 2 else words[1]
+            if verb in _IRREGULAR_PAST or any(stem in self._verb_forms for stem in _english_past_stems(verb)):
+                return True  # "we closed the shop early": someone did something
+            if any(has_form(words, form) for form in _EN_PAST_TIMES):
+                return True  # "i left the browser open all night yesterday"
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -443,6 +460,13 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "") or token in _gerunds(form)
 
 
+_SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you"})
+_EN_PAST_TIMES = _forms("yesterday | last night | last week | this morning | earlier today | ago")
+_IRREGULAR_PAST = frozenset(
+    "left took made had did saw got forgot went was were put set lost ran shut found kept brought threw".split()
+)
+
+
 def _english_past_stems(token: str) -> tuple[str, ...]:
     """The verbs an English -ed word may be the past of: opened -> open, closed -> close, copied -> copy,
     skipped -> skip."""
@@ -481,6 +505,7 @@ LEXICONS = {
         _EN_TEXT_OPENERS,
         english_past=True,
         past_words=frozenset({"was", "were", "had"}),
+        deferred=_forms("later | tomorrow | tonight | someday | some day | eventually | next week"),
     ),
     "ru": Lexicon(
         _RU_ACTIONS,
@@ -494,5 +519,6 @@ LEXICONS = {
         past_endings=("л", "ла", "ло", "ли", "лся", "лась", "лось", "лись"),
         past_words=frozenset({"был", "была", "было", "были"}),
         question_particle="ли",
+        deferred=_forms("позже | попозже | завтра | когда-нибудь | когда нибудь | на следующей неделе"),
     ),
 }

@@ -284,7 +284,11 @@ class MeaningIndex:
         self, text: str, lexicon: Lexicon, language: str, os_name: str, app: str, title: str
     ) -> MeaningMatch | None:
         norm = normalize(text)
-        if not norm.tokens or lexicon.negated(norm.tokens) or lexicon.is_remark(norm.text):
+        if not norm.tokens:
+            return None
+        # What follows a dictation verb is the user's text: "jot down don't forget the milk tomorrow".
+        said = norm.tokens[: lexicon.dictation_end(norm.tokens) or len(norm.tokens)]
+        if lexicon.negated(said) or lexicon.is_remark(" ".join(said)):
             return None
         index = self._index(language)
         taught = self._taught(index, norm, language, os_name, app, title)
