@@ -248,3 +248,29 @@ def test_loki_say_reports_a_match_by_meaning_as_tier_0(
     assert meant["rule"]["match"] == "semantic" and meant["rule"]["file"].endswith("default.loki")
     assert refused["tier"] is None and refused["actions"] == []
     assert not (tmp_path / "c").exists()  # dry-run writes no cache
+
+
+def test_a_weak_screen_verb_with_no_screen_leaves_the_command_to_meaning(
+    settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "select" may name a control ("select the second link") or a command; with no display to look
+    # at, "select everything" is the command.
+    from loki.config import settings_from
+    from loki.screen.window import Context
+    from loki.wiring import build_orchestrator
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    orchestrator = build_orchestrator(settings_from({**settings_env, "LOKI_DRY_RUN": "1", "LOKI_MEANING": "1"}))
+    orchestrator.context = lambda: Context(os="linux", app="", title="")
+
+    async def run() -> tuple[dict, dict]:
+        try:
+            weak = (await orchestrator.handle("select everything")).as_json()
+            strong = (await orchestrator.handle("click everything")).as_json()
+            return weak, strong
+        finally:
+            orchestrator.executor.close()
+
+    weak, strong = asyncio.run(run())
+    assert weak["tier"] == 0 and weak["actions"] == [{"type": "hotkey", "keys": ["ctrl", "a"]}]
+    assert strong["tier"] == 2 and strong["actions"] == [] and "screen" in strong["reply"]
