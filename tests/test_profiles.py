@@ -81,6 +81,7 @@ def test_grammar_optional_alternatives_and_slots() -> None:
     [
         ("open [the browser", "never closed"),
         ("previous tab(s)", "touches a bracket"),  # a choice picks whole words, never a word's ending
+        ("закрой вкладк(у | и)", "touches a bracket"),
         ("open <thing>", "unknown slot"),
         ("open {nolist}", "not defined"),
         ("type <text> and <text>", "used twice"),
@@ -162,7 +163,7 @@ def test_raw_regex_rule(tmp_path: Path) -> None:
         ("go forward", {"type": "hotkey", "keys": ["alt", "right"]}),
         ("take a screenshot", {"type": "screenshot"}),
         ("minimize all windows", {"type": "hotkey", "keys": ["win", "d"]}),
-        ("go back to my terminal", {"type": "window", "op": "focus", "target": "terminal"}),
+        ("go to my terminal", {"type": "window", "op": "focus", "target": "terminal"}),
         ("stop", {"type": "stop"}),
         ("cancel", {"type": "stop"}),
     ],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from loki.profiles.normalize import normalize
+from loki.words import has_cyrillic
 
 
 def _forms(text: str) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ def _table(text: str) -> dict[str, tuple[str, ...]]:
 # "idiom" sense names sayings that use command words for something else ("cut to the chase"): no
 # rule has it, so they never act.
 _EN_ACTIONS = _table("""
-open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off | going | browse | look through
+open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off | going | running | browse | look through
 close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
@@ -76,7 +77,7 @@ select: select | highlight | mark
 all: all | everything | whole | entire
 save: save | store | keep
 find: find | search | search for | look for | locate | look up | where is
-back: back | backward | backwards | previous page | return
+back: back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website
 forward: forward | forwards | next page | ahead
 refresh: refresh | reload | update | load again | refetch | load it again | load that again
 screenshot: screenshot | screen shot | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
@@ -87,7 +88,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: cut to the chase | close enough | close call | close to | save time | save money | time after time
+idiom: cut to the chase | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
@@ -121,7 +122,7 @@ _EN_OPPOSITES = [
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
 _EN_WEAK = frozenset(
     _forms(
-        "all | back on | before | drop | going | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
+        "all | back on | before | drop | going | running | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
 # Senses that read differently together: "go back a track" is the previous track, not the browser's
@@ -139,8 +140,9 @@ _COMBINATIONS = (
     ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
-    ({"pageful"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
-    ({"previous", "page"}, {"back"}, {"previous", "page"}),  # "go back one page", like "previous page"
+    ({"pageful", "up"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
+    ({"pageful", "down"}, {"page"}, {"pageful", "scroll", "move"}),
+    ({"pageful"}, {"page"}, {"pageful", "move"}),  # "scroll a page" still scrolls
     ({"move"}, {"scroll"}, {"move"}),
     ({"scroll", "page"}, set(), {"page"}),  # "move the page down a little" scrolls
 )
@@ -155,7 +157,7 @@ _EN_FUNCTION = frozenset(
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
-_EN_TEXT_OPENERS = _forms("the text | the words | the word | the phrase | the sentence | the following | text")
+_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
     "not | never | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
@@ -233,9 +235,9 @@ _RU_FUNCTION = frozenset(
     пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
     можно можешь сделай сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
-    последнее последний последнюю последние""".split()
+    последнее последний последнюю последние итак кстати хорошо отлично сначала потом""".split()
 )
-_RU_TEXT_OPENERS = _forms("текст | слова | слово | фразу | следующее | следующий текст")
+_RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
     "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
@@ -286,13 +288,26 @@ class Lexicon:
                 if first.endswith("*"):
                     stems.append(entry)
                     continue
-                for word in {first, first.replace("'", ""), *_gerunds(first)}:
+                for word in {first, first.replace("'", "")}:
                     exact.setdefault(word, []).append(entry)
         return exact, stems
+
+    @cached_property
+    def _gerund_verbs(self) -> dict[str, str]:
+        """-ing words and the one-word verb forms they come from ("closing" -> "close")."""
+        return {g: f for forms in self.actions.values() for f in forms if " " not in f for g in _gerunds(f)}
+
+    def _asks_for(self, tokens: Sequence[str], i: int) -> bool:
+        """True when the -ing word at `i` is asked for: after "mind", or after "keep" that opens the request."""
+        before = tokens[i - 1] if i else ""
+        return before == "mind" or before == "keep" and (i == 1 or tokens[i - 2] in self.function_words)
 
     def _read(self, tokens: Sequence[str]) -> tuple[list[str], set[str], bool]:
         """The words left when every form is blanked out, the senses found, and whether one was strong."""
         exact, stems = self._by_first_word
+        # "would you mind closing the tab" and "keep playing" ask; elsewhere an -ing word tells ("music keeps
+        # pausing", "stop closing my tabs").
+        tokens = [self._gerund_verbs.get(t, t) if self._asks_for(tokens, i) else t for i, t in enumerate(tokens)]
         entries = {e for t in set(tokens) for e in exact.get(t, ())}
         entries.update(e for e in stems if any(t.startswith(e[3].split(" ", 1)[0][:-1]) for t in tokens))
         masked = list(tokens)
@@ -369,7 +384,7 @@ class Lexicon:
         if any(padded.startswith(opening) for opening in self.remark_openings):
             return True
         words = text.split()
-        if any(has_form(words, form) for form in self.deferred):
+        if self.defers(words):
             return True  # LOKI does things now, and a plan for later is talk
         if self.english_past and len(words) > 1 and words[0] in _SUBJECTS:
             verb = words[2] if words[1] in ("already", "just", "never", "also") and len(words) > 2 else words[1]
@@ -377,6 +392,10 @@ class Lexicon:
                 return True  # "we closed the shop early": someone did something
             if any(has_form(words, form) for form in _EN_PAST_TIMES):
                 return True  # "i left the browser open all night yesterday"
+        if self.past_endings and len(words) > 1 and words[0] in _RU_SUBJECTS:
+            told = [w for w in words[1:3] if len(w) > 3 and w.endswith(self.past_endings) and w not in self._verb_forms]
+            if told:
+                return True  # «мы сделали громче», «я уже прокрутил вниз»: someone did something
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -394,12 +413,30 @@ class Lexicon:
             return False  # a verb that asks («верни вкладку, которую я закрыл»)
         return bool(past) or any(w in self.past_words for w in words)  # «который час был, когда ...»
 
+    def defers(self, words: Sequence[str]) -> bool:
+        """True when the words put the request off till later ("…later", «попозже»)."""
+        return any(has_form(words, form) for form in self.deferred)
+
     def addressed_elsewhere(self, raw: str) -> bool:
-        """True when a request opens by calling someone else ("honey, turn up the stove", «мам, закрой
-        окно»): a word or two before a comma that name no sense and are no filler, wake word or "please"."""
+        """True when a request opens by calling someone else: "honey, turn up the stove", «мам, закрой
+        окно», «саш, сделай потише» (a family word, an endearment, or a Russian short form of a name)."""
         head, comma, rest = raw.partition(",")
+        if not (comma and rest.strip()):
+            return False
         tokens = normalize(head).tokens
-        return bool(comma and rest.strip()) and 0 < len(tokens) <= 2 and len(self.unexplained(tokens)) == len(tokens)
+        if not 0 < len(tokens) <= 2 or any(t in self.function_words for t in tokens):
+            return False
+        if any(t in _ADDRESSEES for t in tokens):
+            return True
+        # «саш», «маш», «пап»: a short Russian name or family word said to someone
+        word = tokens[-1]
+        return (
+            len(tokens) == 1
+            and has_cyrillic(word)
+            and 3 <= len(word) <= 4
+            and word[-1] not in "аеиоуыэюяй"
+            and not self.senses([word], alone=True)
+        )
 
     @cached_property
     def _verb_forms(self) -> frozenset[str]:
@@ -457,10 +494,17 @@ def _mask(tokens: list[str], form: str, read: Sequence[str] | None = None) -> bo
 def _word_matches(token: str, form: str) -> bool:
     if form.endswith("*"):
         return token.startswith(form[:-1])
-    return token == form or token == form.replace("'", "") or token in _gerunds(form)
+    return token == form or token == form.replace("'", "")
 
 
 _SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you"})
+_RU_SUBJECTS = frozenset({"я", "мы", "ты", "вы", "он", "она", "они"})
+_ADDRESSEES = frozenset(
+    """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
+    son sweetie grandma grandpa granny buddy dude bro mate sis
+    мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
+    дедушка малыш зай зайка солнце""".split()
+)
 _EN_PAST_TIMES = _forms("yesterday | last night | last week | this morning | earlier today | ago")
 _IRREGULAR_PAST = frozenset(
     "left took made had did saw got forgot went was were put set lost ran shut found kept brought threw".split()

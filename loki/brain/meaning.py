@@ -54,6 +54,7 @@ MIN_MARGIN = 0.05
 EXAMPLE_SIMILARITY = 0.85
 """Cosine to one of a rule's own examples that matches it without the word senses."""
 _WORDINGS_PER_CANDIDATE = 24
+MAX_CLAUSES = 4  # longer run-ons are not read clause by clause
 _CLAUSE_BREAK = re.compile(r"[,;:!?]|\.\s|\s[-–—]\s")
 _GENERIC_OBJECTS = frozenset({"text"})
 _SLOT_SENSES = {"text": ("dictate",), "keys": ("press",)}  # "search the web for ..." is no "find <text>"
@@ -273,11 +274,19 @@ class MeaningIndex:
             return None
         found = self._match_clause(text, lexicon, language, os_name, app, title)
         clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
-        if found is not None or len(clauses) < 2:
+        if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
-        if any(lexicon.negated(normalize(c).tokens) for c in clauses):
-            return None
-        matches = [m for c in clauses if (m := self._match_clause(c, lexicon, language, os_name, app, title))]
+        words = [normalize(c).tokens for c in clauses]
+        if any(lexicon.negated(w) or lexicon.defers(w) for w in words):
+            return None  # "close the tab, no wait, don't"; "close the tab, but later"
+        # A clause is read alone only when it names every thing the whole names: in «я закрыла вкладку
+        # случайно, верни её» the tab is not in «верни её», which alone would be a redo.
+        named = _things(lexicon, [t for w in words for t in w])
+        matches = [
+            m
+            for c, w in zip(clauses, words, strict=True)
+            if _things(lexicon, w) >= named and (m := self._match_clause(c, lexicon, language, os_name, app, title))
+        ]
         return matches[0] if len(matches) == 1 else None
 
     def _match_clause(
@@ -412,6 +421,12 @@ class MeaningIndex:
         if self._now is not None:
             values.update(self._now(language))
         return values
+
+
+def _things(lexicon: Lexicon, tokens: Sequence[str]) -> set[str]:
+    """The things (object senses) the words name."""
+    heard = lexicon.senses(tokens, alone=True)
+    return heard - lexicon.action_senses(heard) - _GENERIC_OBJECTS
 
 
 def _has_free_slot(cand: Candidate) -> bool:

@@ -13,7 +13,7 @@ parts need no special spacing rules. Besides its regex, a phrase yields a few sa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import regex
@@ -49,6 +49,7 @@ def tokenize(phrase: str, *, skip_unknown: bool = False) -> list[str]:
     (for text never checked as a phrase, such as a rule's example wordings).
     """
     pos, out = 0, []
+    glued: list[tuple[int, int]] = []  # brackets written right after a word: (token index, column)
     phrase = phrase.strip()
     while pos < len(phrase):
         m = _TOKEN.match(phrase, pos)
@@ -58,20 +59,33 @@ def tokenize(phrase: str, *, skip_unknown: bool = False) -> list[str]:
                 continue
             raise GrammarError(f"unexpected character {phrase[pos:].strip()[:1]!r} at column {pos + 1}")
         token, start = m.group(1), m.start(1)
-        if (
-            out
-            and start == pos
-            and not skip_unknown
-            and (_is_word(token) and out[-1] in (")", "]") or _is_word(out[-1]) and token in ("(", "["))
-        ):
-            word = token if _is_word(token) else out[-1]
-            raise GrammarError(
-                f"{word!r} touches a bracket at column {start + 1}: a choice picks whole words, so spell "
-                "each one out, as in (tab | tabs) rather than tab(s)"
-            )
+        if out and start == pos and token in ("(", "[") and _is_word(out[-1]) and not skip_unknown:
+            glued.append((len(out), start))
         out.append(token)
         pos = m.end()
+    for index, column in glued:
+        if _is_suffix_group(out, index):
+            raise GrammarError(
+                f"{out[index - 1]!r} touches a bracket at column {column + 1}: a choice picks whole words, so "
+                "spell each one out, as in (tab | tabs) rather than tab(s)"
+            )
     return out
+
+
+def _is_suffix_group(tokens: Sequence[str], open_at: int) -> bool:
+    """True for a group glued to the word before it whose choices are all word endings ("вкладк(а | у)")."""
+    close = {"(": ")", "[": "]"}[tokens[open_at]]
+    choices: list[list[str]] = [[]]
+    for token in tokens[open_at + 1 :]:
+        if token == close:
+            return all(len(c) == 1 and len(c[0]) <= 3 for c in choices)
+        if token in ("(", "[", "]", ")"):
+            return False
+        if token == "|":
+            choices.append([])
+        else:
+            choices[-1].append(token)
+    return False
 
 
 def _is_word(token: str) -> bool:
