@@ -89,8 +89,7 @@ def unasked_steps(text: str, language: str, actions: Sequence[dict[str, Any]]) -
     """The steps of a plan that nothing in `text` asked for, each with why (empty: all asked for)."""
     lexicon = LEXICONS.get(language, LEXICONS["en"])
     norm = normalize(text)
-    said = norm.tokens[: lexicon.dictation_end(norm.tokens) or len(norm.tokens)]  # not the text to type
-    refuses = lexicon.negated(said) or lexicon.is_remark(" ".join(said)) or lexicon.addressed_elsewhere(text)
+    refuses = lexicon.refuses(norm.tokens) or lexicon.addressed_elsewhere(text)
     heard = lexicon.senses(norm.tokens)
     out: dict[int, str] = {}
     for index, action in enumerate(actions):

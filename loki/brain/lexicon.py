@@ -275,8 +275,8 @@ class Lexicon:
 
     @cached_property
     def _by_first_word(self) -> tuple[dict[str, list[tuple[int, int, str, str]]], list[tuple[int, int, str, str]]]:
-        """Forms by the words that can open them (as written, or an -ing form), and the forms that open
-        with a stem; each as (-words, order, sense, form), so sorting puts longer forms first."""
+        """Forms by the word that opens them, and the forms that open with a stem; each as (-words,
+        order, sense, form), so sorting puts longer forms first."""
         exact: dict[str, list[tuple[int, int, str, str]]] = {}
         stems = []
         order = 0
@@ -337,22 +337,31 @@ class Lexicon:
                 found = (found | adds) - takes
         return found
 
-    def unexplained(self, tokens: Sequence[str]) -> list[str]:
-        """The words that neither name a sense nor are function words ("неделя", "будет", "трудной")."""
+    def unexplained(self, tokens: Sequence[str]) -> tuple[list[str], int]:
+        """The words that neither name a sense nor are function words ("неделя", "будет", "трудной"), and
+        how many words name a sense."""
         masked, _, _ = self._read(tokens)
-        return [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
+        left = [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
+        return left, masked.count("_")
 
-    def sense_words(self, tokens: Sequence[str]) -> int:
-        """How many of the words name a sense."""
-        masked, _, _ = self._read(tokens)
-        return masked.count("_")
-
-    def dictation_end(self, tokens: Sequence[str]) -> int | None:
-        """Where a dictation verb that opens the words ends ("jot down", «напечатай»), when words follow."""
-        forms = self.actions.get("dictate", ())
+    def verb_end(self, tokens: Sequence[str], senses: Iterable[str]) -> int | None:
+        """Where words naming one of `senses` end, when they open `tokens` and more words follow ("jot
+        down" in "jot down buy milk")."""
         return max(
-            (len(f.split()) for f in forms if len(tokens) > len(f.split()) and opens_with(tokens, f)), default=None
+            (
+                len(form.split())
+                for sense in senses
+                for form in self.actions.get(sense, ())
+                if len(tokens) > len(form.split()) and opens_with(tokens, form)
+            ),
+            default=None,
         )
+
+    def refuses(self, tokens: Sequence[str]) -> bool:
+        """True when the words deny or only tell rather than ask: negated, or a remark. The words after an
+        opening dictation verb are the text to type and are not read ("jot down don't forget the milk")."""
+        said = tokens[: self.verb_end(tokens, ("dictate",)) or len(tokens)]
+        return self.negated(said) or self.is_remark(" ".join(said))
 
     def text_start(self, tokens: Sequence[str], start: int) -> int:
         """Where dictated text begins, after the verb ending at `start` and words like "the text"."""

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from loki.brain.lexicon import LEXICONS, Lexicon, opens_with
+from loki.brain.lexicon import LEXICONS, Lexicon
 from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
@@ -296,8 +296,7 @@ class MeaningIndex:
         if not norm.tokens:
             return None
         # What follows a dictation verb is the user's text: "jot down don't forget the milk tomorrow".
-        said = norm.tokens[: lexicon.dictation_end(norm.tokens) or len(norm.tokens)]
-        if lexicon.negated(said) or lexicon.is_remark(" ".join(said)):
+        if lexicon.refuses(norm.tokens):
             return None
         index = self._index(language)
         taught = self._taught(index, norm, language, os_name, app, title)
@@ -316,7 +315,7 @@ class MeaningIndex:
             heard, heard_objects = all_heard, all_objects
             if _has_free_slot(cand):
                 # The words after the verb are the user's text: only the verb is read for meaning.
-                end = _verb_end(cand, norm, lexicon)
+                end = lexicon.verb_end(norm.tokens, cand.actions)
                 if end is None:
                     continue
                 if end not in verb_senses:
@@ -356,8 +355,9 @@ class MeaningIndex:
         margin = best_sim - rival if rival is not None else 1.0
         log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
         own = {w for wording in best.wordings for w in wording.split()}
-        unexplained = 0 if _has_free_slot(best) else len([w for w in lexicon.unexplained(norm.tokens) if w not in own])
-        if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * lexicon.sense_words(norm.tokens):
+        left, sense_words = lexicon.unexplained(norm.tokens)
+        unexplained = 0 if _has_free_slot(best) else len([w for w in left if w not in own])
+        if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * sense_words:
             return None  # mostly about something else: «скриншот я тебе потом сам скину»
         if unexplained > MAX_UNEXPLAINED:
             needed = MIN_SIMILARITY_CROWDED
@@ -407,7 +407,7 @@ class MeaningIndex:
             if number is not None:
                 values["number"] = number
         if _has_free_slot(cand):
-            start = _verb_end(cand, norm, lexicon)  # the user's words follow the verb
+            start = lexicon.verb_end(norm.tokens, cand.actions)  # the user's words follow the verb
             if start is None:
                 return None
             if "text" in slots:
@@ -431,17 +431,6 @@ def _things(lexicon: Lexicon, tokens: Sequence[str]) -> set[str]:
 
 def _has_free_slot(cand: Candidate) -> bool:
     return "text" in cand.rule.compiled.slots or "keys" in cand.rule.compiled.slots
-
-
-def _verb_end(cand: Candidate, norm: Normalized, lexicon: Lexicon) -> int | None:
-    """Where the words that name a slot rule's action end, when they open the utterance (words must follow)."""
-    ends = [
-        len(form.split())
-        for sense in cand.actions
-        for form in lexicon.actions[sense]
-        if len(norm.tokens) > len(form.split()) and opens_with(norm.tokens, form)
-    ]
-    return max(ends, default=None)
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray]:
