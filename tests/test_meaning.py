@@ -167,6 +167,30 @@ def test_clauses_are_read_apart_unless_one_refuses(index: MeaningIndex) -> None:
     assert index.match("close the tab, no wait, don't", "en") is None
 
 
+def test_a_correction_takes_back_what_came_before(index: MeaningIndex) -> None:
+    assert actions(index, "launch the calculator no sorry the editor") == [{"type": "launch", "app": "editor"}]
+    assert actions(index, "turn it up oh no turn it down") == [{"type": "volume", "delta": -10}]
+    assert actions(index, "закрой окно ой нет вкладку", "ru") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
+    assert index.match("mute the sound no wait", "en") is None  # nothing is left to do
+    assert index.match("open the editor, no wait, don't", "en") is None
+
+
+def test_two_requests_in_one_breath_are_left_to_the_planner(index: MeaningIndex) -> None:
+    # One rule would do half of it; tier 1 plans steps.
+    assert index.match("open a new tab and then take a screenshot", "en") is None
+    assert index.match("сверни окно, потом сделай скриншот", "ru") is None
+    # «потом» alone with one request puts it off: talk, not a request.
+    assert index.match("скриншот потом сделаю", "ru") is None
+    assert actions(index, "type salt and pepper") == [{"type": "type", "text": "salt and pepper"}]
+
+
+def test_what_follows_the_request_unpunctuated_only_explains_it(index: MeaningIndex) -> None:
+    assert actions(index, "go to the next song i hate this one") == [{"type": "media", "op": "next"}]
+    assert actions(index, "сделай потише у меня голова болит", "ru") == [{"type": "volume", "delta": -10}]
+    # The explanation is never the request by itself.
+    assert index.match("that is weird i always close the window first", "en") is None
+
+
 def test_the_rule_that_accounts_for_more_of_the_request_wins(index: MeaningIndex) -> None:
     # "up" alone would fit "louder" too; "move back up" scrolls.
     assert actions(index, "move back up a little") == [{"type": "scroll", "clicks": 5}]
@@ -180,6 +204,11 @@ def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
     # Words that announce the text are not typed.
     assert actions(index, "key in the text good night") == [{"type": "type", "text": "good night"}]
     assert actions(index, "введи текст до завтра", "ru") == [{"type": "type", "text": "до завтра"}]
+    # "write" and «напиши» dictate; asking for text to be made up is the planner's.
+    assert actions(index, "write see you at lunch") == [{"type": "type", "text": "see you at lunch"}]
+    assert actions(index, "напиши скоро буду", "ru") == [{"type": "type", "text": "скоро буду"}]
+    assert index.match("write a limerick about my cat", "en") is None
+    assert index.match("напиши письмо бабушке", "ru") is None
     # "what type of music is this" has the verb in the middle: nothing is typed.
     assert index.match("what type of music is this", "en") is None
 

@@ -55,6 +55,23 @@ async def test_unmatched_text_goes_nowhere_and_says_so(settings_env: dict[str, s
     assert result.reply.startswith("Sorry")
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["closed the tab", "scrolled down", "paused the music", "took a screenshot", "закрыла вкладку", "сделал громче"],
+)
+async def test_a_rule_said_in_the_past_tense_tells_and_does_nothing(settings_env: dict[str, str], text: str) -> None:
+    # One or two edits from a rule ("close the tab"), but someone telling what was done is not asking.
+    orch, driver = make(settings_env, LOKI_LANGUAGE="auto")
+    result = await orch.handle(text)
+    assert result.actions == [] and driver.calls == []
+
+
+async def test_a_near_miss_of_a_rule_still_acts(settings_env: dict[str, str]) -> None:
+    orch, driver = make(settings_env)
+    result = await orch.handle("close the tap")
+    assert result.tier == 0 and driver.calls == [("hotkey", ("ctrl", "w"))]
+
+
 async def test_language_auto_picks_russian_profiles(settings_env: dict[str, str]) -> None:
     orch, driver = make(settings_env, LOKI_LANGUAGE="auto")
     result = await orch.handle("открой, пожалуйста, новую вкладку")

@@ -9,6 +9,7 @@ digits); several words are a phrase; a form ending in `*` is a stem (Russian end
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -85,16 +86,16 @@ time: what time | the time | time is it | time now | current time | clock | o'cl
 date: date | day | today | day of the week | day of the month | what day | which day
 stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
 repeat: repeat | again | once more | one more time | say that again | come again
-dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out
+dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: cut to the chase | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: cut to the chase | back in my day | back in the day | back then | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
 terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt
 files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory
-editor: editor | text editor | notepad | notes | gedit | note | writing app | text editing | editing program | word processor
+editor: editor | text editor | notepad | notes | gedit | note | writing app | writing window | writing program | text editing | editing program | word processor
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic
 tab: tab | tabs
 window: window | windows | app | application | program
@@ -160,7 +161,7 @@ _EN_FUNCTION = frozenset(
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
-    "not | never | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
+    "not | never | no idea | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
@@ -175,14 +176,14 @@ maximize: разверн* | на весь экран | во весь экран 
 switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к
 next: следующ* | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
-up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
+up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
 down: тише | потише | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
 mute: выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | листай | пролист* | промотай | мотай | крути | покрути | крутани | крутни | полист* | листни
+scroll: прокрут* | листай | пролист* | промотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
 page: страниц* | экран
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
@@ -204,7 +205,7 @@ time: который час | который сейчас час | времен�
 date: число | дата | дату | день | сегодня
 stop: стоп | хватит | отмена | отмени команду | замолчи | тихо | прекрати | довольно | остановись | забудь | отбой
 repeat: повтори | еще раз | ещё раз | снова
-dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей
+dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей | напиши
 press: нажми | жми | кликни клавишу | тыкни
 newline: новая строка | новую строку | новой строки
 idiom: сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
@@ -213,7 +214,7 @@ find: найди | поищи | найти | отыщи
 _RU_OBJECTS = _table("""
 browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб*
 terminal: терминал* | консол* | командн* | шелл
-files: файлов* | файлы | проводник* | папк* | документ*
+files: файлов* | файлы | проводник* | папк* | папоч* | документ*
 editor: редактор* | блокнот* | заметк*
 calculator: калькулятор* | посчитать | считалк*
 tab: вкладк* | таб* | вкладоч*
@@ -261,6 +262,10 @@ class Lexicon:
     english_past: bool = False  # "i already opened the browser": an -ed verb tells of the past
     question_particle: str = ""  # after a verb, it makes a question («хватит ли»)
     deferred: tuple[str, ...] = ()  # words that put a request off till later
+    deferred_alone: tuple[str, ...] = ()  # words that do so only in a request for one thing («потом» is also "then")
+    corrections: tuple[str, ...] = ()  # words that take back what came before ("no sorry", «ой нет»)
+    composing: tuple[str, ...] = ()  # a dictation verb asking for text to be made up ("write a poem"): tier 1's
+    sequencing: tuple[str, ...] = ()  # words that join one request to the next ("and then", «потом»)
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -420,11 +425,66 @@ class Lexicon:
                 past.append(t)
         if len(past) < len(said):
             return False  # a verb that asks («верни вкладку, которую я закрыл»)
+        if self.past_endings and any(
+            w in _RU_SUBJECTS and any(len(v) > 3 and v.endswith(self.past_endings) for v in words[i + 1 : i + 4])
+            for i, w in enumerate(words)
+        ):
+            return True  # «сколько времени ты на это потратил»: someone did something, and nothing is asked
         return bool(past) or any(w in self.past_words for w in words)  # «который час был, когда ...»
 
+    def past_of(self, token: str, verbs: Iterable[str]) -> bool:
+        """True when `token` is a past form of one of `verbs` and not one of them: "closed" of "close",
+        "took" (irregular), «закрыл» of «закрой», «выключила» of «выключи»."""
+        verbs = set(verbs)
+        if token in verbs:
+            return False
+        if self.english_past:
+            return _IRREGULAR_PAST.get(token) in verbs | _LIGHT_VERBS or any(
+                stem in verbs for stem in _english_past_stems(token)
+            )
+        ending = next((e for e in sorted(self.past_endings, key=len, reverse=True) if token.endswith(e)), None)
+        if ending is None or len(token) - len(ending) < 4:
+            return False
+        stem = token[: -len(ending)]  # «закры», «выключи»
+        return any(
+            len(verb) >= 4 and len(os.path.commonprefix([stem, verb])) >= max(4, min(len(stem), len(verb)) - 1)
+            for verb in verbs
+        )
+
     def defers(self, words: Sequence[str]) -> bool:
-        """True when the words put the request off till later ("…later", «попозже»)."""
-        return any(has_form(words, form) for form in self.deferred)
+        """True when the words put the request off till later ("…later", «попозже»; «я потом сохраню»,
+        but not «открой редактор, потом напиши список», where «потом» is "then")."""
+        if any(has_form(words, form) for form in self.deferred):
+            return True
+        alone = [form for form in self.deferred_alone if has_form(words, form)]
+        return bool(alone) and len(self.action_senses(self.senses(words, alone=True))) <= 1
+
+    def in_steps(self, tokens: Sequence[str]) -> bool:
+        """True when the words ask for one thing and then another ("open the editor and type hello",
+        «открой браузер, потом новую вкладку»); dictated text is not read ("type bread and milk")."""
+        if self.verb_end(tokens, ("dictate",)) is not None:
+            return False
+        for form in self.sequencing:
+            n = len(form.split())
+            for i in range(1, len(tokens) - n):
+                if " ".join(tokens[i : i + n]) == form and all(
+                    self.action_senses(self.senses(part)) for part in (tokens[:i], tokens[i + n :])
+                ):
+                    return True
+        return False
+
+    def correction(self, tokens: Sequence[str]) -> tuple[int, int] | None:
+        """Where the last words that take back what came before start and end ("open the terminal no
+        sorry the browser": 3, 5), or None. Never at the start, and never inside dictated text."""
+        if self.verb_end(tokens, ("dictate",)) is not None:
+            return None
+        found = None
+        for form in self.corrections:
+            n = len(form.split())
+            for i in range(1, len(tokens) - n + 1):
+                if " ".join(tokens[i : i + n]) == form and (found is None or i > found[0]):
+                    found = (i, i + n)
+        return found
 
     def addressed_elsewhere(self, raw: str) -> bool:
         """True when a request opens by calling someone else: "honey, turn up the stove", «мам, закрой
@@ -515,9 +575,18 @@ _ADDRESSEES = frozenset(
     дедушка малыш зай зайка солнце""".split()
 )
 _EN_PAST_TIMES = _forms("yesterday | last night | last week | this morning | earlier today | ago")
-_IRREGULAR_PAST = frozenset(
-    "left took made had did saw got forgot went was were put set lost ran shut found kept brought threw".split()
-)
+_IRREGULAR_PAST = {
+    past: verb
+    for past, verb in (
+        pair.split(":")
+        for pair in """left:leave took:take made:make had:have did:do saw:see got:get forgot:forget went:go was:be
+        were:be put:put set:set lost:lose ran:run shut:shut found:find kept:keep brought:bring threw:throw
+        undid:undo redid:redo cut:cut began:begin""".split()
+    )
+}
+"""English past forms that are not verb + -ed, with their verbs ("put", "set", "shut" and "cut" are both)."""
+_LIGHT_VERBS = frozenset({"take", "make", "do", "give"})
+"""Verbs that go with any command ("take a screenshot", "make it louder"): their past tells of one done."""
 
 
 def _english_past_stems(token: str) -> tuple[str, ...]:
@@ -559,6 +628,13 @@ LEXICONS = {
         english_past=True,
         past_words=frozenset({"was", "were", "had"}),
         deferred=_forms("later | tomorrow | tonight | someday | some day | eventually | next week"),
+        corrections=_forms(
+            "no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
+        ),
+        sequencing=_forms("and | then | and then | after that | afterwards | also"),
+        composing=_forms(
+            "write a | write an | write me | write some | write something | write my | write him | write her | write them | write to | write back | write about"
+        ),
     ),
     "ru": Lexicon(
         _RU_ACTIONS,
@@ -573,5 +649,13 @@ LEXICONS = {
         past_words=frozenset({"был", "была", "было", "были"}),
         question_particle="ли",
         deferred=_forms("позже | попозже | завтра | когда-нибудь | когда нибудь | на следующей неделе"),
+        deferred_alone=_forms("потом | после"),
+        corrections=_forms(
+            "ой нет | нет нет | то есть | вернее | точнее | ой не | не не | нет лучше | нет стоп | ой то есть"
+        ),
+        sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),
+        composing=_forms(
+            "напиши письмо | напиши сообщение | напиши мне | напиши ему | напиши ей | напиши им | напиши что нибудь | напиши что то | напиши стих | напиши стихотворение | напиши рассказ | напиши текст про | напиши ответ | напиши про | напиши о"
+        ),
     ),
 }

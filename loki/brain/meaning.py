@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from loki.brain.lexicon import LEXICONS, Lexicon
+from loki.brain.lexicon import LEXICONS, Lexicon, has_form
 from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
@@ -56,6 +56,12 @@ EXAMPLE_SIMILARITY = 0.85
 _WORDINGS_PER_CANDIDATE = 24
 MAX_CLAUSES = 4  # longer run-ons are not read clause by clause
 _CLAUSE_BREAK = re.compile(r"[,;:!?]|\.\s|\s[-–—]\s")
+# Unpunctuated transcripts: a clause also starts where someone begins to tell about themselves ("pause the
+# video my hands are all floury", «поставь на паузу у меня руки в тесте»).
+_SPEAKER_BREAK = {
+    "en": re.compile(r"\s(?=(?:i|i'm|im|i've|my|we|we're|our)\b)", re.IGNORECASE),
+    "ru": re.compile(r"\s(?=(?:я|мы|у меня|у нас)\b)", re.IGNORECASE),
+}
 _GENERIC_OBJECTS = frozenset({"text"})
 _SLOT_SENSES = {"text": ("dictate",), "keys": ("press",)}  # "search the web for ..." is no "find <text>"
 
@@ -272,20 +278,36 @@ class MeaningIndex:
         lexicon = LEXICONS.get(language)
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
+        corrected = _corrected(text, lexicon)
+        if corrected is not None:
+            text = corrected  # "open the terminal no sorry the browser" asks for the browser
+            if not text:
+                return None
+        if lexicon.in_steps(normalize(text).tokens):
+            return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
         found = self._match_clause(text, lexicon, language, os_name, app, title)
-        clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+        # Clauses, each with whether it may be the request: what follows a speaker break only explains it.
+        breaks = _SPEAKER_BREAK.get(language)
+        clauses: list[tuple[str, bool]] = []
+        for part in _CLAUSE_BREAK.split(text):
+            head, *tails = breaks.split(part) if breaks else [part]
+            clauses += [(c, c is head) for c in (head, *tails) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
-        words = [normalize(c).tokens for c in clauses]
+        words = [normalize(c).tokens for c, _ in clauses]
         if any(lexicon.negated(w) or lexicon.defers(w) for w in words):
             return None  # "close the tab, no wait, don't"; "close the tab, but later"
+        if "idiom" in lexicon.senses(normalize(text).tokens, alone=True):
+            return None  # a saying is not taken apart: "back in my day things were different"
         # A clause is read alone only when it names every thing the whole names: in «я закрыла вкладку
         # случайно, верни её» the tab is not in «верни её», which alone would be a redo.
         named = _things(lexicon, [t for w in words for t in w])
         matches = [
             m
-            for c, w in zip(clauses, words, strict=True)
-            if _things(lexicon, w) >= named and (m := self._match_clause(c, lexicon, language, os_name, app, title))
+            for (c, may_ask), w in zip(clauses, words, strict=True)
+            if may_ask
+            and _things(lexicon, w) >= named
+            and (m := self._match_clause(c, lexicon, language, os_name, app, title))
         ]
         return matches[0] if len(matches) == 1 else None
 
@@ -390,6 +412,10 @@ class MeaningIndex:
         self, cand: Candidate, norm: Normalized, language: str, similarity: float, margin: float
     ) -> MeaningMatch | None:
         lexicon = LEXICONS[language]
+        said = {w for wording in cand.wordings for w in wording.split()}
+        said.update(w for sense in cand.actions for form in lexicon.actions.get(sense, ()) for w in form.split())
+        if not _has_free_slot(cand) and any(lexicon.past_of(t, said) for t in norm.tokens):
+            return None  # the rule's own verb in the past: "took a screenshot", «сделал громче» tell, not ask
         values = self._values(cand, norm, lexicon, language)
         if values is None:
             return None
@@ -408,8 +434,8 @@ class MeaningIndex:
                 values["number"] = number
         if _has_free_slot(cand):
             start = lexicon.verb_end(norm.tokens, cand.actions)  # the user's words follow the verb
-            if start is None:
-                return None
+            if start is None or any(has_form(norm.tokens[: start + 2], form) for form in lexicon.composing):
+                return None  # "write a note to my landlord" asks for words to be made up: tier 1's
             if "text" in slots:
                 begin = lexicon.text_start(norm.tokens, start)
                 values["text"] = norm.raw[norm.spans[begin][0] : norm.spans[-1][1]]
@@ -421,6 +447,28 @@ class MeaningIndex:
         if self._now is not None:
             values.update(self._now(language))
         return values
+
+
+def _corrected(text: str, lexicon: Lexicon) -> str | None:
+    """What is asked once a correction takes back what came before, or None when nothing is taken back.
+
+    "open the terminal no sorry the browser" asks for "open the browser", "scroll down ah no up a little"
+    for "scroll up a little", «закрой вкладку ой нет окно» for «закрой окно». Empty when nothing is left
+    ("close the tab no wait", "close the tab no wait don't").
+    """
+    norm = normalize(text)
+    tokens = norm.tokens
+    at = lexicon.correction(tokens)
+    if at is None:
+        return None
+    before, after = tokens[: at[0]], tokens[at[1] :]
+    if not after or lexicon.negated(after) or lexicon.defers(after):
+        return ""
+    said_after = norm.raw[norm.spans[at[1]][0] :]  # as said, with its punctuation
+    if lexicon.action_senses(lexicon.senses(after)):
+        return said_after  # a request of its own
+    end = lexicon.verb_end(before, lexicon.action_senses(lexicon.senses(before, alone=True)))
+    return f"{norm.raw[norm.spans[0][0] : norm.spans[end - 1][1]]} {said_after}" if end else ""
 
 
 def _things(lexicon: Lexicon, tokens: Sequence[str]) -> set[str]:

@@ -2,6 +2,11 @@
 
 Matching runs in a worker thread: every profile regex has a time limit, but a profile with many
 slow patterns still must not hold up the event loop (a "stop", SIGTERM) while it is judged.
+
+A near miss stands for a mishearing of the rule ("value up" for "volume up"), so it is not taken
+when the words themselves tell rather than ask: "closed the tab", «закрыл вкладку» and "paused the
+music" are a rule's words in the past tense, one or two edits away, and someone saying them is
+telling, not asking. The same reading as matching by meaning's decides (`Lexicon.refuses`).
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from loki.brain.lexicon import LEXICONS
 from loki.brain.tiers import Plan, Turn
 from loki.profiles.loader import ProfileSet, Rule
 from loki.profiles.matcher import Matcher
+from loki.profiles.normalize import normalize
 
 
 class LocalCommands:
@@ -33,10 +40,23 @@ class LocalCommands:
         match = await asyncio.to_thread(
             self.matcher.match, turn.text, turn.language, os_name=ctx.os, app=ctx.app, title=ctx.title
         )
-        if match is None:
+        if match is None or (match.errors and _tells(turn.text, turn.language, self.matcher.words(match.rule))):
             return None
         how = "fuzzy" if match.errors else "exact"
         return rule_plan(match.rule, match.actions, match.values, how, edits=match.errors)
+
+
+def _tells(text: str, language: str, rule_words: set[str]) -> bool:
+    """True when the words deny, are said to someone else, or put one of the rule's verbs in the past."""
+    lexicon = LEXICONS.get(language)
+    if lexicon is None:
+        return False
+    tokens = normalize(text).tokens
+    return (
+        lexicon.refuses(tokens)
+        or lexicon.addressed_elsewhere(text)
+        or any(lexicon.past_of(token, rule_words) for token in tokens)
+    )
 
 
 def rule_plan(rule: Rule, actions: list[dict[str, Any]], values: Mapping[str, str], how: str, **detail: Any) -> Plan:

@@ -91,7 +91,8 @@ class Matcher:
             for rule in rules:
                 self._fuzzy_pattern(rule)
 
-    def _words(self, rule: Rule) -> set[str]:
+    def words(self, rule: Rule) -> set[str]:
+        """The words a rule says (its literal words and its lists' spoken words)."""
         words = self._rule_words.get(id(rule))
         if words is None:
             literal = regex.sub(r"<[a-z_]+>|\{[a-z_0-9]+\}", " ", rule.phrase)
@@ -144,7 +145,7 @@ class Matcher:
         """
         if "text" in rule.compiled.slots:
             return False
-        words = self._words(rule)
+        words = self.words(rule)
         return any(
             not token.isdigit()
             and token not in words
@@ -163,7 +164,7 @@ class Matcher:
             if (
                 pattern is None
                 or "text" in rule.compiled.slots
-                or not (heard & self._words(rule)) - _SMALL_WORDS
+                or not (heard & self.words(rule)) - _SMALL_WORDS
                 or self._has_stranger(rule, norm.tokens)
             ):
                 continue
