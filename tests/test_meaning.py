@@ -171,8 +171,11 @@ def test_a_correction_takes_back_what_came_before(index: MeaningIndex) -> None:
     assert actions(index, "launch the calculator no sorry the editor") == [{"type": "launch", "app": "editor"}]
     assert actions(index, "turn it up oh no turn it down") == [{"type": "volume", "delta": -10}]
     assert actions(index, "закрой окно ой нет вкладку", "ru") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
+    assert actions(index, "next song no sorry previous") == [{"type": "media", "op": "previous"}]
     assert index.match("mute the sound no wait", "en") is None  # nothing is left to do
     assert index.match("open the editor, no wait, don't", "en") is None
+    # "i mean" for emphasis takes nothing back.
+    assert actions(index, "shut this window i mean it") == [{"type": "window", "op": "close"}]
 
 
 def test_two_requests_in_one_breath_are_left_to_the_planner(index: MeaningIndex) -> None:
@@ -182,6 +185,8 @@ def test_two_requests_in_one_breath_are_left_to_the_planner(index: MeaningIndex)
     # «потом» alone with one request puts it off: talk, not a request.
     assert index.match("скриншот потом сделаю", "ru") is None
     assert actions(index, "type salt and pepper") == [{"type": "type", "text": "salt and pepper"}]
+    # «потом» in what explains the request puts nothing off.
+    assert actions(index, "сделай потише я потом прибавлю", "ru") == [{"type": "volume", "delta": -10}]
 
 
 def test_what_follows_the_request_unpunctuated_only_explains_it(index: MeaningIndex) -> None:
@@ -189,6 +194,13 @@ def test_what_follows_the_request_unpunctuated_only_explains_it(index: MeaningIn
     assert actions(index, "сделай потише у меня голова болит", "ru") == [{"type": "volume", "delta": -10}]
     # The explanation is never the request by itself.
     assert index.match("that is weird i always close the window first", "en") is None
+
+
+def test_a_rule_verb_in_the_past_tells_but_a_rule_noun_is_no_verb(index: MeaningIndex) -> None:
+    assert index.match("made a screenshot of it", "en") is None
+    assert index.match("я уже сохранила файл", "ru") is None
+    # «начала», «терминала» end like past verbs, but they are the rules' nouns.
+    assert actions(index, "промотай до начала страницы", "ru") == [{"type": "hotkey", "keys": ["home"]}]
 
 
 def test_the_rule_that_accounts_for_more_of_the_request_wins(index: MeaningIndex) -> None:
@@ -208,6 +220,7 @@ def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
     assert actions(index, "write see you at lunch") == [{"type": "type", "text": "see you at lunch"}]
     assert actions(index, "напиши скоро буду", "ru") == [{"type": "type", "text": "скоро буду"}]
     assert index.match("write a limerick about my cat", "en") is None
+    assert index.match("write it down", "en") is None  # what "it" is, only the planner can say
     assert index.match("напиши письмо бабушке", "ru") is None
     # "what type of music is this" has the verb in the middle: nothing is typed.
     assert index.match("what type of music is this", "en") is None

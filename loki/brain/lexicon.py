@@ -89,7 +89,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: cut to the chase | back in my day | back in the day | back then | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
@@ -161,7 +161,7 @@ _EN_FUNCTION = frozenset(
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
-    "not | never | no idea | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
+    "not | never | no idea how | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
@@ -266,6 +266,8 @@ class Lexicon:
     corrections: tuple[str, ...] = ()  # words that take back what came before ("no sorry", «ой нет»)
     composing: tuple[str, ...] = ()  # a dictation verb asking for text to be made up ("write a poem"): tier 1's
     sequencing: tuple[str, ...] = ()  # words that join one request to the next ("and then", «потом»)
+    light_verbs: frozenset[str] = frozenset()  # verbs that go with any command ("take a screenshot", «сделай»)
+    imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -432,16 +434,18 @@ class Lexicon:
             return True  # «сколько времени ты на это потратил»: someone did something, and nothing is asked
         return bool(past) or any(w in self.past_words for w in words)  # «который час был, когда ...»
 
+    def verbs_among(self, words: Iterable[str]) -> set[str]:
+        """The words that are verbs of some sense ("close", «закрой»), not things («терминал», «начало»)."""
+        return {w for w in words if any(_word_matches(w, f) for f in self._verb_forms)}
+
     def past_of(self, token: str, verbs: Iterable[str]) -> bool:
         """True when `token` is a past form of one of `verbs` and not one of them: "closed" of "close",
         "took" (irregular), «закрыл» of «закрой», «выключила» of «выключи»."""
-        verbs = set(verbs)
+        verbs = set(verbs) | self.light_verbs
         if token in verbs:
             return False
         if self.english_past:
-            return _IRREGULAR_PAST.get(token) in verbs | _LIGHT_VERBS or any(
-                stem in verbs for stem in _english_past_stems(token)
-            )
+            return _IRREGULAR_PAST.get(token) in verbs or any(stem in verbs for stem in _english_past_stems(token))
         ending = next((e for e in sorted(self.past_endings, key=len, reverse=True) if token.endswith(e)), None)
         if ending is None or len(token) - len(ending) < 4:
             return False
@@ -456,8 +460,23 @@ class Lexicon:
         but not «открой редактор, потом напиши список», where «потом» is "then")."""
         if any(has_form(words, form) for form in self.deferred):
             return True
-        alone = [form for form in self.deferred_alone if has_form(words, form)]
-        return bool(alone) and len(self.action_senses(self.senses(words, alone=True))) <= 1
+        # «потом» is also "then": it puts off only a request that asks nothing now («я потом сохраню») or
+        # ends the request («скинь скриншот потом»), never «сделай скриншот, потом посмотрю».
+        return any(
+            has_form(words, form) and (not self.asks_now(words) or words[-1] == form) for form in self.deferred_alone
+        )
+
+    def asks_now(self, words: Sequence[str]) -> bool:
+        """True when the words ask now: they open with a verb ("pause the video"), or, where verbs say so by
+        their ending, hold an imperative («сохрани», «поставь», not «сохраню»)."""
+        if not self.imperative_endings:
+            return self.verb_end([*words, ""], self.action_senses(self.senses(words, alone=True))) is not None
+        return any(
+            len(w) > 3
+            and w.endswith(self.imperative_endings)
+            and (w in self.light_verbs or any(_word_matches(w, f) for f in self._verb_forms))
+            for w in words
+        )
 
     def in_steps(self, tokens: Sequence[str]) -> bool:
         """True when the words ask for one thing and then another ("open the editor and type hello",
@@ -467,8 +486,11 @@ class Lexicon:
         for form in self.sequencing:
             n = len(form.split())
             for i in range(1, len(tokens) - n):
-                if " ".join(tokens[i : i + n]) == form and all(
-                    self.action_senses(self.senses(part)) for part in (tokens[:i], tokens[i + n :])
+                after = tokens[i + n :]
+                if (
+                    " ".join(tokens[i : i + n]) == form
+                    and all(self.action_senses(self.senses(part)) for part in (tokens[:i], after))
+                    and (not self.imperative_endings or self.asks_now(after))  # not «…, я потом прибавлю»
                 ):
                     return True
         return False
@@ -585,8 +607,6 @@ _IRREGULAR_PAST = {
     )
 }
 """English past forms that are not verb + -ed, with their verbs ("put", "set", "shut" and "cut" are both)."""
-_LIGHT_VERBS = frozenset({"take", "make", "do", "give"})
-"""Verbs that go with any command ("take a screenshot", "make it louder"): their past tells of one done."""
 
 
 def _english_past_stems(token: str) -> tuple[str, ...]:
@@ -632,8 +652,9 @@ LEXICONS = {
             "no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
+        light_verbs=frozenset({"take", "make", "do", "give"}),
         composing=_forms(
-            "write a | write an | write me | write some | write something | write my | write him | write her | write them | write to | write back | write about"
+            "write a | write an | write me | write some | write something | write my | write him | write her | write them | write to | write back | write about | write it | write that | write this | write the date | write the time | write the day"
         ),
     ),
     "ru": Lexicon(
@@ -653,9 +674,11 @@ LEXICONS = {
         corrections=_forms(
             "ой нет | нет нет | то есть | вернее | точнее | ой не | не не | нет лучше | нет стоп | ой то есть"
         ),
+        light_verbs=frozenset({"сделай", "дай", "поставь", "включи"}),
+        imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
         sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),
         composing=_forms(
-            "напиши письмо | напиши сообщение | напиши мне | напиши ему | напиши ей | напиши им | напиши что нибудь | напиши что то | напиши стих | напиши стихотворение | напиши рассказ | напиши текст про | напиши ответ | напиши про | напиши о"
+            "напиши письмо | напиши сообщение | напиши мне | напиши ему | напиши ей | напиши им | напиши что нибудь | напиши что то | напиши стих | напиши стихотворение | напиши рассказ | напиши текст про | напиши ответ | напиши про | напиши о | напиши дату | напиши время | напиши число | напиши день | напиши это"
         ),
     ),
 }

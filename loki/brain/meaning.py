@@ -278,25 +278,31 @@ class MeaningIndex:
         lexicon = LEXICONS.get(language)
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
-        corrected = _corrected(text, lexicon)
-        if corrected is not None:
-            text = corrected  # "open the terminal no sorry the browser" asks for the browser
-            if not text:
-                return None
+        readings = _corrected(text, lexicon)
+        if readings is not None:
+            # "open the terminal no sorry the browser" asks for the browser: the first reading that matches
+            return next(
+                (m for r in readings if (m := self._match_clause(r, lexicon, language, os_name, app, title))), None
+            )
         if lexicon.in_steps(normalize(text).tokens):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
         found = self._match_clause(text, lexicon, language, os_name, app, title)
-        # Clauses, each with whether it may be the request: what follows a speaker break only explains it.
+        # Clauses, each with whether it may be the request and whether it only explains one that asks:
+        # after a speaker break, "pause the video my hands are floury", «выключи звук, я потом включу».
         breaks = _SPEAKER_BREAK.get(language)
-        clauses: list[tuple[str, bool]] = []
+        clauses: list[tuple[str, bool, bool]] = []
         for part in _CLAUSE_BREAK.split(text):
-            head, *tails = breaks.split(part) if breaks else [part]
-            clauses += [(c, c is head) for c in (head, *tails) if c.strip()]
+            head, *tails = breaks.split(part.strip()) if breaks else [part]
+            explains = bool(tails) and lexicon.asks_now(normalize(head).tokens)
+            clauses += [(c, c is head, explains and c is not head) for c in (head, *tails) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
-        words = [normalize(c).tokens for c, _ in clauses]
-        if any(lexicon.negated(w) or lexicon.defers(w) for w in words):
-            return None  # "close the tab, no wait, don't"; "close the tab, but later"
+        words = [normalize(c).tokens for c, _, _ in clauses]
+        if any(
+            not explains and (lexicon.negated(w) or lexicon.defers(w))
+            for (_, _, explains), w in zip(clauses, words, strict=True)
+        ):
+            return None  # "close the tab, no wait, don't"; "close the tab, but later" (not "...i can't hear")
         if "idiom" in lexicon.senses(normalize(text).tokens, alone=True):
             return None  # a saying is not taken apart: "back in my day things were different"
         # A clause is read alone only when it names every thing the whole names: in «я закрыла вкладку
@@ -304,7 +310,7 @@ class MeaningIndex:
         named = _things(lexicon, [t for w in words for t in w])
         matches = [
             m
-            for (c, may_ask), w in zip(clauses, words, strict=True)
+            for (c, may_ask, _), w in zip(clauses, words, strict=True)
             if may_ask
             and _things(lexicon, w) >= named
             and (m := self._match_clause(c, lexicon, language, os_name, app, title))
@@ -412,9 +418,8 @@ class MeaningIndex:
         self, cand: Candidate, norm: Normalized, language: str, similarity: float, margin: float
     ) -> MeaningMatch | None:
         lexicon = LEXICONS[language]
-        said = {w for wording in cand.wordings for w in wording.split()}
-        said.update(w for sense in cand.actions for form in lexicon.actions.get(sense, ()) for w in form.split())
-        if not _has_free_slot(cand) and any(lexicon.past_of(t, said) for t in norm.tokens):
+        verbs = lexicon.verbs_among({w for wording in cand.wordings for w in wording.split()})
+        if not _has_free_slot(cand) and any(lexicon.past_of(t, verbs) for t in norm.tokens):
             return None  # the rule's own verb in the past: "took a screenshot", «сделал громче» tell, not ask
         values = self._values(cand, norm, lexicon, language)
         if values is None:
@@ -449,12 +454,13 @@ class MeaningIndex:
         return values
 
 
-def _corrected(text: str, lexicon: Lexicon) -> str | None:
-    """What is asked once a correction takes back what came before, or None when nothing is taken back.
+def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
+    """What may be asked once a correction takes back what came before, best reading first; None when
+    nothing is taken back.
 
     "open the terminal no sorry the browser" asks for "open the browser", "scroll down ah no up a little"
-    for "scroll up a little", «закрой вкладку ой нет окно» for «закрой окно». Empty when nothing is left
-    ("close the tab no wait", "close the tab no wait don't").
+    for "scroll up a little", "next track no sorry previous" for "previous track". Nothing is asked when
+    nothing is left ("close the tab no wait", "... no wait don't"); "close the tab i mean it" corrects nothing.
     """
     norm = normalize(text)
     tokens = norm.tokens
@@ -463,12 +469,17 @@ def _corrected(text: str, lexicon: Lexicon) -> str | None:
         return None
     before, after = tokens[: at[0]], tokens[at[1] :]
     if not after or lexicon.negated(after) or lexicon.defers(after):
-        return ""
-    said_after = norm.raw[norm.spans[at[1]][0] :]  # as said, with its punctuation
-    if lexicon.action_senses(lexicon.senses(after)):
-        return said_after  # a request of its own
+        return []
+    if not lexicon.senses(after, alone=True):
+        return None  # "i mean it", "i mean now": emphasis, not a correction
+    # A request of its own (as said), else the new words in place of the last ones before them, or of
+    # the first ("volume up no no down", "next track no sorry previous").
+    own = [norm.raw[norm.spans[at[1]][0] :]] if lexicon.action_senses(lexicon.senses(after)) else []
     end = lexicon.verb_end(before, lexicon.action_senses(lexicon.senses(before, alone=True)))
-    return f"{norm.raw[norm.spans[0][0] : norm.spans[end - 1][1]]} {said_after}" if end else ""
+    readings = [[*before[:end], *after]] if end else []
+    readings += [[*before[:i], *after] for i in range(len(before) - 1, 0, -1)]
+    readings += [[*after, *before[i:]] for i in range(1, len(before))]
+    return own + [" ".join(r) for r in readings]
 
 
 def _things(lexicon: Lexicon, tokens: Sequence[str]) -> set[str]:

@@ -55,7 +55,7 @@ def _tells(text: str, language: str, rule_words: set[str]) -> bool:
     return (
         lexicon.refuses(tokens)
         or lexicon.addressed_elsewhere(text)
-        or any(lexicon.past_of(token, rule_words) for token in tokens)
+        or any(lexicon.past_of(token, lexicon.verbs_among(rule_words)) for token in tokens)
     )
 
 

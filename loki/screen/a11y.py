@@ -39,6 +39,10 @@ IN_FLIGHT = 64
 (BlockingIOError) instead of waiting, which a whole tree level sent at once can cause."""
 DISABLED = 0.7
 """A greyed-out control's score is multiplied by this: still found (to say it is disabled), never sure."""
+APP_REGISTERS_S = 2.0
+"""How long a just-started app may take to join the AT-SPI bus (it shows its window first)."""
+JUST_STARTED_S = 10.0
+"""An app started this recently may not have joined the bus yet; older ones that have not never will."""
 
 _ROOT = "/org/a11y/atspi/accessible/root"
 _ACCESSIBLE = "org.a11y.atspi.Accessible"
@@ -317,6 +321,10 @@ class AccessibilityFinder:
         """The app and top-level accessible of `window`: its ACTIVE frame or dialog, else the one titled so."""
         apps = await self._applications()
         mine = [app for app in apps if app.pid == window.pid] if window.pid else apps
+        waited = time.monotonic() + APP_REGISTERS_S if _just_started(window.pid) else 0.0
+        while not mine and time.monotonic() < waited:
+            await asyncio.sleep(0.2)  # an app shows its window a moment before it joins the AT-SPI bus
+            mine = [app for app in await self._applications() if app.pid == window.pid]
         if not mine:
             raise ScreenError(
                 f"The window {window.title or window.app or hex(window.id)!r} exposes no accessibility "
@@ -599,3 +607,15 @@ def _to_screen(box: Box, app: _App, window: Window, frame: Box | None) -> Box:
     if app.scale != 1.0:
         return logical_to_screen(box, app.scale)
     return box
+
+
+def _just_started(pid: int | None) -> bool:
+    """True when process `pid` started less than JUST_STARTED_S ago."""
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        return time.time() - psutil.Process(pid).create_time() < JUST_STARTED_S
+    except (psutil.Error, OSError):
+        return False
