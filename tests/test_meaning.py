@@ -203,6 +203,43 @@ def test_a_rule_verb_in_the_past_tells_but_a_rule_noun_is_no_verb(index: Meaning
     assert actions(index, "промотай до начала страницы", "ru") == [{"type": "hotkey", "keys": ["home"]}]
 
 
+def test_the_scene_before_could_you_sets_the_request_up(index: MeaningIndex) -> None:
+    assert actions(index, "goodness me the racket from this thing could you make it quieter") == [
+        {"type": "volume", "delta": -10}
+    ]
+    # The request names no thing, the scene does: "it" is the window.
+    assert actions(index, "i am finished with this window could you shut it for me") == [
+        {"type": "window", "op": "close"}
+    ]
+    # A name or two before "would you" is someone else being asked.
+    assert index.match("sam would you turn the radio down", "en") is None
+
+
+def test_a_please_between_clauses_parts_them(index: MeaningIndex) -> None:
+    assert actions(index, "turn the sound down please the baby finally fell asleep upstairs") == [
+        {"type": "volume", "delta": -10}
+    ]
+    # One word before it is the verb of a longer request, not a clause: «вставь, пожалуйста, вилку».
+    assert index.match("вставь пожалуйста штекер в гнездо", "ru") is None
+
+
+def test_finding_on_the_page_by_meaning_keeps_only_the_words_to_find(index: MeaningIndex) -> None:
+    assert actions(index, "search invoice on this page") == [
+        {"type": "hotkey", "keys": ["ctrl", "f"]},
+        {"type": "type", "text": "invoice"},
+    ]
+    assert actions(index, "поищи на странице слово счёт", "ru") == [
+        {"type": "hotkey", "keys": ["ctrl", "f"]},
+        {"type": "type", "text": "счёт"},
+    ]
+    assert index.match("search the web for cheap flights", "en") is None  # not the page
+
+
+def test_direction_words_that_lead_to_an_end_of_the_page(index: MeaningIndex) -> None:
+    assert actions(index, "go all the way down to the bottom of the page") == [{"type": "hotkey", "keys": ["end"]}]
+    assert actions(index, "bring me to the desktop") == [{"type": "hotkey", "keys": ["win", "d"]}]
+
+
 def test_the_rule_that_accounts_for_more_of_the_request_wins(index: MeaningIndex) -> None:
     # "up" alone would fit "louder" too; "move back up" scrolls.
     assert actions(index, "move back up a little") == [{"type": "scroll", "clicks": 5}]

@@ -247,3 +247,10 @@ def test_near_misses_are_tolerated(matcher: Matcher, heard: str, meant: dict) ->
 )
 def test_unrelated_speech_matches_nothing(matcher: Matcher, text: str) -> None:
     assert actions(matcher, text) is None
+
+
+def test_the_russian_ka_particle_is_not_part_of_the_request() -> None:
+    from loki.profiles.normalize import normalize
+
+    assert normalize("выключи-ка звук").tokens == ("выключи", "звук")
+    assert normalize("ка").tokens == ("ка",)  # a word alone is kept

@@ -49,15 +49,15 @@ def _table(text: str) -> dict[str, tuple[str, ...]]:
 # "idiom" sense names sayings that use command words for something else ("cut to the chase"): no
 # rule has it, so they never act.
 _EN_ACTIONS = _table("""
-open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | show me | i need | i want | need | spin up | kick off | going | running | browse | look through
-close: close | shut | shut down | get rid of | kill | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
+open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through
+close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
-maximize: maximize | maximise | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
-switch: switch | change | swap | flip | cycle | toggle | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running
+maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
+switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
-up: up | move up | go up | louder | raise | increase | boost | crank | pump | higher | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
-down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
+up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
+down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | a bit loud | bit loud | quite loud | so loud | very loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
 unmute: unmute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
 play: play | pause | resume | hold | unpause | continue | carry on
@@ -69,19 +69,19 @@ page: page | screen | screenful
 pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful | 1 whole page | a whole screen
 top: top | top of | beginning | very start | start of | first line
 bottom: bottom | bottom of | end | end of | very end | last line
-copy: copy | duplicate | clipboard
-paste: paste | insert | drop it in | put it here
+copy: copy | duplicate | clipboard | yank | ctrl c | control c
+paste: paste | insert | drop it in | put it here | ctrl v | control v
 cut: cut
-undo: undo | take back | revert | take that back | go back a step | reverse
+undo: undo | ctrl z | control z | take back | revert | take that back | go back a step | reverse
 redo: redo | do again | redo that | put it back
 select: select | highlight | mark
 all: all | everything | whole | entire
 save: save | store | keep
-find: find | search | search for | look for | locate | look up | where is
+find: find | search | search for | look for | locate | look up | where is | grep | ctrl f | control f
 back: back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website
 forward: forward | forwards | next page | ahead
-refresh: refresh | reload | update | load again | refetch | load it again | load that again
-screenshot: screenshot | screen shot | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
+refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
+screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
 time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late
 date: date | day | today | day of the week | day of the month | what day | which day
 stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
@@ -99,7 +99,7 @@ editor: editor | text editor | notepad | notes | gedit | note | writing app | wr
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic
 tab: tab | tabs
 window: window | windows | app | application | program
-volume: volume | sound | audio | speaker | speakers | loud | noise | music volume | music
+volume: volume | vol | sound | audio | speaker | speakers | loud | noise | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence
 desktop: desktop | home screen
@@ -146,6 +146,14 @@ _COMBINATIONS = (
     ({"pageful"}, {"page"}, {"pageful", "move"}),  # "scroll a page" still scrolls
     ({"move"}, {"scroll"}, {"move"}),
     ({"scroll", "page"}, set(), {"page"}),  # "move the page down a little" scrolls
+    ({"down", "bottom"}, set(), {"down"}),  # "take me right down to the bottom of the page"
+    ({"up", "top"}, set(), {"up"}),  # "back up to the very top"
+    ({"open", "desktop"}, {"minimize", "all"}, {"open"}),  # "show me the desktop" hides every window
+    ({"switch", "desktop"}, {"minimize", "all"}, {"switch"}),  # "go to the desktop"
+    ({"bottom", "page"}, {"scroll"}, set()),  # "right to the bottom of the page"
+    ({"top", "page"}, {"scroll"}, set()),
+    ({"close", "page"}, {"tab"}, {"page"}),  # "close this page" closes the browser's tab
+    ({"open", "close"}, set(), {"open"}),  # "i want close this page": "i want" asks, "close" says what
 )
 # Words that carry no request of their own: a sentence whose other words the senses do not explain
 # is about something else ("next week will be hard" names no track).
@@ -155,36 +163,37 @@ _EN_FUNCTION = frozenset(
     please right so some something that the their them then there these this those to too us very want
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
-    yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya""".split()
+    yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
+    bother grateful ever goodness gosh dis dat wat d da pls plz""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
-_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
+_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | the word | the words | word")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
     "not | never | no idea how | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | is it | is this | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _table("""
 open: откр* | запус* | вызови | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
-close: закр* | убери | убрать | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
+close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
 switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к
 next: следующ* | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
-up: громче | погромче | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
-down: тише | потише | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
-mute: выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
+up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
+down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
+mute: замьют* | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | листай | пролист* | промотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
-page: страниц* | экран
+scroll: прокрут* | скрол* | листай | пролист* | промотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
+page: страниц* | страничк* | экран | пейдж
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
 top: начал* | самый верх | самое начало | наверх страницы
@@ -192,29 +201,29 @@ bottom: конец | конца | самый низ | самый конец | н
 copy: скопир* | копир* | копию
 paste: вставь | вставить | вставка
 cut: вырежи | вырезать
-undo: отмени | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
-redo: повтори действие | повтори отмен* | верни | вернуть
+undo: undo | андо | отмени | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
+redo: redo | редо | повтори действие | повтори отмен* | верни | вернуть
 select: выдели | выделить | отметь
 all: все | всё | весь | целиком
 save: сохран* | запиши файл
 back: назад | обратно | вернись
 forward: вперед | вперёд
-refresh: обнов* | перезагрузи | перезагрузить
+refresh: обнов* | рефреш* | перезагрузи | перезагрузить
 screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин*
 time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
-stop: стоп | хватит | отмена | отмени команду | замолчи | тихо | прекрати | довольно | остановись | забудь | отбой
+stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей | напиши
 press: нажми | жми | кликни клавишу | тыкни
-newline: новая строка | новую строку | новой строки
-idiom: сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
-find: найди | поищи | найти | отыщи
+newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
+idiom: время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
+find: найди | поищи | найти | отыщи | поиск
 """)
 _RU_OBJECTS = _table("""
 browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб*
 terminal: терминал* | консол* | командн* | шелл
-files: файлов* | файлы | проводник* | папк* | папоч* | документ*
+files: файлов* | файловый менеджер | файлы | проводник* | папк* | папоч* | документ*
 editor: редактор* | блокнот* | заметк*
 calculator: калькулятор* | посчитать | считалк*
 tab: вкладк* | таб* | вкладоч*
@@ -236,12 +245,14 @@ _RU_FUNCTION = frozenset(
     пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
     можно можешь сделай сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
-    последнее последний последнюю последние итак кстати хорошо отлично сначала потом""".split()
+    последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем
+    внучек внучок внученька голубчик милок милый милая дорогой дорогая родной родная сынок доченька
+    деточка любезен любезна подскажешь немножко немножечко чуточку""".split()
 )
-_RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
+_RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст | слово | слова")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
-    "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
+    "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как тут | как мне | как сделать | как делать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
 )
 
 
@@ -266,6 +277,8 @@ class Lexicon:
     corrections: tuple[str, ...] = ()  # words that take back what came before ("no sorry", «ой нет»)
     composing: tuple[str, ...] = ()  # a dictation verb asking for text to be made up ("write a poem"): tier 1's
     sequencing: tuple[str, ...] = ()  # words that join one request to the next ("and then", «потом»)
+    places: tuple[str, ...] = ()  # where to find words ("on this page", «на странице»)
+    request_openers: tuple[str, ...] = ()  # words that open a request after the scene is set ("could you")
     light_verbs: frozenset[str] = frozenset()  # verbs that go with any command ("take a screenshot", «сделай»)
     imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
@@ -369,6 +382,19 @@ class Lexicon:
         opening dictation verb are the text to type and are not read ("jot down don't forget the milk")."""
         said = tokens[: self.verb_end(tokens, ("dictate",)) or len(tokens)]
         return self.negated(said) or self.is_remark(" ".join(said))
+
+    def around_place(self, tokens: Sequence[str], begin: int) -> tuple[int, int]:
+        """The words to find, without where to find them: "on this page" after them, «на странице» before."""
+        end = len(tokens)
+        for form in sorted(self.places, key=lambda f: -len(f.split())):
+            n = len(form.split())
+            if end - begin > n and " ".join(tokens[end - n : end]) == form:
+                end -= n
+                break
+            if end - begin > n and " ".join(tokens[begin : begin + n]) == form:
+                begin = self.text_start(tokens, begin + n)
+                break
+        return begin, end
 
     def text_start(self, tokens: Sequence[str], start: int) -> int:
         """Where dictated text begins, after the verb ending at `start` and words like "the text"."""
@@ -652,6 +678,12 @@ LEXICONS = {
             "no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
+        request_openers=_forms(
+            "could you | would you | can you | will you | could i | can i | i'd like you to | please could you | please would you | please can you"
+        ),
+        places=_forms(
+            "the page for | this page for | on this page | in this page | on the page | in the page | on this site | on the site | on here | in here"
+        ),
         light_verbs=frozenset({"take", "make", "do", "give"}),
         composing=_forms(
             "write a | write an | write me | write some | write something | write my | write him | write her | write them | write to | write back | write about | write it | write that | write this | write the date | write the time | write the day"
@@ -676,6 +708,10 @@ LEXICONS = {
         ),
         light_verbs=frozenset({"сделай", "дай", "поставь", "включи"}),
         imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
+        request_openers=_forms(
+            "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
+        ),
+        places=_forms("на странице | на этой странице | на сайте | на этом сайте | тут | здесь"),
         sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),
         composing=_forms(
             "напиши письмо | напиши сообщение | напиши мне | напиши ему | напиши ей | напиши им | напиши что нибудь | напиши что то | напиши стих | напиши стихотворение | напиши рассказ | напиши текст про | напиши ответ | напиши про | напиши о | напиши дату | напиши время | напиши число | напиши день | напиши это"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import re
 import threading
@@ -55,7 +56,10 @@ EXAMPLE_SIMILARITY = 0.85
 """Cosine to one of a rule's own examples that matches it without the word senses."""
 _WORDINGS_PER_CANDIDATE = 24
 MAX_CLAUSES = 4  # longer run-ons are not read clause by clause
+MIN_SCENE_WORDS = 3  # fewer words before "could you" are a name or a greeting, not a scene
 _CLAUSE_BREAK = re.compile(r"[,;:!?]|\.\s|\s[-–—]\s")
+_PLEASE = re.compile(r"\s+(?:please|пожалуйста)\s+", re.IGNORECASE)
+"""A "please" between two clauses of two words or more parts them ("... next song please this one's gloomy")."""
 # Unpunctuated transcripts: a clause also starts where someone begins to tell about themselves ("pause the
 # video my hands are all floury", «поставь на паузу у меня руки в тесте»).
 _SPEAKER_BREAK = {
@@ -63,7 +67,8 @@ _SPEAKER_BREAK = {
     "ru": re.compile(r"\s(?=(?:я|мы|у меня|у нас)\b)", re.IGNORECASE),
 }
 _GENERIC_OBJECTS = frozenset({"text"})
-_SLOT_SENSES = {"text": ("dictate",), "keys": ("press",)}  # "search the web for ..." is no "find <text>"
+_SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
+_ON_THE_PAGE = frozenset({"page", "text"})  # "search the web for ..." is no "find <text>"; "... on this page" is
 
 
 class Encoder(Protocol):
@@ -289,10 +294,15 @@ class MeaningIndex:
         found = self._match_clause(text, lexicon, language, os_name, app, title)
         # Clauses, each with whether it may be the request and whether it only explains one that asks:
         # after a speaker break, "pause the video my hands are floury", «выключи звук, я потом включу».
+        # Words before "could you ..." (or, in Russian, before the first verb that asks) set the scene:
+        # "oh dear the music is far too loud could you turn it down", «ой музыка громко играет, убавь».
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool]] = []
-        for part in _CLAUSE_BREAK.split(text):
-            head, *tails = breaks.split(part.strip()) if breaks else [part]
+        for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
+            scene, part = _scene_and_request(part.strip(), lexicon)
+            if scene:
+                clauses.append((scene, False, True))
+            head, *tails = breaks.split(part) if breaks else [part]
             explains = bool(tails) and lexicon.asks_now(normalize(head).tokens)
             clauses += [(c, c is head, explains and c is not head) for c in (head, *tails) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
@@ -308,14 +318,25 @@ class MeaningIndex:
         # A clause is read alone only when it names every thing the whole names: in «я закрыла вкладку
         # случайно, верни её» the tab is not in «верни её», which alone would be a redo.
         named = _things(lexicon, [t for w in words for t in w])
-        matches = [
-            m
-            for (c, may_ask, _), w in zip(clauses, words, strict=True)
-            if may_ask
-            and _things(lexicon, w) >= named
-            and (m := self._match_clause(c, lexicon, language, os_name, app, title))
+        scene_things = [
+            t
+            for (_, may_ask, explains), w in zip(clauses, words, strict=True)
+            if explains
+            for t in w
+            if _things(lexicon, [t])
         ]
-        return matches[0] if len(matches) == 1 else None
+        matches = []
+        for (c, may_ask, _), w in zip(clauses, words, strict=True):
+            if may_ask and not _things(lexicon, w) and scene_things and _things(lexicon, scene_things) >= named:
+                c = " ".join([c, *scene_things])  # "... this window ... could you close it": the window
+                w = normalize(c).tokens
+            if (
+                may_ask
+                and _things(lexicon, w) >= named
+                and (m := self._match_clause(c, lexicon, language, os_name, app, title))
+            ):
+                matches.append(m)
+        return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
 
     def _match_clause(
         self, text: str, lexicon: Lexicon, language: str, os_name: str, app: str, title: str
@@ -350,6 +371,8 @@ class MeaningIndex:
                     verb_senses[end] = lexicon.senses(norm.tokens[:end], alone=True)
                 heard = verb_senses[end]
                 heard_objects = heard - lexicon.action_senses(heard)
+                if "find" in cand.actions and not all_heard & _ON_THE_PAGE:
+                    continue  # finding on the page needs the page, or "the word", named
             if not any(needed <= heard for needed in cand.sense_sets):
                 continue
             if cand.objects and heard_objects and not (cand.objects & heard_objects):
@@ -443,7 +466,12 @@ class MeaningIndex:
                 return None  # "write a note to my landlord" asks for words to be made up: tier 1's
             if "text" in slots:
                 begin = lexicon.text_start(norm.tokens, start)
-                values["text"] = norm.raw[norm.spans[begin][0] : norm.spans[-1][1]]
+                end = len(norm.tokens)
+                if "find" in cand.actions:  # "search oregano on this page": the page is where, not what
+                    begin, end = lexicon.around_place(norm.tokens, begin)
+                if begin >= end:
+                    return None
+                values["text"] = norm.raw[norm.spans[begin][0] : norm.spans[end - 1][1]]
             if "keys" in slots:
                 try:
                     values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[start:]), language))
@@ -452,6 +480,34 @@ class MeaningIndex:
         if self._now is not None:
             values.update(self._now(language))
         return values
+
+
+def _at_please(text: str) -> list[str]:
+    """`text` parted at a "please" with two words or more on each side, else whole."""
+    parts = _PLEASE.split(text)
+    if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts):
+        return parts
+    return [text]
+
+
+def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str]:
+    """The words that set the scene and the request after them ("oh dear it's far too loud", "could you
+    turn it down"); no scene when the request comes first, or when the "scene" is a name or two
+    ("tommy would you turn the telly down" is said to Tommy)."""
+    norm = normalize(text, strip_fillers=False)
+    tokens = norm.tokens
+    at = next(
+        (
+            i
+            for i in range(MIN_SCENE_WORDS, len(tokens))
+            if any(" ".join(tokens[i : i + len(f.split())]) == f for f in lexicon.request_openers)
+        ),
+        None,
+    )
+    if at is None:
+        return "", text
+    cut = norm.spans[at][0]
+    return norm.raw[:cut].strip(), norm.raw[cut:].strip()
 
 
 def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:

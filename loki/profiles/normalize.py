@@ -287,6 +287,8 @@ def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
             for part in expanded.split():
                 tokens.append(part)
                 spans.append(m.span())
+        elif word == "ка" and tokens:
+            continue  # the particle of «сделай-ка», «выключи-ка звук»: the request is the same
         elif word not in _HESITATIONS and not (strip_fillers and word in _POLITE):
             tokens.append(word)
             spans.append(m.span())
