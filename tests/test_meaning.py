@@ -144,6 +144,7 @@ def test_a_sentence_about_something_else_needs_a_close_match(index: MeaningIndex
     [
         ("dad, could you mute the radio", "en"),  # said to someone else in the room
         ("паш, выключи звук на колонке", "ru"),
+        ("милая, сделай погромче", "ru"),  # an endearment, though it is also a polite word
         ("ты утром закрывал браузер", "ru"),  # tells of the past: its verb asks nothing
         ("какой день был вчера", "ru"),
         ("we closed the shop early on friday", "en"),  # "closed" tells of the past
@@ -211,8 +212,16 @@ def test_the_scene_before_could_you_sets_the_request_up(index: MeaningIndex) -> 
     assert actions(index, "i am finished with this window could you shut it for me") == [
         {"type": "window", "op": "close"}
     ]
-    # A name or two before "would you" is someone else being asked.
+    # A name or two before "would you" is someone else being asked; someone's words, a condition, a
+    # refusal or a family member in the scene mean the request is not LOKI's to do now.
     assert index.match("sam would you turn the radio down", "en") is None
+    assert index.match("last week my sister asked could you open the terminal", "en") is None
+    assert index.match("once the kettle boils could you pause the music", "en") is None
+    assert index.match("i really do not think could you close the window", "en") is None
+    assert index.match("папа вчера спросил можешь закрыть вкладку", "ru") is None
+    assert index.match("бабушка всегда говорит пожалуйста закрой окно", "ru") is None
+    # Politeness is no condition.
+    assert actions(index, "if you do not mind could you mute the sound") == [{"type": "volume", "mute": True}]
 
 
 def test_a_please_between_clauses_parts_them(index: MeaningIndex) -> None:
@@ -233,6 +242,12 @@ def test_finding_on_the_page_by_meaning_keeps_only_the_words_to_find(index: Mean
         {"type": "type", "text": "счёт"},
     ]
     assert index.match("search the web for cheap flights", "en") is None  # not the page
+    assert index.match("search online for page templates", "en") is None  # "page" is what is searched for
+    assert index.match("look for the page", "en") is None  # nothing to find on it
+    # "the words" of a song are dictated, not found.
+    assert actions(index, "write the words you are my sunshine") == [
+        {"type": "type", "text": "the words you are my sunshine"}
+    ]
 
 
 def test_direction_words_that_lead_to_an_end_of_the_page(index: MeaningIndex) -> None:

@@ -254,3 +254,4 @@ def test_the_russian_ka_particle_is_not_part_of_the_request() -> None:
 
     assert normalize("выключи-ка звук").tokens == ("выключи", "звук")
     assert normalize("ка").tokens == ("ка",)  # a word alone is kept
+    assert normalize("напиши привет ка").tokens == ("напиши", "привет", "ка")  # and one not joined by a hyphen

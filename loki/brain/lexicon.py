@@ -123,7 +123,7 @@ _EN_OPPOSITES = [
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
 _EN_WEAK = frozenset(
     _forms(
-        "all | back on | before | drop | going | running | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
+        "all | back on | before | bump | drop | going | running | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
 # Senses that read differently together: "go back a track" is the previous track, not the browser's
@@ -148,6 +148,7 @@ _COMBINATIONS = (
     ({"scroll", "page"}, set(), {"page"}),  # "move the page down a little" scrolls
     ({"down", "bottom"}, set(), {"down"}),  # "take me right down to the bottom of the page"
     ({"up", "top"}, set(), {"up"}),  # "back up to the very top"
+    ({"files", "desktop"}, set(), {"desktop"}),  # "open the desktop folder" is the file manager's
     ({"open", "desktop"}, {"minimize", "all"}, {"open"}),  # "show me the desktop" hides every window
     ({"switch", "desktop"}, {"minimize", "all"}, {"switch"}),  # "go to the desktop"
     ({"bottom", "page"}, {"scroll"}, set()),  # "right to the bottom of the page"
@@ -167,7 +168,7 @@ _EN_FUNCTION = frozenset(
     bother grateful ever goodness gosh dis dat wat d da pls plz""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
-_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | the word | the words | word")
+_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
     "not | never | no idea how | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
@@ -236,7 +237,7 @@ desktop: рабоч* стол*
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
     _forms(
-        "вверх | весь | вниз | все | всё | выше | дай | день | ниже | нуж* | предыдущ* | сегодня | следующ* | снова | хочу | экран"
+        "вверх | весь | вниз | все | всё | выше | дай | даун | день | минус | ниже | нуж* | плюс | предыдущ* | сегодня | следующ* | снова | хочу | экран"
     )
 )
 _RU_FUNCTION = frozenset(
@@ -249,10 +250,10 @@ _RU_FUNCTION = frozenset(
     внучек внучок внученька голубчик милок милый милая дорогой дорогая родной родная сынок доченька
     деточка любезен любезна подскажешь немножко немножечко чуточку""".split()
 )
-_RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст | слово | слова")
+_RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
-    "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как тут | как мне | как сделать | как делать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
+    "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
 )
 
 
@@ -279,6 +280,9 @@ class Lexicon:
     sequencing: tuple[str, ...] = ()  # words that join one request to the next ("and then", «потом»)
     places: tuple[str, ...] = ()  # where to find words ("on this page", «на странице»)
     request_openers: tuple[str, ...] = ()  # words that open a request after the scene is set ("could you")
+    reporting: tuple[str, ...] = ()  # words that quote someone ("she says", «мама сказала»)
+    conditions: tuple[str, ...] = ()  # words that make a scene a condition ("when this song ends")
+    find_openers: tuple[str, ...] = ()  # words before what to find ("the word", «слово»)
     light_verbs: frozenset[str] = frozenset()  # verbs that go with any command ("take a screenshot", «сделай»)
     imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
@@ -386,15 +390,36 @@ class Lexicon:
     def around_place(self, tokens: Sequence[str], begin: int) -> tuple[int, int]:
         """The words to find, without where to find them: "on this page" after them, «на странице» before."""
         end = len(tokens)
-        for form in sorted(self.places, key=lambda f: -len(f.split())):
-            n = len(form.split())
-            if end - begin > n and " ".join(tokens[end - n : end]) == form:
-                end -= n
-                break
-            if end - begin > n and " ".join(tokens[begin : begin + n]) == form:
-                begin = self.text_start(tokens, begin + n)
-                break
-        return begin, end
+        places = sorted(self.places, key=lambda f: -len(f.split()))
+        if (
+            after := next(
+                (f for f in places if end - begin >= len(f.split()) and opens_with(tokens[begin:end], f)), None
+            )
+        ) is not None:
+            begin += len(after.split())
+        if (
+            before := next(
+                (
+                    f
+                    for f in places
+                    if end - begin >= len(f.split()) and " ".join(tokens[end - len(f.split()) : end]) == f
+                ),
+                None,
+            )
+        ) is not None:
+            end -= len(before.split())
+        opener = next(
+            (f for f in self.find_openers if end - begin > len(f.split()) and opens_with(tokens[begin:end], f)), None
+        )
+        return begin + (len(opener.split()) if opener else 0), end
+
+    def names_place(self, tokens: Sequence[str], begin: int) -> bool:
+        """True when what follows the verb says where to find it or that it is a word ("... on this page",
+        "the word ...", «на странице ...», «слово ...»)."""
+        rest = tokens[begin:]
+        return any(opens_with(rest, f) or " ".join(rest[-len(f.split()) :]) == f for f in self.places) or any(
+            opens_with(rest, f) for f in self.find_openers
+        )
 
     def text_start(self, tokens: Sequence[str], start: int) -> int:
         """Where dictated text begins, after the verb ending at `start` and words like "the text"."""
@@ -416,6 +441,8 @@ class Lexicon:
                 for form in forms:
                     if " " in form:
                         _mask(masked, form)
+        for form in _POLITE_CONDITIONS:  # "if it's not too much bother", «если не трудно»: politeness
+            _mask(masked, form)
         return any(has_form(masked, form) for form in self.negation)
 
     def is_remark(self, text: str) -> bool:
@@ -438,6 +465,12 @@ class Lexicon:
             told = [w for w in words[1:3] if len(w) > 3 and w.endswith(self.past_endings) and w not in self._verb_forms]
             if told:
                 return True  # «мы сделали громче», «я уже прокрутил вниз»: someone did something
+        if (
+            self.imperative_endings
+            and words[:1] == ["как"]
+            and any(w.endswith(("ть", "ться", "чь")) for w in words[1:])
+        ):
+            return True  # «как тут скриншот делать»: how to, not do it
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -479,6 +512,24 @@ class Lexicon:
         return any(
             len(verb) >= 4 and len(os.path.commonprefix([stem, verb])) >= max(4, min(len(stem), len(verb)) - 1)
             for verb in verbs
+        )
+
+    def reports(self, words: Sequence[str]) -> bool:
+        """True when the words quote someone ("my son asked could you close the tab")."""
+        return any(has_form(words, form) for form in self.reporting)
+
+    def sets_condition(self, words: Sequence[str]) -> bool:
+        """True when the words open with a condition or a time ("when this song ends", «если получится»)."""
+        return any(opens_with(words, form) for form in self.conditions) and not any(
+            opens_with(words, form) for form in _POLITE_CONDITIONS
+        )
+
+    def addresses(self, words: Sequence[str]) -> bool:
+        """True when the words call a family member or a loved one ("mom", «милый»; not "oh dear")."""
+        return any(
+            w in _ADDRESSEES
+            and not (w == "dear" and ("oh" in words[max(0, i - 1) : i] or tuple(words[i + 1 : i + 2]) == ("me",)))
+            for i, w in enumerate(words)
         )
 
     def defers(self, words: Sequence[str]) -> bool:
@@ -541,10 +592,10 @@ class Lexicon:
         if not (comma and rest.strip()):
             return False
         tokens = normalize(head).tokens
+        if 0 < len(tokens) <= 2 and self.addresses(tokens):
+            return True
         if not 0 < len(tokens) <= 2 or any(t in self.function_words for t in tokens):
             return False
-        if any(t in _ADDRESSEES for t in tokens):
-            return True
         # «саш», «маш», «пап»: a short Russian name or family word said to someone
         word = tokens[-1]
         return (
@@ -622,6 +673,10 @@ _ADDRESSEES = frozenset(
     мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
     дедушка малыш зай зайка солнце""".split()
 )
+_POLITE_CONDITIONS = _forms(
+    "if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
+)
+"""Conditions that are only politeness ("if it's not too much bother could you ...")."""
 _EN_PAST_TIMES = _forms("yesterday | last night | last week | this morning | earlier today | ago")
 _IRREGULAR_PAST = {
     past: verb
@@ -681,6 +736,9 @@ LEXICONS = {
         request_openers=_forms(
             "could you | would you | can you | will you | could i | can i | i'd like you to | please could you | please would you | please can you"
         ),
+        reporting=_forms("said | says | asked | asks | told | tells | saying | asking | telling | keeps saying"),
+        conditions=_forms("when | whenever | if | once | after | before | until | as soon as | in case"),
+        find_openers=_forms("the word | word | the phrase"),
         places=_forms(
             "the page for | this page for | on this page | in this page | on the page | in the page | on this site | on the site | on here | in here"
         ),
@@ -711,7 +769,12 @@ LEXICONS = {
         request_openers=_forms(
             "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
         ),
-        places=_forms("на странице | на этой странице | на сайте | на этом сайте | тут | здесь"),
+        reporting=_forms(
+            "сказал* | говорит | говорил* | говорят | спросил* | спрашива* | просил* | попросил* | пишут | написано"
+        ),
+        conditions=_forms("когда | если | как только | после того | перед тем | пока | в случае"),
+        find_openers=_forms("слово | фразу"),
+        places=_forms("по странице | на странице | на этой странице | на сайте | на этом сайте | тут | здесь"),
         sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),
         composing=_forms(
             "напиши письмо | напиши сообщение | напиши мне | напиши ему | напиши ей | напиши им | напиши что нибудь | напиши что то | напиши стих | напиши стихотворение | напиши рассказ | напиши текст про | напиши ответ | напиши про | напиши о | напиши дату | напиши время | напиши число | напиши день | напиши это"

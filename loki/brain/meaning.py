@@ -68,7 +68,6 @@ _SPEAKER_BREAK = {
 }
 _GENERIC_OBJECTS = frozenset({"text"})
 _SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
-_ON_THE_PAGE = frozenset({"page", "text"})  # "search the web for ..." is no "find <text>"; "... on this page" is
 
 
 class Encoder(Protocol):
@@ -292,43 +291,43 @@ class MeaningIndex:
         if lexicon.in_steps(normalize(text).tokens):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
         found = self._match_clause(text, lexicon, language, os_name, app, title)
-        # Clauses, each with whether it may be the request and whether it only explains one that asks:
-        # after a speaker break, "pause the video my hands are floury", «выключи звук, я потом включу».
-        # Words before "could you ..." (or, in Russian, before the first verb that asks) set the scene:
-        # "oh dear the music is far too loud could you turn it down", «ой музыка громко играет, убавь».
+        # Clauses, each as (words, may it be the request, may it refuse, is it the scene). What follows a
+        # speaker break after a request only explains it ("pause the video my hands are floury", «выключи
+        # звук, я потом досмотрю»): it neither asks nor refuses. Words before "could you ..." set the scene
+        # ("oh dear the music is far too loud could you turn it down"): they must be plain talk, not
+        # someone else's words, a condition, a refusal or talk about later.
         breaks = _SPEAKER_BREAK.get(language)
-        clauses: list[tuple[str, bool, bool]] = []
+        clauses: list[tuple[str, bool, bool, bool]] = []
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
             scene, part = _scene_and_request(part.strip(), lexicon)
             if scene:
-                clauses.append((scene, False, True))
-            head, *tails = breaks.split(part) if breaks else [part]
+                clauses.append((scene, False, True, True))
+            head, *tails = _speaker_parts(part, breaks, lexicon)
             explains = bool(tails) and lexicon.asks_now(normalize(head).tokens)
-            clauses += [(c, c is head, explains and c is not head) for c in (head, *tails) if c.strip()]
+            clauses += [(c, c is head, c is head or not explains, False) for c in (head, *tails) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
-        words = [normalize(c).tokens for c, _, _ in clauses]
+        words = [normalize(c).tokens for c, *_ in clauses]
+        every = [t for w in words for t in w]
         if any(
-            not explains and (lexicon.negated(w) or lexicon.defers(w))
-            for (_, _, explains), w in zip(clauses, words, strict=True)
+            refusing and (lexicon.negated(w) or lexicon.defers(w))
+            for (_, _, refusing, _), w in zip(clauses, words, strict=True)
         ):
             return None  # "close the tab, no wait, don't"; "close the tab, but later" (not "...i can't hear")
-        if "idiom" in lexicon.senses(normalize(text).tokens, alone=True):
-            return None  # a saying is not taken apart: "back in my day things were different"
+        if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(every):
+            return None  # a saying, or someone's words: "she always says would you close the window"
+        scenes = [w for (*_, is_scene), w in zip(clauses, words, strict=True) if is_scene]
+        if any(lexicon.is_remark(" ".join(w)) or lexicon.sets_condition(w) or lexicon.addresses(w) for w in scenes):
+            return None  # "i think i closed it ...", "when this song ends could you ...", "mom and kids would you ..."
         # A clause is read alone only when it names every thing the whole names: in «я закрыла вкладку
-        # случайно, верни её» the tab is not in «верни её», which alone would be a redo.
-        named = _things(lexicon, [t for w in words for t in w])
-        scene_things = [
-            t
-            for (_, may_ask, explains), w in zip(clauses, words, strict=True)
-            if explains
-            for t in w
-            if _things(lexicon, [t])
-        ]
+        # случайно, верни её» the tab is not in «верни её», which alone would be a redo. A request that
+        # names none borrows the scene's ("i am done with this window could you shut it").
+        named = _things(lexicon, every)
+        scene_things = [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
-        for (c, may_ask, _), w in zip(clauses, words, strict=True):
+        for (c, may_ask, _, _), w in zip(clauses, words, strict=True):
             if may_ask and not _things(lexicon, w) and scene_things and _things(lexicon, scene_things) >= named:
-                c = " ".join([c, *scene_things])  # "... this window ... could you close it": the window
+                c = " ".join([c, *scene_things])
                 w = normalize(c).tokens
             if (
                 may_ask
@@ -371,8 +370,8 @@ class MeaningIndex:
                     verb_senses[end] = lexicon.senses(norm.tokens[:end], alone=True)
                 heard = verb_senses[end]
                 heard_objects = heard - lexicon.action_senses(heard)
-                if "find" in cand.actions and not all_heard & _ON_THE_PAGE:
-                    continue  # finding on the page needs the page, or "the word", named
+                if "find" in cand.actions and not lexicon.names_place(norm.tokens, end):
+                    continue  # "search the web for ..." is no find on the page: the page, or "the word", is named
             if not any(needed <= heard for needed in cand.sense_sets):
                 continue
             if cand.objects and heard_objects and not (cand.objects & heard_objects):
@@ -480,6 +479,20 @@ class MeaningIndex:
         if self._now is not None:
             values.update(self._now(language))
         return values
+
+
+def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) -> list[str]:
+    """`text` parted where the speaker begins to tell about themselves, but not before "my" + a thing
+    ("pause the video | my hands are floury"; "i want to see my desktop" stays whole)."""
+    if breaks is None:
+        return [text]
+    cuts = [0]
+    for m in breaks.finditer(text):
+        following = normalize(text[m.end() :]).tokens[:2]
+        if following and following[0] in ("my", "our") and _things(lexicon, following[1:]):
+            continue
+        cuts.append(m.start())
+    return [text[a:b].strip() for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True)]
 
 
 def _at_please(text: str) -> list[str]:

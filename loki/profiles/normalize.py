@@ -287,7 +287,7 @@ def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
             for part in expanded.split():
                 tokens.append(part)
                 spans.append(m.span())
-        elif word == "ка" and tokens:
+        elif word == "ка" and tokens and raw[m.start() - 1] == "-":
             continue  # the particle of «сделай-ка», «выключи-ка звук»: the request is the same
         elif word not in _HESITATIONS and not (strip_fillers and word in _POLITE):
             tokens.append(word)
