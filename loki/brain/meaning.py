@@ -302,9 +302,9 @@ class MeaningIndex:
             scene, part = _scene_and_request(part.strip(), lexicon)
             if scene:
                 clauses.append((scene, False, True, True))
-            head, *tails = _speaker_parts(part, breaks, lexicon)
-            explains = bool(tails) and lexicon.asks_now(normalize(head).tokens)
-            clauses += [(c, c is head, c is head or not explains, False) for c in (head, *tails) if c.strip()]
+            parts = _speaker_parts(part, breaks, lexicon)
+            explains = len(parts) > 1 and lexicon.asks_now(normalize(parts[0]).tokens)
+            clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(parts) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
         words = [normalize(c).tokens for c, *_ in clauses]
