@@ -102,6 +102,10 @@ def unasked_steps(text: str, language: str, actions: Sequence[dict[str, Any]]) -
     return out
 
 
+_MOVING = frozenset({"scroll", "move", "page", "pageful", "top", "bottom"})
+_SPATIAL = frozenset({"up", "down", "вверх", "вниз", "наверх", "книзу", "кверху"})
+
+
 def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: Lexicon, language: str) -> bool:
     kind = action["type"]
     said = " " + norm.text + " "
@@ -131,8 +135,10 @@ def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: L
             return False
         words = heard | set(norm.tokens)  # "up" alone is a weak sense: "go up a page" keeps it only as a word
         said_up, said_down = bool(words & {"up", "top"}), bool(words & {"down", "bottom"})
+        # Something must move: «потише» and «убавь» are "down" too, but of the sound.
+        moves = bool(heard & _MOVING) or bool(set(norm.tokens) & _SPATIAL)
         if said_up != said_down:  # a direction was said: the step must go that way ("go up a page" is not -5)
-            return (action["clicks"] > 0) == said_up
+            return moves and (action["clicks"] > 0) == said_up
         return "scroll" in heard  # a page alone asks nothing («перевернём эту страницу»)
     if kind == "screenshot":
         return "screenshot" in heard

@@ -175,7 +175,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you | how do i | how to | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _table("""
@@ -246,7 +246,7 @@ _RU_FUNCTION = frozenset(
     пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
     можно можешь сделай сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
-    последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем
+    последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем чет чот шо
     внучек внучок внученька голубчик милок милый милая дорогой дорогая родной родная сынок доченька
     деточка любезен любезна подскажешь немножко немножечко чуточку""".split()
 )
@@ -471,6 +471,14 @@ class Lexicon:
             and any(w.endswith(("ть", "ться", "чь")) for w in words[1:])
         ):
             return True  # «как тут скриншот делать»: how to, not do it
+        if self.english_past and any(
+            words[i] in _SUBJECTS
+            and words[i + 1] in ("am", "are", "is")
+            and words[i + 2].endswith("ing")
+            and words[i + 2] != "going"
+            for i in range(len(words) - 2)
+        ):
+            return True  # "i'm scrolling down the recipe right now": telling what one is doing
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -590,19 +598,29 @@ class Lexicon:
         окно», «саш, сделай потише» (a family word, an endearment, or a Russian short form of a name)."""
         head, comma, rest = raw.partition(",")
         if not (comma and rest.strip()):
-            return False
+            # No comma: a family word or endearment first ("mom how do you take a screenshot"), or a
+            # Russian short name before a verb that asks («маш сделай телевизор потише»).
+            said = normalize(raw).tokens
+            return len(said) > 1 and (
+                said[0] in _ADDRESSEES
+                and self.addresses(said[:2])
+                or self._short_name(said[0])
+                and self.asks_now(said[1:2])
+            )
         tokens = normalize(head).tokens
         if 0 < len(tokens) <= 2 and self.addresses(tokens):
             return True
         if not 0 < len(tokens) <= 2 or any(t in self.function_words for t in tokens):
             return False
-        # «саш», «маш», «пап»: a short Russian name or family word said to someone
-        word = tokens[-1]
+        return len(tokens) == 1 and self._short_name(tokens[0])
+
+    def _short_name(self, word: str) -> bool:
+        """«саш», «маш», «пап»: a short Russian name or family word said to someone."""
         return (
-            len(tokens) == 1
-            and has_cyrillic(word)
+            has_cyrillic(word)
             and 3 <= len(word) <= 4
             and word[-1] not in "аеиоуыэюяй"
+            and word not in self.function_words
             and not self.senses([word], alone=True)
         )
 
