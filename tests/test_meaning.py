@@ -145,6 +145,8 @@ def test_a_sentence_about_something_else_needs_a_close_match(index: MeaningIndex
         ("dad, could you mute the radio", "en"),  # said to someone else in the room
         ("паш, выключи звук на колонке", "ru"),
         ("милая, сделай погромче", "ru"),  # an endearment, though it is also a polite word
+        ("он закрывает вкладку", "ru"),  # what someone does: nothing is asked
+        ("она постоянно копирует", "ru"),
         ("ты утром закрывал браузер", "ru"),  # tells of the past: its verb asks nothing
         ("какой день был вчера", "ru"),
         ("we closed the shop early on friday", "en"),  # "closed" tells of the past

@@ -465,6 +465,8 @@ class Lexicon:
             told = [w for w in words[1:3] if len(w) > 3 and w.endswith(self.past_endings) and w not in self._verb_forms]
             if told:
                 return True  # «мы сделали громче», «я уже прокрутил вниз»: someone did something
+        if self.imperative_endings and not self.asks_now(words) and any(self._tells_now(w) for w in words):
+            return True  # «она всё у меня копирует»: what someone does, and nothing is asked
         if (
             self.imperative_endings
             and words[:1] == ["как"]
@@ -549,6 +551,14 @@ class Lexicon:
         # ends the request («скинь скриншот потом»), never «сделай скриншот, потом посмотрю».
         return any(
             has_form(words, form) and (not self.asks_now(words) or words[-1] == form) for form in self.deferred_alone
+        )
+
+    def _tells_now(self, word: str) -> bool:
+        """True for a Russian verb of a sense in the third person present («копирует», «закрывает»)."""
+        return (
+            len(word) > 4
+            and word.endswith(_RU_THIRD_PERSON)
+            and any(f.endswith("*") and _word_matches(word, f) for f in self._verb_forms)
         )
 
     def asks_now(self, words: Sequence[str]) -> bool:
@@ -691,6 +701,7 @@ _ADDRESSEES = frozenset(
     мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
     дедушка малыш зай зайка солнце""".split()
 )
+_RU_THIRD_PERSON = ("ет", "ит", "ут", "ют", "ат", "ят", "ется", "ится", "утся", "ются", "атся", "ятся")
 _POLITE_CONDITIONS = _forms(
     "if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
 )
