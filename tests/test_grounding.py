@@ -133,9 +133,13 @@ async def test_a_step_nobody_asked_for_waits_for_a_yes(settings_env: dict[str, s
         # gemma-3-270m scrolled for these: «убавь» is "down", but of the sound, not of the page
         ("ой что-то радио орёт убавь немного", "ru", [{"type": "scroll", "clicks": -5}], [0]),
         ("опусти страницу пониже", "ru", [{"type": "scroll", "clicks": -5}], []),
-        ("i'm reading down the list right now", "en", [{"type": "scroll", "clicks": -5}], [0]),  # telling
+        ("i'm scrolling down the list right now", "en", [{"type": "scroll", "clicks": -5}], [0]),  # telling
+        ("i'm trying to read, turn it down", "en", [{"type": "volume", "delta": -10}], []),
+        ("a little lower", "en", [{"type": "scroll", "clicks": -5}], []),
+        ("давай пониже", "ru", [{"type": "scroll", "clicks": -5}], []),
+        ("щас сделай потише", "ru", [{"type": "volume", "delta": -10}], []),
         ("grandpa how do you make a screenshot", "en", [{"type": "screenshot"}], [0]),  # asked of someone else
-        ("паш сделай радио потише", "ru", [{"type": "volume", "delta": -10}], [0]),
+        ("мама сделай радио потише", "ru", [{"type": "volume", "delta": -10}], [0]),
     ],
 )
 def test_each_step_is_checked_against_the_words(text: str, language: str, actions: list, unasked: list) -> None:

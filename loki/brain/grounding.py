@@ -103,7 +103,9 @@ def unasked_steps(text: str, language: str, actions: Sequence[dict[str, Any]]) -
 
 
 _MOVING = frozenset({"scroll", "move", "page", "pageful", "top", "bottom"})
-_SPATIAL = frozenset({"up", "down", "вверх", "вниз", "наверх", "книзу", "кверху"})
+_SPATIAL = frozenset(
+    {"up", "down", "lower", "higher", "вверх", "вниз", "наверх", "книзу", "кверху", "ниже", "выше", "пониже", "повыше"}
+)
 
 
 def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: Lexicon, language: str) -> bool:
@@ -137,6 +139,8 @@ def _asked(action: dict[str, Any], heard: set[str], norm: Normalized, lexicon: L
         said_up, said_down = bool(words & {"up", "top"}), bool(words & {"down", "bottom"})
         # Something must move: «потише» and «убавь» are "down" too, but of the sound.
         moves = bool(heard & _MOVING) or bool(set(norm.tokens) & _SPATIAL)
+        if lexicon.tells_doing(norm.tokens, "scroll"):
+            return False  # "i'm scrolling down the recipe right now": telling, not asking
         if said_up != said_down:  # a direction was said: the step must go that way ("go up a page" is not -5)
             return moves and (action["clicks"] > 0) == said_up
         return "scroll" in heard  # a page alone asks nothing («перевернём эту страницу»)

@@ -175,7 +175,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you | how do i | how to | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _table("""
@@ -473,14 +473,6 @@ class Lexicon:
             and any(w.endswith(("ть", "ться", "чь")) for w in words[1:])
         ):
             return True  # «как тут скриншот делать»: how to, not do it
-        if self.english_past and any(
-            words[i] in _SUBJECTS
-            and words[i + 1] in ("am", "are", "is")
-            and words[i + 2].endswith("ing")
-            and words[i + 2] != "going"
-            for i in range(len(words) - 2)
-        ):
-            return True  # "i'm scrolling down the recipe right now": telling what one is doing
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -553,6 +545,12 @@ class Lexicon:
             has_form(words, form) and (not self.asks_now(words) or words[-1] == form) for form in self.deferred_alone
         )
 
+    def tells_doing(self, tokens: Sequence[str], sense: str) -> bool:
+        """True when a form of `sense` is said only as an -ing word that asks nothing ("i'm scrolling down
+        the recipe right now"), so the words tell of doing it rather than ask for it."""
+        forms = {f for f in self.actions.get(sense, ()) if " " not in f}
+        return sense not in self.senses(tokens, alone=True) and any(self._gerund_verbs.get(t) in forms for t in tokens)
+
     def _tells_now(self, word: str) -> bool:
         """True for a Russian verb of a sense in the third person present («копирует», «закрывает»)."""
         return (
@@ -608,15 +606,9 @@ class Lexicon:
         окно», «саш, сделай потише» (a family word, an endearment, or a Russian short form of a name)."""
         head, comma, rest = raw.partition(",")
         if not (comma and rest.strip()):
-            # No comma: a family word or endearment first ("mom how do you take a screenshot"), or a
-            # Russian short name before a verb that asks («маш сделай телевизор потише»).
+            # No comma: a family word first ("mom how do you take a screenshot", «мама выключи свет»).
             said = normalize(raw).tokens
-            return len(said) > 1 and (
-                said[0] in _ADDRESSEES
-                and self.addresses(said[:2])
-                or self._short_name(said[0])
-                and self.asks_now(said[1:2])
-            )
+            return len(said) > 1 and said[0] in _FAMILY
         tokens = normalize(head).tokens
         if 0 < len(tokens) <= 2 and self.addresses(tokens):
             return True
@@ -695,6 +687,11 @@ def _word_matches(token: str, form: str) -> bool:
 
 _SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you"})
 _RU_SUBJECTS = frozenset({"я", "мы", "ты", "вы", "он", "она", "они"})
+_FAMILY = frozenset(
+    """mom mum mommy mummy dad daddy grandma grandpa granny kids son honey мам мама пап папа бабушка дедушка
+    бабуль дедуль дети ребята сынок дочка""".split()
+)
+"""Family words that, first and with no comma, still call someone other than LOKI."""
 _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
     son sweetie grandma grandpa granny buddy dude bro mate sis
