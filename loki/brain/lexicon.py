@@ -388,26 +388,11 @@ class Lexicon:
         return self.negated(said) or self.is_remark(" ".join(said))
 
     def around_place(self, tokens: Sequence[str], begin: int) -> tuple[int, int]:
-        """The words to find, without where to find them: "on this page" after them, «на странице» before."""
+        """The words to find, without where to find them: "on this page" after them, «на странице» before,
+        and "the word" that introduces them."""
         end = len(tokens)
-        places = sorted(self.places, key=lambda f: -len(f.split()))
-        if (
-            after := next(
-                (f for f in places if end - begin >= len(f.split()) and opens_with(tokens[begin:end], f)), None
-            )
-        ) is not None:
-            begin += len(after.split())
-        if (
-            before := next(
-                (
-                    f
-                    for f in places
-                    if end - begin >= len(f.split()) and " ".join(tokens[end - len(f.split()) : end]) == f
-                ),
-                None,
-            )
-        ) is not None:
-            end -= len(before.split())
+        begin += next((len(f.split()) for f in self._places if opens_with(tokens[begin:end], f)), 0)
+        end -= next((len(f.split()) for f in self._places if ends_with(tokens[begin:end], f)), 0)
         opener = next(
             (f for f in self.find_openers if end - begin > len(f.split()) and opens_with(tokens[begin:end], f)), None
         )
@@ -417,9 +402,14 @@ class Lexicon:
         """True when what follows the verb says where to find it or that it is a word ("... on this page",
         "the word ...", «на странице ...», «слово ...»)."""
         rest = tokens[begin:]
-        return any(opens_with(rest, f) or " ".join(rest[-len(f.split()) :]) == f for f in self.places) or any(
+        return any(opens_with(rest, f) or ends_with(rest, f) for f in self.places) or any(
             opens_with(rest, f) for f in self.find_openers
         )
+
+    @cached_property
+    def _places(self) -> list[str]:
+        """The place forms, longest first."""
+        return sorted(self.places, key=lambda f: -len(f.split()))
 
     def text_start(self, tokens: Sequence[str], start: int) -> int:
         """Where dictated text begins, after the verb ending at `start` and words like "the text"."""
@@ -576,30 +566,18 @@ class Lexicon:
         «открой браузер, потом новую вкладку»); dictated text is not read ("type bread and milk")."""
         if self.verb_end(tokens, ("dictate",)) is not None:
             return False
-        for form in self.sequencing:
-            n = len(form.split())
-            for i in range(1, len(tokens) - n):
-                after = tokens[i + n :]
-                if (
-                    " ".join(tokens[i : i + n]) == form
-                    and all(self.action_senses(self.senses(part)) for part in (tokens[:i], after))
-                    and (not self.imperative_endings or self.asks_now(after))  # not «…, я потом прибавлю»
-                ):
-                    return True
-        return False
+        return any(
+            all(self.action_senses(self.senses(part)) for part in (tokens[:i], tokens[j:]))
+            and (not self.imperative_endings or self.asks_now(tokens[j:]))  # not «…, я потом прибавлю»
+            for i, j in where(tokens, self.sequencing, start=1)
+        )
 
     def correction(self, tokens: Sequence[str]) -> tuple[int, int] | None:
         """Where the last words that take back what came before start and end ("open the terminal no
         sorry the browser": 3, 5), or None. Never at the start, and never inside dictated text."""
         if self.verb_end(tokens, ("dictate",)) is not None:
             return None
-        found = None
-        for form in self.corrections:
-            n = len(form.split())
-            for i in range(1, len(tokens) - n + 1):
-                if " ".join(tokens[i : i + n]) == form and (found is None or i > found[0]):
-                    found = (i, i + n)
-        return found
+        return max(where(tokens, self.corrections, start=1), default=None)
 
     def addressed_elsewhere(self, raw: str) -> bool:
         """True when a request opens by calling someone else: "honey, turn up the stove", «мам, закрой
@@ -649,6 +627,22 @@ def opens_with(tokens: Sequence[str], form: str) -> bool:
     """True when `tokens` begin with the words of `form`."""
     words = form.split()
     return len(tokens) >= len(words) and all(_word_matches(tokens[k], w) for k, w in enumerate(words))
+
+
+def ends_with(tokens: Sequence[str], form: str) -> bool:
+    """True when `tokens` end with the words of `form`."""
+    n = len(form.split())
+    return len(tokens) >= n and opens_with(tokens[len(tokens) - n :], form)
+
+
+def where(tokens: Sequence[str], forms: Iterable[str], *, start: int = 0) -> list[tuple[int, int]]:
+    """Where any of `forms` stands in `tokens` from `start` on, as (first word, word after), in order."""
+    return sorted(
+        (i, i + len(form.split()))
+        for form in forms
+        for i in range(start, len(tokens) - len(form.split()) + 1)
+        if opens_with(tokens[i:], form)
+    )
 
 
 _PARTICLES = frozenset({"up", "down", "away", "off", "on", "out", "back"})

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from loki.brain.lexicon import LEXICONS, Lexicon, has_form
+from loki.brain.lexicon import LEXICONS, Lexicon, has_form, where
 from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
@@ -509,17 +509,10 @@ def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str]:
     ("tommy would you turn the telly down" is said to Tommy)."""
     norm = normalize(text, strip_fillers=False)
     tokens = norm.tokens
-    at = next(
-        (
-            i
-            for i in range(MIN_SCENE_WORDS, len(tokens))
-            if any(" ".join(tokens[i : i + len(f.split())]) == f for f in lexicon.request_openers)
-        ),
-        None,
-    )
-    if at is None:
+    openers = where(tokens, lexicon.request_openers, start=MIN_SCENE_WORDS)
+    if not openers:
         return "", text
-    cut = norm.spans[at][0]
+    cut = norm.spans[openers[0][0]][0]
     return norm.raw[:cut].strip(), norm.raw[cut:].strip()
 
 
