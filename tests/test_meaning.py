@@ -199,6 +199,35 @@ def test_what_follows_the_request_unpunctuated_only_explains_it(index: MeaningIn
     assert index.match("that is weird i always close the window first", "en") is None
 
 
+def test_a_reason_or_what_is_going_on_after_the_request_only_explains_it(index: MeaningIndex) -> None:
+    # A reason ("because", «а то») or a clause with its own subject and a verb that tells.
+    assert actions(index, "mute it because my neighbour is knocking on the wall") == [{"type": "volume", "mute": True}]
+    assert actions(index, "close the window the draft from it is terrible") == [{"type": "window", "op": "close"}]
+    assert actions(index, "next song the singer's voice drives me mad") == [{"type": "media", "op": "next"}]
+    assert actions(index, "сверни окно а то начальник смотрит", "ru") == [{"type": "window", "op": "minimize"}]
+    assert actions(index, "обнови страничку картинки не грузятся", "ru") == [{"type": "hotkey", "keys": ["f5"]}]
+    assert actions(index, "громче давай ведущий шепчет", "ru") == [{"type": "volume", "delta": 10}]
+    # The explanation may name another thing: the picture only says why the page is reloaded.
+    assert actions(index, "reload the page the picture is broken") == [{"type": "hotkey", "keys": ["f5"]}]
+    # Not a reason: the words say what the thing is ("the damage he did"), or a verb has no subject
+    # before it and the sentence is one («громче всех пел саша»), or nothing before it asks.
+    assert index.match("undo all the harm she caused", "en") is None
+    assert index.match("громче всех пел саша", "ru") is None
+    assert index.match("пауза в фильме была длинная", "ru") is None
+
+
+def test_a_scene_that_tells_sets_up_the_request_after_it(index: MeaningIndex) -> None:
+    # Russian says which verb asks: what comes before it tells the scene.
+    assert actions(index, "ой колонки орут убавь немного", "ru") == [{"type": "volume", "delta": -10}]
+    assert actions(index, "страница опять повисла обнови её", "ru") == [{"type": "hotkey", "keys": ["f5"]}]
+    # A scene that tells of the past is a reason, a question is not.
+    assert actions(index, "oh no i think i shut that tab too early could you bring it back") == [
+        {"type": "hotkey", "keys": ["ctrl", "shift", "t"]}
+    ]
+    assert actions(index, "the sound is far too loud could you lower it") == [{"type": "volume", "delta": -10}]
+    assert index.match("did you close my tab could you open it", "en") is None
+
+
 def test_a_rule_verb_in_the_past_tells_but_a_rule_noun_is_no_verb(index: MeaningIndex) -> None:
     assert index.match("made a screenshot of it", "en") is None
     assert index.match("я уже сохранила файл", "ru") is None

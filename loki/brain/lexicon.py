@@ -10,7 +10,7 @@ digits); several words are a phrase; a form ending in `*` is a stem (Russian end
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -229,7 +229,7 @@ editor: редактор* | блокнот* | заметк*
 calculator: калькулятор* | посчитать | считалк*
 tab: вкладк* | таб* | вкладоч*
 window: окн* | окош* | приложени* | программ*
-volume: звук* | громкост* | аудио
+volume: звук* | громкост* | аудио | музык*
 track: трек* | песн* | музык* | композици* | видео | ролик* | песенк*
 text: текст* | слова
 desktop: рабоч* стол*
@@ -285,6 +285,10 @@ class Lexicon:
     find_openers: tuple[str, ...] = ()  # words before what to find ("the word", «слово»)
     light_verbs: frozenset[str] = frozenset()  # verbs that go with any command ("take a screenshot", «сделай»)
     imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
+    explaining: tuple[str, ...] = ()  # words that open a reason ("because", «а то»)
+    questions: tuple[str, ...] = ()  # words that open a question ("did", «почему»)
+    tellings: Callable[[Sequence[str]], list[int]] | None = None  # where clauses that tell begin (see tells_from)
+    asking: Callable[[str], bool] | None = None  # True for a verb that asks, where the word says so («верни»)
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -541,6 +545,35 @@ class Lexicon:
         forms = {f for f in self.actions.get(sense, ()) if " " not in f}
         return sense not in self.senses(tokens, alone=True) and any(self._gerund_verbs.get(t) in forms for t in tokens)
 
+    def tells_from(self, tokens: Sequence[str]) -> list[int]:
+        """Where clauses begin, after the first word, that tell what is going on or why rather than ask: at a
+        reason ("because", «а то») or at the subject of a verb that tells ("skip it | this one is too sad",
+        "volume down | the baby's falling asleep", «обнови страничку | видео зависло»)."""
+        starts = {i for i, _ in where(tokens, self.explaining, start=1)}
+        if self.tellings is not None:
+            starts.update(i for i in self.tellings(tokens) if i >= 1)
+        return sorted(starts)
+
+    def tells(self, tokens: Sequence[str]) -> bool:
+        """True when the words tell something and ask no question ("i think i closed that tab by mistake",
+        "the music is far too loud", «я вкладку закрыла»; not "did you close it", «почему звук пропал»)."""
+        return (
+            self.tellings is not None
+            and bool(self.tellings(tokens))
+            and not any(opens_with(tokens, form) for form in self.questions)
+            and self.question_particle not in tokens
+        )
+
+    def scene_before_request(self, tokens: Sequence[str], start: int) -> int | None:
+        """Where a verb that asks opens the request after a scene that tells («музыка громко играет | убавь
+        чуток», «я вкладку закрыла | верни её»), from `start` on; None where words do not say which verbs ask."""
+        if self.asking is None or self.tellings is None:
+            return None
+        for j in range(start, len(tokens)):
+            if self.asking(tokens[j]) and any(i < j for i in self.tellings(tokens[:j])):
+                return j
+        return None
+
     def _tells_now(self, word: str) -> bool:
         """True for a Russian verb of a sense in the third person present («копирует», «закрывает»)."""
         return (
@@ -693,6 +726,87 @@ _ADDRESSEES = frozenset(
     дедушка малыш зай зайка солнце""".split()
 )
 _RU_THIRD_PERSON = ("ет", "ит", "ут", "ют", "ат", "ят", "ется", "ится", "утся", "ются", "атся", "ятся")
+_EN_THIRD_PERSON = frozenset(
+    "he she it this that everything nothing something someone somebody nobody everyone everybody".split()
+)
+_EN_PRONOUN_SUBJECTS = (_EN_THIRD_PERSON - {"that"}) | {"i", "we", "you", "they", "there"}
+_EN_DETERMINERS = frozenset("the this that these those his her their your a an".split())
+_NOT_ONLY_PAST = frozenset({"left", "put", "set", "cut", "shut"})  # also a direction, or the same word now
+_EN_TELLING_VERBS = frozenset(
+    """is are was were am isn't aren't wasn't weren't won't will doesn't didn't can't cannot couldn't keeps has
+    hasn't froze broke stuck crashed""".split()
+)
+
+
+def _english_tellings(tokens: Sequence[str]) -> list[int]:
+    """Where the subject of a verb that tells stands: "the telephone is ringing", "this one's too sad", "she
+    wants me to add it up"; never "the file that is on the desktop" (a relative clause has no subject)."""
+    starts = []
+    for v, word in enumerate(tokens):
+        if word.endswith("'s") and word != "let's":
+            # "the baby's falling asleep", "she's asleep": the subject and its verb in one word
+            starts.append(v - 1 if v and tokens[v - 1] in _EN_DETERMINERS else v)
+            continue
+        past = len(word) > 4 and word.endswith("ed") or word in _IRREGULAR_PAST and word not in _NOT_ONLY_PAST
+        third = word.endswith("s") and len(word) > 3 and v > 0 and tokens[v - 1] in _EN_THIRD_PERSON
+        if not (word in _EN_TELLING_VERBS or past or third):
+            continue
+        if v and tokens[v - 1] in _EN_PRONOUN_SUBJECTS:
+            if past and v > 1 and tokens[v - 2] not in _EN_FUNCTION:
+                continue  # "undo the damage he did", "play the song she liked": what the thing is, not why
+            starts.append(v - 1)
+        elif v > 1 and tokens[v - 2] in _EN_DETERMINERS and tokens[v - 1] not in _EN_FUNCTION:
+            starts.append(v - 2)
+        elif (
+            v > 2
+            and tokens[v - 3] in _EN_DETERMINERS
+            and not {tokens[v - 2], tokens[v - 1]} & (_EN_FUNCTION - {"one"})
+            and "'" not in tokens[v - 2] + tokens[v - 1]
+        ):
+            starts.append(v - 3)  # "the little one is", "this one is"
+    return starts
+
+
+_RU_BEFORE_VERB = frozenset("не уже опять снова тоже всё все ещё еще вообще ничего там тут больше совсем".split())
+_RU_SOMEHOW = frozenset("что чё че как".split())
+_RU_PRONOUN_SUBJECTS = frozenset("он она оно они".split())
+_RU_THIS = frozenset("эта этот эти".split())
+
+
+def _russian_tellings(tokens: Sequence[str]) -> list[int]:
+    """Where the subject of a verb that tells stands («шеф идёт», «видео зависло», «коллеги уже косятся»,
+    «чё-то ничего не грузится»), where a verb of the speaker's own opens («хочу заметку накидать»), and
+    where «он», «она», «оно», «они», or «эта» + a noun + more, begin one («эта песня кринж»). A verb with
+    no subject before it begins none."""
+    from loki.brain import russian
+
+    starts = []
+    for v, word in enumerate(tokens):
+        after_noun = v > 0 and russian.is_noun(tokens[v - 1])  # «включи следующую песню | эта больно грустная»
+        before_subject = v + 2 < len(tokens) and russian.may_be_subject(tokens[v + 1])  # «| эта песня кринж»
+        if word in _RU_PRONOUN_SUBJECTS or word in _RU_THIS and v + 1 < len(tokens) and (after_noun or before_subject):
+            starts.append(v)
+            continue
+        if word in _RU_FUNCTION or not russian.tells(word):
+            continue
+        i = v
+        while i > 0 and tokens[i - 1] in _RU_BEFORE_VERB:
+            i -= 1
+        if russian.speaker_verb(word):
+            starts.append(i)  # «хочу», «могу»: the speaker tells of themselves
+            continue
+        if i > 0 and russian.may_be_subject(tokens[i - 1]) and tokens[i - 1] not in _RU_FUNCTION - _RU_THIS:
+            i -= 1
+            if i > 0 and tokens[i - 1] in _RU_THIS:
+                i -= 1
+        elif i > 1 and tokens[i - 1] == "то" and tokens[i - 2] in _RU_SOMEHOW:
+            i -= 2  # «что-то зависла»
+        else:
+            continue  # no subject: «громче всех кричал петя», «закрой окно на кухне, дует» are one sentence
+        starts.append(i)
+    return starts
+
+
 _POLITE_CONDITIONS = _forms(
     "if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
 )
@@ -728,6 +842,12 @@ def _gerunds(form: str) -> tuple[str, ...]:
     return (stem + "ing", doubled + "ing")
 
 
+def _asks_in_russian(word: str) -> bool:
+    from loki.brain import russian
+
+    return russian.asks(word)
+
+
 def _opposites(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for a, b in pairs:
@@ -753,6 +873,11 @@ LEXICONS = {
             "no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
+        explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
+        tellings=_english_tellings,
+        questions=_forms(
+            "did | do | does | have | has | is | are | was | were | why | how | who | whom | whose | when | what | where | which | will | can | could | would | should | shall | am i"
+        ),
         request_openers=_forms(
             "could you | would you | can you | will you | could i | can i | i'd like you to | please could you | please would you | please can you"
         ),
@@ -786,6 +911,12 @@ LEXICONS = {
         ),
         light_verbs=frozenset({"сделай", "дай", "поставь", "включи"}),
         imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
+        explaining=_forms("потому что | так как | а то | ведь | чтобы | иначе | мне надо | мне нужно | мне пора"),
+        tellings=_russian_tellings,
+        questions=_forms(
+            "почему | зачем | кто | когда | как | где | куда | откуда | что | чё | че | какой | какая | какое | какие | сколько | разве | неужели"
+        ),
+        asking=_asks_in_russian,
         request_openers=_forms(
             "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
         ),

@@ -57,6 +57,7 @@ EXAMPLE_SIMILARITY = 0.85
 _WORDINGS_PER_CANDIDATE = 24
 MAX_CLAUSES = 4  # longer run-ons are not read clause by clause
 MIN_SCENE_WORDS = 3  # fewer words before "could you" are a name or a greeting, not a scene
+MIN_TOLD_SCENE_WORDS = 2  # «видео зависло, перезагрузи»: a scene that tells before a verb that asks
 _CLAUSE_BREAK = re.compile(r"[,;:!?]|\.\s|\s[-–—]\s")
 _PLEASE = re.compile(r"\s+(?:please|пожалуйста)\s+", re.IGNORECASE)
 """A "please" between two clauses of two words or more parts them ("... next song please this one's gloomy")."""
@@ -208,9 +209,13 @@ class MeaningIndex:
         self._indexes: dict[str, _LanguageIndex] = {}
 
     def warm_up(self, languages: Sequence[str] = ("en", "ru")) -> None:
-        """Load the encoder and the rule vectors now instead of on the first utterance."""
+        """Load the encoder, the rule vectors and Russian's dictionary now instead of on the first utterance."""
         for language in languages:
             self._index(language)
+            if language == "ru":
+                from loki.brain import russian
+
+                russian.tells("зависла")
 
     @property
     def encoder(self) -> Encoder:
@@ -317,12 +322,22 @@ class MeaningIndex:
         if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(every):
             return None  # a saying, or someone's words: "she always says would you close the window"
         scenes = [w for (*_, is_scene), w in zip(clauses, words, strict=True) if is_scene]
-        if any(lexicon.is_remark(" ".join(w)) or lexicon.sets_condition(w) or lexicon.addresses(w) for w in scenes):
-            return None  # "i think i closed it ...", "when this song ends could you ...", "mom and kids would you ..."
-        # A clause is read alone only when it names every thing the whole names: in «я закрыла вкладку
-        # случайно, верни её» the tab is not in «верни её», which alone would be a redo. A request that
-        # names none borrows the scene's ("i am done with this window could you shut it").
-        named = _things(lexicon, every)
+        if any(
+            lexicon.is_remark(" ".join(w)) and not lexicon.tells(w) or lexicon.sets_condition(w) or lexicon.addresses(w)
+            for w in scenes
+        ):
+            return None  # "did you close it ...", "when this song ends could you ...", "mom and kids would you ..."
+        # A clause is read alone only when it names every thing the whole names, but for the things the
+        # scene or an explanation after the request names: in «я закрыла вкладку случайно, верни её» the tab is not in
+        # «верни её», which alone would be a redo; in «видео зависло, обнови страничку» the video only
+        # says why. A request that names none borrows the scene's ("i am done with this window could you
+        # shut it").
+        asked = [
+            w
+            for (_, may_ask, refusing, is_scene), w in zip(clauses, words, strict=True)
+            if may_ask or refusing and not is_scene
+        ]
+        named = _things(lexicon, [t for w in asked for t in w])
         scene_things = [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
         for (c, may_ask, _, _), w in zip(clauses, words, strict=True):
@@ -483,16 +498,18 @@ class MeaningIndex:
 
 def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) -> list[str]:
     """`text` parted where the speaker begins to tell about themselves, but not before "my" + a thing
-    ("pause the video | my hands are floury"; "i want to see my desktop" stays whole)."""
-    if breaks is None:
-        return [text]
-    cuts = [0]
-    for m in breaks.finditer(text):
+    ("pause the video | my hands are floury"; "i want to see my desktop" stays whole), and where a clause
+    that tells what is going on, or why, begins ("skip it | this one is too sad", «обнови | видео зависло»)."""
+    cuts = {0}
+    for m in breaks.finditer(text) if breaks is not None else ():
         following = normalize(text[m.end() :]).tokens[:2]
         if following and following[0] in ("my", "our") and _things(lexicon, following[1:]):
             continue
-        cuts.append(m.start())
-    return [text[a:b].strip() for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True)]
+        cuts.add(m.start())
+    norm = normalize(text, strip_fillers=False)
+    cuts.update(norm.spans[i][0] for i in lexicon.tells_from(norm.tokens))
+    ordered = sorted(cuts)
+    return [text[a:b].strip() for a, b in zip(ordered, [*ordered[1:], len(text)], strict=True)]
 
 
 def _at_please(text: str) -> list[str]:
@@ -510,9 +527,10 @@ def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str]:
     norm = normalize(text, strip_fillers=False)
     tokens = norm.tokens
     openers = where(tokens, lexicon.request_openers, start=MIN_SCENE_WORDS)
-    if not openers:
+    start = openers[0][0] if openers else lexicon.scene_before_request(tokens, MIN_TOLD_SCENE_WORDS)
+    if start is None:
         return "", text
-    cut = norm.spans[openers[0][0]][0]
+    cut = norm.spans[start][0]
     return norm.raw[:cut].strip(), norm.raw[cut:].strip()
 
 
