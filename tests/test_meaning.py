@@ -226,6 +226,22 @@ def test_a_scene_that_tells_sets_up_the_request_after_it(index: MeaningIndex) ->
     ]
     assert actions(index, "the sound is far too loud could you lower it") == [{"type": "volume", "delta": -10}]
     assert index.match("did you close my tab could you open it", "en") is None
+    # A scene that tells may deny something of the world, not of the request; a speaker's «не хочу» refuses.
+    assert actions(index, "чё-то видео не идёт обнови страницу", "ru") == [{"type": "hotkey", "keys": ["f5"]}]
+    assert index.match("я не хочу закрывай вкладку", "ru") is None
+    # What follows a dictation verb is the user's text, even when it tells.
+    assert actions(index, "курьер звонит напечатай буду через час", "ru") == [{"type": "type", "text": "буду через час"}]
+
+
+def test_a_request_someone_is_said_to_have_made_is_theirs(index: MeaningIndex) -> None:
+    assert index.match("close the window he said", "en") is None
+    assert index.match("закрой окно мама сказала", "ru") is None
+    # A thing that said something is no person: the explanation only tells why.
+    assert actions(index, "scroll up a bit i did not catch what it said") == [{"type": "scroll", "clicks": 5}]
+
+
+def test_a_clause_that_is_a_rules_own_wording_acts_as_it(index: MeaningIndex) -> None:
+    assert actions(index, "page down i have flour on my hands") == [{"type": "hotkey", "keys": ["pagedown"]}]
 
 
 def test_a_rule_verb_in_the_past_tells_but_a_rule_noun_is_no_verb(index: MeaningIndex) -> None:

@@ -60,7 +60,7 @@ up: up | move up | go up | louder | raise | increase | boost | crank | pump | bu
 down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | a bit loud | bit loud | quite loud | so loud | very loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
 unmute: unmute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
-play: play | pause | resume | hold | unpause | continue | carry on
+play: play | pause | resume | hold | unpause | continue | carry on | music back on | song back on | video back on
 new: new | fresh | another | blank | empty | extra | one more
 reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
 scroll: scroll | roll
@@ -140,6 +140,7 @@ _COMBINATIONS = (
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
     ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
+    ({"redo", "tab"}, {"reopen"}, {"redo"}),  # «вкладку закрыла, верни её»: the tab comes back
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful", "up"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
     ({"pageful", "down"}, {"page"}, {"pageful", "scroll", "move"}),
@@ -184,7 +185,7 @@ close: закр* | убери | убрать | кильни | выключи о�
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
 switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к
-next: следующ* | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
+next: следующ* | некст | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
@@ -193,7 +194,7 @@ unmute: включи звук | верни звук | включить звук 
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | скрол* | листай | пролист* | промотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
+scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
 page: страниц* | страничк* | экран | пейдж
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
@@ -230,7 +231,7 @@ calculator: калькулятор* | посчитать | считалк*
 tab: вкладк* | таб* | вкладоч*
 window: окн* | окош* | приложени* | программ*
 volume: звук* | громкост* | аудио | музык*
-track: трек* | песн* | музык* | композици* | видео | ролик* | песенк*
+track: трек* | песн* | музык* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
 desktop: рабоч* стол*
 """)
@@ -289,6 +290,7 @@ class Lexicon:
     questions: tuple[str, ...] = ()  # words that open a question ("did", «почему»)
     tellings: Callable[[Sequence[str]], list[int]] | None = None  # where clauses that tell begin (see tells_from)
     asking: Callable[[str], bool] | None = None  # True for a verb that asks, where the word says so («верни»)
+    telling_word: Callable[[str], bool] | None = None  # True for a verb that tells, where the word says so
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -514,6 +516,11 @@ class Lexicon:
         """True when the words quote someone ("my son asked could you close the tab")."""
         return any(has_form(words, form) for form in self.reporting)
 
+    def quotes(self, words: Sequence[str]) -> bool:
+        """True when a person is said to have said it ("close the window he said", «закрой окно, мама
+        сказала»), not a thing ("scroll up i missed what it said")."""
+        return any(i > 0 and words[i - 1] in _SPEAKERS for i, _ in where(words, self.reporting))
+
     def sets_condition(self, words: Sequence[str]) -> bool:
         """True when the words open with a condition or a time ("when this song ends", «если получится»)."""
         return any(opens_with(words, form) for form in self.conditions) and not any(
@@ -558,8 +565,7 @@ class Lexicon:
         """True when the words tell something and ask no question ("i think i closed that tab by mistake",
         "the music is far too loud", «я вкладку закрыла»; not "did you close it", «почему звук пропал»)."""
         return (
-            self.tellings is not None
-            and bool(self.tellings(tokens))
+            self._has_telling(tokens)
             and not any(opens_with(tokens, form) for form in self.questions)
             and self.question_particle not in tokens
         )
@@ -567,12 +573,17 @@ class Lexicon:
     def scene_before_request(self, tokens: Sequence[str], start: int) -> int | None:
         """Where a verb that asks opens the request after a scene that tells («музыка громко играет | убавь
         чуток», «я вкладку закрыла | верни её»), from `start` on; None where words do not say which verbs ask."""
-        if self.asking is None or self.tellings is None:
+        if self.asking is None:
             return None
-        for j in range(start, len(tokens)):
-            if self.asking(tokens[j]) and any(i < j for i in self.tellings(tokens[:j])):
-                return j
-        return None
+        return next(
+            (j for j in range(start, len(tokens)) if self.asking(tokens[j]) and self._has_telling(tokens[:j])), None
+        )
+
+    def _has_telling(self, tokens: Sequence[str]) -> bool:
+        """True when a verb in the words tells (with its subject, or, where the word says so, alone)."""
+        if self.telling_word is not None:
+            return any(self.telling_word(t) for t in tokens)
+        return self.tellings is not None and bool(self.tellings(tokens))
 
     def _tells_now(self, word: str) -> bool:
         """True for a Russian verb of a sense in the third person present («копирует», «закрывает»)."""
@@ -725,6 +736,8 @@ _ADDRESSEES = frozenset(
     мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
     дедушка малыш зай зайка солнце""".split()
 )
+_SPEAKERS = _FAMILY | _ADDRESSEES | frozenset("he she they you we он она они ты вы мы".split())
+"""People whose words a request may be ("… he said", «… мама сказала»)."""
 _RU_THIRD_PERSON = ("ет", "ит", "ут", "ют", "ат", "ят", "ется", "ится", "утся", "ются", "атся", "ятся")
 _EN_THIRD_PERSON = frozenset(
     "he she it this that everything nothing something someone somebody nobody everyone everybody".split()
@@ -734,25 +747,29 @@ _EN_DETERMINERS = frozenset("the this that these those his her their your a an".
 _NOT_ONLY_PAST = frozenset({"left", "put", "set", "cut", "shut"})  # also a direction, or the same word now
 _EN_TELLING_VERBS = frozenset(
     """is are was were am isn't aren't wasn't weren't won't will doesn't didn't can't cannot couldn't keeps has
-    hasn't froze broke stuck crashed""".split()
+    hasn't should shouldn't must might froze broke stuck crashed""".split()
 )
+_EN_BEFORE_VERB = frozenset("just already finally always only really never also still probably".split())
 
 
 def _english_tellings(tokens: Sequence[str]) -> list[int]:
     """Where the subject of a verb that tells stands: "the telephone is ringing", "this one's too sad", "she
     wants me to add it up"; never "the file that is on the desktop" (a relative clause has no subject)."""
     starts = []
-    for v, word in enumerate(tokens):
+    for verb, word in enumerate(tokens):
         if word.endswith("'s") and word != "let's":
             # "the baby's falling asleep", "she's asleep": the subject and its verb in one word
-            starts.append(v - 1 if v and tokens[v - 1] in _EN_DETERMINERS else v)
+            starts.append(verb - 1 if verb and tokens[verb - 1] in _EN_DETERMINERS else verb)
             continue
+        v = verb  # the subject stands before the verb and its adverbs ("she just dozed off")
+        while v > 1 and tokens[v - 1] in _EN_BEFORE_VERB:
+            v -= 1
         past = len(word) > 4 and word.endswith("ed") or word in _IRREGULAR_PAST and word not in _NOT_ONLY_PAST
         third = word.endswith("s") and len(word) > 3 and v > 0 and tokens[v - 1] in _EN_THIRD_PERSON
         if not (word in _EN_TELLING_VERBS or past or third):
             continue
         if v and tokens[v - 1] in _EN_PRONOUN_SUBJECTS:
-            if past and v > 1 and tokens[v - 2] not in _EN_FUNCTION:
+            if past and v > 1 and _may_be_noun(tokens[v - 2]):
                 continue  # "undo the damage he did", "play the song she liked": what the thing is, not why
             starts.append(v - 1)
         elif v > 1 and tokens[v - 2] in _EN_DETERMINERS and tokens[v - 1] not in _EN_FUNCTION:
@@ -765,6 +782,11 @@ def _english_tellings(tokens: Sequence[str]) -> list[int]:
         ):
             starts.append(v - 3)  # "the little one is", "this one is"
     return starts
+
+
+def _may_be_noun(word: str) -> bool:
+    """False for a word that is surely no noun (a function word, a number, a particle like "down")."""
+    return word not in _EN_FUNCTION and not word.isdigit() and word not in _PARTICLES
 
 
 _RU_BEFORE_VERB = frozenset("не уже опять снова тоже всё все ещё еще вообще ничего там тут больше совсем".split())
@@ -790,7 +812,7 @@ def _russian_tellings(tokens: Sequence[str]) -> list[int]:
         if word in _RU_FUNCTION or not russian.tells(word):
             continue
         i = v
-        while i > 0 and tokens[i - 1] in _RU_BEFORE_VERB:
+        while i > 0 and (tokens[i - 1] in _RU_BEFORE_VERB or russian.is_adverb(tokens[i - 1])):
             i -= 1
         if russian.speaker_verb(word):
             starts.append(i)  # «хочу», «могу»: the speaker tells of themselves
@@ -846,6 +868,12 @@ def _asks_in_russian(word: str) -> bool:
     from loki.brain import russian
 
     return russian.asks(word)
+
+
+def _tells_in_russian(word: str) -> bool:
+    from loki.brain import russian
+
+    return word not in _RU_FUNCTION and russian.tells(word) and not russian.speaker_verb(word)  # not «не хочу»
 
 
 def _opposites(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -911,12 +939,15 @@ LEXICONS = {
         ),
         light_verbs=frozenset({"сделай", "дай", "поставь", "включи"}),
         imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
-        explaining=_forms("потому что | так как | а то | ведь | чтобы | иначе | мне надо | мне нужно | мне пора"),
+        explaining=_forms(
+            "потому что | так как | а то | ведь | чтобы | иначе | пока не | мне надо | мне нужно | мне пора"
+        ),
         tellings=_russian_tellings,
         questions=_forms(
-            "почему | зачем | кто | когда | как | где | куда | откуда | что | чё | че | какой | какая | какое | какие | сколько | разве | неужели"
+            "почему | зачем | кто | когда | как | где | куда | откуда | что | какой | какая | какое | какие | сколько | разве | неужели"
         ),
         asking=_asks_in_russian,
+        telling_word=_tells_in_russian,
         request_openers=_forms(
             "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
         ),

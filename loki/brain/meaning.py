@@ -65,7 +65,7 @@ _PLEASE = re.compile(r"\s+(?:please|пожалуйста)\s+", re.IGNORECASE)
 # video my hands are all floury", «поставь на паузу у меня руки в тесте»).
 _SPEAKER_BREAK = {
     "en": re.compile(r"\s(?=(?:i|i'm|im|i've|my|we|we're|our)\b)", re.IGNORECASE),
-    "ru": re.compile(r"\s(?=(?:я|мы|у меня|у нас)\b)", re.IGNORECASE),
+    "ru": re.compile(r"\s(?=(?:я|мы|у меня|у нас|мне(?=(?:\s+\w+){0,3}\s+(?:надо|нужно|пора)\b))\b)", re.IGNORECASE),
 }
 _GENERIC_OBJECTS = frozenset({"text"})
 _SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
@@ -129,6 +129,7 @@ class MeaningMatch:
 class _LanguageIndex:
     candidates: list[Candidate] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    exact: dict[str, Candidate] = field(default_factory=dict)  # a rule's own wording, when only one rule has it
 
 
 def _marker_free(text: str) -> str:
@@ -252,6 +253,12 @@ class MeaningIndex:
                     texts.extend(cand.wordings)
                     rows += len(cand.wordings)
             index.vectors = self._vectors(texts)
+            owners: dict[str, list[Candidate]] = {}
+            for cand in index.candidates:
+                if not _has_free_slot(cand):
+                    for wording in cand.wordings[: len(cand.wordings) - cand.examples]:
+                        owners.setdefault(wording, []).append(cand)
+            index.exact = {w: c[0] for w, c in owners.items() if len({x.does for x in c}) == 1}
         self._indexes[language] = index
         return index
 
@@ -285,7 +292,7 @@ class MeaningIndex:
         one clause must match, and no clause may refuse ("open the browser, no, don't").
         """
         lexicon = LEXICONS.get(language)
-        if lexicon is None or lexicon.addressed_elsewhere(text):
+        if lexicon is None or lexicon.addressed_elsewhere(text) or lexicon.quotes(normalize(text).tokens):
             return None
         readings = _corrected(text, lexicon)
         if readings is not None:
@@ -304,9 +311,9 @@ class MeaningIndex:
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
-            scene, part = _scene_and_request(part.strip(), lexicon)
-            if scene:
-                clauses.append((scene, False, True, True))
+            scene, part, told = _scene_and_request(part.strip(), lexicon)
+            if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
+                clauses.append((scene, False, not told, True))
             parts = _speaker_parts(part, breaks, lexicon)
             explains = len(parts) > 1 and lexicon.asks_now(normalize(parts[0]).tokens)
             clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(parts) if c.strip()]
@@ -314,12 +321,17 @@ class MeaningIndex:
             return found
         words = [normalize(c).tokens for c, *_ in clauses]
         every = [t for w in words for t in w]
+        # What was not only explained after a request: an explanation may tell what someone said ("scroll up
+        # i missed what it said"), and the things it names need not be the request's.
+        told = [
+            t for (_, may_ask, refusing, _), w in zip(clauses, words, strict=True) if may_ask or refusing for t in w
+        ]
         if any(
             refusing and (lexicon.negated(w) or lexicon.defers(w))
             for (_, _, refusing, _), w in zip(clauses, words, strict=True)
         ):
             return None  # "close the tab, no wait, don't"; "close the tab, but later" (not "...i can't hear")
-        if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(every):
+        if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(told):
             return None  # a saying, or someone's words: "she always says would you close the window"
         scenes = [w for (*_, is_scene), w in zip(clauses, words, strict=True) if is_scene]
         if any(
@@ -341,14 +353,15 @@ class MeaningIndex:
         scene_things = [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
         for (c, may_ask, _, _), w in zip(clauses, words, strict=True):
-            if may_ask and not _things(lexicon, w) and scene_things and _things(lexicon, scene_things) >= named:
-                c = " ".join([c, *scene_things])
-                w = normalize(c).tokens
-            if (
-                may_ask
-                and _things(lexicon, w) >= named
-                and (m := self._match_clause(c, lexicon, language, os_name, app, title))
-            ):
+            if not may_ask or not _things(lexicon, w) >= named:
+                continue
+            readings = [c]
+            if not _things(lexicon, w) and scene_things and _things(lexicon, scene_things) >= named:
+                readings.insert(0, " ".join([c, *scene_things]))  # with the scene's things first, then alone
+            m = next(
+                (m for r in readings if (m := self._match_clause(r, lexicon, language, os_name, app, title))), None
+            )
+            if m is not None:
                 matches.append(m)
         return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
 
@@ -362,6 +375,9 @@ class MeaningIndex:
         if lexicon.refuses(norm.tokens):
             return None
         index = self._index(language)
+        exact = index.exact.get(" ".join(norm.tokens))
+        if exact is not None and exact.rule.scope.admits(os_name, app, title):
+            return self._build(exact, norm, language, 1.0, 1.0)  # a clause that is a rule's wording: "page down"
         taught = self._taught(index, norm, language, os_name, app, title)
         if taught is not None:
             return taught
@@ -500,6 +516,8 @@ def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) 
     """`text` parted where the speaker begins to tell about themselves, but not before "my" + a thing
     ("pause the video | my hands are floury"; "i want to see my desktop" stays whole), and where a clause
     that tells what is going on, or why, begins ("skip it | this one is too sad", «обнови | видео зависло»)."""
+    if lexicon.verb_end(normalize(text).tokens, ("dictate",)) is not None:
+        return [text]  # what follows "type" is the user's text: «напечатай | буду через десять минут» is one
     cuts = {0}
     for m in breaks.finditer(text) if breaks is not None else ():
         following = normalize(text[m.end() :]).tokens[:2]
@@ -520,18 +538,20 @@ def _at_please(text: str) -> list[str]:
     return [text]
 
 
-def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str]:
+def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str, bool]:
     """The words that set the scene and the request after them ("oh dear it's far too loud", "could you
     turn it down"); no scene when the request comes first, or when the "scene" is a name or two
-    ("tommy would you turn the telly down" is said to Tommy)."""
+    ("tommy would you turn the telly down" is said to Tommy); and whether the scene was told before a verb
+    that asks («колонки орут | убавь») rather than before "could you"."""
     norm = normalize(text, strip_fillers=False)
     tokens = norm.tokens
     openers = where(tokens, lexicon.request_openers, start=MIN_SCENE_WORDS)
+    told = not openers
     start = openers[0][0] if openers else lexicon.scene_before_request(tokens, MIN_TOLD_SCENE_WORDS)
     if start is None:
-        return "", text
+        return "", text, False
     cut = norm.spans[start][0]
-    return norm.raw[:cut].strip(), norm.raw[cut:].strip()
+    return norm.raw[:cut].strip(), norm.raw[cut:].strip(), told
 
 
 def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:

@@ -59,3 +59,9 @@ def speaker_verb(word: str) -> bool:
 def is_noun(word: str) -> bool:
     """True when the word is likely a noun, in any case («песню», «окно»)."""
     return _MIN_SCORE <= sum(score for grammemes, score in _readings(word) if "NOUN" in grammemes)
+
+
+def is_adverb(word: str) -> bool:
+    """True for an adverb («громко», «опять»)."""
+    readings = _readings(word)
+    return bool(readings) and "ADVB" in readings[0][0]
