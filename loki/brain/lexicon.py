@@ -45,6 +45,16 @@ def _table(text: str) -> dict[str, tuple[str, ...]]:
     return table
 
 
+def _with_polite(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Russian imperatives also said to «вы»: «верни» -> «верните», «вставь» -> «вставьте» (stems match already)."""
+
+    def polite(form: str) -> str:
+        verb, _, rest = form.partition(" ")
+        return f"{verb}те {rest}".strip() if verb.endswith(("и", "й", "ь")) and len(verb) > 3 else form
+
+    return {sense: tuple(dict.fromkeys([*forms, *map(polite, forms)])) for sense, forms in table.items()}
+
+
 # Senses that name what to do (an utterance needs one of these to act), then what to act on. The
 # "idiom" sense names sayings that use command words for something else ("cut to the chase"): no
 # rule has it, so they never act.
@@ -89,7 +99,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
@@ -172,14 +182,15 @@ _EN_FUNCTION = frozenset(
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
-    "not | never | no idea how | don't | dont | do not | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
+    "not | never | no idea how | don't | dont | do not | wouldn't | shouldn't | couldn't | mustn't | there is no | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
-_RU_ACTIONS = _table("""
+_RU_ACTIONS = _with_polite(
+    _table("""
 open: откр* | запус* | вызови | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
@@ -219,19 +230,20 @@ repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей | напиши
 press: нажми | жми | кликни клавишу | тыкни
 newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
-idiom: время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
+idiom: тише едешь | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
 find: найди | поищи | найти | отыщи | поиск
 """)
+)
 _RU_OBJECTS = _table("""
 browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб*
 terminal: терминал* | консол* | командн* | шелл
-files: файлов* | файловый менеджер | файлы | проводник* | папк* | папоч* | документ*
-editor: редактор* | блокнот* | заметк*
+files: файлов* | файловый менеджер | файлы | проводник* | папк* | папок | папоч* | документ*
+editor: редактор* | блокнот* | заметк* | заметок
 calculator: калькулятор* | посчитать | считалк*
-tab: вкладк* | таб* | вкладоч*
-window: окн* | окош* | приложени* | программ*
-volume: звук* | громкост* | аудио | музык*
-track: трек* | песн* | музык* | композици* | видео | ролик* | песенк* | музон* | видос*
+tab: вкладк* | вкладок | таб* | вкладоч*
+window: окн* | окон | окош* | приложени* | программ*
+volume: звук* | громкост* | аудио | музык* | колонк* | динамик*
+track: трек* | песн* | песен | музык* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
 desktop: рабоч* стол*
 """)
@@ -254,7 +266,7 @@ _RU_FUNCTION = frozenset(
 _RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
-    "я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
+    "вот бы | если бы | я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
 )
 
 
@@ -288,6 +300,8 @@ class Lexicon:
     imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
     explaining: tuple[str, ...] = ()  # words that open a reason ("because", «а то»)
     questions: tuple[str, ...] = ()  # words that open a question ("did", «почему»)
+    condition_words: tuple[str, ...] = ()  # words that make what follows a condition only there («как шеф придёт»)
+    how_to: tuple[str, ...] = ()  # words that ask how to do something rather than to do it ("how do i")
     tellings: Callable[[Sequence[str]], list[int]] | None = None  # where clauses that tell begin (see tells_from)
     asking: Callable[[str], bool] | None = None  # True for a verb that asks, where the word says so («верни»)
     telling_word: Callable[[str], bool] | None = None  # True for a verb that tells, where the word says so
@@ -373,6 +387,21 @@ class Lexicon:
         masked, _, _ = self._read(tokens)
         left = [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
         return left, masked.count("_")
+
+    def acts_on_other(self, tokens: Sequence[str]) -> bool:
+        """True when a word no sense explains is what a verb acts on ("turn up the heat", "save the planet",
+        «убавь газ», «сохрани мне место»), not a word beside the request ("pause the music for a moment")."""
+        masked, _, _ = self._read(tokens)
+        verbs = self.verbs_among(tokens) | _PARTICLES
+        for k, word in enumerate(masked):
+            if word == "_" or word.isdigit() or word in self.function_words:
+                continue
+            j = k - 1
+            while j >= 0 and tokens[j] in _OBJECT_LEADS:
+                j -= 1
+            if j >= 0 and masked[j] == "_" and tokens[j] in verbs:
+                return True
+        return False
 
     def verb_end(self, tokens: Sequence[str], senses: Iterable[str]) -> int | None:
         """Where words naming one of `senses` end, when they open `tokens` and more words follow ("jot
@@ -463,12 +492,10 @@ class Lexicon:
                 return True  # «мы сделали громче», «я уже прокрутил вниз»: someone did something
         if self.imperative_endings and not self.asks_now(words) and any(self._tells_now(w) for w in words):
             return True  # «она всё у меня копирует»: what someone does, and nothing is asked
-        if (
-            self.imperative_endings
-            and words[:1] == ["как"]
-            and any(w.endswith(("ть", "ться", "чь")) for w in words[1:])
-        ):
-            return True  # «как тут скриншот делать»: how to, not do it
+        if self.asks_how(words):
+            return True
+        if self.imperative_endings and not self.asks_now(words) and any(self._speaker_will(w) for w in words):
+            return True  # «сейчас открою терминал и гляну»: what the speaker will do
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -519,7 +546,12 @@ class Lexicon:
     def quotes(self, words: Sequence[str]) -> bool:
         """True when a person is said to have said it ("close the window he said", «закрой окно, мама
         сказала»), not a thing ("scroll up i missed what it said")."""
-        return any(i > 0 and words[i - 1] in _SPEAKERS for i, _ in where(words, self.reporting))
+        return any(
+            i > 0
+            and words[i - 1] in _SPEAKERS
+            or list(words[j : j + 1]) in (["him"], ["her"], ["them"], ["ему"], ["ей"])
+            for i, j in where(words, self.reporting)
+        )
 
     def sets_condition(self, words: Sequence[str]) -> bool:
         """True when the words open with a condition or a time ("when this song ends", «если получится»)."""
@@ -532,6 +564,7 @@ class Lexicon:
         return any(
             w in _ADDRESSEES
             and not (w == "dear" and ("oh" in words[max(0, i - 1) : i] or tuple(words[i + 1 : i + 2]) == ("me",)))
+            and not (i > 0 and words[i - 1] in _POSSESSORS)  # "the baby is asleep" is no one called
             for i, w in enumerate(words)
         )
 
@@ -543,7 +576,8 @@ class Lexicon:
         # «потом» is also "then": it puts off only a request that asks nothing now («я потом сохраню») or
         # ends the request («скинь скриншот потом»), never «сделай скриншот, потом посмотрю».
         return any(
-            has_form(words, form) and (not self.asks_now(words) or words[-1] == form) for form in self.deferred_alone
+            has_form(words, form) and (not self.asks_now(words) or form in (words[0], words[-1]))
+            for form in self.deferred_alone
         )
 
     def tells_doing(self, tokens: Sequence[str], sense: str) -> bool:
@@ -559,7 +593,9 @@ class Lexicon:
         starts = {i for i, _ in where(tokens, self.explaining, start=1)}
         if self.tellings is not None:
             starts.update(i for i in self.tellings(tokens) if i >= 1)
-        return sorted(starts)
+        # After "once", "when", «как», «когда» it is a condition, not a reason: "mute it once | the baby is asleep"
+        conditions = (*self.conditions, *self.condition_words)
+        return sorted(i for i in starts if not any(ends_with(tokens[:i], f) for f in conditions))
 
     def tells(self, tokens: Sequence[str]) -> bool:
         """True when the words tell something and ask no question ("i think i closed that tab by mistake",
@@ -575,15 +611,40 @@ class Lexicon:
         чуток», «я вкладку закрыла | верни её»), from `start` on; None where words do not say which verbs ask."""
         if self.asking is None:
             return None
-        return next(
+        at = next(
             (j for j in range(start, len(tokens)) if self.asking(tokens[j]) and self._has_telling(tokens[:j])), None
         )
+        while at is not None and at > start and tokens[at - 1] in (*self.negation, "только"):
+            at -= 1  # «колонки орут | не убавляй»: the refusal stays with the request
+        return at
 
     def _has_telling(self, tokens: Sequence[str]) -> bool:
         """True when a verb in the words tells (with its subject, or, where the word says so, alone)."""
         if self.telling_word is not None:
             return any(self.telling_word(t) for t in tokens)
         return self.tellings is not None and bool(self.tellings(tokens))
+
+    def asks_how(self, words: Sequence[str]) -> bool:
+        """True when the words ask how to do it or how long something takes, not to do it ("remind me how to
+        close a tab", «напомни, как вкладку вернуть», «сколько времени займёт миграция»)."""
+        if any(has_form(words, form) for form in self.how_to):
+            return True
+        if self.imperative_endings and "как" in words:
+            if any(w.endswith(("ть", "ться", "чь")) for w in words[words.index("как") + 1 :]):
+                return True  # «как тут скриншот делать»
+        return (
+            self.telling_word is not None
+            and has_form(words, "сколько времени")
+            and any(self.telling_word(w) for w in words)
+        )
+
+    def _speaker_will(self, word: str) -> bool:
+        """True for a Russian verb of a sense in the first person («открою», «сохраню», «сверну»)."""
+        return (
+            len(word) > 4
+            and word.endswith(("ю", "у"))
+            and any(f.endswith("*") and _word_matches(word, f) for f in self._verb_forms)
+        )
 
     def _tells_now(self, word: str) -> bool:
         """True for a Russian verb of a sense in the third person present («копирует», «закрывает»)."""
@@ -723,7 +784,7 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "")
 
 
-_SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you"})
+_SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you", "it"})
 _RU_SUBJECTS = frozenset({"я", "мы", "ты", "вы", "он", "она", "они"})
 _FAMILY = frozenset(
     """mom mum mommy mummy dad daddy grandma grandpa granny kids son honey мам мама пап папа бабушка дедушка
@@ -732,10 +793,15 @@ _FAMILY = frozenset(
 """Family words that, first and with no comma, still call someone other than LOKI."""
 _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
-    son sweetie grandma grandpa granny buddy dude bro mate sis
+    son sweetie grandma grandpa granny buddy dude bro mate sis братан бро чувак брат братишка
     мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
     дедушка малыш зай зайка солнце""".split()
 )
+_OBJECT_LEADS = frozenset(
+    "the a an this that these those my your his her our their some it all me us him them мне мой мою моё мои свой свою это эту этот".split()
+)
+"""Words between a verb and what it acts on ("turn up *the* heat", «сохрани *мне* место»)."""
+_POSSESSORS = frozenset("the a my our your his her their this that наш наша мой моя твой твоя".split())
 _SPEAKERS = _FAMILY | _ADDRESSEES | frozenset("he she they you we он она они ты вы мы".split())
 """People whose words a request may be ("… he said", «… мама сказала»)."""
 _RU_THIRD_PERSON = ("ет", "ит", "ут", "ют", "ат", "ят", "ется", "ится", "утся", "ются", "атся", "ятся")
@@ -830,7 +896,7 @@ def _russian_tellings(tokens: Sequence[str]) -> list[int]:
 
 
 _POLITE_CONDITIONS = _forms(
-    "if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
+    "не могли бы | не мог бы | не могла бы | не подскажешь | не подскажете | if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
 )
 """Conditions that are only politeness ("if it's not too much bother could you ...")."""
 _EN_PAST_TIMES = _forms("yesterday | last night | last week | this morning | earlier today | ago")
@@ -896,13 +962,15 @@ LEXICONS = {
         _EN_TEXT_OPENERS,
         english_past=True,
         past_words=frozenset({"was", "were", "had"}),
-        deferred=_forms("later | tomorrow | tonight | someday | some day | eventually | next week"),
+        deferred=_forms("later | tomorrow | tonight | someday | some day | eventually | next week | remind me to"),
         corrections=_forms(
             "no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
         explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
         tellings=_english_tellings,
+        telling_word=_EN_TELLING_VERBS.__contains__,
+        how_to=_forms("how to | how do i | how do you | how can i | how would i | show me how"),
         questions=_forms(
             "did | do | does | have | has | is | are | was | were | why | how | who | whom | whose | when | what | where | which | will | can | could | would | should | shall | am i"
         ),
@@ -955,6 +1023,7 @@ LEXICONS = {
             "сказал* | говорит | говорил* | говорят | спросил* | спрашива* | просил* | попросил* | пишут | написано"
         ),
         conditions=_forms("когда | если | как только | после того | перед тем | пока | в случае"),
+        condition_words=_forms("как"),
         find_openers=_forms("слово | фразу"),
         places=_forms("по странице | на странице | на этой странице | на сайте | на этом сайте | тут | здесь"),
         sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from loki.brain.lexicon import LEXICONS, Lexicon, has_form, where
+from loki.brain.lexicon import LEXICONS, Lexicon, has_form, opens_with, where
 from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
@@ -68,6 +68,8 @@ _SPEAKER_BREAK = {
     "ru": re.compile(r"\s(?=(?:я|мы|у меня|у нас|мне(?=(?:\s+\w+){0,3}\s+(?:надо|нужно|пора)\b))\b)", re.IGNORECASE),
 }
 _GENERIC_OBJECTS = frozenset({"text"})
+_APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
+_DIRECTIONS = frozenset({"back", "forward", "next", "previous", "repeat", "switch"})
 _SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
 
 
@@ -292,8 +294,11 @@ class MeaningIndex:
         one clause must match, and no clause may refuse ("open the browser, no, don't").
         """
         lexicon = LEXICONS.get(language)
-        if lexicon is None or lexicon.addressed_elsewhere(text) or lexicon.quotes(normalize(text).tokens):
+        if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
+        said = normalize(text).tokens
+        if lexicon.quotes(said) or lexicon.asks_how(said):
+            return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
         readings = _corrected(text, lexicon)
         if readings is not None:
             # "open the terminal no sorry the browser" asks for the browser: the first reading that matches
@@ -302,7 +307,7 @@ class MeaningIndex:
             )
         if lexicon.in_steps(normalize(text).tokens):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
-        found = self._match_clause(text, lexicon, language, os_name, app, title)
+        found = self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
         # Clauses, each as (words, may it be the request, may it refuse, is it the scene). What follows a
         # speaker break after a request only explains it ("pause the video my hands are floury", «выключи
         # звук, я потом досмотрю»): it neither asks nor refuses. Words before "could you ..." set the scene
@@ -310,12 +315,15 @@ class MeaningIndex:
         # someone else's words, a condition, a refusal or talk about later.
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
+        explained = False  # a request was parted from what tells why: it must then say nothing else
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
             scene, part, told = _scene_and_request(part.strip(), lexicon)
             if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
                 clauses.append((scene, False, not told, True))
-            parts = _speaker_parts(part, breaks, lexicon)
+                explained |= told
+            parts, telling = _speaker_parts(part, breaks, lexicon)
             explains = len(parts) > 1 and lexicon.asks_now(normalize(parts[0]).tokens)
+            explained |= telling
             clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(parts) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
@@ -334,8 +342,15 @@ class MeaningIndex:
         if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(told):
             return None  # a saying, or someone's words: "she always says would you close the window"
         scenes = [w for (*_, is_scene), w in zip(clauses, words, strict=True) if is_scene]
+        told_scene = any(is_scene and not refusing for (_, _, refusing, is_scene) in clauses)
+        if told_scene and not (_things(lexicon, every) or {"page", "dictate"} & lexicon.senses(every)):
+            return None  # «суп кипит, убавь»: a scene that names nothing on the screen may be the kitchen's
         if any(
-            lexicon.is_remark(" ".join(w)) and not lexicon.tells(w) or lexicon.sets_condition(w) or lexicon.addresses(w)
+            lexicon.is_remark(" ".join(w))
+            and not lexicon.tells(w)
+            or lexicon.sets_condition(w)
+            or any(opens_with(w, f) for f in lexicon.condition_words)  # «как шеф придёт, сверни окно»
+            or lexicon.addresses(w)
             for w in scenes
         ):
             return None  # "did you close it ...", "when this song ends could you ...", "mom and kids would you ..."
@@ -359,15 +374,34 @@ class MeaningIndex:
             if not _things(lexicon, w) and scene_things and _things(lexicon, scene_things) >= named:
                 readings.insert(0, " ".join([c, *scene_things]))  # with the scene's things first, then alone
             m = next(
-                (m for r in readings if (m := self._match_clause(r, lexicon, language, os_name, app, title))), None
+                (
+                    m
+                    for r in readings
+                    if (m := self._match_clause(r, lexicon, language, os_name, app, title, alone=explained))
+                ),
+                None,
             )
+            if m is not None and lexicon.addresses(w):
+                return None  # "hey guys turn it down | the baby's asleep": said to the people in the room
             if m is not None:
                 matches.append(m)
         return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
 
     def _match_clause(
-        self, text: str, lexicon: Lexicon, language: str, os_name: str, app: str, title: str
+        self,
+        text: str,
+        lexicon: Lexicon,
+        language: str,
+        os_name: str,
+        app: str,
+        title: str,
+        *,
+        whole: bool = False,
+        alone: bool = False,
     ) -> MeaningMatch | None:
+        """The rule the words of one clause (or the `whole` utterance) mean; a request read `alone`, apart
+        from what explains it, must be all the rule's words ("turn up the heat | the room is freezing" is no
+        request for the volume)."""
         norm = normalize(text)
         if not norm.tokens:
             return None
@@ -376,13 +410,23 @@ class MeaningIndex:
             return None
         index = self._index(language)
         exact = index.exact.get(" ".join(norm.tokens))
+        if (
+            exact is not None
+            and alone
+            and (exact.rule.is_repeat or _bare_direction(norm.tokens, lexicon.senses(norm.tokens)))
+        ):
+            return None  # "again | the printer is jammed": see below
         if exact is not None and exact.rule.scope.admits(os_name, app, title):
             return self._build(exact, norm, language, 1.0, 1.0)  # a clause that is a rule's wording: "page down"
         taught = self._taught(index, norm, language, os_name, app, title)
         if taught is not None:
             return taught
         all_heard = lexicon.senses(norm.tokens)
+        if "idiom" in all_heard:
+            return None  # «тише едешь - дальше будешь» is a saying
         heard_actions = lexicon.action_senses(all_heard)
+        if whole and len(all_heard) == 1 and all_heard <= _APPS and not lexicon.unexplained(norm.tokens)[0]:
+            all_heard, heard_actions = {*all_heard, "open"}, {"open"}  # "calculator please", «браузер»: open it
         if not heard_actions:
             return None  # nothing in it asks for anything
         all_objects = all_heard - heard_actions
@@ -438,6 +482,20 @@ class MeaningIndex:
         own = {w for wording in best.wordings for w in wording.split()}
         left, sense_words = lexicon.unexplained(norm.tokens)
         unexplained = 0 if _has_free_slot(best) else len([w for w in left if w not in own])
+        if (
+            alone
+            and not _has_free_slot(best)  # dictated text is the user's
+            and (
+                best.rule.is_repeat
+                or _bare_direction(norm.tokens, all_heard)
+                or lexicon.acts_on_other(norm.tokens)
+                or lexicon.tells(norm.tokens)
+            )
+        ):
+            # Read apart from its explanation, a request acts on nothing else ("turn up the heat | the room is
+            # freezing"), is more than a direction ("go back | the road is closed", "again | …") and tells
+            # nothing itself ("louder is better | the neighbours are away").
+            return None
         if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * sense_words:
             return None  # mostly about something else: «скриншот я тебе потом сам скину»
         if unexplained > MAX_UNEXPLAINED:
@@ -512,12 +570,13 @@ class MeaningIndex:
         return values
 
 
-def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) -> list[str]:
+def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) -> tuple[list[str], bool]:
     """`text` parted where the speaker begins to tell about themselves, but not before "my" + a thing
     ("pause the video | my hands are floury"; "i want to see my desktop" stays whole), and where a clause
-    that tells what is going on, or why, begins ("skip it | this one is too sad", «обнови | видео зависло»)."""
+    that tells what is going on, or why, begins ("skip it | this one is too sad", «обнови | видео зависло»);
+    and whether a clause that tells began one."""
     if lexicon.verb_end(normalize(text).tokens, ("dictate",)) is not None:
-        return [text]  # what follows "type" is the user's text: «напечатай | буду через десять минут» is one
+        return [text], False  # what follows "type" is the user's text: «напечатай | буду через десять минут»
     cuts = {0}
     for m in breaks.finditer(text) if breaks is not None else ():
         following = normalize(text[m.end() :]).tokens[:2]
@@ -525,9 +584,10 @@ def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) 
             continue
         cuts.add(m.start())
     norm = normalize(text, strip_fillers=False)
-    cuts.update(norm.spans[i][0] for i in lexicon.tells_from(norm.tokens))
+    telling = lexicon.tells_from(norm.tokens)
+    cuts.update(norm.spans[i][0] for i in telling)
     ordered = sorted(cuts)
-    return [text[a:b].strip() for a, b in zip(ordered, [*ordered[1:], len(text)], strict=True)]
+    return [text[a:b].strip() for a, b in zip(ordered, [*ordered[1:], len(text)], strict=True)], bool(telling)
 
 
 def _at_please(text: str) -> list[str]:
@@ -580,6 +640,11 @@ def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
     readings += [[*before[:i], *after] for i in range(len(before) - 1, 0, -1)]
     readings += [[*after, *before[i:]] for i in range(1, len(before))]
     return own + [" ".join(r) for r in readings]
+
+
+def _bare_direction(tokens: Sequence[str], senses: set[str]) -> bool:
+    """True for a word or two that only give a direction ("go back", «вперёд», "again")."""
+    return len(tokens) <= 2 and bool(senses) and senses <= _DIRECTIONS
 
 
 def _things(lexicon: Lexicon, tokens: Sequence[str]) -> set[str]:
