@@ -14,6 +14,7 @@ from loki.actions.drivers import InputDriver, PyAutoGuiDriver
 from loki.actions.executor import Confirm, Executor
 from loki.brain.builtin import HelpCommand, SleepCommand
 from loki.brain.learn import LearnCommands
+from loki.brain.lexicon import contradicts
 from loki.brain.orchestrator import Orchestrator, ReplyFn, TurnResult
 from loki.brain.tier0 import LocalCommands
 from loki.brain.tier2 import ScreenTier, summarizer
@@ -206,7 +207,11 @@ def build_daemon(
     recognizer = None
     if transcriber is not None:
         rescorer = (
-            CommandRescorer(_rescoring_transcriber(settings, transcriber), profiles)
+            CommandRescorer(
+                _rescoring_transcriber(settings, transcriber),
+                profiles,
+                contradicts=contradicts,
+            )
             if rescue_commands and mic is not None
             else None
         )

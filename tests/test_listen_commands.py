@@ -86,7 +86,11 @@ def test_a_rescue_keeps_the_words_that_were_heard(rescorer: CommandRescorer) -> 
 def test_the_shortlist_spreads_over_commands(rescorer: CommandRescorer) -> None:
     shortlist = rescorer.shortlist_for("open the browner", "en")
     assert shortlist[0] == "open the browser"
-    assert len(shortlist) == rescorer.shortlist
+    # A short transcript is also weighed against every one-word command, after the ones it is spelled like.
+    one_word = [c.phrase for c in rescorer.candidates("en") if " " not in c.phrase]
+    assert set(one_word) <= set(shortlist) and "unmute" in one_word
+    shortlist = shortlist[: rescorer.shortlist]
+    assert len(rescorer.shortlist_for("open the browner now please thanks", "en")) == rescorer.shortlist
     commands = [next(c.command for c in rescorer.candidates("en") if c.phrase == p) for p in shortlist]
     assert max(commands.count(c) for c in commands) <= rescorer.per_command
     assert len(set(commands)) >= rescorer.shortlist // rescorer.per_command
@@ -196,3 +200,18 @@ def test_a_wake_phrase_misheard_outright_is_confirmed_only_when_short(
     for text in ("мой день", "окей", "открой окно", "локоть"):  # short speech that is not the phrase
         audio = clips.join(clips.silence(0.3), clips.say(text, voice), clips.silence(0.3))
         assert ru_rescorer.confirm_wake(audio, text.capitalize() + ".", phrases, language="ru") is None, text
+
+
+def test_a_rescue_never_swaps_opposites(tmp_path: Path) -> None:
+    """ "turn the volume up." was heard right, and "turn down the volume" fit a Scottish voice's audio better
+    per token: a phrase that asks the opposite of the words heard never replaces them."""
+    from loki.brain.lexicon import contradicts
+
+    settings = _settings(tmp_path)
+    rescorer = CommandRescorer(Transcriber(settings), load_all_profiles(settings), contradicts=contradicts)
+    assert rescorer.contradicts is contradicts
+    assert contradicts("turn the volume up.", "turn down the volume", "en")
+    assert contradicts("next song", "last song", "en")
+    assert contradicts("сделай громче", "сделай тише", "ru")
+    assert not contradicts("welcome up", "volume up", "en")  # nothing heard to contradict: the audio decides
+    assert not contradicts("turn the volume up", "volume up", "en")

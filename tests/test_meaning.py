@@ -247,6 +247,13 @@ def test_a_scene_that_tells_sets_up_the_request_after_it(index: MeaningIndex) ->
     ]
 
 
+def test_what_someone_can_do_is_no_request(index: MeaningIndex) -> None:
+    assert index.match("а он разве умеет браузер закрывать", "ru") is None
+    # An infinitive after a verb of the speaker, or of asking, still asks.
+    assert actions(index, "хочу открыть браузер", "ru") == [{"type": "launch", "app": "browser"}]
+    assert actions(index, "хватит болтать", "ru") == [{"type": "stop"}]
+
+
 def test_a_request_someone_is_said_to_have_made_is_theirs(index: MeaningIndex) -> None:
     assert index.match("close the window he said", "en") is None
     assert index.match("закрой окно мама сказала", "ru") is None

@@ -496,6 +496,13 @@ class Lexicon:
             return True
         if self.imperative_endings and not self.asks_now(words) and any(self._speaker_will(w) for w in words):
             return True  # «сейчас открою терминал и гляну»: what the speaker will do
+        if self.telling_word is not None and self.tellings is not None and not self.asks_now(words):
+            # Someone (named before the verb) and an infinitive after: «а она умеет калькулятор открывать»
+            # tells what someone can do; «хватит говорить», «не могли бы вы открыть» still ask.
+            subjects = [i for i in self.tellings(words) if not self.telling_word(words[i])]
+            told = [i for i, w in enumerate(words) if self.telling_word(w) and any(s < i for s in subjects)]
+            if told and any(w.endswith(_INFINITIVE_ENDINGS) for w in words[told[0] + 1 :]):
+                return True
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
@@ -662,6 +669,7 @@ class Lexicon:
         return any(
             len(w) > 3
             and w.endswith(self.imperative_endings)
+            and not w.endswith(_INFINITIVE_ENDINGS)  # «открывать» names the action, «открывай» asks
             and (w in self.light_verbs or any(_word_matches(w, f) for f in self._verb_forms))
             for w in words
         )
@@ -804,6 +812,7 @@ _OBJECT_LEADS = frozenset(
 _POSSESSORS = frozenset("the a my our your his her their this that наш наша мой моя твой твоя".split())
 _SPEAKERS = _FAMILY | _ADDRESSEES | frozenset("he she they you we он она они ты вы мы".split())
 """People whose words a request may be ("… he said", «… мама сказала»)."""
+_INFINITIVE_ENDINGS = ("ть", "ться", "чь")
 _RU_THIRD_PERSON = ("ет", "ит", "ут", "ют", "ат", "ят", "ется", "ится", "утся", "ются", "атся", "ятся")
 _EN_THIRD_PERSON = frozenset(
     "he she it this that everything nothing something someone somebody nobody everyone everybody".split()
@@ -1032,3 +1041,13 @@ LEXICONS = {
         ),
     ),
 }
+
+
+def contradicts(heard: str, phrase: str, language: str) -> bool:
+    """True when `phrase` asks the opposite of what `heard` says ("turn the volume up" / "turn down the
+    volume", "next song" / "last song"): a near-miss rescue must never swap one for the other."""
+    lexicon = LEXICONS.get(language)
+    if lexicon is None:
+        return False
+    said = lexicon.senses(normalize(heard).tokens, alone=True)
+    return lexicon.conflicts(said, lexicon.senses(normalize(phrase).tokens, alone=True))

@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,9 @@ class CommandRescorer:
         prior_weight: how much of a phrase's log-probability over silence is taken off when ranking phrases.
         wake_alone_max_words: a transcript this short with nothing like the wake phrase in it is still
             checked against the audio as the phrase said alone.
+        short_words: an English transcript this short is also scored against every one-word command.
+        contradicts: (heard, phrase, language) -> True when the phrase asks the opposite of what was heard
+            ("turn the volume up" / "turn down the volume"): such a phrase never replaces the transcript.
     """
 
     def __init__(
@@ -110,7 +114,9 @@ class CommandRescorer:
         wake_min_score: float = -4.0,
         wake_max_below_heard: float = 2.5,
         wake_alone_max_words: int = 3,
+        short_words: int = 3,
         prior_weight: float = 0.5,
+        contradicts: Callable[[str, str, str], bool] | None = None,
     ) -> None:
         self.transcriber = transcriber
         self._commands = _Commands(profiles)
@@ -124,7 +130,9 @@ class CommandRescorer:
         self.wake_min_score = wake_min_score
         self.wake_max_below_heard = wake_max_below_heard
         self.wake_alone_max_words = wake_alone_max_words
+        self.short_words = short_words
         self.prior_weight = prior_weight
+        self.contradicts = contradicts
         self.scorer = PhraseScorer(transcriber)
         self._lock = threading.Lock()
 
@@ -171,6 +179,9 @@ class CommandRescorer:
         """The closest wordings; a command's second wording must differ from its first by more than spelling.
 
         ("maximise window" adds nothing to "maximize window", while "maximize my window" may be what was said.)
+        A short English transcript is also scored against every one-word command: spelling says little about
+        how "Ace" sounds like "paste" or "knew it" like "unmute" (870 clips: 11 more rescued, none wrong; not
+        measured for Russian, where garbled espeak clips went to the wrong track more often with it).
         """
         key = sound_key(heard)
         ranked = sorted(self.candidates(language), key=lambda c: -similarity(c.key, key))
@@ -183,6 +194,9 @@ class CommandRescorer:
                 out.append(candidate)
                 if len(out) == self.shortlist:
                     break
+        if language == "en" and len(words_of(heard)) <= self.short_words:
+            seen = {c.phrase for c in out}
+            out += [c for c in self.candidates(language) if " " not in c.phrase and c.phrase not in seen]
         return out
 
     def _matcher_for(self, commands: _Commands) -> Any:
@@ -254,6 +268,7 @@ class CommandRescorer:
             or scores[best] < heard_score - self.max_below_heard
             or fits[best] < runner_up + self.min_margin
             or self._drops_heard_words(heard, shortlist, fits, best)
+            or (self.contradicts is not None and self.contradicts(heard, phrases[best], language))
         ):
             return None
         return Rescued(phrases[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
