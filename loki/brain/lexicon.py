@@ -52,7 +52,14 @@ def _with_polite(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]
         verb, _, rest = form.partition(" ")
         return f"{verb}те {rest}".strip() if verb.endswith(("и", "й", "ь")) and len(verb) > 3 else form
 
-    return {sense: tuple(dict.fromkeys([*forms, *map(polite, forms)])) for sense, forms in table.items()}
+    return {
+        sense: forms if sense in _NOT_POLITE else tuple(dict.fromkeys([*forms, *map(polite, forms)]))
+        for sense, forms in table.items()
+    }
+
+
+_NOT_POLITE = frozenset({"dictate", "undo", "redo", "repeat"})
+"""Said to «вы», these are mostly said to people (a phone menu's «наберите», a shop's «верните деньги»)."""
 
 
 # Senses that name what to do (an utterance needs one of these to act), then what to act on. The
@@ -99,7 +106,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
@@ -186,7 +193,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _with_polite(
@@ -305,6 +312,7 @@ class Lexicon:
     tellings: Callable[[Sequence[str]], list[int]] | None = None  # where clauses that tell begin (see tells_from)
     asking: Callable[[str], bool] | None = None  # True for a verb that asks, where the word says so («верни»)
     telling_word: Callable[[str], bool] | None = None  # True for a verb that tells, where the word says so
+    name_word: Callable[[str], bool] | None = None  # True for a person's first name («саша», «коля»)
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -387,6 +395,14 @@ class Lexicon:
         masked, _, _ = self._read(tokens)
         left = [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
         return left, masked.count("_")
+
+    def unexplained_verb(self, tokens: Sequence[str]) -> bool:
+        """True when a verb no sense explains asks something of someone («говори потише», «запишите номер»);
+        only where the dictionary says what a verb is (Russian)."""
+        if self.telling_word is None or self.asking is None:
+            return False
+        left, _ = self.unexplained(tokens)
+        return any(self.asking(w) or self.telling_word(w) for w in left)
 
     def acts_on_other(self, tokens: Sequence[str]) -> bool:
         """True when a word no sense explains is what a verb acts on ("turn up the heat", "save the planet",
@@ -647,10 +663,13 @@ class Lexicon:
 
     def _speaker_will(self, word: str) -> bool:
         """True for a Russian verb of a sense in the first person («открою», «сохраню», «сверну»)."""
+        from loki.brain import russian
+
         return (
             len(word) > 4
             and word.endswith(("ю", "у"))
             and any(f.endswith("*") and _word_matches(word, f) for f in self._verb_forms)
+            and russian.speaker_verb(word)  # not «паузу», «страницу»
         )
 
     def _tells_now(self, word: str) -> bool:
@@ -696,10 +715,12 @@ class Lexicon:
         """True when a request opens by calling someone else: "honey, turn up the stove", «мам, закрой
         окно», «саш, сделай потише» (a family word, an endearment, or a Russian short form of a name)."""
         head, comma, rest = raw.partition(",")
+        said = normalize(raw).tokens
+        if any(t in _TO_A_PERSON for t in said):
+            return True  # «вас не слышно», «покажите ваши документы»: LOKI is never the one not heard
         if not (comma and rest.strip()):
-            # No comma: a family word first ("mom how do you take a screenshot", «мама выключи свет»).
-            said = normalize(raw).tokens
-            return len(said) > 1 and said[0] in _FAMILY
+            # No comma: a family word or a name first ("mom how do you take a screenshot", «коля выключи звук»).
+            return len(said) > 1 and (said[0] in _FAMILY or self.name_word is not None and self.name_word(said[0]))
         tokens = normalize(head).tokens
         if 0 < len(tokens) <= 2 and self.addresses(tokens):
             return True
@@ -799,6 +820,7 @@ _FAMILY = frozenset(
     бабуль дедуль дети ребята сынок дочка""".split()
 )
 """Family words that, first and with no comma, still call someone other than LOKI."""
+_TO_A_PERSON = frozenset("вас ваш ваша ваши вашу ваше вашего".split())
 _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
     son sweetie grandma grandpa granny buddy dude bro mate sis братан бро чувак брат братишка
@@ -819,6 +841,27 @@ _EN_THIRD_PERSON = frozenset(
 )
 _EN_PRONOUN_SUBJECTS = (_EN_THIRD_PERSON - {"that"}) | {"i", "we", "you", "they", "there"}
 _EN_DETERMINERS = frozenset("the this that these those his her their your a an".split())
+_AFTER_IS = frozenset(
+    """not too so very really still on off over asleep awake here there gone done back out in away a an the
+    all just always never getting going coming""".split()
+)
+
+
+def _is_after(following: Sequence[str]) -> bool:
+    """True when the word after "…'s" reads as after "is" ("the baby's falling", "this one's the wrong one",
+    "it's stuck"), not as after a possessive ("mom's number", "the cat's mess")."""
+    if not following:
+        return True
+    word = following[0]
+    return word in _AFTER_IS or word.endswith(("ing", "ed", "en")) and word not in _ING_NOUNS
+
+
+_ING_NOUNS = frozenset(
+    """meeting morning evening wedding building painting drawing thing something nothing everything anything
+    ring king spring string ceiling feeling clothing pudding birthday garden kitchen children""".split()
+)
+
+
 _NOT_ONLY_PAST = frozenset({"left", "put", "set", "cut", "shut"})  # also a direction, or the same word now
 _EN_TELLING_VERBS = frozenset(
     """is are was were am isn't aren't wasn't weren't won't will doesn't didn't can't cannot couldn't keeps has
@@ -832,7 +875,7 @@ def _english_tellings(tokens: Sequence[str]) -> list[int]:
     wants me to add it up"; never "the file that is on the desktop" (a relative clause has no subject)."""
     starts = []
     for verb, word in enumerate(tokens):
-        if word.endswith("'s") and word != "let's":
+        if word.endswith("'s") and word != "let's" and _is_after(tokens[verb + 1 : verb + 2]):
             # "the baby's falling asleep", "she's asleep": the subject and its verb in one word
             starts.append(verb - 1 if verb and tokens[verb - 1] in _EN_DETERMINERS else verb)
             continue
@@ -945,6 +988,12 @@ def _asks_in_russian(word: str) -> bool:
     return russian.asks(word)
 
 
+def _name_in_russian(word: str) -> bool:
+    from loki.brain import russian
+
+    return russian.first_name(word)
+
+
 def _tells_in_russian(word: str) -> bool:
     from loki.brain import russian
 
@@ -973,7 +1022,7 @@ LEXICONS = {
         past_words=frozenset({"was", "were", "had"}),
         deferred=_forms("later | tomorrow | tonight | someday | some day | eventually | next week | remind me to"),
         corrections=_forms(
-            "no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
+            "nope | never mind | no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
         explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
@@ -1014,7 +1063,7 @@ LEXICONS = {
         corrections=_forms(
             "ой нет | нет нет | то есть | вернее | точнее | ой не | не не | нет лучше | нет стоп | ой то есть"
         ),
-        light_verbs=frozenset({"сделай", "дай", "поставь", "включи"}),
+        light_verbs=frozenset({"сделай", "дай", "поставь", "включи", "сделайте", "дайте", "поставьте", "включите"}),
         imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
         explaining=_forms(
             "потому что | так как | а то | ведь | чтобы | иначе | пока не | мне надо | мне нужно | мне пора"
@@ -1025,6 +1074,7 @@ LEXICONS = {
         ),
         asking=_asks_in_russian,
         telling_word=_tells_in_russian,
+        name_word=_name_in_russian,
         request_openers=_forms(
             "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
         ),
@@ -1049,5 +1099,10 @@ def contradicts(heard: str, phrase: str, language: str) -> bool:
     lexicon = LEXICONS.get(language)
     if lexicon is None:
         return False
-    said = lexicon.senses(normalize(heard).tokens, alone=True)
-    return lexicon.conflicts(said, lexicon.senses(normalize(phrase).tokens, alone=True))
+    return lexicon.conflicts(_senses_of(heard, language), _senses_of(phrase, language))
+
+
+@lru_cache(maxsize=8192)
+def _senses_of(text: str, language: str) -> frozenset[str]:
+    """The senses of a text read alone (cached: a rescue weighs the same profile phrases again and again)."""
+    return frozenset(LEXICONS[language].senses(normalize(text).tokens, alone=True))

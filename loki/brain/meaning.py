@@ -69,6 +69,14 @@ _SPEAKER_BREAK = {
 }
 _GENERIC_OBJECTS = frozenset({"text"})
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
+_APP_NAMES = frozenset(
+    """browser|web browser|firefox|chrome|terminal|console|command line|calculator|calc|editor|text editor|notepad|
+    file manager|file explorer|браузер|терминал|консоль|калькулятор|редактор|текстовый редактор|блокнот|
+    файловый менеджер|проводник""".replace("\n", "")
+    .replace("    ", "")
+    .split("|")
+)
+_PREPOSITIONS = frozenset("of to in on for with from about at by into под на в с о об за из к по для от".split())
 _DIRECTIONS = frozenset({"back", "forward", "next", "previous", "repeat", "switch"})
 _SLOT_SENSES = {"text": ("dictate", "find"), "keys": ("press",)}
 
@@ -331,7 +339,7 @@ class MeaningIndex:
         every = [t for w in words for t in w]
         # What was not only explained after a request: an explanation may tell what someone said ("scroll up
         # i missed what it said"), and the things it names need not be the request's.
-        told = [
+        unexplained = [
             t for (_, may_ask, refusing, _), w in zip(clauses, words, strict=True) if may_ask or refusing for t in w
         ]
         if any(
@@ -339,7 +347,7 @@ class MeaningIndex:
             for (_, _, refusing, _), w in zip(clauses, words, strict=True)
         ):
             return None  # "close the tab, no wait, don't"; "close the tab, but later" (not "...i can't hear")
-        if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(told):
+        if "idiom" in lexicon.senses(every, alone=True) or lexicon.reports(unexplained):
             return None  # a saying, or someone's words: "she always says would you close the window"
         scenes = [w for (*_, is_scene), w in zip(clauses, words, strict=True) if is_scene]
         told_scene = any(is_scene and not refusing for (_, _, refusing, is_scene) in clauses)
@@ -383,6 +391,8 @@ class MeaningIndex:
             )
             if m is not None and lexicon.addresses(w):
                 return None  # "hey guys turn it down | the baby's asleep": said to the people in the room
+            if m is not None and explained and _closes_a_window(m) and _about_the_house(lexicon, clauses, words):
+                return None  # «комары летят, закрой окно», "shut the window the mosquitoes are in": the house's
             if m is not None:
                 matches.append(m)
         return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
@@ -415,7 +425,7 @@ class MeaningIndex:
             and alone
             and (exact.rule.is_repeat or _bare_direction(norm.tokens, lexicon.senses(norm.tokens)))
         ):
-            return None  # "again | the printer is jammed": see below
+            return None  # "again | the printer is jammed": a direction alone is no request (see below)
         if exact is not None and exact.rule.scope.admits(os_name, app, title):
             return self._build(exact, norm, language, 1.0, 1.0)  # a clause that is a rule's wording: "page down"
         taught = self._taught(index, norm, language, os_name, app, title)
@@ -425,7 +435,7 @@ class MeaningIndex:
         if "idiom" in all_heard:
             return None  # «тише едешь - дальше будешь» is a saying
         heard_actions = lexicon.action_senses(all_heard)
-        if whole and len(all_heard) == 1 and all_heard <= _APPS and not lexicon.unexplained(norm.tokens)[0]:
+        if whole and len(all_heard) == 1 and all_heard <= _APPS and _names_an_app(norm.tokens, lexicon):
             all_heard, heard_actions = {*all_heard, "open"}, {"open"}  # "calculator please", «браузер»: open it
         if not heard_actions:
             return None  # nothing in it asks for anything
@@ -490,11 +500,13 @@ class MeaningIndex:
                 or _bare_direction(norm.tokens, all_heard)
                 or lexicon.acts_on_other(norm.tokens)
                 or lexicon.tells(norm.tokens)
+                or norm.tokens[-1] in _PREPOSITIONS  # "screenshot of | the error is in the chat"
+                or lexicon.unexplained_verb(norm.tokens)  # «говори потише | мама спит»
             )
         ):
             # Read apart from its explanation, a request acts on nothing else ("turn up the heat | the room is
-            # freezing"), is more than a direction ("go back | the road is closed", "again | …") and tells
-            # nothing itself ("louder is better | the neighbours are away").
+            # freezing"), is more than a direction ("go back | the road is closed", "again | …"), tells
+            # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
         if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * sense_words:
             return None  # mostly about something else: «скриншот я тебе потом сам скину»
@@ -631,7 +643,9 @@ def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
     if not after or lexicon.negated(after) or lexicon.defers(after):
         return []
     if not lexicon.senses(after, alone=True):
-        return None  # "i mean it", "i mean now": emphasis, not a correction
+        if " ".join(tokens[at[0] : at[1]]) in _SOFT_CORRECTIONS:
+            return None  # "i mean it", "what time is it oh no we're late": emphasis, not a correction
+        return []  # "close the tab nope it's still loading": taken back, and nothing asked instead
     # A request of its own (as said), else the new words in place of the last ones before them, or of
     # the first ("volume up no no down", "next track no sorry previous").
     own = [norm.raw[norm.spans[at[1]][0] :]] if lexicon.action_senses(lexicon.senses(after)) else []
@@ -640,6 +654,33 @@ def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
     readings += [[*before[:i], *after] for i in range(len(before) - 1, 0, -1)]
     readings += [[*after, *before[i:]] for i in range(1, len(before))]
     return own + [" ".join(r) for r in readings]
+
+
+def _closes_a_window(match: MeaningMatch) -> bool:
+    return any(a.get("type") == "window" and a.get("op") == "close" for a in match.actions)
+
+
+def _about_the_house(
+    lexicon: Lexicon, clauses: Sequence[tuple[str, bool, bool, bool]], words: Sequence[Sequence[str]]
+) -> bool:
+    """True when what explains closing "the window" names nothing on the screen and does not refer back to
+    the window («комары летят», "the mosquitoes are getting in"; not «оно мне больше не нужно»)."""
+    told = [t for (_, may_ask, _, _), w in zip(clauses, words, strict=True) if not may_ask for t in w]
+    return not (_things(lexicon, told) - {"window"}) and not set(told) & _BACK_REFERENCES
+
+
+_SOFT_CORRECTIONS = frozenset(
+    ["i mean", "sorry i mean", "no i mean", "oh no", "ah no", "or rather", "make that", "ой нет", "ой не", "то есть"]
+)
+"""Words that take back what came before only when a new request follows them ("oh no, the browser")."""
+_BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
+
+
+def _names_an_app(tokens: Sequence[str], lexicon: Lexicon) -> bool:
+    """True when the words are an app's name and politeness only ("calculator please", «браузер»), not
+    a thing the app holds ("documents please") or a word like "online"."""
+    named = " ".join(t for t in tokens if t not in lexicon.function_words)
+    return named in _APP_NAMES
 
 
 def _bare_direction(tokens: Sequence[str], senses: set[str]) -> bool:

@@ -65,3 +65,9 @@ def is_adverb(word: str) -> bool:
     """True for an adverb («громко», «опять»)."""
     readings = _readings(word)
     return bool(readings) and "ADVB" in readings[0][0]
+
+
+def first_name(word: str) -> bool:
+    """True for a person's first name («саша», «коля», «маш»)."""
+    readings = _readings(word)
+    return len(word) > 2 and bool(readings) and "Name" in readings[0][0] and readings[0][1] >= _MIN_SCORE
