@@ -95,7 +95,6 @@ class CommandRescorer:
         wake_alone_max_words: a transcript this short with nothing like the wake phrase in it is still
             checked against the audio as the phrase said alone.
         short_words: an English transcript this short is also scored against every one-word command.
-        opposite_margin: how far the best phrase must beat the opposite command's ("mute" / "unmute").
         contradicts: (heard, phrase, language) -> True when the phrase asks the opposite of what was heard
             ("turn the volume up" / "turn down the volume"): such a phrase never replaces the transcript.
     """
@@ -116,7 +115,6 @@ class CommandRescorer:
         wake_max_below_heard: float = 2.5,
         wake_alone_max_words: int = 3,
         short_words: int = 3,
-        opposite_margin: float = 1.0,
         prior_weight: float = 0.5,
         contradicts: Callable[[str, str, str], bool] | None = None,
     ) -> None:
@@ -133,7 +131,6 @@ class CommandRescorer:
         self.wake_max_below_heard = wake_max_below_heard
         self.wake_alone_max_words = wake_alone_max_words
         self.short_words = short_words
-        self.opposite_margin = opposite_margin
         self.prior_weight = prior_weight
         self.contradicts = contradicts
         self.scorer = PhraseScorer(transcriber)
@@ -205,7 +202,9 @@ class CommandRescorer:
 
     def _opposites(self, near: list[Candidate], language: str) -> list[Candidate]:
         """For each wording, the opposite command's wording that sounds most like it ("mute the sound" for
-        "unmute the sound"): between opposites the audio must choose, never the spelling of the transcript."""
+        "unmute the sound"): between opposites the audio must choose, never the spelling of the transcript
+        ("new to the towns" shortlisted only "unmute the sound", which won; with "mute the sound" scored
+        too, 80 rescues between opposites on 870 clips were all right, the closest by 0.33)."""
         if self.contradicts is None:
             return []
         seen = {c.phrase for c in near}
@@ -290,21 +289,10 @@ class CommandRescorer:
             or scores[best] < heard_score - self.max_below_heard
             or fits[best] < runner_up + self.min_margin
             or self._drops_heard_words(heard, shortlist, fits, best)
-            or self._opposed(phrases, fits, best, heard, language)
+            or (self.contradicts is not None and self.contradicts(heard, phrases[best], language))
         ):
             return None
         return Rescued(phrases[best], heard, round(scores[best], 3), round(heard_score, 3), round(ms, 1))
-
-    def _opposed(self, phrases: list[str], fits: list[float], best: int, heard: str, language: str) -> bool:
-        """True when the best phrase asks the opposite of the words heard, or an opposite phrase fits the
-        audio nearly as well: then neither is what the audio clearly says."""
-        if self.contradicts is None:
-            return False
-        return self.contradicts(heard, phrases[best], language) or any(
-            fit >= fits[best] - self.opposite_margin
-            for phrase, fit in zip(phrases, fits, strict=True)
-            if self.contradicts(phrases[best], phrase, language)
-        )
 
     def _drops_heard_words(self, heard: str, shortlist: list[Candidate], scores: list[float], best: int) -> bool:
         """True when a close phrase of another command keeps every heard word the best one keeps, and more."""
