@@ -140,8 +140,14 @@ async def test_anyone_can_follow_the_stream() -> None:
     assert [type(e).__name__ for e in seen] == ["Transcribed", "Interrupt"]
 
 
-async def test_stop_cancels_the_running_plan_and_the_queued_replies(settings: Settings) -> None:
-    """The one interrupt path: a plan waiting 20 s is cancelled at once, a reply still queued is never said."""
+async def test_stop_cancels_the_running_plan_and_the_queued_replies(dry_run_settings: Callable[..., Settings]) -> None:
+    """The one interrupt path: a plan waiting 8 s is cancelled at once, a reply still queued is never said."""
+    # A rule of the user's makes the long plan, run for real: a dry run reports a wait without waiting (the
+    # test leaned on a slow first turn before). Waiting is the plan's only step, so nothing is touched.
+    settings = dry_run_settings(LOKI_LANGUAGE="en", LOKI_DRY_RUN="0")
+    mine = settings.user_profiles_path / "en" / "mine.loki"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_text("wait <number> seconds: wait {number}\n", encoding="utf-8")
     voice = FakeVoice(seconds_per_reply=0.0)
     events: list[Event] = []
     daemon = build_daemon(settings, mic=None, voice=voice, on_event=events.append)
@@ -153,8 +159,8 @@ async def test_stop_cancels_the_running_plan_and_the_queued_replies(settings: Se
 
     runner = asyncio.create_task(daemon.run(lines=typed()))
     await asyncio.sleep(0.1)
-    # A long plan runs (the dry run still waits), and two replies wait behind a slow one.
-    turn = asyncio.create_task(daemon.handle(CommandHeard("wait 20 seconds", source="text")))
+    # A long plan runs, and two replies wait behind a slow one.
+    turn = asyncio.create_task(daemon.handle(CommandHeard("wait 8 seconds", source="text")))
     await asyncio.sleep(0.3)
     assert daemon.turns.running, "the plan should still be waiting"
     started = asyncio.get_running_loop().time()
