@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+from loki.brain import russian
 from loki.profiles.normalize import normalize
 from loki.words import has_cyrillic
 
@@ -570,9 +571,7 @@ class Lexicon:
         """True when a person is said to have said it ("close the window he said", «закрой окно, мама
         сказала»), not a thing ("scroll up i missed what it said")."""
         return any(
-            i > 0
-            and words[i - 1] in _SPEAKERS
-            or list(words[j : j + 1]) in (["him"], ["her"], ["them"], ["ему"], ["ей"])
+            i > 0 and words[i - 1] in _SPEAKERS or j < len(words) and words[j] in _TOLD
             for i, j in where(words, self.reporting)
         )
 
@@ -663,8 +662,6 @@ class Lexicon:
 
     def _speaker_will(self, word: str) -> bool:
         """True for a Russian verb of a sense in the first person («открою», «сохраню», «сверну»)."""
-        from loki.brain import russian
-
         return (
             len(word) > 4
             and word.endswith(("ю", "у"))
@@ -831,6 +828,8 @@ _OBJECT_LEADS = frozenset(
     "the a an this that these those my your his her our their some it all me us him them мне мой мою моё мои свой свою это эту этот".split()
 )
 """Words between a verb and what it acts on ("turn up *the* heat", «сохрани *мне* место»)."""
+_TOLD = frozenset({"him", "her", "them", "ему", "ей"})
+"""Who a request was said to ("turn it down, i told him")."""
 _POSSESSORS = frozenset("the a my our your his her their this that наш наша мой моя твой твоя".split())
 _SPEAKERS = _FAMILY | _ADDRESSEES | frozenset("he she they you we он она они ты вы мы".split())
 """People whose words a request may be ("… he said", «… мама сказала»)."""
@@ -918,8 +917,6 @@ def _russian_tellings(tokens: Sequence[str]) -> list[int]:
     «чё-то ничего не грузится»), where a verb of the speaker's own opens («хочу заметку накидать»), and
     where «он», «она», «оно», «они», or «эта» + a noun + more, begin one («эта песня кринж»). A verb with
     no subject before it begins none."""
-    from loki.brain import russian
-
     starts = []
     for v, word in enumerate(tokens):
         after_noun = v > 0 and russian.is_noun(tokens[v - 1])  # «включи следующую песню | эта больно грустная»
@@ -982,21 +979,7 @@ def _gerunds(form: str) -> tuple[str, ...]:
     return (stem + "ing", doubled + "ing")
 
 
-def _asks_in_russian(word: str) -> bool:
-    from loki.brain import russian
-
-    return russian.asks(word)
-
-
-def _name_in_russian(word: str) -> bool:
-    from loki.brain import russian
-
-    return russian.first_name(word)
-
-
 def _tells_in_russian(word: str) -> bool:
-    from loki.brain import russian
-
     return word not in _RU_FUNCTION and russian.tells(word) and not russian.speaker_verb(word)  # not «не хочу»
 
 
@@ -1072,9 +1055,9 @@ LEXICONS = {
         questions=_forms(
             "почему | зачем | кто | когда | как | где | куда | откуда | что | какой | какая | какое | какие | сколько | разве | неужели"
         ),
-        asking=_asks_in_russian,
+        asking=russian.asks,
         telling_word=_tells_in_russian,
-        name_word=_name_in_russian,
+        name_word=russian.first_name,
         request_openers=_forms(
             "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
         ),

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from loki.brain import russian
 from loki.brain.lexicon import LEXICONS, Lexicon, has_form, opens_with, where
 from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
@@ -224,9 +225,7 @@ class MeaningIndex:
         for language in languages:
             self._index(language)
             if language == "ru":
-                from loki.brain import russian
-
-                russian.tells("зависла")
+                russian.warm_up()
 
     @property
     def encoder(self) -> Encoder:
@@ -313,7 +312,7 @@ class MeaningIndex:
             return next(
                 (m for r in readings if (m := self._match_clause(r, lexicon, language, os_name, app, title))), None
             )
-        if lexicon.in_steps(normalize(text).tokens):
+        if lexicon.in_steps(said):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
         found = self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
         # Clauses, each as (words, may it be the request, may it refuse, is it the scene). What follows a

@@ -29,6 +29,11 @@ def _readings(word: str) -> tuple[tuple[frozenset[str], float], ...]:
     return tuple((frozenset(p.tag.grammemes), p.score) for p in _analyzer().parse(word) if p.is_known)
 
 
+def warm_up() -> None:
+    """Load the dictionary now rather than on the first Russian utterance."""
+    _analyzer()
+
+
 def tells(word: str) -> bool:
     """True for a verb that tells what is, was or will be («зависла», «идёт», «грузится», «могу»)."""
     readings = _readings(word)

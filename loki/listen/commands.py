@@ -59,6 +59,7 @@ class _Commands:
 
     profiles: Any
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    opposites: dict[tuple[str, str], Candidate | None] = field(default_factory=dict)  # by (language, phrase)
     matcher: Any = None
 
 
@@ -210,20 +211,31 @@ class CommandRescorer:
         "unmute the sound"): between opposites the audio must choose, never the spelling of the transcript
         ("new to the towns" shortlisted only "unmute the sound", which won; with "mute the sound" scored
         too, 80 rescues between opposites on 870 clips were all right, the closest by 0.33)."""
-        if self.contradicts is None:
+        contradicts = self.contradicts
+        if contradicts is None:
             return []
         seen = {c.phrase for c in near}
         out = []
         for candidate in near:
-            opposite = max(
-                (o for o in self.candidates(language) if self.contradicts(candidate.phrase, o.phrase, language)),
-                key=lambda o: similarity(o.key, candidate.key),
-                default=None,
-            )
+            opposite = self._opposite(candidate, language, contradicts)
             if opposite is not None and opposite.phrase not in seen:
                 seen.add(opposite.phrase)
                 out.append(opposite)
         return out
+
+    def _opposite(
+        self, candidate: Candidate, language: str, contradicts: Callable[[str, str, str], bool]
+    ) -> Candidate | None:
+        """The opposite command's wording that sounds most like `candidate` (looked for once per phrase)."""
+        commands = self._commands  # one set of rules throughout, even if they are reloaded meanwhile
+        key = (language, candidate.phrase)
+        if key not in commands.opposites:
+            commands.opposites[key] = max(
+                (o for o in self.candidates(language) if contradicts(candidate.phrase, o.phrase, language)),
+                key=lambda o: similarity(o.key, candidate.key),
+                default=None,
+            )
+        return commands.opposites[key]
 
     def _matcher_for(self, commands: _Commands) -> Any:
         if commands.matcher is None:
