@@ -179,6 +179,34 @@ def test_a_correction_takes_back_what_came_before(index: MeaningIndex) -> None:
     assert index.match("open the editor, no wait, don't", "en") is None
     # "i mean" for emphasis takes nothing back.
     assert actions(index, "shut this window i mean it") == [{"type": "window", "op": "close"}]
+    # A bare "no" between numbers puts the number right, and only the number.
+    assert actions(index, "uh scroll up three no four") == [{"type": "scroll", "clicks": 4}]
+    assert actions(index, "прокрути вниз на пять нет на семь", "ru") == [{"type": "scroll", "clicks": -7}]
+
+
+def test_what_only_a_window_can_be_is_said_of_the_window(index: MeaningIndex) -> None:
+    assert actions(index, "minimize this real quick") == [{"type": "window", "op": "minimize"}]
+    assert actions(index, "make this window full size") == [{"type": "window", "op": "maximize"}]
+    assert actions(index, "разверни на весь экран", "ru") == [{"type": "window", "op": "maximize"}]
+    assert actions(index, "show me the desktop") == [{"type": "hotkey", "keys": ["win", "d"]}]  # every window
+    assert index.match("make the text bigger", "en") is None  # the text is no window
+
+
+def test_starting_the_music_plays_it(index: MeaningIndex) -> None:
+    assert actions(index, "start the music") == [{"type": "media", "op": "playpause"}]
+    assert actions(index, "включи-ка музычку обратно", "ru") == [{"type": "media", "op": "playpause"}]
+    assert actions(index, "open the music folder") == [{"type": "launch", "app": "file manager"}]
+
+
+def test_polite_and_roundabout_requests_still_ask(index: MeaningIndex) -> None:
+    assert actions(index, "не мог бы ты свернуть это окно", "ru") == [{"type": "window", "op": "minimize"}]
+    assert actions(index, "would you mind cutting the selected text") == [{"type": "hotkey", "keys": ["ctrl", "x"]}]
+    # Not hearing anything while it is on mute asks for the sound back.
+    assert actions(index, "i can't hear anything i think it's on mute") == [{"type": "volume", "mute": False}]
+    # "take me back" goes somewhere; it takes nothing back.
+    assert actions(index, "i was in the editor a minute ago could you take me back there") == [
+        {"type": "window", "op": "focus", "target": "editor"}
+    ]
 
 
 def test_two_requests_in_one_breath_are_left_to_the_planner(index: MeaningIndex) -> None:

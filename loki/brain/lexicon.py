@@ -70,10 +70,10 @@ _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
-maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | whole screen | expand
-switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running
+maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand
+switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
-previous: previous | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
+previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
 down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | a bit loud | bit loud | quite loud | so loud | very loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
@@ -90,13 +90,13 @@ bottom: bottom | bottom of | end | end of | very end | last line
 copy: copy | duplicate | clipboard | yank | ctrl c | control c
 paste: paste | insert | drop it in | put it here | ctrl v | control v
 cut: cut
-undo: undo | ctrl z | control z | take back | revert | take that back | go back a step | reverse
+undo: undo | ctrl z | control z | take back | revert | take that back | go back a step | reverse | back how it was | back the way it was | how it was | the way it was
 redo: redo | do again | redo that | put it back
 select: select | highlight | mark
 all: all | everything | whole | entire
 save: save | store | keep
 find: find | search | search for | look for | locate | look up | where is | grep | ctrl f | control f
-back: back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website
+back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website
 forward: forward | forwards | next page | ahead
 refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
 screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
@@ -113,7 +113,7 @@ _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
 terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt
 files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory
-editor: editor | text editor | notepad | notes | gedit | note | writing app | writing window | writing program | text editing | editing program | word processor
+editor: editor | text editor | notepad | notes | gedit | note | writing app | writing window | writing program | text editing | editing program | word processor | typing program | typing app
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic
 tab: tab | tabs
 window: window | windows | app | application | program
@@ -153,6 +153,7 @@ _COMBINATIONS = (
     ({"forward", "track"}, {"next"}, {"forward"}),
     ({"back", "tab"}, {"previous"}, {"back"}),
     ({"forward", "tab"}, {"next"}, {"forward"}),
+    ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"
     ({"play", "next"}, set(), {"play"}),
     ({"play", "previous"}, set(), {"play"}),
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
@@ -203,12 +204,12 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к
-next: следующ* | некст | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план
+next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
-up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | выше | добавь | усиль | повыше
+up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
-mute: замьют* | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
+mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
 play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
@@ -229,8 +230,8 @@ all: все | всё | весь | целиком
 save: сохран* | запиши файл
 back: назад | обратно | вернись
 forward: вперед | вперёд
-refresh: обнов* | рефреш* | перезагрузи | перезагрузить
-screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин*
+refresh: обнов* | рефреш* | ребут* | перезагрузи | перезагрузить
+screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин* | заскрин*
 time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
 stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой
@@ -250,15 +251,15 @@ editor: редактор* | блокнот* | заметк* | заметок
 calculator: калькулятор* | посчитать | считалк*
 tab: вкладк* | вкладок | таб* | вкладоч*
 window: окн* | окон | окош* | приложени* | программ*
-volume: звук* | громкост* | аудио | музык* | колонк* | динамик*
-track: трек* | песн* | песен | музык* | композици* | видео | ролик* | песенк* | музон* | видос*
+volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
+track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
 desktop: рабоч* стол*
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
     _forms(
-        "вверх | весь | вниз | все | всё | выше | дай | даун | день | минус | ниже | нуж* | плюс | предыдущ* | сегодня | следующ* | снова | хочу | экран"
+        "вверх | наверх | весь | вниз | все | всё | выше | дай | даун | день | минус | ниже | нуж* | плюс | предыдущ* | сегодня | следующ* | снова | хочу | экран"
     )
 )
 _RU_FUNCTION = frozenset(
@@ -385,16 +386,23 @@ class Lexicon:
         _, found, strong = self._read(tokens)
         if not (strong or alone):
             return set()
+        if {"open", "track"} <= found and not found & _APPS:
+            found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
         for together, adds, takes in self.combinations:
             if together <= found:
                 found = (found | adds) - takes
+        if found & {"minimize", "maximize"} and not found & {*self.objects, "all"}:
+            found.add("window")  # "minimize this", «разверни на весь экран»: only a window is made small or big
         return found
 
     def unexplained(self, tokens: Sequence[str]) -> tuple[list[str], int]:
         """The words that neither name a sense nor are function words ("неделя", "будет", "трудной"), and
         how many words name a sense."""
         masked, _, _ = self._read(tokens)
-        left = [t for t in masked if t != "_" and not t.isdigit() and t not in self.function_words]
+        polite = list(masked)
+        for form in _POLITE_CONDITIONS:  # «не мог бы ты …», "if you don't mind": politeness
+            _mask(polite, form)
+        left = [t for t in polite if t != "_" and not t.isdigit() and t not in self.function_words]
         return left, masked.count("_")
 
     def unexplained_verb(self, tokens: Sequence[str]) -> bool:
@@ -523,6 +531,8 @@ class Lexicon:
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
+                if self._asks_for(words, i) and t in self._gerund_verbs:
+                    return False  # "would you mind cutting the selected text" asks
                 continue  # "scrolling through my phone": an -ing word asks for nothing by itself
             if any(_word_matches(t, f) for f in self._verb_forms):
                 said.append(t)
@@ -706,7 +716,17 @@ class Lexicon:
         sorry the browser": 3, 5), or None. Never at the start, and never inside dictated text."""
         if self.verb_end(tokens, ("dictate",)) is not None:
             return None
-        return max(where(tokens, self.corrections, start=1), default=None)
+        found = max(where(tokens, self.corrections, start=1), default=None)
+        if found is None:  # "scroll up three no four", «прокрути на пять нет на семь»: a number put right
+            found = next(
+                (
+                    (i, i + 1)
+                    for i in range(len(tokens) - 2, 0, -1)
+                    if tokens[i] in _BARE_NO and tokens[i - 1].isdigit() and tokens[-1].isdigit()
+                ),
+                None,
+            )
+        return found
 
     def addressed_elsewhere(self, raw: str) -> bool:
         """True when a request opens by calling someone else: "honey, turn up the stove", «мам, закрой
@@ -810,6 +830,9 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "")
 
 
+_APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
+_BARE_NO = frozenset({"no", "нет"})
+"""A bare "no" takes back only the number before it ("scroll up three no four")."""
 _SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you", "it"})
 _RU_SUBJECTS = frozenset({"я", "мы", "ты", "вы", "он", "она", "они"})
 _FAMILY = frozenset(

@@ -641,6 +641,10 @@ def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
     before, after = tokens[: at[0]], tokens[at[1] :]
     if not after or lexicon.negated(after) or lexicon.defers(after):
         return []
+    if before and before[-1].isdigit() and after[-1].isdigit() and len(after) <= 2:
+        # "scroll up three no four", «вверх на пять нет на семь»: the number is put right
+        tail = len(after) if before[-len(after) : -1] == after[:-1] else 1
+        return [" ".join([*before[:-tail], *after[-tail:]])]
     if not lexicon.senses(after, alone=True):
         if " ".join(tokens[at[0] : at[1]]) in _SOFT_CORRECTIONS:
             return None  # "i mean it", "what time is it oh no we're late": emphasis, not a correction
