@@ -203,6 +203,17 @@ def test_polite_and_roundabout_requests_still_ask(index: MeaningIndex) -> None:
     assert actions(index, "would you mind cutting the selected text") == [{"type": "hotkey", "keys": ["ctrl", "x"]}]
     # Not hearing anything while it is on mute asks for the sound back.
     assert actions(index, "i can't hear anything i think it's on mute") == [{"type": "volume", "mute": False}]
+    assert actions(index, "would you mind terribly getting rid of that tab for me") == [
+        {"type": "hotkey", "keys": ["ctrl", "w"]}
+    ]
+    assert actions(index, "i wonder if you could make it a bit louder") == [{"type": "volume", "delta": 10}]
+    assert actions(index, "where is my terminal") == [{"type": "window", "op": "focus", "target": "terminal"}]
+    assert actions(index, "где там мой редактор покажи его", "ru") == [
+        {"type": "window", "op": "focus", "target": "editor"}
+    ]
+    # «не то» is the wrong thing done, no refusal.
+    assert actions(index, "ой не то отмени", "ru") == [{"type": "hotkey", "keys": ["ctrl", "z"]}]
+    assert index.match("не отменяй", "ru") is None
     # "take me back" goes somewhere; it takes nothing back.
     assert actions(index, "i was in the editor a minute ago could you take me back there") == [
         {"type": "window", "op": "focus", "target": "editor"}

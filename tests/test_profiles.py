@@ -31,6 +31,8 @@ def actions(matcher: Matcher, text: str, language: str = "en", **ctx: str) -> li
     ("raw", "expected"),
     [
         ("Could you please open the browser for me?", "open the browser"),
+        ("Close the tab for me, would you?", "close the tab"),
+        ("I wonder if you could scroll up", "scroll up"),
         ("Hey Loki, volume up by twenty-five percent please", "volume up by 25 percent"),
         ("um, scroll down, uh, three", "scroll down 3"),
         ("What's the time?", "what is the time"),

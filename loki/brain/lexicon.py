@@ -71,7 +71,7 @@ open: open | launch | start | start up | run | would like | fire up | boot up | 
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand
-switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there
+switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | where did my | where is my | where has my
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
@@ -185,7 +185,7 @@ _EN_FUNCTION = frozenset(
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
-    bother grateful ever goodness gosh dis dat wat d da pls plz""".split()
+    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
@@ -204,7 +204,7 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | где мой | где моя | где там мой | где там моя
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
@@ -349,11 +349,14 @@ class Lexicon:
     @cached_property
     def _gerund_verbs(self) -> dict[str, str]:
         """-ing words and the one-word verb forms they come from ("closing" -> "close")."""
-        return {g: f for forms in self.actions.values() for f in forms if " " not in f for g in _gerunds(f)}
+        verbs = {f.split()[0] for forms in self.actions.values() for f in forms}  # "get" of "get rid of"
+        return {g: f for f in verbs for g in _gerunds(f)}
 
     def _asks_for(self, tokens: Sequence[str], i: int) -> bool:
         """True when the -ing word at `i` is asked for: after "mind", or after "keep" that opens the request."""
         before = tokens[i - 1] if i else ""
+        if before in _MIND_ADVERBS and i > 1:  # "would you mind terribly getting rid of that tab"
+            i, before = i - 1, tokens[i - 2]
         return before == "mind" or before == "keep" and (i == 1 or tokens[i - 2] in self.function_words)
 
     def _read(self, tokens: Sequence[str]) -> tuple[list[str], set[str], bool]:
@@ -491,7 +494,7 @@ class Lexicon:
                 for form in forms:
                     if " " in form:
                         _mask(masked, form)
-        for form in _POLITE_CONDITIONS:  # "if it's not too much bother", «если не трудно»: politeness
+        for form in (*_POLITE_CONDITIONS, *_MISTAKES):  # "if it's not too much bother", «если не трудно»
             _mask(masked, form)
         return any(has_form(masked, form) for form in self.negation)
 
@@ -830,6 +833,9 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "")
 
 
+_MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
+_MISTAKES = _forms("не то | не туда")
+"""«ой не то, отмени»: the wrong thing was done, which is no refusal."""
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
 _BARE_NO = frozenset({"no", "нет"})
 """A bare "no" takes back only the number before it ("scroll up three no four")."""

@@ -49,6 +49,9 @@ _LEADING_FILLERS = [
     "will you",
     "i want you to",
     "i'd like you to",
+    "i wonder if you could",
+    "i was wondering if you could",
+    "do you think you could",
     "i would like you to",
     "go ahead and",
     "please",
@@ -67,7 +70,19 @@ _LEADING_FILLERS = [
     "а",
     "ка",
 ]
-_TRAILING_FILLERS = ["please", "for me", "now", "thanks", "thank you", "пожалуйста", "спасибо"]
+_TRAILING_FILLERS = [
+    "please",
+    "for me",
+    "now",
+    "thanks",
+    "thank you",
+    "thank you kindly",
+    "would you",
+    "will you",
+    "could you",
+    "пожалуйста",
+    "спасибо",
+]
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста"}
 _HESITATIONS = {"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "эм", "ээ", "э", "мм", "эээ"}
