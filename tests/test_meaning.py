@@ -190,12 +190,28 @@ def test_what_only_a_window_can_be_is_said_of_the_window(index: MeaningIndex) ->
     assert actions(index, "разверни на весь экран", "ru") == [{"type": "window", "op": "maximize"}]
     assert actions(index, "show me the desktop") == [{"type": "hotkey", "keys": ["win", "d"]}]  # every window
     assert index.match("make the text bigger", "en") is None  # the text is no window
+    for text in ("minimize the risk", "maximize profits", "hide and seek"):  # something else is
+        assert index.match(text, "en") is None, text
+
+
+def test_a_page_said_to_be_stuck_is_reloaded(index: MeaningIndex) -> None:
+    assert actions(index, "this page is stuck") == [{"type": "hotkey", "keys": ["f5"]}]
+    assert actions(index, "страница зависла", "ru") == [{"type": "hotkey", "keys": ["f5"]}]
+    for text, language in [
+        ("i'm stuck on this page", "en"),  # the person is
+        ("my car is stuck", "en"),
+        ("опять этот браузер тормозит", "ru"),
+        ("страница вчера зависла", "ru"),  # yesterday
+        ("я завис на этой странице", "ru"),
+    ]:
+        assert index.match(text, language) is None, text
 
 
 def test_starting_the_music_plays_it(index: MeaningIndex) -> None:
     assert actions(index, "start the music") == [{"type": "media", "op": "playpause"}]
     assert actions(index, "включи-ка музычку обратно", "ru") == [{"type": "media", "op": "playpause"}]
     assert actions(index, "open the music folder") == [{"type": "launch", "app": "file manager"}]
+    assert index.match("open the video i sent you", "en") is None  # a file, not the player
 
 
 def test_polite_and_roundabout_requests_still_ask(index: MeaningIndex) -> None:

@@ -84,7 +84,7 @@ reopen: reopen | restore | bring back | undo close | undo closing | open again |
 scroll: scroll | roll
 move: move down | move up | go down | go up | jump down | jump up | roll down | roll up | further down | further up | go back up | go back down | nudge up | nudge down
 page: page | screen | screenful
-pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful | 1 whole page | a whole screen
+pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful | 1 whole page | a whole screen | 1 whole screen | 1 full screen | a full screen
 top: top | top of | beginning | very start | start of | first line
 bottom: bottom | bottom of | end | end of | very end | last line
 copy: copy | duplicate | clipboard | yank | ctrl c | control c
@@ -121,6 +121,7 @@ volume: volume | vol | sound | audio | speaker | speakers | loud | noise | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence
 desktop: desktop | home screen
+stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding
 """)
 _EN_OPPOSITES = [
     ("open", "close"),
@@ -154,6 +155,7 @@ _COMBINATIONS = (
     ({"back", "tab"}, {"previous"}, {"back"}),
     ({"forward", "tab"}, {"next"}, {"forward"}),
     ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"
+    ({"stuck", "page"}, {"refresh"}, {"stuck"}),  # "this page is stuck", «страница зависла»: reload it
     ({"play", "next"}, set(), {"play"}),
     ({"play", "previous"}, set(), {"play"}),
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
@@ -255,6 +257,7 @@ volume: звук* | громкост* | аудио | музык* | музычк*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
 desktop: рабоч* стол*
+stuck: завис* | не грузит* | не загружает* | не прогружает*
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
@@ -389,13 +392,17 @@ class Lexicon:
         _, found, strong = self._read(tokens)
         if not (strong or alone):
             return set()
-        if {"open", "track"} <= found and not found & _APPS:
+        if "stuck" in found and _FIRST_PERSON & set(tokens):
+            found.discard("stuck")  # "i'm stuck on this page", «я завис»: the person is, not the page
+        plain = not self.unexplained(tokens)[0]  # every word said is one of a sense's, or a function word
+        if plain and {"open", "track"} <= found and not found & _APPS and _TURN_ON & set(tokens):
             found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
         for together, adds, takes in self.combinations:
             if together <= found:
                 found = (found | adds) - takes
-        if found & {"minimize", "maximize"} and not found & {*self.objects, "all"}:
-            found.add("window")  # "minimize this", «разверни на весь экран»: only a window is made small or big
+        if plain and found & {"minimize", "maximize"} and not found & {*self.objects, "all"}:
+            # "minimize this", «разверни на весь экран»: only a window is made small or big (not "the risk")
+            found.add("window")
         return found
 
     def unexplained(self, tokens: Sequence[str]) -> tuple[list[str], int]:
@@ -833,6 +840,9 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "")
 
 
+_TURN_ON = frozenset("start restart включи включите вруби врубай врубите запусти запустите".split())
+"""Verbs that start music playing ("start the music", «включи музыку»); "open the video" opens a file."""
+_FIRST_PERSON = frozenset({"i", "we", "me", "я", "мы"})
 _MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
 _MISTAKES = _forms("не то | не туда")
 """«ой не то, отмени»: the wrong thing was done, which is no refusal."""
@@ -1068,7 +1078,7 @@ LEXICONS = {
         _RU_FUNCTION,
         _RU_TEXT_OPENERS,
         past_endings=("л", "ла", "ло", "ли", "лся", "лась", "лось", "лись"),
-        past_words=frozenset({"был", "была", "было", "были"}),
+        past_words=frozenset({"был", "была", "было", "были", "вчера", "позавчера"}),
         question_particle="ли",
         deferred=_forms("позже | попозже | завтра | когда-нибудь | когда нибудь | на следующей неделе"),
         deferred_alone=_forms("потом | после"),

@@ -694,7 +694,7 @@ def _bare_direction(tokens: Sequence[str], senses: set[str]) -> bool:
 def _things(lexicon: Lexicon, tokens: Sequence[str]) -> set[str]:
     """The things (object senses) the words name."""
     heard = lexicon.senses(tokens, alone=True)
-    return heard - lexicon.action_senses(heard) - _GENERIC_OBJECTS
+    return heard - lexicon.action_senses(heard) - _GENERIC_OBJECTS - {"stuck"}
 
 
 def _has_free_slot(cand: Candidate) -> bool:
