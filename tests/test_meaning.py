@@ -392,6 +392,13 @@ def test_finding_on_the_page_by_meaning_keeps_only_the_words_to_find(index: Mean
     ]
 
 
+def test_what_follows_the_place_to_find_in_only_says_why(index: MeaningIndex) -> None:
+    assert actions(index, "find garlic on this page i need to know how many cloves") == [
+        {"type": "hotkey", "keys": ["ctrl", "f"]},
+        {"type": "type", "text": "garlic"},
+    ]
+
+
 def test_direction_words_that_lead_to_an_end_of_the_page(index: MeaningIndex) -> None:
     assert actions(index, "go all the way down to the bottom of the page") == [{"type": "hotkey", "keys": ["end"]}]
     assert actions(index, "bring me to the desktop") == [{"type": "hotkey", "keys": ["win", "d"]}]

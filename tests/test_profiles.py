@@ -202,6 +202,13 @@ def test_asking_to_write_something_is_not_dictation(matcher: Matcher) -> None:
     assert actions(matcher, "напиши письмо начальнику", "ru") is None
 
 
+def test_free_text_never_runs_past_the_words_a_rule_ends_with(matcher: Matcher) -> None:
+    # "find <text> [on this page]" is whole at "page": the rest is no text to find, and no exact match.
+    assert matcher.match("find garlic on this page i need to know how many cloves", "en") is None
+    assert matcher.match("find garlic on this page", "en").values["text"] == "garlic"
+    assert matcher.match("find the word page", "en").values["text"] == "page"
+
+
 def test_time_and_date_are_spoken(matcher: Matcher) -> None:
     (time_action,) = actions(matcher, "what time is it?")
     assert time_action["type"] == "speak" and time_action["text"].startswith("It's ")

@@ -463,6 +463,8 @@ class Lexicon:
         end = len(tokens)
         begin += next((len(f.split()) for f in self._places if opens_with(tokens[begin:end], f)), 0)
         end -= next((len(f.split()) for f in self._places if ends_with(tokens[begin:end], f)), 0)
+        # "find garlic on this page i need to know how many cloves": what follows the place only says why
+        end = min((i for i, _ in where(tokens[: end], self._places, start=begin + 1)), default=end)
         opener = next(
             (f for f in self.find_openers if end - begin > len(f.split()) and opens_with(tokens[begin:end], f)), None
         )
@@ -1061,7 +1063,7 @@ LEXICONS = {
         conditions=_forms("when | whenever | if | once | after | before | until | as soon as | in case"),
         find_openers=_forms("the word | word | the phrase"),
         places=_forms(
-            "the page for | this page for | on this page | in this page | on the page | in the page | on this site | on the site | on here | in here"
+            "the page for | this page for | on this page | in this page | on the page | in the page | on dis page | in dis page | on this site | on the site | on here | in here"
         ),
         light_verbs=frozenset({"take", "make", "do", "give"}),
         composing=_forms(

@@ -131,7 +131,7 @@ class Matcher:
                 admitted[id(rule.scope)] = rule.scope.admits(os_name, app, title)
             if admitted[id(rule.scope)]:
                 rules.append(rule)
-        exact = [(r, m) for r in rules if (m := r.regex.fullmatch(subject))]
+        exact = [(r, m) for r in rules if (m := r.regex.fullmatch(subject)) and not _runs_past_its_end(r, m, subject)]
         if exact:
             rule, m = max(exact, key=lambda rm: _rank(rm[0]))
             return self._build(rule, m, norm, 0, language)
@@ -202,3 +202,16 @@ class Matcher:
         except ActionError:
             return None
         return Match(rule, values, actions, errors)
+
+
+def _runs_past_its_end(rule: Rule, m: Any, subject: str) -> bool:
+    """True when free text ran past the words the rule ends with: in "find garlic on this page i need to know
+    how many cloves", "find <text> [on this page]" is whole at "page", and the rest only says why. Such an
+    utterance is no exact match (matching by meaning reads it)."""
+    if "text" not in rule.compiled.slots or m.end("text") != len(subject):
+        return False
+    return any(
+        (shorter := rule.regex.fullmatch(subject[:cut])) is not None and shorter.end("text") < cut
+        for cut in range(m.start("text") + 1, len(subject))
+        if subject[cut] == " "
+    )
