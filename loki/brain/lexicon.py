@@ -107,7 +107,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: smell the roses | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
@@ -190,7 +190,7 @@ _EN_FUNCTION = frozenset(
     bother grateful ever goodness gosh dis dat wat d da pls plz small terribly""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
-_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following")
+_EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
     "not | never | no idea how | don't | dont | do not | wouldn't | shouldn't | couldn't | mustn't | there is no | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
