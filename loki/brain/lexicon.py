@@ -71,7 +71,7 @@ open: open | launch | start | start up | run | would like | fire up | boot up | 
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand
-switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | where did my | where is my | where has my
+switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
@@ -110,11 +110,11 @@ newline: new line | line break | newline | next line
 idiom: smell the roses | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
-browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf
-terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt
+browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
+terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt | black box | black window | type commands | computer commands
 files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory
-editor: editor | text editor | notepad | notes | gedit | note | writing app | writing window | writing program | text editing | editing program | word processor | typing program | typing app
-calculator: calculator | calc | calculate | sums | math | maths | arithmetic
+editor: editor | text editor | notepad | notes | gedit | note | writing app | writing window | writing program | text editing | editing program | word processor | typing program | typing app | write notes | writing letters
+calculator: calculator | calc | calculate | sums | math | maths | arithmetic | number thing | thing with the numbers | adding machine
 tab: tab | tabs
 window: window | windows | app | application | program
 volume: volume | vol | sound | audio | speaker | speakers | loud | noise | music volume | music
@@ -187,7 +187,7 @@ _EN_FUNCTION = frozenset(
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
-    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly""".split()
+    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
@@ -206,7 +206,7 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | где мой | где моя | где там мой | где там моя
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
@@ -246,18 +246,18 @@ find: найди | поищи | найти | отыщи | поиск
 """)
 )
 _RU_OBJECTS = _table("""
-browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб*
-terminal: терминал* | консол* | командн* | шелл
+browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб* | где сайты
+terminal: терминал* | консол* | командн* | шелл | черное окно | чёрное окно | команды пишут
 files: файлов* | файловый менеджер | файлы | проводник* | папк* | папок | папоч* | документ*
 editor: редактор* | блокнот* | заметк* | заметок
-calculator: калькулятор* | посчитать | считалк*
+calculator: калькулятор* | посчитать | считалк* | с цифрами
 tab: вкладк* | вкладок | таб* | вкладоч*
 window: окн* | окон | окош* | приложени* | программ*
 volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
 desktop: рабоч* стол*
-stuck: завис* | не грузит* | не загружает* | не прогружает*
+stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
@@ -273,7 +273,7 @@ _RU_FUNCTION = frozenset(
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
     последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем чет чот шо
     внучек внучок внученька голубчик милок милый милая дорогой дорогая родной родная сынок доченька
-    деточка любезен любезна подскажешь немножко немножечко чуточку""".split()
+    деточка любезен любезна подскажешь немножко немножечко чуточку штука штуку штуковину""".split()
 )
 _RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
@@ -352,22 +352,33 @@ class Lexicon:
     @cached_property
     def _gerund_verbs(self) -> dict[str, str]:
         """-ing words and the one-word verb forms they come from ("closing" -> "close")."""
-        verbs = {f.split()[0] for forms in self.actions.values() for f in forms}  # "get" of "get rid of"
-        return {g: f for f in verbs for g in _gerunds(f)}
+        return {g: f for forms in self.actions.values() for f in forms if " " not in f for g in _gerunds(f)}
 
-    def _asks_for(self, tokens: Sequence[str], i: int) -> bool:
-        """True when the -ing word at `i` is asked for: after "mind", or after "keep" that opens the request."""
+    @cached_property
+    def _gerund_phrase_verbs(self) -> dict[str, str]:
+        """-ing words and the first words of verb phrases too ("getting" -> "get" of "get rid of")."""
+        verbs = {f.split()[0] for forms in self.actions.values() for f in forms}
+        return {**{g: f for f in verbs for g in _gerunds(f)}, **self._gerund_verbs}
+
+    def _asked_verb(self, tokens: Sequence[str], i: int) -> str | None:
+        """The verb the -ing word at `i` asks for, or None: after "mind" ("would you mind (terribly) getting rid
+        of that tab"), or after "keep" that opens the request ("keep playing"; not "keep bringing it up")."""
+        token = tokens[i]
         before = tokens[i - 1] if i else ""
-        if before in _MIND_ADVERBS and i > 1:  # "would you mind terribly getting rid of that tab"
+        if before in _MIND_ADVERBS and i > 1:
             i, before = i - 1, tokens[i - 2]
-        return before == "mind" or before == "keep" and (i == 1 or tokens[i - 2] in self.function_words)
+        if before == "mind":
+            return self._gerund_phrase_verbs.get(token)
+        if before == "keep" and (i == 1 or tokens[i - 2] in self.function_words):
+            return self._gerund_verbs.get(token)
+        return None
 
     def _read(self, tokens: Sequence[str]) -> tuple[list[str], set[str], bool]:
         """The words left when every form is blanked out, the senses found, and whether one was strong."""
         exact, stems = self._by_first_word
         # "would you mind closing the tab" and "keep playing" ask; elsewhere an -ing word tells ("music keeps
         # pausing", "stop closing my tabs").
-        tokens = [self._gerund_verbs.get(t, t) if self._asks_for(tokens, i) else t for i, t in enumerate(tokens)]
+        tokens = [self._asked_verb(tokens, i) or t for i, t in enumerate(tokens)]
         entries = {e for t in set(tokens) for e in exact.get(t, ())}
         entries.update(e for e in stems if any(t.startswith(e[3].split(" ", 1)[0][:-1]) for t in tokens))
         masked = list(tokens)
@@ -392,16 +403,30 @@ class Lexicon:
         _, found, strong = self._read(tokens)
         if not (strong or alone):
             return set()
-        if "stuck" in found and _FIRST_PERSON & set(tokens):
-            found.discard("stuck")  # "i'm stuck on this page", «я завис»: the person is, not the page
+        if "stuck" in found and _PERSONS & set(tokens):
+            found.discard("stuck")  # "i'm stuck on this page", «он завис»: a person is, not the page
         plain = not self.unexplained(tokens)[0]  # every word said is one of a sense's, or a function word
-        if plain and {"open", "track"} <= found and not found & _APPS and _TURN_ON & set(tokens):
+        if (
+            plain
+            and {"open", "track"} <= found
+            and self.action_senses(found) <= {"open", "back"}  # not «включи музыку погромче»
+            and not found & _APPS
+            and _TURN_ON & set(tokens)
+        ):
             found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
         for together, adds, takes in self.combinations:
             if together <= found:
                 found = (found | adds) - takes
-        if plain and found & {"minimize", "maximize"} and not found & {*self.objects, "all"}:
-            # "minimize this", «разверни на весь экран»: only a window is made small or big (not "the risk")
+        if (
+            plain
+            and len(self.action_senses(found)) == 1
+            and found & {"minimize", "maximize"}
+            and not found & self.objects.keys()
+            and any(has_form(tokens, form) for form in _WINDOW_VERBS)
+            and not _TURNS & set(tokens)
+        ):
+            # "minimize this", «разверни на весь экран»: only a window is minimized or made full screen (not "the
+            # risk"; not "that's bigger", «развернись», «сверни налево»)
             found.add("window")
         return found
 
@@ -543,7 +568,7 @@ class Lexicon:
         said, past = [], []
         for i, t in enumerate(words):
             if self.english_past and t.endswith("ing"):
-                if self._asks_for(words, i) and t in self._gerund_verbs:
+                if self._asked_verb(words, i):
                     return False  # "would you mind cutting the selected text" asks
                 continue  # "scrolling through my phone": an -ing word asks for nothing by itself
             if any(_word_matches(t, f) for f in self._verb_forms):
@@ -564,9 +589,10 @@ class Lexicon:
             return True  # «сколько времени ты на это потратил»: someone did something, and nothing is asked
         return bool(past) or any(w in self.past_words for w in words)  # «который час был, когда ...»
 
-    def verbs_among(self, words: Iterable[str]) -> set[str]:
-        """The words that are verbs of some sense ("close", «закрой»), not things («терминал», «начало»)."""
-        return {w for w in words if any(_word_matches(w, f) for f in self._verb_forms)}
+    def verbs_among(self, words: Iterable[str], *, particles: bool = True) -> set[str]:
+        """The words that are verbs of some sense ("close", «закрой»), not things («терминал», «начало»);
+        without `particles`, not "up", "down", "back" ... either."""
+        return {w for w in words if any(_word_matches(w, f) for f in self._verb_forms) and (particles or w not in _PARTICLES)}
 
     def past_of(self, token: str, verbs: Iterable[str]) -> bool:
         """True when `token` is a past form of one of `verbs` and not one of them: "closed" of "close",
@@ -842,9 +868,15 @@ def _word_matches(token: str, form: str) -> bool:
     return token == form or token == form.replace("'", "")
 
 
+_WINDOW_VERBS = _forms(
+    "minimize | minimise | maximize | maximise | full screen | fullscreen | full size | whole screen | сверни | сверните | "
+    "разверни | разверните | на весь экран | во весь экран | полноэкран*"
+)
+_TURNS = frozenset("здесь тут там налево направо повороте поворот".split())
+"""«сверни налево», «сверни здесь»: a driver turns."""
 _TURN_ON = frozenset("start restart включи включите вруби врубай врубите запусти запустите".split())
 """Verbs that start music playing ("start the music", «включи музыку»); "open the video" opens a file."""
-_FIRST_PERSON = frozenset({"i", "we", "me", "я", "мы"})
+_PERSONS = frozenset("i we me you he she they him her them we're he's she's they're я мы ты вы он она они".split())
 _MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
 _MISTAKES = _forms("не то | не туда")
 """«ой не то, отмени»: the wrong thing was done, which is no refusal."""

@@ -593,6 +593,9 @@ def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) 
         following = normalize(text[m.end() :]).tokens[:2]
         if following and following[0] in ("my", "our") and _things(lexicon, following[1:]):
             continue
+        before = normalize(text[: m.start()], strip_fillers=False).tokens[-1:]
+        if following and following[0] in ("my", "our") and lexicon.verbs_among(before, particles=False):
+            continue  # "maximize | my happiness": what the verb acts on follows it
         cuts.add(m.start())
     norm = normalize(text, strip_fillers=False)
     telling = lexicon.tells_from(norm.tokens)
