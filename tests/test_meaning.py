@@ -239,6 +239,10 @@ def test_polite_and_roundabout_requests_still_ask(index: MeaningIndex) -> None:
     # «не то» is the wrong thing done, no refusal.
     assert actions(index, "ой не то отмени", "ru") == [{"type": "hotkey", "keys": ["ctrl", "z"]}]
     assert index.match("не отменяй", "ru") is None
+    # A scene that tells of the past sets up "could you …", with no comma too.
+    assert actions(index, "i closed that tab by mistake could you bring it back") == [
+        {"type": "hotkey", "keys": ["ctrl", "shift", "t"]}
+    ]
     # "take me back" goes somewhere; it takes nothing back.
     assert actions(index, "i was in the editor a minute ago could you take me back there") == [
         {"type": "window", "op": "focus", "target": "editor"}

@@ -690,9 +690,10 @@ class Lexicon:
 
     def _has_telling(self, tokens: Sequence[str]) -> bool:
         """True when a verb in the words tells (with its subject, or, where the word says so, alone)."""
-        if self.telling_word is not None:
-            return any(self.telling_word(t) for t in tokens)
-        return self.tellings is not None and bool(self.tellings(tokens))
+        if self.telling_word is not None and any(self.telling_word(t) for t in tokens):
+            return True
+        # English verbs tell by where they stand too: "i closed that tab by mistake"
+        return (self.telling_word is None or self.english_past) and self.tellings is not None and bool(self.tellings(tokens))
 
     def asks_how(self, words: Sequence[str]) -> bool:
         """True when the words ask how to do it or how long something takes, not to do it ("remind me how to
