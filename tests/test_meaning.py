@@ -199,6 +199,18 @@ def test_what_only_a_window_can_be_is_said_of_the_window(index: MeaningIndex) ->
         assert index.match(text, "en") is None, text
 
 
+def test_an_english_scene_told_before_the_request_sets_it_up(index: MeaningIndex) -> None:
+    assert actions(index, "the music is too loud turn it down") == [{"type": "volume", "delta": -10}]
+    assert actions(index, "the tab crashed reopen it") == [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]
+    for text in (
+        "the tv is too loud turn it down",  # the television's volume
+        "the oven is hot turn it down",
+        "the page didn't reload the last time i tried",  # "reload" after "didn't" asks nothing
+        "the window is open close it",  # the house's
+    ):
+        assert index.match(text, "en") is None, text
+
+
 def test_a_page_said_to_be_stuck_is_reloaded(index: MeaningIndex) -> None:
     assert actions(index, "this page is stuck") == [{"type": "hotkey", "keys": ["f5"]}]
     assert actions(index, "страница зависла", "ru") == [{"type": "hotkey", "keys": ["f5"]}]

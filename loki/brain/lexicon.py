@@ -679,10 +679,21 @@ class Lexicon:
     def scene_before_request(self, tokens: Sequence[str], start: int) -> int | None:
         """Where a verb that asks opens the request after a scene that tells («музыка громко играет | убавь
         чуток», «я вкладку закрыла | верни её»), from `start` on; None where words do not say which verbs ask."""
-        if self.asking is None:
+        if self.asking is not None:
+            asks = self.asking
+        elif self.english_past:
+            asks = self._request_verbs.__contains__
+        else:
             return None
         at = next(
-            (j for j in range(start, len(tokens)) if self.asking(tokens[j]) and self._has_telling(tokens[:j])), None
+            (
+                j
+                for j in range(start, len(tokens))
+                if asks(tokens[j])
+                and self._has_telling(tokens[:j])
+                and (self.asking is not None or _en_opens_request(tokens, j) and not asks(tokens[0]))
+            ),
+            None,
         )
         while at is not None and at > start and tokens[at - 1] in (*self.negation, "только"):
             at -= 1  # «колонки орут | не убавляй»: the refusal stays with the request
@@ -795,11 +806,18 @@ class Lexicon:
         )
 
     @cached_property
+    def _request_verbs(self) -> frozenset[str]:
+        """English verbs that may open a request ("mute", "reopen", "turn" of "turn it down", "make"): the verb
+        senses' one-word forms and the verbs of their phrases, less function words and weak forms."""
+        return frozenset(
+            w for w in self._verb_forms | _EN_PHRASE_VERBS | self.light_verbs if w.isalpha() and w not in self.function_words | self.weak
+        ) - _EN_NOT_VERBS
+
+    @cached_property
     def _verb_forms(self) -> frozenset[str]:
         """One-word forms of the senses that are verbs ("закр*", "выдели"), not places or times ("начал*")."""
-        not_verbs = {"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new"}
         return frozenset(
-            f for sense, forms in self.actions.items() if sense not in not_verbs for f in forms if " " not in f
+            f for sense, forms in self.actions.items() if sense not in _NOT_VERBS for f in forms if " " not in f
         )
 
     def conflicts(self, heard: set[str], rule: set[str]) -> bool:
@@ -878,6 +896,19 @@ _TURNS = frozenset("здесь тут там налево направо пов�
 _TURN_ON = frozenset("start restart включи включите вруби врубай врубите запусти запустите".split())
 """Verbs that start music playing ("start the music", «включи музыку»); "open the video" opens a file."""
 _PERSONS = frozenset("i we me you he she they him her them we're he's she's they're я мы ты вы он она они".split())
+_NOT_VERBS = frozenset({"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new", "idiom"})
+"""Senses whose forms are no verbs ("top", «начало»)."""
+_EN_PHRASE_VERBS = frozenset("turn bring put take give pull fire boot spin kick tone jump roll nudge tuck throw".split())
+_EN_NOT_VERBS = frozenset(
+    "ahead back backward backwards forward forwards clipboard deafening enough higher bigger louder quieter softer quiet silent".split()
+)
+"""Forms of verb senses that are no verbs ("the house is quiet")."""
+_EN_NOT_BEFORE_REQUEST = frozenset(
+    """the a an this that my your his her our their to will would can could should must might may not and or of for in
+    on at with do does did don't doesn't didn't is was are were be been has have had isn't wasn't won't can't cannot
+    couldn't wouldn't""".split()
+)
+"""Words after which an English verb does not open a request ("the close button", "to open", "will close")."""
 _MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
 _MISTAKES = _forms("не то | не туда")
 """«ой не то, отмени»: the wrong thing was done, which is no refusal."""
@@ -973,6 +1004,15 @@ def _english_tellings(tokens: Sequence[str]) -> list[int]:
         ):
             starts.append(v - 3)  # "the little one is", "this one is"
     return starts
+
+
+def _en_opens_request(tokens: Sequence[str], j: int) -> bool:
+    """True when the English verb at `j` may be an imperative: not after "the", "to", "didn't", nor after a
+    subject ("i always close the window first")."""
+    i = j - 1
+    while i > 0 and tokens[i] in _EN_BEFORE_VERB:
+        i -= 1
+    return tokens[i] not in _EN_NOT_BEFORE_REQUEST and tokens[i] not in _EN_PRONOUN_SUBJECTS
 
 
 def _may_be_noun(word: str) -> bool:
