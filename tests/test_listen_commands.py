@@ -202,6 +202,22 @@ def test_a_wake_phrase_misheard_outright_is_confirmed_only_when_short(
         assert ru_rescorer.confirm_wake(audio, text.capitalize() + ".", phrases, language="ru") is None, text
 
 
+@pytest.mark.models
+def test_first_words_half_like_the_wake_phrase_are_checked_against_the_audio(
+    ru_rescorer: CommandRescorer, festival_ru: clips.Voice
+) -> None:
+    """base wrote festival's quick «эй локи, пауза» as «Эй, уйти, пауза!»; «эй, уйди» really said is no wake."""
+    phrases = WakePhrases(default_phrases("hey loki"), aliases=DEFAULT_ALIASES)
+    for said, heard, woke in [
+        ("эй локи, пауза", "Эй, уйти, пауза!", "Эй локи, пауза!"),
+        ("эй, уйди, пауза", "Эй, уйди, пауза!", None),
+        ("эй юля, пауза", "Эй, Юля, пауза!", None),
+    ]:
+        audio = clips.join(clips.silence(0.3), clips.say(said, clips.festival_ru(1.15)), clips.silence(0.3))
+        assert ru_rescorer.may_be_wake(heard, phrases)
+        assert ru_rescorer.confirm_wake(audio, heard, phrases, language="ru") == woke, said
+
+
 def test_a_rescue_never_swaps_opposites(tmp_path: Path) -> None:
     """ "turn the volume up." was heard right, and "turn down the volume" fit a Scottish voice's audio better
     per token: a phrase that asks the opposite of the words heard never replaces them."""
