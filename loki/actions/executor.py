@@ -353,7 +353,7 @@ class Executor:
             log.info("screen: %s", text)
             if self.progress is not None and not self.policy.dry_run:
                 say = self.progress
-                loop.call_soon_threadsafe(lambda: loop.create_task(say(text)))
+                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(say(text)))
 
         def run() -> Any:
             driver = self._get_driver()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -149,7 +150,7 @@ _EN_WEAK = frozenset(
 # back; "play the next song" skips rather than plays; "scroll the page down" scrolls (the page is what
 # it scrolls) while "go up a page" may be a page up. (senses all heard, senses they add, senses they
 # take away, in this order)
-_COMBINATIONS = (
+_COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"back", "track"}, {"previous"}, {"back"}),
     ({"forward", "track"}, {"next"}, {"forward"}),
     ({"back", "tab"}, {"previous"}, {"back"}),
@@ -489,7 +490,7 @@ class Lexicon:
         begin += next((len(f.split()) for f in self._places if opens_with(tokens[begin:end], f)), 0)
         end -= next((len(f.split()) for f in self._places if ends_with(tokens[begin:end], f)), 0)
         # "find garlic on this page i need to know how many cloves": what follows the place only says why
-        end = min((i for i, _ in where(tokens[: end], self._places, start=begin + 1)), default=end)
+        end = min((i for i, _ in where(tokens[:end], self._places, start=begin + 1)), default=end)
         opener = next(
             (f for f in self.find_openers if end - begin > len(f.split()) and opens_with(tokens[begin:end], f)), None
         )
@@ -562,8 +563,8 @@ class Lexicon:
             # Someone (named before the verb) and an infinitive after: «а она умеет калькулятор открывать»
             # tells what someone can do; «хватит говорить», «не могли бы вы открыть» still ask.
             subjects = [i for i in self.tellings(words) if not self.telling_word(words[i])]
-            told = [i for i, w in enumerate(words) if self.telling_word(w) and any(s < i for s in subjects)]
-            if told and any(w.endswith(_INFINITIVE_ENDINGS) for w in words[told[0] + 1 :]):
+            verbs = [i for i, w in enumerate(words) if self.telling_word(w) and any(s < i for s in subjects)]
+            if verbs and any(w.endswith(_INFINITIVE_ENDINGS) for w in words[verbs[0] + 1 :]):
                 return True
         said, past = [], []
         for i, t in enumerate(words):
@@ -592,7 +593,11 @@ class Lexicon:
     def verbs_among(self, words: Iterable[str], *, particles: bool = True) -> set[str]:
         """The words that are verbs of some sense ("close", «закрой»), not things («терминал», «начало»);
         without `particles`, not "up", "down", "back" ... either."""
-        return {w for w in words if any(_word_matches(w, f) for f in self._verb_forms) and (particles or w not in _PARTICLES)}
+        return {
+            w
+            for w in words
+            if any(_word_matches(w, f) for f in self._verb_forms) and (particles or w not in _PARTICLES)
+        }
 
     def past_of(self, token: str, verbs: Iterable[str]) -> bool:
         """True when `token` is a past form of one of `verbs` and not one of them: "closed" of "close",
@@ -704,7 +709,11 @@ class Lexicon:
         if self.telling_word is not None and any(self.telling_word(t) for t in tokens):
             return True
         # English verbs tell by where they stand too: "i closed that tab by mistake"
-        return (self.telling_word is None or self.english_past) and self.tellings is not None and bool(self.tellings(tokens))
+        return (
+            (self.telling_word is None or self.english_past)
+            and self.tellings is not None
+            and bool(self.tellings(tokens))
+        )
 
     def asks_how(self, words: Sequence[str]) -> bool:
         """True when the words ask how to do it or how long something takes, not to do it ("remind me how to
@@ -809,9 +818,14 @@ class Lexicon:
     def _request_verbs(self) -> frozenset[str]:
         """English verbs that may open a request ("mute", "reopen", "turn" of "turn it down", "make"): the verb
         senses' one-word forms and the verbs of their phrases, less function words and weak forms."""
-        return frozenset(
-            w for w in self._verb_forms | _EN_PHRASE_VERBS | self.light_verbs if w.isalpha() and w not in self.function_words | self.weak
-        ) - _EN_NOT_VERBS
+        return (
+            frozenset(
+                w
+                for w in self._verb_forms | _EN_PHRASE_VERBS | self.light_verbs
+                if w.isalpha() and w not in self.function_words | self.weak
+            )
+            - _EN_NOT_VERBS
+        )
 
     @cached_property
     def _verb_forms(self) -> frozenset[str]:
@@ -820,7 +834,7 @@ class Lexicon:
             f for sense, forms in self.actions.items() if sense not in _NOT_VERBS for f in forms if " " not in f
         )
 
-    def conflicts(self, heard: set[str], rule: set[str]) -> bool:
+    def conflicts(self, heard: AbstractSet[str], rule: AbstractSet[str]) -> bool:
         """True when the utterance asks for the opposite of something the rule does."""
         return any(self.opposites.get(s, frozenset()) & heard and s not in heard for s in rule)
 
@@ -898,7 +912,9 @@ _TURN_ON = frozenset("start restart включи включите вруби в�
 _PERSONS = frozenset("i we me you he she they him her them we're he's she's they're я мы ты вы он она они".split())
 _NOT_VERBS = frozenset({"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new", "idiom"})
 """Senses whose forms are no verbs ("top", «начало»)."""
-_EN_PHRASE_VERBS = frozenset("turn bring put take give pull fire boot spin kick tone jump roll nudge tuck throw".split())
+_EN_PHRASE_VERBS = frozenset(
+    "turn bring put take give pull fire boot spin kick tone jump roll nudge tuck throw".split()
+)
 _EN_NOT_VERBS = frozenset(
     "ahead back backward backwards forward forwards clipboard deafening enough higher bigger louder quieter softer quiet silent".split()
 )

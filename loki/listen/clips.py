@@ -138,8 +138,7 @@ def festvox_recordings(max_s: float = 6.0, folder: Path = FESTVOX_RU_DIR) -> lis
     out = []
     for line in index.read_text(encoding="utf-8").splitlines():
         match = re.match(r'\(\s*(\S+)\s+"(.*)"\s*\)\s*$', line)
-        path = folder / "wav" / f"{match.group(1)}.wav" if match else None
-        if path is None or not path.is_file():
+        if match is None or not (path := folder / "wav" / f"{match.group(1)}.wav").is_file():
             continue
         with wave.open(str(path)) as w:
             if w.getnframes() > max_s * w.getframerate():

@@ -48,7 +48,7 @@ def tokenize(phrase: str, *, skip_unknown: bool = False) -> list[str]:
     A character that starts no token raises GrammarError, or is passed over with `skip_unknown`
     (for text never checked as a phrase, such as a rule's example wordings).
     """
-    pos, out = 0, []
+    pos, out = 0, list[str]()
     glued: list[tuple[int, int]] = []  # brackets written right after a word: (token index, column)
     phrase = phrase.strip()
     while pos < len(phrase):
