@@ -207,8 +207,19 @@ def test_an_english_scene_told_before_the_request_sets_it_up(index: MeaningIndex
         "the oven is hot turn it down",
         "the page didn't reload the last time i tried",  # "reload" after "didn't" asks nothing
         "the window is open close it",  # the house's
+        "the tv is loud turn it down",
+        "the music in the car is too loud turn it down",
+        "i forgot the milk could you go back",  # a direction about the road, not the page
+        "i always close the window first",  # a habit
+        "you didn't mute it",
     ):
         assert index.match(text, "en") is None, text
+    # A scene about a mistake, or said of what the request is about, still sets it up.
+    assert actions(index, "oops i didn't mean to do that can you undo it") == [
+        {"type": "hotkey", "keys": ["ctrl", "z"]}
+    ]
+    assert actions(index, "oh dear it's far too loud could you turn it down") == [{"type": "volume", "delta": -10}]
+    assert index.match("открой таблицу с цифрами", "ru") is None  # a table, not the calculator
 
 
 def test_a_page_said_to_be_stuck_is_reloaded(index: MeaningIndex) -> None:

@@ -75,7 +75,7 @@ maximize: maximize | maximise | max out | max it | max size | maximum size | to 
 switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
-up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
+up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | awfully quiet | so quiet | very quiet | really quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
 down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | a bit loud | bit loud | quite loud | so loud | very loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
 unmute: unmute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
@@ -118,7 +118,7 @@ editor: editor | text editor | notepad | notes | gedit | note | writing app | wr
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic | number thing | thing with the numbers | adding machine
 tab: tab | tabs
 window: window | windows | app | application | program
-volume: volume | vol | sound | audio | speaker | speakers | loud | noise | music volume | music
+volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence
 desktop: desktop | home screen
@@ -194,7 +194,7 @@ _EN_FUNCTION = frozenset(
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
 # Words that turn a command into its refusal.
 _EN_NEGATION = _forms(
-    "not | never | no idea how | don't | dont | do not | wouldn't | shouldn't | couldn't | mustn't | there is no | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
+    "not | never | no idea how | don't | dont | do not | didn't | doesn't | wouldn't | shouldn't | couldn't | mustn't | there is no | without | stop me | nor | neither | no need | avoid | leave | keep it | let it | instead of"
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
@@ -251,7 +251,7 @@ browser: браузер* | интернет* | хром* | файрфокс* | �
 terminal: терминал* | консол* | командн* | шелл | черное окно | чёрное окно | команды пишут
 files: файлов* | файловый менеджер | файлы | проводник* | папк* | папок | папоч* | документ*
 editor: редактор* | блокнот* | заметк* | заметок
-calculator: калькулятор* | посчитать | считалк* | с цифрами
+calculator: калькулятор* | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
 tab: вкладк* | вкладок | таб* | вкладоч*
 window: окн* | окон | окош* | приложени* | программ*
 volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
@@ -544,6 +544,8 @@ class Lexicon:
         if self.defers(words):
             return True  # LOKI does things now, and a plan for later is talk
         if self.english_past and len(words) > 1 and words[0] in _SUBJECTS:
+            if words[1] in _HABITS:
+                return True  # "i always close the window first", "you usually turn it up too loud": a habit
             verb = words[2] if words[1] in ("already", "just", "never", "also") and len(words) > 2 else words[1]
             if verb in _IRREGULAR_PAST or any(stem in self._verb_forms for stem in _english_past_stems(verb)):
                 return True  # "we closed the shop early": someone did something
@@ -680,6 +682,17 @@ class Lexicon:
             and not any(opens_with(tokens, form) for form in self.questions)
             and self.question_particle not in tokens
         )
+
+    def subject_unexplained(self, tokens: Sequence[str]) -> bool:
+        """True when what an English clause tells of is a word no sense explains: "the tv is loud", "the music in
+        the car is too loud" (the word before its first verb that tells); not "the music is too loud", "it is"."""
+        if not self.english_past:
+            return False
+        verb = next((i for i, t in enumerate(tokens) if i and (t in _EN_TELLING_VERBS or t.endswith("'s"))), None)
+        if verb is None:
+            return False
+        head = tokens[verb][:-2] if tokens[verb].endswith("'s") else tokens[verb - 1]
+        return head in self.unexplained([head])[0] and head not in _EN_PRONOUN_SUBJECTS
 
     def scene_before_request(self, tokens: Sequence[str], start: int) -> int | None:
         """Where a verb that asks opens the request after a scene that tells («музыка громко играет | убавь
@@ -925,9 +938,10 @@ _EN_NOT_BEFORE_REQUEST = frozenset(
     couldn't wouldn't""".split()
 )
 """Words after which an English verb does not open a request ("the close button", "to open", "will close")."""
+_HABITS = frozenset("always usually often sometimes normally generally rarely".split())
 _MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
-_MISTAKES = _forms("не то | не туда")
-"""«ой не то, отмени»: the wrong thing was done, which is no refusal."""
+_MISTAKES = _forms("не то | не туда | didn't mean | did not mean")
+"""«ой не то, отмени», "i didn't mean to do that, undo it": the wrong thing was done, which is no refusal."""
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
 _BARE_NO = frozenset({"no", "нет"})
 """A bare "no" takes back only the number before it ("scroll up three no four")."""
