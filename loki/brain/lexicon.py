@@ -401,18 +401,19 @@ class Lexicon:
         ("jot down" is *dictate*, not *down*; "too quiet" is *up*, not *stop*.) Weak forms ("up",
         "day") count only beside a strong one, unless `alone` (a rule's own wording, "page up").
         """
-        _, found, strong = self._read(tokens)
+        masked, found, strong = self._read(tokens)
         if not (strong or alone):
             return set()
-        if "stuck" in found and _PERSONS & set(tokens):
+        said = set(tokens)
+        if "stuck" in found and _PERSONS & said:
             found.discard("stuck")  # "i'm stuck on this page", «он завис»: a person is, not the page
-        plain = not self.unexplained(tokens)[0]  # every word said is one of a sense's, or a function word
+        plain = not self._left(masked)  # every word said is one of a sense's, or a function word
         if (
             plain
             and {"open", "track"} <= found
             and self.action_senses(found) <= {"open", "back"}  # not «включи музыку погромче»
             and not found & _APPS
-            and _TURN_ON & set(tokens)
+            and _TURN_ON & said
         ):
             found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
         for together, adds, takes in self.combinations:
@@ -424,7 +425,7 @@ class Lexicon:
             and found & {"minimize", "maximize"}
             and not found & self.objects.keys()
             and any(has_form(tokens, form) for form in _WINDOW_VERBS)
-            and not _TURNS & set(tokens)
+            and not _TURNS & said
         ):
             # "minimize this", «разверни на весь экран»: only a window is minimized or made full screen (not "the
             # risk"; not "that's bigger", «развернись», «сверни налево»)
@@ -435,11 +436,14 @@ class Lexicon:
         """The words that neither name a sense nor are function words ("неделя", "будет", "трудной"), and
         how many words name a sense."""
         masked, _, _ = self._read(tokens)
+        return self._left(masked), masked.count("_")
+
+    def _left(self, masked: Sequence[str]) -> list[str]:
+        """The words of a read (see `_read`) that no sense, function word or politeness explains."""
         polite = list(masked)
         for form in _POLITE_CONDITIONS:  # «не мог бы ты …», "if you don't mind": politeness
             _mask(polite, form)
-        left = [t for t in polite if t != "_" and not t.isdigit() and t not in self.function_words]
-        return left, masked.count("_")
+        return [t for t in polite if t != "_" and not t.isdigit() and t not in self.function_words]
 
     def unexplained_verb(self, tokens: Sequence[str]) -> bool:
         """True when a verb no sense explains asks something of someone («говори потише», «запишите номер»);

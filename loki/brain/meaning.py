@@ -372,8 +372,10 @@ class MeaningIndex:
             if may_ask or refusing and not is_scene
         ]
         named = _things(lexicon, [t for w in asked for t in w])
-        if not named and any(_about_something_else(lexicon, w, asked) for w in scenes):
-            return None  # "the tv is loud | turn it down", "i forgot the milk | could you go back"
+        if scenes and not named:
+            asks = lexicon.action_senses(lexicon.senses([t for w in asked for t in w]))
+            if any(_about_something_else(lexicon, w, asks) for w in scenes):
+                return None  # "the tv is loud | turn it down", "i forgot the milk | could you go back"
         scene_things = [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
         for (c, may_ask, _, _), w in zip(clauses, words, strict=True):
@@ -684,13 +686,13 @@ _SOFT_CORRECTIONS = frozenset(
 _BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
 
 
-def _about_something_else(lexicon: Lexicon, scene: Sequence[str], asked: Sequence[Sequence[str]]) -> bool:
-    """True when a request that names no thing follows a scene about something off the screen: its subject is
-    something else ("the tv is loud | turn it down"), or it names no screen thing and asks no direction the
-    request asks ("i forgot the milk | could you go back"; not "it's far too loud | could you turn it down")."""
+def _about_something_else(lexicon: Lexicon, scene: Sequence[str], asks: set[str]) -> bool:
+    """True when a request that names no thing and `asks` these senses follows a scene about something off the
+    screen: its subject is something else ("the tv is loud | turn it down"), or it names no screen thing and
+    asks no direction the request asks ("i forgot the milk | could you go back"; not "it's far too loud |
+    could you turn it down")."""
     if lexicon.subject_unexplained(scene):
         return True
-    asks = lexicon.action_senses(lexicon.senses([t for w in asked for t in w]))
     if not asks or not asks <= _DIRECTIONS | {"up", "down"}:
         return False  # "oops i didn't mean to do that | can you undo it": what is asked says what it is about
     heard = lexicon.senses(scene)
