@@ -458,6 +458,11 @@ def test_slots_are_filled_from_what_was_said(index: MeaningIndex) -> None:
     assert actions(index, "напиши скоро буду", "ru") == [{"type": "type", "text": "скоро буду"}]
     assert index.match("write a limerick about my cat", "en") is None
     assert index.match("write it down", "en") is None  # what "it" is, only the planner can say
+    # The end of a message is the user's, and a dictation verb alone types nothing.
+    assert actions(index, "jot down see you now") == [{"type": "type", "text": "see you now"}]
+    assert actions(index, "write down thank you") == [{"type": "type", "text": "thank you"}]
+    assert actions(index, "could you jot down buy milk please") == [{"type": "type", "text": "buy milk"}]
+    assert index.match("write down", "en") is None
     assert index.match("напиши письмо бабушке", "ru") is None
     # "what type of music is this" has the verb in the middle: nothing is typed.
     assert index.match("what type of music is this", "en") is None

@@ -202,6 +202,23 @@ def test_asking_to_write_something_is_not_dictation(matcher: Matcher) -> None:
     assert actions(matcher, "напиши письмо начальнику", "ru") is None
 
 
+def test_dictated_text_keeps_the_words_that_end_it(matcher: Matcher) -> None:
+    """"now", "thanks" or "please" at the end of a command are said to LOKI; at the end of dictation they are
+    the message, unless the request opened politely too."""
+    assert actions(matcher, "type see you now") == [{"type": "type", "text": "see you now"}]
+    assert actions(matcher, "type thank you") == [{"type": "type", "text": "thank you"}]
+    assert actions(matcher, "type can you send that over please") == [
+        {"type": "type", "text": "can you send that over please"}
+    ]
+    assert actions(matcher, "could you type hi there please") == [{"type": "type", "text": "hi there"}]
+    assert actions(matcher, "type can you please send it") == [{"type": "type", "text": "can you please send it"}]
+    assert actions(matcher, "напечатай, пожалуйста, привет", "ru") == [{"type": "type", "text": "привет"}]
+    assert actions(matcher, "напечатай спасибо", "ru") == [{"type": "type", "text": "спасибо"}]
+    # A command's ending is still not dictation: "now" and "thanks" are LOKI's.
+    assert actions(matcher, "open the browser now thanks") == [{"type": "launch", "app": "browser"}]
+    assert matcher.match("find garlic on this page now", "en").values["text"] == "garlic"
+
+
 def test_free_text_never_runs_past_the_words_a_rule_ends_with(matcher: Matcher) -> None:
     # "find <text> [on this page]" is whole at "page": the rest is no text to find, and no exact match.
     assert matcher.match("find garlic on this page i need to know how many cloves", "en") is None

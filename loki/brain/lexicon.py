@@ -470,16 +470,18 @@ class Lexicon:
 
     def verb_end(self, tokens: Sequence[str], senses: Iterable[str]) -> int | None:
         """Where words naming one of `senses` end, when they open `tokens` and more words follow ("jot
-        down" in "jot down buy milk")."""
-        return max(
+        down" in "jot down buy milk"); None when they are all that was said ("write down" is no "write
+        <down>")."""
+        end = max(
             (
                 len(form.split())
                 for sense in senses
                 for form in self.actions.get(sense, ())
-                if len(tokens) > len(form.split()) and opens_with(tokens, form)
+                if len(tokens) >= len(form.split()) and opens_with(tokens, form)
             ),
             default=None,
         )
+        return None if end == len(tokens) else end
 
     def refuses(self, tokens: Sequence[str]) -> bool:
         """True when the words deny or only tell rather than ask: negated, or a remark. The words after an

@@ -443,6 +443,7 @@ class MeaningIndex:
         if not heard_actions:
             return None  # nothing in it asks for anything
         all_objects = all_heard - heard_actions
+        dictated = normalize(text, dictated=True)  # "write down thank you": the words to type are "thank you"
         allowed: list[Candidate] = []
         verb_senses: dict[int, set[str]] = {}  # what the opening words of a dictation say, by their length
         for cand in index.candidates:
@@ -451,7 +452,7 @@ class MeaningIndex:
             heard, heard_objects = all_heard, all_objects
             if _has_free_slot(cand):
                 # The words after the verb are the user's text: only the verb is read for meaning.
-                end = lexicon.verb_end(norm.tokens, cand.actions)
+                end = lexicon.verb_end(dictated.tokens, cand.actions)
                 if end is None:
                     continue
                 if end not in verb_senses:
@@ -564,17 +565,18 @@ class MeaningIndex:
             if number is not None:
                 values["number"] = number
         if _has_free_slot(cand):
-            start = lexicon.verb_end(norm.tokens, cand.actions)  # the user's words follow the verb
-            if start is None or any(has_form(norm.tokens[: start + 2], form) for form in lexicon.composing):
+            said = normalize(norm.raw, dictated=True)  # "jot down see you now": "now" is the user's
+            start = lexicon.verb_end(said.tokens, cand.actions)  # the user's words follow the verb
+            if start is None or any(has_form(said.tokens[: start + 2], form) for form in lexicon.composing):
                 return None  # "write a note to my landlord" asks for words to be made up: tier 1's
             if "text" in slots:
-                begin = lexicon.text_start(norm.tokens, start)
-                end = len(norm.tokens)
+                begin = lexicon.text_start(said.tokens, start)
+                end = len(said.tokens)
                 if "find" in cand.actions:  # "search oregano on this page": the page is where, not what
-                    begin, end = lexicon.around_place(norm.tokens, begin)
+                    begin, end = lexicon.around_place(said.tokens, begin)
                 if begin >= end:
                     return None
-                values["text"] = norm.raw[norm.spans[begin][0] : norm.spans[end - 1][1]]
+                values["text"] = said.raw[said.spans[begin][0] : said.spans[end - 1][1]]
             if "keys" in slots:
                 try:
                     values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[start:]), language))

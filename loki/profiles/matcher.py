@@ -131,10 +131,20 @@ class Matcher:
                 admitted[id(rule.scope)] = rule.scope.admits(os_name, app, title)
             if admitted[id(rule.scope)]:
                 rules.append(rule)
-        exact = [(r, m) for r in rules if (m := r.regex.fullmatch(subject)) and not _runs_past_its_end(r, m, subject)]
+        # Free text reads the words as dictated ("type see you now"), or, if the rule's tail words would
+        # then not end it ("find garlic on this page now"), as a command.
+        dictated = normalize(text, dictated=True)
+        readings = (dictated, norm) if dictated.tokens != norm.tokens else (norm,)
+        exact = []
+        for rule in rules:
+            for heard in readings if "text" in rule.compiled.slots else (norm,):
+                said = " " + heard.text
+                if (m := rule.regex.fullmatch(said)) and not _runs_past_its_end(rule, m, said):
+                    exact.append((rule, m, heard))
+                    break
         if exact:
-            rule, m = max(exact, key=lambda rm: _rank(rm[0]))
-            return self._build(rule, m, norm, 0, language)
+            rule, m, heard = max(exact, key=lambda rm: _rank(rm[0]))
+            return self._build(rule, m, heard, 0, language)
         return self._fuzzy_match(rules, subject, norm, language)
 
     def _has_stranger(self, rule: Rule, tokens: Sequence[str]) -> bool:

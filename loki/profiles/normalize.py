@@ -73,16 +73,16 @@ _LEADING_FILLERS = [
 _TRAILING_FILLERS = [
     "please",
     "for me",
-    "now",
-    "thanks",
-    "thank you",
     "thank you kindly",
     "would you",
     "will you",
     "could you",
     "пожалуйста",
-    "спасибо",
 ]
+# Opening a request politely: then a "please" at its end is said to LOKI, not dictated.
+_POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("please", "пожалуйста", "можешь")}
+# Said after a command without changing it, but the end of a message when dictated: "type see you now".
+_TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо"]
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста"}
 _HESITATIONS = {"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "эм", "ээ", "э", "мм", "эээ"}
@@ -271,7 +271,11 @@ def _merge_numbers(tokens: list[str], spans: list[tuple[int, int]]) -> tuple[lis
     return out_t, out_s
 
 
-def _strip_phrases(tokens: list[str], spans: list[tuple[int, int]], phrases: list[list[str]], leading: bool) -> None:
+def _strip_phrases(
+    tokens: list[str], spans: list[tuple[int, int]], phrases: list[list[str]], leading: bool
+) -> list[str]:
+    """Drop `phrases` from the start (or end) of `tokens`, one after another; returns those dropped."""
+    dropped = []
     changed = True
     while changed and tokens:
         changed = False
@@ -282,16 +286,23 @@ def _strip_phrases(tokens: list[str], spans: list[tuple[int, int]], phrases: lis
                     del tokens[:n], spans[:n]
                 else:
                     del tokens[-n:], spans[-n:]
+                dropped.append(" ".join(phrase))
                 changed = True
                 break
+    return dropped
 
 
 _LEAD = [p.split() for p in sorted(_LEADING_FILLERS, key=len, reverse=True)]
-_TRAIL = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse=True)]
+_TRAIL = [p.split() for p in sorted(_TRAILING_FILLERS + _TRAILING_WORDS, key=len, reverse=True)]
+_TRAIL_DICTATED = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse=True)]
 
 
-def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
-    """Lower-case, drop punctuation and fillers, turn number words into digits."""
+def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -> Normalized:
+    """Lower-case, drop punctuation and fillers, turn number words into digits.
+
+    `dictated` keeps the words that end a dictated message ("type see you now", "type thank you", "type
+    can you send that over please"); a "please" or "would you" at the end is LOKI's only when the request
+    opened politely too ("could you type hello world please")."""
     raw = unicodedata.normalize("NFC", raw)
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
@@ -304,12 +315,18 @@ def normalize(raw: str, *, strip_fillers: bool = True) -> Normalized:
                 spans.append(m.span())
         elif word == "ка" and tokens and raw[m.start() - 1] == "-":
             continue  # the particle of «сделай-ка», «выключи-ка звук»: the request is the same
-        elif word not in _HESITATIONS and not (strip_fillers and word in _POLITE):
+        elif word not in _HESITATIONS and not (strip_fillers and not dictated and word in _POLITE):
             tokens.append(word)
             spans.append(m.span())
     if strip_fillers:
-        _strip_phrases(tokens, spans, _LEAD, leading=True)
-        _strip_phrases(tokens, spans, _TRAIL, leading=False)
+        opened = _strip_phrases(tokens, spans, _LEAD, leading=True)
+        if dictated:  # a "please" inside stays in the typed text, which is read back from `raw`
+            kept = [i for i, t in enumerate(tokens) if t not in _POLITE or i == len(tokens) - 1]
+            tokens, spans = [tokens[i] for i in kept], [spans[i] for i in kept]
+        if not dictated:
+            _strip_phrases(tokens, spans, _TRAIL, leading=False)
+        elif any(phrase in _POLITE_OPENERS for phrase in opened):
+            _strip_phrases(tokens, spans, _TRAIL_DICTATED, leading=False)
     tokens, spans = _merge_numbers(tokens, spans)
     return Normalized(raw, tuple(tokens), tuple(spans))
 
