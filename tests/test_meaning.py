@@ -238,6 +238,32 @@ def test_a_page_said_to_be_stuck_is_reloaded(index: MeaningIndex) -> None:
         assert index.match(text, language) is None, text
 
 
+def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) -> None:
+    for text, language in [
+        ("if i close this tab i'll lose everything", "en"),  # a hypothesis, not a request
+        ("when the song ends pause it", "en"),  # later, not now
+        ("it says press enter to continue", "en"),  # read out from the screen
+        ("тут написано нажми энтер", "ru"),
+        ("turn up the heat", "en"),  # the house's, not the computer's
+        ("убавь газ", "ru"),
+        ("make it so i can hear it again", "en"),  # "again" alone repeats; here it says more
+        ("close all tabs", "en"),  # LOKI closes one tab, which is not what was asked
+    ]:
+        assert index.match(text, language) is None, text
+    assert actions(index, "if you could close the tab") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
+    assert actions(index, "turn down the damn music") == [{"type": "volume", "delta": -10}]
+    assert actions(index, "turn it up a touch") == [{"type": "volume", "delta": 10}]
+    assert actions(index, "сделай чтоб потише было", "ru") == [{"type": "volume", "delta": -10}]
+    assert actions(index, "would you mind telling me what time it is")[0]["type"] == "speak"
+
+
+def test_every_window_cleared_away_shows_the_desktop(index: MeaningIndex) -> None:
+    assert actions(index, "get rid of all these windows") == [{"type": "hotkey", "keys": ["win", "d"]}]
+    assert actions(index, "ой убери ты все окна с экрана", "ru") == [{"type": "hotkey", "keys": ["win", "d"]}]
+    assert actions(index, "close this whole window") == [{"type": "window", "op": "close"}]  # one window
+    assert actions(index, "закрой это окно целиком", "ru") == [{"type": "window", "op": "close"}]
+
+
 def test_starting_the_music_plays_it(index: MeaningIndex) -> None:
     assert actions(index, "start the music") == [{"type": "media", "op": "playpause"}]
     assert actions(index, "включи-ка музычку обратно", "ru") == [{"type": "media", "op": "playpause"}]

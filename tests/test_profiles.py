@@ -202,8 +202,14 @@ def test_asking_to_write_something_is_not_dictation(matcher: Matcher) -> None:
     assert actions(matcher, "напиши письмо начальнику", "ru") is None
 
 
+def test_a_near_miss_is_never_another_rules_word(matcher: Matcher) -> None:
+    # "maximize" is two letters from "minimize", but it is a word LOKI knows: not a mishearing of it.
+    assert matcher.match("maximize all windows", "en") is None
+    assert actions(matcher, "value up") == [{"type": "volume", "delta": 10}]  # "value" is no rule's word
+
+
 def test_dictated_text_keeps_the_words_that_end_it(matcher: Matcher) -> None:
-    """"now", "thanks" or "please" at the end of a command are said to LOKI; at the end of dictation they are
+    """ "now", "thanks" or "please" at the end of a command are said to LOKI; at the end of dictation they are
     the message, unless the request opened politely too."""
     assert actions(matcher, "type see you now") == [{"type": "type", "text": "see you now"}]
     assert actions(matcher, "type thank you") == [{"type": "type", "text": "thank you"}]

@@ -118,6 +118,7 @@ editor: editor | text editor | notepad | notes | gedit | note | writing app | wr
 calculator: calculator | calc | calculate | sums | math | maths | arithmetic | number thing | thing with the numbers | adding machine
 tab: tab | tabs
 window: window | windows | app | application | program
+windows: all windows | all the windows | all these windows | all of the windows | all my windows | all open windows | every window | all of my windows
 volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence
@@ -177,6 +178,8 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"bottom", "page"}, {"scroll"}, set()),  # "right to the bottom of the page"
     ({"top", "page"}, {"scroll"}, set()),
     ({"close", "page"}, {"tab"}, {"page"}),  # "close this page" closes the browser's tab
+    ({"close", "windows"}, {"minimize"}, {"close"}),  # «убери все окна с экрана»: clear the screen
+    ({"close", "all", "tab"}, set(), {"close"}),  # "close all tabs" is no "close the tab"
     ({"open", "close"}, set(), {"open"}),  # "i want close this page": "i want" asks, "close" says what
 )
 # Words that carry no request of their own: a sentence whose other words the senses do not explain
@@ -254,6 +257,7 @@ editor: редактор* | блокнот* | заметк* | заметок
 calculator: калькулятор* | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
 tab: вкладк* | вкладок | таб* | вкладоч*
 window: окн* | окон | окош* | приложени* | программ*
+windows: все окна | всё окна | все эти окна | все открытые окна | все окошки | всех окон
 volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
@@ -453,14 +457,19 @@ class Lexicon:
         left, _ = self.unexplained(tokens)
         return any(self.asking(w) or self.telling_word(w) for w in left)
 
-    def acts_on_other(self, tokens: Sequence[str]) -> bool:
+    def acts_on_other(self, tokens: Sequence[str], *, named: bool = False) -> bool:
         """True when a word no sense explains is what a verb acts on ("turn up the heat", "save the planet",
-        «убавь газ», «сохрани мне место»), not a word beside the request ("pause the music for a moment")."""
+        «убавь газ», «сохрани мне место»), not a word beside the request ("pause the music for a moment");
+        `named`: only a thing named as such ("the heat", «газ»; not "a touch", «чтоб потише»)."""
         masked, _, _ = self._read(tokens)
         verbs = self.verbs_among(tokens) | _PARTICLES
         for k, word in enumerate(masked):
             if word == "_" or word.isdigit() or word in self.function_words:
                 continue
+            if named and (word in _NOT_THINGS or self.english_past and (k == 0 or tokens[k - 1] != "the")):
+                continue
+            if named and k + 1 < len(masked) and masked[k + 1] == "_" and tokens[k + 1] not in verbs:
+                continue  # it says what the thing after it is like: "turn down the damn music"
             j = k - 1
             while j >= 0 and tokens[j] in _OBJECT_LEADS:
                 j -= 1
@@ -630,9 +639,13 @@ class Lexicon:
 
     def quotes(self, words: Sequence[str]) -> bool:
         """True when a person is said to have said it ("close the window he said", «закрой окно, мама
-        сказала»), not a thing ("scroll up i missed what it said")."""
+        сказала»), or what is read out ("it says press enter to continue", «тут написано нажми энтер»), but
+        not a thing's words after a request ("scroll up i missed what it said")."""
         return any(
-            i > 0 and words[i - 1] in _SPEAKERS or j < len(words) and words[j] in _TOLD
+            i > 0
+            and (words[i - 1] in _SPEAKERS or i <= 2 and words[0] in _READ_FROM)
+            or j < len(words)
+            and words[j] in _TOLD
             for i, j in where(words, self.reporting)
         )
 
@@ -965,12 +978,16 @@ _ADDRESSEES = frozenset(
     мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
     дедушка малыш зай зайка солнце""".split()
 )
+_NOT_THINGS = frozenset("чтоб чтобы что как было будет стало стала and but so".split())
+"""Words a verb may stand before that are no thing it acts on («сделай, чтоб потише было»)."""
 _OBJECT_LEADS = frozenset(
     "the a an this that these those my your his her our their some it all me us him them мне мой мою моё мои свой свою это эту этот".split()
 )
 """Words between a verb and what it acts on ("turn up *the* heat", «сохрани *мне* место»)."""
 _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 """Who a request was said to ("turn it down, i told him")."""
+_READ_FROM = frozenset("it this that the тут там здесь".split())
+"""What opens words read out from the screen ("it says press enter", «тут написано …»)."""
 _POSSESSORS = frozenset("the a my our your his her their this that наш наша мой моя твой твоя".split())
 _SPEAKERS = _FAMILY | _ADDRESSEES | frozenset("he she they you we он она они ты вы мы".split())
 """People whose words a request may be ("… he said", «… мама сказала»)."""

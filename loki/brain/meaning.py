@@ -306,6 +306,8 @@ class MeaningIndex:
         said = normalize(text).tokens
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
+        if lexicon.sets_condition(said) and said[:2] not in (("once", "more"), ("once", "again")):
+            return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
         readings = _corrected(text, lexicon)
         if readings is not None:
             # "open the terminal no sorry the browser" asks for the browser: the first reading that matches
@@ -512,6 +514,14 @@ class MeaningIndex:
             # freezing"), is more than a direction ("go back | the road is closed", "again | …"), tells
             # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
+        if (
+            whole
+            and all(t.startswith("volume") for t in best.rule.actions)
+            and lexicon.acts_on_other(norm.tokens, named=True)
+        ):
+            return None  # "turn up the heat": the verb turns something else up
+        if best.rule.is_repeat and set(left) - own - _SAID_OF_A_REPEAT:
+            return None  # "again" repeats only when nothing else was asked: "make it so i can hear it again"
         if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * sense_words:
             return None  # mostly about something else: «скриншот я тебе потом сам скину»
         if unexplained > MAX_UNEXPLAINED:
@@ -585,6 +595,10 @@ class MeaningIndex:
         if self._now is not None:
             values.update(self._now(language))
         return values
+
+
+# Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
+_SAID_OF_A_REPEAT = frozenset("same thing last command previous самое последнюю команду прошлую".split())
 
 
 def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) -> tuple[list[str], bool]:

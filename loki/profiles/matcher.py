@@ -87,6 +87,7 @@ class Matcher:
         self._now = now
         self._fuzzy: dict[int, Any] = {}
         self._rule_words: dict[int, set[str]] = {}
+        self._vocabularies: dict[str, set[str]] = {}
         for rules in profiles.rules.values():
             for rule in rules:
                 self._fuzzy_pattern(rule)
@@ -156,12 +157,24 @@ class Matcher:
         if "text" in rule.compiled.slots:
             return False
         words = self.words(rule)
+        others = self._vocabulary(rule.language)
         return any(
             not token.isdigit()
             and token not in words
-            and max((SequenceMatcher(None, token, w).ratio() for w in words), default=0.0) < _FUZZY_WORD_LIKENESS
+            and (
+                token in others  # another rule's word is what was said: "maximize all windows" is no "minimize ..."
+                or max((SequenceMatcher(None, token, w).ratio() for w in words), default=0.0) < _FUZZY_WORD_LIKENESS
+            )
             for token in tokens
         )
+
+    def _vocabulary(self, language: str) -> set[str]:
+        """Every word the language's rules say (but small words)."""
+        if language not in self._vocabularies:
+            self._vocabularies[language] = {
+                w for rule in self.profiles.for_language(language) for w in self.words(rule)
+            } - _SMALL_WORDS
+        return self._vocabularies[language]
 
     def _fuzzy_match(self, rules: list[Rule], subject: str, norm: Normalized, language: str) -> Match | None:
         scored: list[tuple[float, int, Rule, Any]] = []
