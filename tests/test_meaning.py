@@ -248,6 +248,12 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
         ("убавь газ", "ru"),
         ("make it so i can hear it again", "en"),  # "again" alone repeats; here it says more
         ("close all tabs", "en"),  # LOKI closes one tab, which is not what was asked
+        ("isn't the terminal already open", "en"),  # a question
+        ("no biscuit, stop standing on the mute button", "en"),  # to the dog
+        ("can you turn your music down a bit i'm on the phone", "en"),  # their music, not LOKI's
+        ("выключи свою музыку", "ru"),
+        ("закрой окно дует же", "ru"),  # the room's window
+        ("shut the window it's freezing in here", "en"),
     ]:
         assert index.match(text, language) is None, text
     assert actions(index, "if you could close the tab") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
@@ -255,6 +261,15 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
     assert actions(index, "turn it up a touch") == [{"type": "volume", "delta": 10}]
     assert actions(index, "сделай чтоб потише было", "ru") == [{"type": "volume", "delta": -10}]
     assert actions(index, "would you mind telling me what time it is")[0]["type"] == "speak"
+    assert actions(index, "pause the music honey stop pressing that") == [{"type": "media", "op": "playpause"}]
+    assert actions(index, "stop talking to me") == [{"type": "stop"}]
+
+
+def test_music_turned_off_pauses(index: MeaningIndex) -> None:
+    for text, language in [("turn off the music", "en"), ("stop the video", "en"), ("выруби музон", "ru")]:
+        assert actions(index, text, language) == [{"type": "media", "op": "playpause"}], text
+    assert actions(index, "turn off the sound") == [{"type": "volume", "mute": True}]
+    assert index.match("turn off the computer", "en") is None
 
 
 def test_every_window_cleared_away_shows_the_desktop(index: MeaningIndex) -> None:

@@ -103,6 +103,7 @@ refresh: refresh | reload | f5 | update | load again | refetch | load it again |
 screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
 time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late
 date: date | day | today | day of the week | day of the month | what day | which day
+off: off | turn off | switch off | shut off | turn it off | switch it off
 stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
 repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
@@ -158,6 +159,8 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"forward", "tab"}, {"next"}, {"forward"}),
     ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"
     ({"stuck", "page"}, {"refresh"}, {"stuck"}),  # "this page is stuck", «страница зависла»: reload it
+    ({"off", "track"}, {"play"}, {"off", "volume"}),  # "turn off the music", «выруби музон»: it pauses
+    ({"stop", "track"}, {"play"}, {"stop", "volume"}),  # "stop the music" is no "stop talking"
     ({"play", "next"}, set(), {"play"}),
     ({"play", "previous"}, set(), {"play"}),
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
@@ -201,7 +204,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _with_polite(
@@ -240,6 +243,7 @@ refresh: обнов* | рефреш* | ребут* | перезагрузи | п
 screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин* | заскрин*
 time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
+off: выключи | выключай | выключить | выруби | вырубай | вырубить | отключи | отключай
 stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей | напиши
@@ -547,6 +551,27 @@ class Lexicon:
         for form in (*_POLITE_CONDITIONS, *_MISTAKES):  # "if it's not too much bother", «если не трудно»
             _mask(masked, form)
         return any(has_form(masked, form) for form in self.negation)
+
+    def names_theirs(self, tokens: Sequence[str]) -> bool:
+        """True when a thing is called the listener's ("turn your music down", «выключи свою музыку»): LOKI has
+        no music of its own, so a person is spoken to. The volume is not a thing of theirs ("turn your
+        volume down" may be said to LOKI)."""
+        return any(
+            t in _YOURS
+            and (things := self.senses(tokens[i + 1 : i + 2], alone=True) & self.objects.keys())
+            and not things <= {"volume"}
+            for i, t in enumerate(tokens[:-1])
+        )
+
+    def stops_doing(self, tokens: Sequence[str]) -> bool:
+        """True for words that open with "stop" before what someone is doing ("stop standing on the mute
+        button", "quit pressing the mute button"): what is asked is not to do it. Not "stop talking to me"."""
+        return (
+            len(tokens) > 2
+            and tokens[0] in ("stop", "quit")
+            and tokens[1].endswith("ing")
+            and tokens[1] not in _SPEAKING
+        )
 
     def is_remark(self, text: str) -> bool:
         """True for a remark or question about something rather than a request, for one that tells only
@@ -986,6 +1011,8 @@ _OBJECT_LEADS = frozenset(
 """Words between a verb and what it acts on ("turn up *the* heat", «сохрани *мне* место»)."""
 _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 """Who a request was said to ("turn it down, i told him")."""
+_YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
+_SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going".split())
 _READ_FROM = frozenset("it this that the тут там здесь".split())
 """What opens words read out from the screen ("it says press enter", «тут написано …»)."""
 _POSSESSORS = frozenset("the a my our your his her their this that наш наша мой моя твой твоя".split())

@@ -306,6 +306,8 @@ class MeaningIndex:
         said = normalize(text).tokens
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
+        if lexicon.names_theirs(said):
+            return None  # "can you turn your music down a bit": said to a person, whose music it is
         if lexicon.sets_condition(said) and said[:2] not in (("once", "more"), ("once", "again")):
             return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
         readings = _corrected(text, lexicon)
@@ -317,6 +319,8 @@ class MeaningIndex:
         if lexicon.in_steps(said):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
         found = self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
+        if found is not None and _closes_a_window(found) and _WEATHER.intersection(said):
+            return None  # «закрой окно, дует же», "shut the window it's freezing": the house's window
         # Clauses, each as (words, may it be the request, may it refuse, is it the scene). What follows a
         # speaker break after a request only explains it ("pause the video my hands are floury", «выключи
         # звук, я потом досмотрю»): it neither asks nor refuses. Words before "could you ..." set the scene
@@ -421,7 +425,7 @@ class MeaningIndex:
         if not norm.tokens:
             return None
         # What follows a dictation verb is the user's text: "jot down don't forget the milk tomorrow".
-        if lexicon.refuses(norm.tokens):
+        if lexicon.refuses(norm.tokens) or lexicon.stops_doing(norm.tokens):
             return None
         index = self._index(language)
         exact = index.exact.get(" ".join(norm.tokens))
@@ -699,6 +703,11 @@ _SOFT_CORRECTIONS = frozenset(
     ["i mean", "sorry i mean", "no i mean", "oh no", "ah no", "or rather", "make that", "ой нет", "ой не", "то есть"]
 )
 """Words that take back what came before only when a new request follows them ("oh no, the browser")."""
+_WEATHER = frozenset(
+    """draft drafty draughty freezing chilly cold raining rain wind windy mosquitoes bugs flies dust smoke
+    дует сквозняк холодно холод дождь ветер комары мухи пыль дым""".split()
+)
+"""Words that make "the window" the room's: what blows, falls or flies in through it."""
 _BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
 
 
