@@ -265,6 +265,21 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
     assert actions(index, "stop talking to me") == [{"type": "stop"}]
 
 
+def test_hedged_requests_brand_names_and_apps_already_open(index: MeaningIndex) -> None:
+    assert actions(index, "is there a way to make this louder") == [{"type": "volume", "delta": 10}]
+    assert actions(index, "как бы мне терминал открыть", "ru") == [{"type": "launch", "app": "terminal"}]
+    assert actions(index, "а можно музычку включить", "ru") == [{"type": "media", "op": "playpause"}]
+    assert actions(index, "fire up nautilus") == [{"type": "launch", "app": "file manager"}]
+    assert actions(index, "запусти мозиллу", "ru") == [{"type": "launch", "app": "browser"}]
+    focus = {"type": "window", "op": "focus", "target": "calculator"}
+    assert actions(index, "bring up the calculator i had open") == [focus]
+    assert actions(index, "jump back into the editor") == [{"type": "window", "op": "focus", "target": "editor"}]
+    # A past verb that only says which tab is meant: «которую закрыл».
+    assert actions(index, "верни вкладку которую закрыл", "ru") == [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]
+    assert index.match("я закрыл вкладку", "ru") is None
+    assert actions(index, "звук верни", "ru") == [{"type": "volume", "mute": False}]
+
+
 def test_music_turned_off_pauses(index: MeaningIndex) -> None:
     for text, language in [("turn off the music", "en"), ("stop the video", "en"), ("выруби музон", "ru")]:
         assert actions(index, text, language) == [{"type": "media", "op": "playpause"}], text

@@ -72,7 +72,7 @@ open: open | launch | start | start up | run | would like | fire up | boot up | 
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
 maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand
-switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to
+switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | awfully quiet | so quiet | very quiet | really quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
@@ -112,11 +112,11 @@ newline: new line | line break | newline | next line
 idiom: smell the roses | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
-browser: browser | web | internet | chrome | firefox | chromium | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
-terminal: terminal | console | command line | shell | prompt | bash | xterm | command prompt | black box | black window | type commands | computer commands
-files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory
-editor: editor | text editor | notepad | notes | gedit | note | writing app | writing window | writing program | text editing | editing program | word processor | typing program | typing app | write notes | writing letters
-calculator: calculator | calc | calculate | sums | math | maths | arithmetic | number thing | thing with the numbers | adding machine
+browser: browser | web | internet | chrome | firefox | chromium | edge | safari | opera | brave | vivaldi | mozilla | google chrome | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
+terminal: terminal | console | command line | shell | prompt | bash | xterm | konsole | gnome terminal | terminator | kitty | alacritty | iterm | command prompt | black box | black window | type commands | computer commands
+files: file manager | files | file explorer | explorer | folder | folders | documents | my files | finder | directory | nautilus | thunar | dolphin | nemo | pcmanfm
+editor: editor | text editor | notepad | notes | gedit | note | kate | mousepad | textedit | sublime | text pad | writing app | writing window | writing program | text editing | editing program | word processor | typing program | typing app | write notes | writing letters
+calculator: calculator | calc | kcalc | galculator | calculate | sums | math | maths | arithmetic | number thing | thing with the numbers | adding machine
 tab: tab | tabs
 window: window | windows | app | application | program
 windows: all windows | all the windows | all these windows | all of the windows | all my windows | all open windows | every window | all of my windows
@@ -166,7 +166,8 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
     ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
-    ({"redo", "tab"}, {"reopen"}, {"redo"}),  # «вкладку закрыла, верни её»: the tab comes back
+    ({"redo", "tab"}, {"reopen"}, {"redo"}),
+    ({"redo", "volume"}, {"unmute"}, {"redo", "volume"}),  # «звук верни»  # «вкладку закрыла, верни её»: the tab comes back
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful", "up"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
     ({"pageful", "down"}, {"page"}, {"pageful", "scroll", "move"}),
@@ -213,7 +214,7 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
@@ -254,9 +255,9 @@ find: найди | поищи | найти | отыщи | поиск
 """)
 )
 _RU_OBJECTS = _table("""
-browser: браузер* | интернет* | хром* | файрфокс* | сайт* | веб* | где сайты
-terminal: терминал* | консол* | командн* | шелл | черное окно | чёрное окно | команды пишут
-files: файлов* | файловый менеджер | файлы | проводник* | папк* | папок | папоч* | документ*
+browser: браузер* | интернет* | хром* | файрфокс* | фаерфокс* | фаерфакс* | мозилл* | яндекс браузер* | оперу | опера | эдж | сайт* | веб* | где сайты
+terminal: терминал* | консол* | командн* | шелл | баш | черное окно | чёрное окно | команды пишут
+files: файлов* | файловый менеджер | файлы | проводник* | наутилус* | папк* | папок | папоч* | документ*
 editor: редактор* | блокнот* | заметк* | заметок
 calculator: калькулятор* | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
 tab: вкладк* | вкладок | таб* | вкладоч*
@@ -964,7 +965,7 @@ _WINDOW_VERBS = _forms(
 )
 _TURNS = frozenset("здесь тут там налево направо повороте поворот".split())
 """«сверни налево», «сверни здесь»: a driver turns."""
-_TURN_ON = frozenset("start restart включи включите вруби врубай врубите запусти запустите".split())
+_TURN_ON = frozenset("start restart включи включите включить вруби врубай врубите врубить запусти запустите запустить".split())
 """Verbs that start music playing ("start the music", «включи музыку»); "open the video" opens a file."""
 _PERSONS = frozenset("i we me you he she they him her them we're he's she's they're я мы ты вы он она они".split())
 _NOT_VERBS = frozenset({"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new", "idiom"})
@@ -1260,7 +1261,7 @@ LEXICONS = {
         ),
         conditions=_forms("когда | если | как только | после того | перед тем | пока | в случае"),
         condition_words=_forms("как"),
-        find_openers=_forms("слово | фразу"),
+        find_openers=_forms("слово | фразу | мне слово | мне фразу"),
         places=_forms("по странице | на странице | на этой странице | на сайте | на этом сайте | тут | здесь"),
         sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),
         composing=_forms(

@@ -71,9 +71,9 @@ _SPEAKER_BREAK = {
 _GENERIC_OBJECTS = frozenset({"text"})
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
 _APP_NAMES = frozenset(
-    """browser|web browser|firefox|chrome|terminal|console|command line|calculator|calc|editor|text editor|notepad|
-    file manager|file explorer|браузер|терминал|консоль|калькулятор|редактор|текстовый редактор|блокнот|
-    файловый менеджер|проводник""".replace("\n", "")
+    """browser|web browser|firefox|chrome|chromium|terminal|console|konsole|command line|calculator|calc|editor|
+    text editor|notepad|gedit|file manager|file explorer|files|nautilus|finder|браузер|хром|терминал|консоль|
+    калькулятор|редактор|текстовый редактор|блокнот|файловый менеджер|проводник""".replace("\n", "")
     .replace("    ", "")
     .split("|")
 )
@@ -560,7 +560,8 @@ class MeaningIndex:
     ) -> MeaningMatch | None:
         lexicon = LEXICONS[language]
         verbs = lexicon.verbs_among({w for wording in cand.wordings for w in wording.split()})
-        if not _has_free_slot(cand) and any(lexicon.past_of(t, verbs) for t in norm.tokens):
+        said = norm.tokens[: next((i for i, t in enumerate(norm.tokens) if i and t in _RELATIVES), None)]
+        if not _has_free_slot(cand) and any(lexicon.past_of(t, verbs) for t in said):
             return None  # the rule's own verb in the past: "took a screenshot", «сделал громче» tell, not ask
         values = self._values(cand, norm, lexicon, language)
         if values is None:
@@ -708,6 +709,8 @@ _WEATHER = frozenset(
     дует сквозняк холодно холод дождь ветер комары мухи пыль дым""".split()
 )
 """Words that make "the window" the room's: what blows, falls or flies in through it."""
+_RELATIVES = frozenset("which который которую которое которые".split())
+"""What opens a clause that says which thing is meant: in «верни вкладку, которую закрыл» the past tells which."""
 _BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
 
 
