@@ -103,6 +103,7 @@ refresh: refresh | reload | f5 | update | load again | refetch | load it again |
 screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
 time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late
 date: date | day | today | day of the week | day of the month | what day | which day
+lost: where did | where has | where have | went missing | gone missing | go missing | disappeared | vanished
 off: off | turn off | switch off | shut off | turn it off | switch it off
 stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
 repeat: repeat | again | once more | one more time | say that again | come again
@@ -159,6 +160,7 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"forward", "tab"}, {"next"}, {"forward"}),
     ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"
     ({"stuck", "page"}, {"refresh"}, {"stuck"}),  # "this page is stuck", «страница зависла»: reload it
+    ({"lost", "open"}, {"switch"}, {"lost", "open", "reopen"}),  # "where did my calculator go, bring it back up"
     ({"off", "track"}, {"play"}, {"off", "volume"}),  # "turn off the music", «выруби музон»: it pauses
     ({"stop", "track"}, {"play"}, {"stop", "volume"}),  # "stop the music" is no "stop talking"
     ({"play", "next"}, set(), {"play"}),
@@ -244,6 +246,7 @@ refresh: обнов* | рефреш* | ребут* | перезагрузи | п
 screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин* | заскрин*
 time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
+lost: где там | куда делся | куда делась | куда делось | куда пропал | куда пропала | куда подевался | куда подевалась
 off: выключи | выключай | выключить | выруби | вырубай | вырубить | отключи | отключай
 stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой
 repeat: повтори | еще раз | ещё раз | снова
