@@ -254,6 +254,16 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
         ("выключи свою музыку", "ru"),
         ("закрой окно дует же", "ru"),  # the room's window
         ("shut the window it's freezing in here", "en"),
+        ("close all the windows in the house", "en"),  # the house's windows, not the screen's
+        ("закрой все окна в доме", "ru"),
+        ("close all other tabs", "en"),  # neither one tab nor the next one
+        ("what if i close this tab", "en"),
+        ("here it says scroll down for more", "en"),
+        ("mute your phone", "en"),
+        ("turn the heat up", "en"),
+        ("i turned off the music", "en"),  # told, not asked
+        ("открой вкладку которую я закрыл", "ru"),  # never closes the tab that is wanted back
+        ("сохрани мне место", "ru"),
     ]:
         assert index.match(text, language) is None, text
     assert actions(index, "if you could close the tab") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
@@ -263,6 +273,15 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
     assert actions(index, "would you mind telling me what time it is")[0]["type"] == "speak"
     assert actions(index, "pause the music honey stop pressing that") == [{"type": "media", "op": "playpause"}]
     assert actions(index, "stop talking to me") == [{"type": "stop"}]
+    assert actions(index, "close the tab with all the ads") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
+    assert actions(index, "when you get a chance open the terminal") == [{"type": "launch", "app": "terminal"}]
+    assert actions(index, "покажи калькулятор, который уже открыт", "ru") == [
+        {"type": "window", "op": "focus", "target": "calculator"}
+    ]
+    assert actions(index, "скажи который час", "ru")[0]["type"] == "speak"
+    assert actions(index, "куда пропал терминал верни его", "ru") == [
+        {"type": "window", "op": "focus", "target": "terminal"}
+    ]
 
 
 def test_hedged_requests_brand_names_and_apps_already_open(index: MeaningIndex) -> None:
@@ -281,7 +300,12 @@ def test_hedged_requests_brand_names_and_apps_already_open(index: MeaningIndex) 
 
 
 def test_music_turned_off_pauses(index: MeaningIndex) -> None:
-    for text, language in [("turn off the music", "en"), ("stop the video", "en"), ("выруби музон", "ru")]:
+    for text, language in [
+        ("turn off the music", "en"),
+        ("stop the video", "en"),
+        ("stop playing the music", "en"),
+        ("выруби музон", "ru"),
+    ]:
         assert actions(index, text, language) == [{"type": "media", "op": "playpause"}], text
     assert actions(index, "turn off the sound") == [{"type": "volume", "mute": True}]
     assert index.match("turn off the computer", "en") is None

@@ -110,7 +110,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: smell the roses | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | edge | safari | opera | brave | vivaldi | mozilla | google chrome | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
@@ -121,6 +121,7 @@ calculator: calculator | calc | kcalc | galculator | calculate | sums | math | m
 tab: tab | tabs
 window: window | windows | app | application | program
 windows: all windows | all the windows | all these windows | all of the windows | all my windows | all open windows | every window | all of my windows
+tabs: all tabs | all the tabs | all the browser tabs | all browser tabs | all my browser tabs | all these tabs | all my tabs | all of the tabs | all other tabs | all the other tabs | every tab | every other tab | all open tabs
 volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence
@@ -160,7 +161,12 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"forward", "tab"}, {"next"}, {"forward"}),
     ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"
     ({"stuck", "page"}, {"refresh"}, {"stuck"}),  # "this page is stuck", «страница зависла»: reload it
-    ({"lost", "open"}, {"switch"}, {"lost", "open", "reopen"}),  # "where did my calculator go, bring it back up"
+    ({"lost", "open"}, {"switch"}, {"lost", "open", "reopen"}),
+    (
+        {"lost", "redo"},
+        {"switch"},
+        {"lost", "redo"},
+    ),  # «куда пропал терминал, верни его»  # "where did my calculator go, bring it back up"
     ({"off", "track"}, {"play"}, {"off", "volume"}),  # "turn off the music", «выруби музон»: it pauses
     ({"stop", "track"}, {"play"}, {"stop", "volume"}),  # "stop the music" is no "stop talking"
     ({"play", "next"}, set(), {"play"}),
@@ -169,7 +175,11 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
     ({"redo", "tab"}, {"reopen"}, {"redo"}),
-    ({"redo", "volume"}, {"unmute"}, {"redo", "volume"}),  # «звук верни»  # «вкладку закрыла, верни её»: the tab comes back
+    (
+        {"redo", "volume"},
+        {"unmute"},
+        {"redo", "volume"},
+    ),  # «звук верни»  # «вкладку закрыла, верни её»: the tab comes back
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful", "up"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
     ({"pageful", "down"}, {"page"}, {"pageful", "scroll", "move"}),
@@ -185,7 +195,7 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"top", "page"}, {"scroll"}, set()),
     ({"close", "page"}, {"tab"}, {"page"}),  # "close this page" closes the browser's tab
     ({"close", "windows"}, {"minimize"}, {"close"}),  # «убери все окна с экрана»: clear the screen
-    ({"close", "all", "tab"}, set(), {"close"}),  # "close all tabs" is no "close the tab"
+    ({"close", "tabs"}, set(), {"close", "next", "tab"}),  # "close all (other) tabs" is no "close the tab"
     ({"open", "close"}, set(), {"open"}),  # "i want close this page": "i want" asks, "close" says what
 )
 # Words that carry no request of their own: a sentence whose other words the senses do not explain
@@ -253,7 +263,7 @@ repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей | напиши
 press: нажми | жми | кликни клавишу | тыкни
 newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
-idiom: тише едешь | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
+idiom: тише едешь | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
 find: найди | поищи | найти | отыщи | поиск
 """)
 )
@@ -266,6 +276,7 @@ calculator: калькулятор* | посчитать | считалк* | ш�
 tab: вкладк* | вкладок | таб* | вкладоч*
 window: окн* | окон | окош* | приложени* | программ*
 windows: все окна | всё окна | все эти окна | все открытые окна | все окошки | всех окон
+tabs: все вкладки | все остальные вкладки | все эти вкладки | все открытые вкладки | всех вкладок | все табы
 volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
 text: текст* | слова
@@ -407,6 +418,12 @@ class Lexicon:
                 strong = strong or form not in self.weak
         return masked, found, strong
 
+    def phrase_verbs(self, tokens: Sequence[str]) -> set[str]:
+        """The verbs that open the phrases of the senses named ("turn" of "turn off" in "i turned off the
+        music"), before senses heard together are read as one ("off" with music is "pause")."""
+        found = self._read(tokens)[1]
+        return {form.split()[0] for sense in self.action_senses(found) for form in self.actions[sense] if " " in form}
+
     def senses(self, tokens: Sequence[str], *, alone: bool = False) -> set[str]:
         """The senses named in a normalized utterance; a phrase's words count only for the phrase.
 
@@ -481,7 +498,7 @@ class Lexicon:
             j = k - 1
             while j >= 0 and tokens[j] in _OBJECT_LEADS:
                 j -= 1
-            if j >= 0 and masked[j] == "_" and tokens[j] in verbs:
+            if j >= 0 and (masked[j] == "_" and tokens[j] in verbs or named and tokens[j] in _EN_PHRASE_VERBS):
                 return True
         return False
 
@@ -559,13 +576,18 @@ class Lexicon:
     def names_theirs(self, tokens: Sequence[str]) -> bool:
         """True when a thing is called the listener's ("turn your music down", «выключи свою музыку»): LOKI has
         no music of its own, so a person is spoken to. The volume is not a thing of theirs ("turn your
-        volume down" may be said to LOKI)."""
-        return any(
-            t in _YOURS
-            and (things := self.senses(tokens[i + 1 : i + 2], alone=True) & self.objects.keys())
-            and not things <= {"volume"}
-            for i, t in enumerate(tokens[:-1])
-        )
+        volume down" may be said to LOKI). So is a thing LOKI knows nothing of ("mute your phone")."""
+        for i, t in enumerate(tokens[:-1]):
+            if t not in _YOURS:
+                continue
+            things = self.senses(tokens[i + 1 : i + 2], alone=True)
+            if (
+                things & self.objects.keys() - {"volume"}
+                or not things
+                and tokens[i + 1] in self.unexplained(tokens[i + 1 : i + 2])[0]
+            ):
+                return True
+        return False
 
     def stops_doing(self, tokens: Sequence[str]) -> bool:
         """True for words that open with "stop" before what someone is doing ("stop standing on the mute
@@ -968,7 +990,9 @@ _WINDOW_VERBS = _forms(
 )
 _TURNS = frozenset("здесь тут там налево направо повороте поворот".split())
 """«сверни налево», «сверни здесь»: a driver turns."""
-_TURN_ON = frozenset("start restart включи включите включить вруби врубай врубите врубить запусти запустите запустить".split())
+_TURN_ON = frozenset(
+    "start restart включи включите включить вруби врубай врубите врубить запусти запустите запустить".split()
+)
 """Verbs that start music playing ("start the music", «включи музыку»); "open the video" opens a file."""
 _PERSONS = frozenset("i we me you he she they him her them we're he's she's they're я мы ты вы он она они".split())
 _NOT_VERBS = frozenset({"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new", "idiom"})
@@ -977,7 +1001,7 @@ _EN_PHRASE_VERBS = frozenset(
     "turn bring put take give pull fire boot spin kick tone jump roll nudge tuck throw".split()
 )
 _EN_NOT_VERBS = frozenset(
-    "ahead back backward backwards forward forwards clipboard deafening enough higher bigger louder quieter softer quiet silent".split()
+    "ahead back backward backwards forward forwards clipboard deafening enough higher bigger louder quieter softer quiet silent off".split()
 )
 """Forms of verb senses that are no verbs ("the house is quiet")."""
 _EN_NOT_BEFORE_REQUEST = frozenset(
@@ -1016,8 +1040,8 @@ _OBJECT_LEADS = frozenset(
 _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 """Who a request was said to ("turn it down, i told him")."""
 _YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
-_SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going".split())
-_READ_FROM = frozenset("it this that the тут там здесь".split())
+_SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going playing".split())
+_READ_FROM = frozenset("it this that the here there тут там здесь".split())
 """What opens words read out from the screen ("it says press enter", «тут написано …»)."""
 _POSSESSORS = frozenset("the a my our your his her their this that наш наша мой моя твой твоя".split())
 _SPEAKERS = _FAMILY | _ADDRESSEES | frozenset("he she they you we он она они ты вы мы".split())
@@ -1143,7 +1167,7 @@ def _russian_tellings(tokens: Sequence[str]) -> list[int]:
 
 
 _POLITE_CONDITIONS = _forms(
-    "не могли бы | не мог бы | не могла бы | не подскажешь | не подскажете | if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
+    "не могли бы | не мог бы | не могла бы | не подскажешь | не подскажете | when you get a chance | when you have a chance | when you have a moment | when you get a moment | when you have a second | whenever you can | if it is not too much | if you do not mind | if you would | if you could | if you can | if possible | если не трудно | если можно | если тебе не трудно | если вам не трудно | если тебе не сложно | если вам не сложно | если не сложно"
 )
 """Conditions that are only politeness ("if it's not too much bother could you ...")."""
 _EN_PAST_TIMES = _forms("yesterday | last night | last week | this morning | earlier today | ago")
@@ -1217,7 +1241,7 @@ LEXICONS = {
             "could you | would you | can you | will you | could i | can i | i'd like you to | please could you | please would you | please can you"
         ),
         reporting=_forms("said | says | asked | asks | told | tells | saying | asking | telling | keeps saying"),
-        conditions=_forms("when | whenever | if | once | after | before | until | as soon as | in case"),
+        conditions=_forms("when | whenever | if | what if | once | after | before | until | as soon as | in case"),
         find_openers=_forms("the word | word | the phrase"),
         places=_forms(
             "the page for | this page for | on this page | in this page | on the page | in the page | on dis page | in dis page | on this site | on the site | on here | in here"

@@ -319,7 +319,11 @@ class MeaningIndex:
         if lexicon.in_steps(said):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
         found = self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
-        if found is not None and _closes_a_window(found) and _WEATHER.intersection(said):
+        if (
+            found is not None
+            and (_closes_a_window(found) or lexicon.senses(said) >= {"windows"})
+            and _WEATHER.intersection(said)
+        ):
             return None  # «закрой окно, дует же», "shut the window it's freezing": the house's window
         # Clauses, each as (words, may it be the request, may it refuse, is it the scene). What follows a
         # speaker break after a request only explains it ("pause the video my hands are floury", «выключи
@@ -559,10 +563,19 @@ class MeaningIndex:
         self, cand: Candidate, norm: Normalized, language: str, similarity: float, margin: float
     ) -> MeaningMatch | None:
         lexicon = LEXICONS[language]
-        verbs = lexicon.verbs_among({w for wording in cand.wordings for w in wording.split()})
-        said = norm.tokens[: next((i for i, t in enumerate(norm.tokens) if i and t in _RELATIVES), None)]
-        if not _has_free_slot(cand) and any(lexicon.past_of(t, verbs) for t in said):
-            return None  # the rule's own verb in the past: "took a screenshot", «сделал громче» tell, not ask
+        # The rule's own verbs, and those of what was heard ("turned" of "turn off" in "i turned off the music").
+        verbs = lexicon.verbs_among({w for wording in cand.wordings for w in wording.split()}) | lexicon.phrase_verbs(
+            norm.tokens
+        )
+        cut = next((i for i, t in enumerate(norm.tokens) if i and t in _RELATIVES), len(norm.tokens))
+        if not _has_free_slot(cand):
+            if any(lexicon.past_of(t, verbs) for t in norm.tokens[:cut]):
+                return None  # the rule's own verb in the past: "took a screenshot", «сделал громче» tell, not ask
+            told = norm.tokens[cut:]  # which thing is meant, by what was done with it
+            if any(lexicon.past_of(t, verbs) for t in told) and lexicon.action_senses(cand.senses) <= lexicon.senses(
+                told
+            ):
+                return None  # what it does is only told of the thing: «открой вкладку, которую я закрыл»
         values = self._values(cand, norm, lexicon, language)
         if values is None:
             return None
@@ -603,7 +616,7 @@ class MeaningIndex:
 
 
 # Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
-_SAID_OF_A_REPEAT = frozenset("same thing last command previous самое последнюю команду прошлую".split())
+_SAID_OF_A_REPEAT = frozenset("same thing last command previous try снова самое последнюю команду прошлую".split())
 
 
 def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) -> tuple[list[str], bool]:
@@ -705,10 +718,11 @@ _SOFT_CORRECTIONS = frozenset(
 )
 """Words that take back what came before only when a new request follows them ("oh no, the browser")."""
 _WEATHER = frozenset(
-    """draft drafty draughty freezing chilly cold raining rain wind windy mosquitoes bugs flies dust smoke
-    дует сквозняк холодно холод дождь ветер комары мухи пыль дым""".split()
+    """draft drafty draughty freezing chilly cold raining rain wind windy mosquitoes bugs flies dust smoke house
+    upstairs downstairs kitchen bedroom car дует сквозняк холодно холод дождь ветер комары мухи пыль дым доме
+    кухне спальне машине""".split()
 )
-"""Words that make "the window" the room's: what blows, falls or flies in through it."""
+"""Words that make "the window" the room's: what blows, falls or flies in through it, and where it is."""
 _RELATIVES = frozenset("which который которую которое которые".split())
 """What opens a clause that says which thing is meant: in «верни вкладку, которую закрыл» the past tells which."""
 _BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
