@@ -220,9 +220,13 @@ def test_dictated_text_keeps_the_words_that_end_it(matcher: Matcher) -> None:
     assert actions(matcher, "type can you please send it") == [{"type": "type", "text": "can you please send it"}]
     assert actions(matcher, "напечатай, пожалуйста, привет", "ru") == [{"type": "type", "text": "привет"}]
     assert actions(matcher, "напечатай спасибо", "ru") == [{"type": "type", "text": "спасибо"}]
+    # Words that hand the text over are not typed: "type this for me: ...".
+    assert actions(matcher, "would you type this for me dear friend") == [{"type": "type", "text": "dear friend"}]
+    assert actions(matcher, "type this is a test") == [{"type": "type", "text": "this is a test"}]
     # A command's ending is still not dictation: "now" and "thanks" are LOKI's.
     assert actions(matcher, "open the browser now thanks") == [{"type": "launch", "app": "browser"}]
     assert matcher.match("find garlic on this page now", "en").values["text"] == "garlic"
+    assert matcher.match("find weather in dis page", "en").values["text"] == "weather"  # "dis" as heard
 
 
 def test_free_text_never_runs_past_the_words_a_rule_ends_with(matcher: Matcher) -> None:

@@ -1244,7 +1244,7 @@ LEXICONS = {
         conditions=_forms("when | whenever | if | what if | once | after | before | until | as soon as | in case"),
         find_openers=_forms("the word | word | the phrase"),
         places=_forms(
-            "the page for | this page for | on this page | in this page | on the page | in the page | on dis page | in dis page | on this site | on the site | on here | in here"
+            "the page for | this page for | on this page | in this page | on the page | in the page | on this site | on the site | on here | in here"
         ),
         light_verbs=frozenset({"take", "make", "do", "give"}),
         composing=_forms(

@@ -30,6 +30,8 @@ _CONTRACTIONS = {
     "who's": "who is",
     "won't": "will not",
     "isn't": "is not",
+    "dis": "this",  # as a recognizer writes some accents: "find weather in dis page"
+    "dat": "that",
 }
 # Said before or after a command without changing it.
 _LEADING_FILLERS = [
