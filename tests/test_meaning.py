@@ -264,6 +264,13 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
         ("i turned off the music", "en"),  # told, not asked
         ("открой вкладку которую я закрыл", "ru"),  # never closes the tab that is wanted back
         ("сохрани мне место", "ru"),
+        ("you're on mute dave", "en"),  # a person's microphone, on a call
+        ("sorry i was on mute the whole time", "en"),
+        ("that song was on repeat all last night", "en"),
+        ("jen can you scroll down a bit on your end", "en"),  # their screen
+        ("what time is it over there in toronto", "en"),  # LOKI knows the time here only
+        ("what is the date of the meeting", "en"),
+        ("ты скриншот доски сделал?", "ru"),  # a question about what was done
     ]:
         assert index.match(text, language) is None, text
     assert actions(index, "if you could close the tab") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
@@ -297,6 +304,16 @@ def test_hedged_requests_brand_names_and_apps_already_open(index: MeaningIndex) 
     assert actions(index, "верни вкладку которую закрыл", "ru") == [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]
     assert index.match("я закрыл вкладку", "ru") is None
     assert actions(index, "звук верни", "ru") == [{"type": "volume", "mute": False}]
+
+
+def test_a_thing_named_first_is_what_the_request_after_it_acts_on(index: MeaningIndex) -> None:
+    assert actions(index, "the browser. open it.") == [{"type": "launch", "app": "browser"}]
+    assert actions(index, "музыку. включи её дальше", "ru") == [{"type": "media", "op": "playpause"}]
+    assert index.match("the browser. i hate it.", "en") is None
+    assert actions(index, "it's frozen, refresh it") == [{"type": "hotkey", "keys": ["f5"]}]
+    assert actions(index, "what time is it right now")[0]["type"] == "speak"
+    assert actions(index, "сколько щас времени", "ru")[0]["type"] == "speak"
+    assert actions(index, "it's on mute i can't hear anything") == [{"type": "volume", "mute": False}]
 
 
 def test_music_turned_off_pauses(index: MeaningIndex) -> None:

@@ -110,7 +110,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: smell the roses | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | edge | safari | opera | brave | vivaldi | mozilla | google chrome | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
@@ -226,14 +226,14 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
-switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
+switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
 mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
-play: пауз* | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
+play: пауз* | играй дальше | дальше играй | включи дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
 scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
@@ -573,16 +573,24 @@ class Lexicon:
             _mask(masked, form)
         return any(has_form(masked, form) for form in self.negation)
 
+    def on_mute_said_of_someone(self, tokens: Sequence[str]) -> bool:
+        """True when a person is said to be on mute ("you're on mute", "i was on mute the whole time")."""
+        return any(
+            tokens[i : i + 2] == ("on", "mute") and tokens[i - 1] in _COPULAS and tokens[i - 2] in _PERSONS
+            for i in range(2, len(tokens) - 1)
+        )
+
     def names_theirs(self, tokens: Sequence[str]) -> bool:
         """True when a thing is called the listener's ("turn your music down", «выключи свою музыку»): LOKI has
         no music of its own, so a person is spoken to. The volume is not a thing of theirs ("turn your
-        volume down" may be said to LOKI). So is a thing LOKI knows nothing of ("mute your phone")."""
+        volume down" may be said to LOKI). So is a thing LOKI knows nothing of ("mute your phone"), and a place
+        on their screen ("scroll down a bit on your end")."""
         for i, t in enumerate(tokens[:-1]):
             if t not in _YOURS:
                 continue
             things = self.senses(tokens[i + 1 : i + 2], alone=True)
             if (
-                things & self.objects.keys() - {"volume"}
+                things - {"volume"}  # "your music", "on your end"
                 or not things
                 and tokens[i + 1] in self.unexplained(tokens[i + 1 : i + 2])[0]
             ):
@@ -1039,6 +1047,7 @@ _OBJECT_LEADS = frozenset(
 """Words between a verb and what it acts on ("turn up *the* heat", «сохрани *мне* место»)."""
 _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 """Who a request was said to ("turn it down, i told him")."""
+_COPULAS = frozenset("am is are was were be been".split())
 _YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
 _SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going playing".split())
 _READ_FROM = frozenset("it this that the here there тут там здесь".split())

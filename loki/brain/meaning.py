@@ -318,6 +318,10 @@ class MeaningIndex:
             )
         if lexicon.in_steps(said):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
+        if text.rstrip().endswith("?") and lexicon.tells(said) and not lexicon.asks_now(said):
+            return None  # «ты скриншот доски сделал?»: a question about what was done, with no verb that asks
+        if lexicon.on_mute_said_of_someone(said):
+            return None  # "you're on mute dave", "sorry i was on mute the whole time": a person's microphone
         found = self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
         if (
             found is not None
@@ -334,6 +338,10 @@ class MeaningIndex:
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
+            if not clauses and _only_names(lexicon, part):
+                named = [t for t in normalize(part).tokens if t not in _ARTICLES]
+                clauses.append((" ".join(named), False, False, True))  # "the browser. open it.", «музыку. включи её»
+                continue
             scene, part, told = _scene_and_request(part.strip(), lexicon)
             if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
                 clauses.append((scene, False, not told, True))
@@ -528,6 +536,8 @@ class MeaningIndex:
             and lexicon.acts_on_other(norm.tokens, named=True)
         ):
             return None  # "turn up the heat": the verb turns something else up
+        if all(t.startswith("speak") for t in best.rule.actions) and _elsewhere(norm.tokens, set(left) - own):
+            return None  # "what time is it in toronto", "the date of the meeting": LOKI knows here and now only
         if best.rule.is_repeat and set(left) - own - _SAID_OF_A_REPEAT:
             return None  # "again" repeats only when nothing else was asked: "make it so i can hear it again"
         if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * sense_words:
@@ -616,6 +626,39 @@ class MeaningIndex:
 
 
 # Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
+_ELSEWHERE = frozenset("in at of for there в во на у".split())
+
+
+_ARTICLES = frozenset("the a an my this that".split())
+
+
+def _only_names(lexicon: Lexicon, text: str) -> bool:
+    """True for a thing named alone, said before what to do with it ("the browser.", «музыку.»)."""
+    tokens = [t for t in normalize(text).tokens if t not in _ARTICLES]
+    senses = lexicon.senses(tokens)
+    return (
+        0 < len(tokens) <= 2
+        and bool(senses)
+        and not lexicon.action_senses(senses)
+        and not lexicon.unexplained(tokens)[0]
+        and not any(t in lexicon.function_words for t in tokens)  # "it's frozen" tells
+    )
+
+
+def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
+    """True when a word no sense explains follows "in", "of", «в» ("what time is it in toronto", "the date of
+    the meeting", «сколько времени в москве»), or "there" is said: the time or date of somewhere else."""
+    if "there" in tokens:
+        return True
+    for i, t in enumerate(tokens[1:], 1):
+        j = i - 1
+        while j > 0 and tokens[j] in ("the", "a", "an", "my", "our", "this", "that"):
+            j -= 1
+        if t in unexplained and tokens[j] in _ELSEWHERE:
+            return True
+    return False
+
+
 _SAID_OF_A_REPEAT = frozenset("same thing last command previous try снова самое последнюю команду прошлую".split())
 
 
