@@ -339,8 +339,8 @@ class MeaningIndex:
         explained = False  # a request was parted from what tells why: it must then say nothing else
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
             if not clauses and _only_names(lexicon, part):
-                named = [t for t in normalize(part).tokens if t not in _ARTICLES]
-                clauses.append((" ".join(named), False, False, True))  # "the browser. open it.", «музыку. включи её»
+                thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
+                clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 continue
             scene, part, told = _scene_and_request(part.strip(), lexicon)
             if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
