@@ -271,6 +271,11 @@ def test_hypotheses_read_outs_and_other_things_never_act(index: MeaningIndex) ->
         ("what time is it over there in toronto", "en"),  # LOKI knows the time here only
         ("what is the date of the meeting", "en"),
         ("ты скриншот доски сделал?", "ru"),  # a question about what was done
+        ("she's on mute again", "en"),
+        ("am i on mute?", "en"),
+        ("what time is it there", "en"),
+        ("сколько времени там", "ru"),
+        ("прокрути у себя вниз", "ru"),  # on their screen
     ]:
         assert index.match(text, language) is None, text
     assert actions(index, "if you could close the tab") == [{"type": "hotkey", "keys": ["ctrl", "w"]}]
@@ -314,6 +319,14 @@ def test_a_thing_named_first_is_what_the_request_after_it_acts_on(index: Meaning
     assert actions(index, "what time is it right now")[0]["type"] == "speak"
     assert actions(index, "сколько щас времени", "ru")[0]["type"] == "speak"
     assert actions(index, "it's on mute i can't hear anything") == [{"type": "volume", "mute": False}]
+    assert actions(index, "i'm on mute can you unmute the sound") == [{"type": "volume", "mute": False}]
+    assert actions(index, "take it off mute") == [{"type": "volume", "mute": False}]
+    assert actions(index, "the page is stuck can you reload it?") == [{"type": "hotkey", "keys": ["f5"]}]
+    assert actions(index, "не мог бы ты сделать потише?", "ru") == [{"type": "volume", "delta": -10}]
+    for text in ("what time is it at the moment", "hello there what's the time", "tell me the time for a sec"):
+        assert actions(index, text)[0]["type"] == "speak", text
+    assert actions(index, "write down call your mom back") == [{"type": "type", "text": "call your mom back"}]
+    assert actions(index, "открой закрытую вкладку", "ru") == [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]
 
 
 def test_music_turned_off_pauses(index: MeaningIndex) -> None:

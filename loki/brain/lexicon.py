@@ -78,7 +78,7 @@ previous: previous | prev | prior | last | 1 before | preceding | back 1 | earli
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | awfully quiet | so quiet | very quiet | really quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
 down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | a bit loud | bit loud | quite loud | so loud | very loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
 mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
-unmute: unmute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
+unmute: unmute | off mute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
 play: play | pause | resume | hold | unpause | continue | carry on | music back on | song back on | video back on
 new: new | fresh | another | blank | empty | extra | one more
 reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
@@ -235,7 +235,7 @@ mute: замьют* | замуть | мьют | выключи звук | вык
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
 play: пауз* | играй дальше | дальше играй | включи дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
-reopen: верни закрыт* | восстанови | открой снова | открой заново | верни вкладку
+reopen: верни закрыт* | закрытую | закрытые | восстанови | открой снова | открой заново | верни вкладку
 scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
 page: страниц* | страничк* | экран | пейдж
 move: подвинь | сдвинь | подвигай | двигай | перемести
@@ -574,11 +574,27 @@ class Lexicon:
         return any(has_form(masked, form) for form in self.negation)
 
     def on_mute_said_of_someone(self, tokens: Sequence[str]) -> bool:
-        """True when a person is said to be on mute ("you're on mute", "i was on mute the whole time")."""
-        return any(
-            tokens[i : i + 2] == ("on", "mute") and tokens[i - 1] in _COPULAS and tokens[i - 2] in _PERSONS
-            for i in range(2, len(tokens) - 1)
-        )
+        """True when a person is said to be on mute ("you're on mute", "i was on mute the whole time", "am i
+        on mute?", "she's still on mute"), and nothing else is asked."""
+        if self.senses(tokens) & {"unmute", "up", "down"}:
+            return False  # "i'm on mute, can you unmute the sound"
+        for i in range(1, len(tokens) - 1):
+            if tuple(tokens[i : i + 2]) != ("on", "mute"):
+                continue
+            near = tokens[max(0, i - 3) : i]
+            if any(w in _PERSONS or w in _ANYONE for w in near) and any(
+                w in _COPULAS or w.endswith(("'s", "'re", "'m")) for w in near
+            ):
+                return True
+        return False
+
+    def tells_past(self, tokens: Sequence[str]) -> bool:
+        """True when a verb is in the past («ты скриншот сделал», "did you take a screenshot")."""
+        if self.english_past:
+            return any(t in ("did", "was", "were") or t in _IRREGULAR_PAST for t in tokens) or any(
+                stem in self._verb_forms for t in tokens for stem in _english_past_stems(t)
+            )
+        return any(len(w) > 3 and w.endswith(self.past_endings) and w not in self._verb_forms for w in tokens)
 
     def names_theirs(self, tokens: Sequence[str]) -> bool:
         """True when a thing is called the listener's ("turn your music down", «выключи свою музыку»): LOKI has
@@ -586,6 +602,8 @@ class Lexicon:
         volume down" may be said to LOKI). So is a thing LOKI knows nothing of ("mute your phone"), and a place
         on their screen ("scroll down a bit on your end")."""
         for i, t in enumerate(tokens[:-1]):
+            if t == "у" and tokens[i + 1] in ("тебя", "себя", "вас"):
+                return True  # «прокрути у себя вниз»
             if t not in _YOURS:
                 continue
             things = self.senses(tokens[i + 1 : i + 2], alone=True)
@@ -1048,6 +1066,7 @@ _OBJECT_LEADS = frozenset(
 _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 """Who a request was said to ("turn it down, i told him")."""
 _COPULAS = frozenset("am is are was were be been".split())
+_ANYONE = frozenset("everyone everybody someone somebody anyone anybody".split())
 _YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
 _SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going playing".split())
 _READ_FROM = frozenset("it this that the here there тут там здесь".split())

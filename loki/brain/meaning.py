@@ -306,7 +306,7 @@ class MeaningIndex:
         said = normalize(text).tokens
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
-        if lexicon.names_theirs(said):
+        if lexicon.names_theirs(said[: lexicon.verb_end(said, ("dictate",)) or len(said)]):
             return None  # "can you turn your music down a bit": said to a person, whose music it is
         if lexicon.sets_condition(said) and said[:2] not in (("once", "more"), ("once", "again")):
             return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
@@ -318,7 +318,12 @@ class MeaningIndex:
             )
         if lexicon.in_steps(said):
             return None  # "open the editor then type hello": one rule would do half of it; tier 1 plans steps
-        if text.rstrip().endswith("?") and lexicon.tells(said) and not lexicon.asks_now(said):
+        if (
+            text.rstrip().endswith("?")
+            and lexicon.tells_past(said)
+            and lexicon.tells(said)
+            and not lexicon.asks_now(said)
+        ):
             return None  # «ты скриншот доски сделал?»: a question about what was done, with no verb that asks
         if lexicon.on_mute_said_of_someone(said):
             return None  # "you're on mute dave", "sorry i was on mute the whole time": a person's microphone
@@ -626,7 +631,8 @@ class MeaningIndex:
 
 
 # Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
-_ELSEWHERE = frozenset("in at of for there в во на у".split())
+_ELSEWHERE = frozenset("in of в во у".split())
+_NOW_WORDS = frozenset("moment minute sec second данный момент моменте".split())
 
 
 _ARTICLES = frozenset("the a an my this that".split())
@@ -647,10 +653,13 @@ def _only_names(lexicon: Lexicon, text: str) -> bool:
 
 def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
     """True when a word no sense explains follows "in", "of", «в» ("what time is it in toronto", "the date of
-    the meeting", «сколько времени в москве»), or "there" is said: the time or date of somewhere else."""
-    if "there" in tokens:
+    the meeting", «сколько времени в москве»), or "there" is said past the opening words ("what time is it
+    there"; not "hello there, what's the time"): the time or date of somewhere else."""
+    if any(t in ("there", "там") for t in tokens[2:]):
         return True
     for i, t in enumerate(tokens[1:], 1):
+        if t in _NOW_WORDS:
+            continue
         j = i - 1
         while j > 0 and tokens[j] in ("the", "a", "an", "my", "our", "this", "that"):
             j -= 1
