@@ -34,6 +34,7 @@ from pathlib import Path
 from loki.brain.grounding import QUIET_TYPES
 from loki.config import settings_from
 from loki.profiles.loader import parse_action
+from loki.profiles.normalize import normalize
 from loki.screen.window import Context
 from loki.wiring import build_orchestrator
 
@@ -119,6 +120,7 @@ async def run(repeats: int, show: bool, sets: Sequence[str] = SETS) -> None:
         items = cases(name)
         for text, language, want in items:
             for _ in range(repeats):
+                normalize.cache_clear()  # each repeat reads the words afresh, as a new utterance would be
                 result = await orchestrators[language].handle(text)
                 route_ms.append(result.timings_ms.get("route", 0.0))
             got = result.actions

@@ -161,12 +161,9 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"forward", "tab"}, {"next"}, {"forward"}),
     ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"
     ({"stuck", "page"}, {"refresh"}, {"stuck"}),  # "this page is stuck", «страница зависла»: reload it
+    # "where did my calculator go, bring it back up", «куда пропал терминал, верни его»: it is switched to
     ({"lost", "open"}, {"switch"}, {"lost", "open", "reopen"}),
-    (
-        {"lost", "redo"},
-        {"switch"},
-        {"lost", "redo"},
-    ),  # «куда пропал терминал, верни его»  # "where did my calculator go, bring it back up"
+    ({"lost", "redo"}, {"switch"}, {"lost", "redo"}),
     ({"off", "track"}, {"play"}, {"off", "volume"}),  # "turn off the music", «выруби музон»: it pauses
     ({"stop", "track"}, {"play"}, {"stop", "volume"}),  # "stop the music" is no "stop talking"
     ({"play", "next"}, set(), {"play"}),
@@ -174,12 +171,8 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
     ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
-    ({"redo", "tab"}, {"reopen"}, {"redo"}),
-    (
-        {"redo", "volume"},
-        {"unmute"},
-        {"redo", "volume"},
-    ),  # «звук верни»  # «вкладку закрыла, верни её»: the tab comes back
+    ({"redo", "tab"}, {"reopen"}, {"redo"}),  # «вкладку закрыла, верни её»: the tab comes back
+    ({"redo", "volume"}, {"unmute"}, {"redo", "volume"}),  # «звук верни»
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful", "up"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
     ({"pageful", "down"}, {"page"}, {"pageful", "scroll", "move"}),
@@ -727,9 +720,12 @@ class Lexicon:
         )
 
     def sets_condition(self, words: Sequence[str]) -> bool:
-        """True when the words open with a condition or a time ("when this song ends", «если получится»)."""
-        return any(opens_with(words, form) for form in self.conditions) and not any(
-            opens_with(words, form) for form in _POLITE_CONDITIONS
+        """True when the words open with a condition or a time ("when this song ends", «если получится»), not
+        with politeness ("if you could …") or a repeat ("once more")."""
+        return (
+            any(opens_with(words, form) for form in self.conditions)
+            and not any(opens_with(words, form) for form in _POLITE_CONDITIONS)
+            and tuple(words[:2]) not in (("once", "more"), ("once", "again"))
         )
 
     def addresses(self, words: Sequence[str]) -> bool:

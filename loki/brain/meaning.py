@@ -308,7 +308,7 @@ class MeaningIndex:
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
         if lexicon.names_theirs(said[: lexicon.verb_end(said, ("dictate",)) or len(said)]):
             return None  # "can you turn your music down a bit": said to a person, whose music it is
-        if lexicon.sets_condition(said) and said[:2] not in (("once", "more"), ("once", "again")):
+        if lexicon.sets_condition(said):
             return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
         readings = _corrected(text, lexicon)
         if readings is not None:
@@ -630,12 +630,11 @@ class MeaningIndex:
         return values
 
 
-# Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
 _ELSEWHERE = frozenset("in of в во у".split())
+"""Words before a place or a thing whose time or date is asked ("in toronto", "of the meeting")."""
 _NOW_WORDS = frozenset("moment minute sec second данный момент моменте".split())
-
-
-_ARTICLES = frozenset("the a an my this that".split())
+"""Words after "at", "for", «в» that still mean now ("at the moment", «в данный момент»)."""
+_ARTICLES = frozenset("the a an my our this that".split())
 
 
 def _only_names(lexicon: Lexicon, text: str) -> bool:
@@ -661,13 +660,14 @@ def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
         if t in _NOW_WORDS:
             continue
         j = i - 1
-        while j > 0 and tokens[j] in ("the", "a", "an", "my", "our", "this", "that"):
+        while j > 0 and tokens[j] in _ARTICLES:
             j -= 1
         if t in unexplained and tokens[j] in _ELSEWHERE:
             return True
     return False
 
 
+# Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
 _SAID_OF_A_REPEAT = frozenset("same thing last command previous try снова самое последнюю команду прошлую".split())
 
 

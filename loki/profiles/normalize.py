@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from loki.words import word_matches
 
@@ -308,6 +309,7 @@ _TRAIL = [p.split() for p in sorted(_TRAILING_FILLERS + _TRAILING_WORDS, key=len
 _TRAIL_DICTATED = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse=True)]
 
 
+@lru_cache(maxsize=1024)  # one utterance is read many times over (by clause, as dictation, per rule)
 def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -> Normalized:
     """Lower-case, drop punctuation and fillers, turn number words into digits.
 
