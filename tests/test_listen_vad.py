@@ -60,6 +60,18 @@ def test_preroll_is_kept(testdata: Path) -> None:
     assert len(with_preroll.audio) - len(without.audio) == pytest.approx(270 * 16, abs=480)
 
 
+def test_speech_after_a_short_pause_keeps_its_preroll(testdata: Path) -> None:
+    """The silence that ends one utterance is the next one's pre-roll: after a pause just longer than
+    the silence wait ("hey loki, | scroll up"), a quiet onset is not lost between the two."""
+    audio = read_wav(testdata / "turn_on_the_living_room_light_en.wav")
+    loud = np.flatnonzero(np.abs(audio) > 0.02)
+    speech = audio[loud[0] : loud[-1] + 1]
+    lead, pause = np.zeros(16000, dtype=np.float32), np.zeros(int(0.35 * 16000), dtype=np.float32)
+    first, second = finals(segment(np.concatenate([lead, speech, pause, speech]), VadOptions(silence_ms=300)))
+    assert second.start_s < first.speech_end_s + 0.3  # it reaches back into the silence that ended the first
+    assert abs(len(second.audio) - len(first.audio)) <= 480  # the same speech and pre-roll, to a frame
+
+
 @pytest.mark.parametrize("kind", ["white", "hum", "babble-like"])
 def test_steady_noise_never_records_forever(kind: str) -> None:
     rng = np.random.default_rng(1)

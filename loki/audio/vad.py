@@ -223,6 +223,10 @@ class VadSegmenter:
                 out.append(self._utterance(current, keep_tail=self.tail_frames, final=False))
         if current.trailing_silence >= self.silence_frames:
             self._current = None
+            # The silence that ended it is the next utterance's pre-roll: a quiet onset heard as silence
+            # ("s" of "hey loki, scroll up" after a short pause) would otherwise be lost between the two.
+            for quiet in current.frames[-current.trailing_silence :]:
+                self._preroll.push(quiet)
             if current.voiced_frames >= self.min_speech_frames:
                 out.append(self._utterance(current, keep_tail=self.tail_frames, final=True))
         return out
