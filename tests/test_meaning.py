@@ -675,3 +675,49 @@ def test_a_weak_screen_verb_with_no_screen_leaves_the_command_to_meaning(
     weak, strong = asyncio.run(run())
     assert weak["tier"] == 0 and weak["actions"] == [{"type": "hotkey", "keys": ["ctrl", "a"]}]
     assert strong["tier"] == 2 and strong["actions"] == [] and "screen" in strong["reply"]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # the reason first, then "so" and the request
+        ("my mum is asleep upstairs so turn it down", "en", [{"type": "volume", "delta": -10}]),
+        ("this site has hung so reload it", "en", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("it's so close to the deadline", "en", None),  # "so" as "very" parts nothing
+        ("i was bored so i opened the browser", "en", None),  # what the speaker did
+        ("соседи жалуются, поэтому убавь звук", "ru", [{"type": "volume", "delta": -10}]),
+        # what only explains: a thing no longer needed, a reason after a comma
+        ("shut this tab, i do not need it any more", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("закрой окно браузера, оно мне не нужно", "ru", [{"type": "window", "op": "close"}]),
+        ("сохрани документ, пока не поздно", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),  # not a refusal
+        ("close the tab, no, don't", "en", None),  # still a refusal
+        # a friendly word that ends the request calls LOKI; first, it calls a friend
+        ("press enter for me pal", "en", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("buddy, turn the stereo down", "en", None),
+        # «звук выруби» in either order
+        ("звук отключи", "ru", [{"type": "volume", "mute": True}]),
+    ],
+)
+def test_a_request_after_its_reason_and_words_that_only_explain_it(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("turn the television up, the match is starting", "en"),  # another device's volume
+        ("сделай радио погромче", "ru"),
+        ("what does screenshot mean", "en"),  # a question about a word
+        ("что такое отменить", "ru"),
+        ("звук выключен?", "ru"),  # a state asked about or told
+        ("вкладка закрыта", "ru"),
+        ("в браузере уже всё открыто", "ru"),
+        ("could you say that again a bit louder", "en"),  # "again" with another request is no repeat
+    ],
+)
+def test_remarks_about_another_device_a_word_or_a_state_do_nothing(
+    index: MeaningIndex, text: str, language: str
+) -> None:
+    assert actions(index, text, language) is None

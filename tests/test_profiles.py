@@ -225,6 +225,9 @@ def test_dictated_text_keeps_the_words_that_end_it(matcher: Matcher) -> None:
     assert actions(matcher, "type this is a test") == [{"type": "type", "text": "this is a test"}]
     # A command's ending is still not dictation: "now" and "thanks" are LOKI's.
     assert actions(matcher, "open the browser now thanks") == [{"type": "launch", "app": "browser"}]
+    # A friendly word that ends a command calls LOKI; in a message it is the message's.
+    assert actions(matcher, "open the browser buddy") == [{"type": "launch", "app": "browser"}]
+    assert actions(matcher, "type cheers mate") == [{"type": "type", "text": "cheers mate"}]
     assert matcher.match("find garlic on this page now", "en").values["text"] == "garlic"
     assert matcher.match("find weather in dis page", "en").values["text"] == "weather"  # "dis" as heard
 

@@ -165,6 +165,7 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"lost", "open"}, {"switch"}, {"lost", "open", "reopen"}),
     ({"lost", "redo"}, {"switch"}, {"lost", "redo"}),
     ({"off", "track"}, {"play"}, {"off", "volume"}),  # "turn off the music", «выруби музон»: it pauses
+    ({"off", "volume"}, {"mute"}, {"off", "volume"}),  # «звук выруби», "switch the speakers off"
     ({"stop", "track"}, {"play"}, {"stop", "volume"}),  # "stop the music" is no "stop talking"
     ({"play", "next"}, set(), {"play"}),
     ({"play", "previous"}, set(), {"play"}),
@@ -210,7 +211,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what does | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _with_polite(
@@ -224,7 +225,7 @@ next: следующ* | некст | скипни | скипай | скипну�
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
-mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | вырубй звук | выруби звук | выруб* звук
+mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | звук выруб* | звук отключи | вырубй звук | выруби звук | выруб* звук
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
 play: пауз* | играй дальше | дальше играй | включи дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
@@ -295,7 +296,7 @@ _RU_FUNCTION = frozenset(
 _RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
-    "вот бы | если бы | я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
+    "вот бы | если бы | что значит | что такое | что означает | что делает | я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
 )
 
 
@@ -328,6 +329,8 @@ class Lexicon:
     light_verbs: frozenset[str] = frozenset()  # verbs that go with any command ("take a screenshot", «сделай»)
     imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
     explaining: tuple[str, ...] = ()  # words that open a reason ("because", «а то»)
+    consequences: tuple[str, ...] = ()  # words that open a request after its reason ("so", «так что»)
+    not_needed: tuple[str, ...] = ()  # a thing no longer needed ("i do not need it", «она не нужна»)
     questions: tuple[str, ...] = ()  # words that open a question ("did", «почему»)
     condition_words: tuple[str, ...] = ()  # words that make what follows a condition only there («как шеф придёт»)
     how_to: tuple[str, ...] = ()  # words that ask how to do something rather than to do it ("how do i")
@@ -335,6 +338,7 @@ class Lexicon:
     asking: Callable[[str], bool] | None = None  # True for a verb that asks, where the word says so («верни»)
     telling_word: Callable[[str], bool] | None = None  # True for a verb that tells, where the word says so
     name_word: Callable[[str], bool] | None = None  # True for a person's first name («саша», «коля»)
+    state_word: Callable[[str], bool] | None = None  # True for a word that tells a state («открыто», «выключен»)
     combinations: tuple[tuple[set[str], set[str], set[str]], ...] = _COMBINATIONS
 
     @cached_property
@@ -491,7 +495,12 @@ class Lexicon:
             j = k - 1
             while j >= 0 and tokens[j] in _OBJECT_LEADS:
                 j -= 1
-            if j >= 0 and (masked[j] == "_" and tokens[j] in verbs or named and tokens[j] in _EN_PHRASE_VERBS):
+            if j >= 0 and (
+                masked[j] == "_"
+                and tokens[j] in verbs
+                or named
+                and (tokens[j] in _EN_PHRASE_VERBS or tokens[j] in self.light_verbs)  # «сделай телевизор погромче»
+            ):
                 return True
         return False
 
@@ -644,6 +653,17 @@ class Lexicon:
             return True  # «она всё у меня копирует»: what someone does, and nothing is asked
         if self.asks_how(words):
             return True
+        if (
+            self.state_word is not None
+            and not self.asks_now(words)
+            and any(
+                self.state_word(w)
+                and w not in self.actions.get("switch", ())
+                and any(_word_matches(w, f) for f in self._action_words)
+                for w in words
+            )
+        ):
+            return True  # «в браузере три вкладки открыто», «звук выключен?»: what is so, nothing asked
         if self.imperative_endings and not self.asks_now(words) and any(self._speaker_will(w) for w in words):
             return True  # «сейчас открою терминал и гляну»: what the speaker will do
         if self.telling_word is not None and self.tellings is not None and not self.asks_now(words):
@@ -875,6 +895,34 @@ class Lexicon:
             for i, j in where(tokens, self.sequencing, start=1)
         )
 
+    def unneeded(self, tokens: Sequence[str]) -> bool:
+        """True when negated words only say a thing is no longer needed, the reason for a request rather
+        than a refusal ("close this tab, | i do not need it", «закрой вкладку, | она больше не нужна»)."""
+        return not self.action_senses(self.senses(tokens)) and any(has_form(tokens, f) for f in self.not_needed)
+
+    def request_after_reason(self, tokens: Sequence[str]) -> int | None:
+        """Where a request begins after the reason told first ("the page looks frozen so | refresh it",
+        «дети спят, так что | убавь звук»): the word after "so" when a verb that asks follows it, the reason
+        has two words or more and "so" says no "very" ("it's so close to the deadline"); else None."""
+        if self.verb_end(tokens, ("dictate",)) is not None:
+            return None  # "type i'm late so start without me" is all the text
+        for i, j in where(tokens, self.consequences, start=2):
+            rest = tokens[j:]
+            if not rest or tokens[i - 1] in _EN_BEFORE_SO_VERY:
+                continue
+            if any(opens_with(rest, f) for f in self.request_openers):
+                return j
+            if self.asking is not None:
+                if self.asking(rest[0]):
+                    return j
+            else:
+                verb = rest[1] if rest[0] in ("please", "just") and len(rest) > 1 else rest[0]
+                if len(rest) > 1 and (
+                    verb in self._request_verbs or verb == "go" and self.action_senses(self.senses(rest))
+                ):
+                    return j
+        return None
+
     def correction(self, tokens: Sequence[str]) -> tuple[int, int] | None:
         """Where the last words that take back what came before start and end ("open the terminal no
         sorry the browser": 3, 5), or None. Never at the start, and never inside dictated text."""
@@ -918,6 +966,11 @@ class Lexicon:
             and word not in self.function_words
             and not self.senses([word], alone=True)
         )
+
+    @cached_property
+    def _action_words(self) -> frozenset[str]:
+        """Every word of the action senses' forms («звук», «выкл*» of «звук выкл*»)."""
+        return frozenset(w for forms in self.actions.values() for f in forms for w in f.split())
 
     @cached_property
     def _request_verbs(self) -> frozenset[str]:
@@ -1026,6 +1079,10 @@ _EN_NOT_VERBS = frozenset(
     "ahead back backward backwards forward forwards clipboard deafening enough higher bigger louder quieter softer quiet silent off".split()
 )
 """Forms of verb senses that are no verbs ("the house is quiet")."""
+_EN_BEFORE_SO_VERY = frozenset(
+    "is was are were be been am it's that's i'm you're we're they're he's she's look looks looked feel feels felt seem seems got get getting gets".split()
+)
+"""Words after which "so" is "very" ("it's so close"), not "and therefore"."""
 _EN_NOT_BEFORE_REQUEST = frozenset(
     """the a an this that my your his her our their to will would can could should must might may not and or of for in
     on at with do does did don't doesn't didn't is was are were be been has have had isn't wasn't won't can't cannot
@@ -1255,6 +1312,8 @@ LEXICONS = {
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
         explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
+        consequences=_forms("so | so just | and so | that's why | which is why"),
+        not_needed=_forms("do not need | not needed | no longer need | no longer needed | not need"),
         tellings=_english_tellings,
         telling_word=_EN_TELLING_VERBS.__contains__,
         how_to=_forms("how to | how do i | how do you | how can i | how would i | show me how"),
@@ -1297,6 +1356,8 @@ LEXICONS = {
         explaining=_forms(
             "потому что | так как | а то | ведь | чтобы | иначе | пока не | мне надо | мне нужно | мне пора"
         ),
+        consequences=_forms("так что | поэтому | вот и | и поэтому"),
+        not_needed=_forms("не нужн* | не нужен | не надо больше | больше не надо"),
         tellings=_russian_tellings,
         questions=_forms(
             "почему | зачем | кто | когда | как | где | куда | откуда | что | какой | какая | какое | какие | сколько | разве | неужели"
@@ -1304,6 +1365,7 @@ LEXICONS = {
         asking=russian.asks,
         telling_word=_tells_in_russian,
         name_word=russian.first_name,
+        state_word=russian.tells_state,
         request_openers=_forms(
             "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
         ),

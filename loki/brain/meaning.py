@@ -36,7 +36,7 @@ from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
 from loki.profiles.keys import spoken_to_keys
 from loki.profiles.loader import ProfileSet, Rule
-from loki.profiles.normalize import Normalized, normalize
+from loki.profiles.normalize import Normalized, join_hesitations, normalize
 from loki.profiles.wordings import wordings
 
 log = logging.getLogger(__name__)
@@ -303,6 +303,7 @@ class MeaningIndex:
         lexicon = LEXICONS.get(language)
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
+        text = join_hesitations(text)
         said = normalize(text).tokens
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
@@ -342,10 +343,14 @@ class MeaningIndex:
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
-        for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
+        for part in (p for c in _CLAUSE_BREAK.split(text) for q in _at_please(c) for p in _at_reason(q, lexicon)):
             if not clauses and _only_names(lexicon, part):
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
+                continue
+            if clauses and any(opens_with(normalize(part).tokens, f) for f in lexicon.explaining):
+                clauses.append((part, False, False, False))  # «сохрани файл, | пока не вылетело»: only why
+                explained = True
                 continue
             scene, part, told = _scene_and_request(part.strip(), lexicon)
             if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
@@ -365,7 +370,7 @@ class MeaningIndex:
             t for (_, may_ask, refusing, _), w in zip(clauses, words, strict=True) if may_ask or refusing for t in w
         ]
         if any(
-            refusing and (lexicon.negated(w) or lexicon.defers(w))
+            refusing and (lexicon.negated(w) and not lexicon.unneeded(w) or lexicon.defers(w))
             for (_, _, refusing, _), w in zip(clauses, words, strict=True)
         ):
             return None  # "close the tab, no wait, don't"; "close the tab, but later" (not "...i can't hear")
@@ -535,16 +540,14 @@ class MeaningIndex:
             # freezing"), is more than a direction ("go back | the road is closed", "again | …"), tells
             # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
-        if (
-            whole
-            and all(t.startswith("volume") for t in best.rule.actions)
-            and lexicon.acts_on_other(norm.tokens, named=True)
-        ):
-            return None  # "turn up the heat": the verb turns something else up
+        if all(t.startswith("volume") for t in best.rule.actions) and lexicon.acts_on_other(norm.tokens, named=True):
+            return None  # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up
         if all(t.startswith("speak") for t in best.rule.actions) and _elsewhere(norm.tokens, set(left) - own):
             return None  # "what time is it in toronto", "the date of the meeting": LOKI knows here and now only
-        if best.rule.is_repeat and set(left) - own - _SAID_OF_A_REPEAT:
-            return None  # "again" repeats only when nothing else was asked: "make it so i can hear it again"
+        if best.rule.is_repeat and (set(left) - own - _SAID_OF_A_REPEAT or heard_actions - best.senses):
+            # "again" repeats only when nothing else was asked: "make it so i can hear it again", "can you
+            # say that again louder"
+            return None
         if unexplained > MAX_UNEXPLAINED and unexplained > SWAMPED * sense_words:
             return None  # mostly about something else: «скриншот я тебе потом сам скину»
         if unexplained > MAX_UNEXPLAINED:
@@ -700,6 +703,15 @@ def _at_please(text: str) -> list[str]:
     if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts):
         return parts
     return [text]
+
+
+def _at_reason(text: str, lexicon: Lexicon) -> list[str]:
+    """`text` parted where a request follows its reason ("i'm taking a call so | mute the computer"), else whole."""
+    norm = normalize(text, strip_fillers=False)
+    at = lexicon.request_after_reason(norm.tokens)
+    if at is None:
+        return [text]
+    return [norm.raw[: norm.spans[at][0]], norm.raw[norm.spans[at][0] :]]
 
 
 def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str, bool]:

@@ -40,6 +40,11 @@ def tells(word: str) -> bool:
     return bool(readings) and {"VERB", "indc"} <= readings[0][0]
 
 
+def tells_state(word: str) -> bool:
+    """True for a short participle, which tells how a thing is («открыто», «выключен», «сохранено»)."""
+    return any("PRTS" in grammemes for grammemes, _ in _readings(word))
+
+
 def asks(word: str) -> bool:
     """True for a verb that asks («обнови», «убавь», «верни»)."""
     readings = _readings(word)

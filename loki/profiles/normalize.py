@@ -94,10 +94,11 @@ _TRAILING_FILLERS = [
 # Opening a request politely: then a "please" at its end is said to LOKI, not dictated.
 _POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("please", "пожалуйста", "можешь")}
 # Said after a command without changing it, but the end of a message when dictated: "type see you now".
-_TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо"]
+# A friendly word that ends a request calls LOKI ("hit enter for me mate"; "mate, turn it down" calls a friend).
+_TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо", *"mate buddy dude bro pal чувак братан бро".split()]
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста"}
-_HESITATIONS = {"um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "эм", "ээ", "э", "мм", "эээ"}
+_HESITATIONS = set("um umm uh uhh uhm erm er hmm mm эм ээ э мм эээ типа короче".split())
 
 _EN_UNITS = {
     "zero": 0,
@@ -342,6 +343,16 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
             _strip_phrases(tokens, spans, _TRAIL_DICTATED, leading=False)
     tokens, spans = _merge_numbers(tokens, spans)
     return Normalized(raw, tuple(tokens), tuple(spans))
+
+
+_SET_OFF_HESITATION = re.compile(
+    r"\s*,\s*(?:" + "|".join(sorted(_HESITATIONS, key=len, reverse=True)) + r")\s*,\s*", re.IGNORECASE
+)
+
+
+def join_hesitations(raw: str) -> str:
+    """A hesitation between commas parts nothing: "запусти, типа, менеджер файлов" -> "запусти менеджер файлов"."""
+    return _SET_OFF_HESITATION.sub(" ", raw)
 
 
 def detect_script_language(text: str) -> str:
