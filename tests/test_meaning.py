@@ -721,3 +721,22 @@ def test_remarks_about_another_device_a_word_or_a_state_do_nothing(
     index: MeaningIndex, text: str, language: str
 ) -> None:
     assert actions(index, text, language) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("return to the page i was looking at", "en", [{"type": "hotkey", "keys": ["alt", "left"]}]),
+        ("close the browser window, not just this tab", "en", [{"type": "window", "op": "close"}]),
+        ("дети уснули, поэтому сделай потише", "ru", [{"type": "volume", "delta": -10}]),
+        ("шеф, переключи на терминал", "ru", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("комп, открой браузер", "ru", [{"type": "launch", "app": "browser"}]),
+        ("засейви документ", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),  # English verbs in Russian
+        ("листани вверх немного", "ru", [{"type": "scroll", "clicks": 5}]),
+        ("мам, переключи на терминал", "ru", None),  # said to mum
+    ],
+)
+def test_slang_and_the_words_people_call_the_computer(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -70,7 +70,7 @@ _NOT_POLITE = frozenset({"dictate", "undo", "redo", "repeat"})
 _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
-minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight
+minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight | shrink it down | shrink this down | shrink that down | shrink down
 maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand
 switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
@@ -97,8 +97,8 @@ select: select | highlight | mark
 all: all | everything | whole | entire
 save: save | store | keep
 find: find | search | search for | look for | locate | look up | where is | grep | ctrl f | control f
-back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website
-forward: forward | forwards | next page | ahead
+back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website | page before | page i was on | page i was just on | page i was on before | page i was looking at
+forward: forward | forwards | next page | ahead | forward 1 page | forward a page
 refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
 screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
 time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late
@@ -124,7 +124,7 @@ windows: all windows | all the windows | all these windows | all of the windows 
 tabs: all tabs | all the tabs | all the browser tabs | all browser tabs | all my browser tabs | all these tabs | all my tabs | all of the tabs | all other tabs | all the other tabs | every tab | every other tab | all open tabs
 volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
-text: text | words | sentence
+text: text | words | sentence | paragraph | paragraphs | selection
 desktop: desktop | home screen
 stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding
 """)
@@ -223,27 +223,27 @@ maximize: разверн* | на весь экран | во весь экран 
 switch: переключ* | смени | сменить | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
-up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше
+up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше | ап
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
 mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | звук выруб* | звук отключи | вырубй звук | выруби звук | выруб* звук
-unmute: включи звук | верни звук | включить звук | звук обратно | звук включ*
+unmute: включи звук | верни звук | включить звук | звук обратно | звук включ* | анмьют* | размьют* | размуть
 play: пауз* | играй дальше | дальше играй | включи дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | закрытую | закрытые | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни
+scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни | листан*
 page: страниц* | страничк* | экран | пейдж
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
 top: начал* | самый верх | самое начало | наверх страницы
 bottom: конец | конца | самый низ | самый конец | низ страницы
 copy: скопир* | копир* | копию
-paste: вставь | вставить | вставка
+paste: вставь | вставить | вставка | пейстни | пастни | пэйстни
 cut: вырежи | вырезать
 undo: undo | андо | отмени | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
 redo: redo | редо | повтори действие | повтори отмен* | верни | вернуть
 select: выдели | выделить | отметь
 all: все | всё | весь | целиком
-save: сохран* | запиши файл
+save: сохран* | запиши файл | сейвни | сейвани | засейви
 back: назад | обратно | вернись
 forward: вперед | вперёд
 refresh: обнов* | рефреш* | ребут* | перезагрузи | перезагрузить
@@ -273,7 +273,7 @@ windows: все окна | всё окна | все эти окна | все о�
 tabs: все вкладки | все остальные вкладки | все эти вкладки | все открытые вкладки | всех вкладок | все табы
 volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
-text: текст* | слова
+text: текст* | слова | абзац* | фрагмент* | выделенное
 desktop: рабоч* стол*
 stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается
 """)
@@ -330,7 +330,7 @@ class Lexicon:
     imperative_endings: tuple[str, ...] = ()  # a verb ending so asks («сохрани», «поставь»), unlike «сохраню»
     explaining: tuple[str, ...] = ()  # words that open a reason ("because", «а то»)
     consequences: tuple[str, ...] = ()  # words that open a request after its reason ("so", «так что»)
-    not_needed: tuple[str, ...] = ()  # a thing no longer needed ("i do not need it", «она не нужна»)
+    not_needed: tuple[str, ...] = ()  # negations that explain ("i do not need it", «она не нужна», "not just")
     questions: tuple[str, ...] = ()  # words that open a question ("did", «почему»)
     condition_words: tuple[str, ...] = ()  # words that make what follows a condition only there («как шеф придёт»)
     how_to: tuple[str, ...] = ()  # words that ask how to do something rather than to do it ("how do i")
@@ -896,8 +896,9 @@ class Lexicon:
         )
 
     def unneeded(self, tokens: Sequence[str]) -> bool:
-        """True when negated words only say a thing is no longer needed, the reason for a request rather
-        than a refusal ("close this tab, | i do not need it", «закрой вкладку, | она больше не нужна»)."""
+        """True when negated words only say a thing is no longer needed, or set it apart, which explains a
+        request rather than refuses it ("close this tab, | i do not need it", «закрой вкладку, | она больше не
+        нужна», "close the whole app, | not just the tab")."""
         return not self.action_senses(self.senses(tokens)) and any(has_form(tokens, f) for f in self.not_needed)
 
     def request_after_reason(self, tokens: Sequence[str]) -> int | None:
@@ -951,11 +952,13 @@ class Lexicon:
             # No comma: a family word or a name first ("mom how do you take a screenshot", «коля выключи звук»).
             return len(said) > 1 and (said[0] in _FAMILY or self.name_word is not None and self.name_word(said[0]))
         tokens = normalize(head).tokens
+        if self.telling_word is not None and any(self.telling_word(t) for t in tokens):
+            return False  # «дети спят, так что убавь звук»: who does what, not who is called
         if 0 < len(tokens) <= 2 and self.addresses(tokens):
             return True
         if not 0 < len(tokens) <= 2 or any(t in self.function_words for t in tokens):
             return False
-        return len(tokens) == 1 and self._short_name(tokens[0])
+        return len(tokens) == 1 and self._short_name(tokens[0]) and tokens[0] not in _CALLS_THE_COMPUTER
 
     def _short_name(self, word: str) -> bool:
         """«саш», «маш», «пап»: a short Russian name or family word said to someone."""
@@ -1103,6 +1106,8 @@ _FAMILY = frozenset(
     бабуль дедуль дети ребята сынок дочка""".split()
 )
 """Family words that, first and with no comma, still call someone other than LOKI."""
+_CALLS_THE_COMPUTER = frozenset("шеф комп бот".split())
+"""Short words said to the computer, not to a person («шеф, давай обратно в калькулятор»)."""
 _TO_A_PERSON = frozenset("вас ваш ваша ваши вашу ваше вашего".split())
 _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
@@ -1313,7 +1318,9 @@ LEXICONS = {
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
         explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
         consequences=_forms("so | so just | and so | that's why | which is why"),
-        not_needed=_forms("do not need | not needed | no longer need | no longer needed | not need"),
+        not_needed=_forms(
+            "do not need | not needed | no longer need | no longer needed | not need | not just | not only"
+        ),
         tellings=_english_tellings,
         telling_word=_EN_TELLING_VERBS.__contains__,
         how_to=_forms("how to | how do i | how do you | how can i | how would i | show me how"),
@@ -1357,7 +1364,7 @@ LEXICONS = {
             "потому что | так как | а то | ведь | чтобы | иначе | пока не | мне надо | мне нужно | мне пора"
         ),
         consequences=_forms("так что | поэтому | вот и | и поэтому"),
-        not_needed=_forms("не нужн* | не нужен | не надо больше | больше не надо"),
+        not_needed=_forms("не нужн* | не нужен | не надо больше | больше не надо | не только"),
         tellings=_russian_tellings,
         questions=_forms(
             "почему | зачем | кто | когда | как | где | куда | откуда | что | какой | какая | какое | какие | сколько | разве | неужели"

@@ -348,8 +348,10 @@ class MeaningIndex:
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 continue
-            if clauses and any(opens_with(normalize(part).tokens, f) for f in lexicon.explaining):
-                clauses.append((part, False, False, False))  # «сохрани файл, | пока не вылетело»: only why
+            said = normalize(part).tokens
+            if clauses and (any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said)):
+                # «сохрани файл, | пока не вылетело», "close the whole app, | not just the tab": only why or which
+                clauses.append((part, False, False, False))
                 explained = True
                 continue
             scene, part, told = _scene_and_request(part.strip(), lexicon)
