@@ -691,6 +691,13 @@ def test_a_weak_screen_verb_with_no_screen_leaves_the_command_to_meaning(
         ("закрой окно браузера, оно мне не нужно", "ru", [{"type": "window", "op": "close"}]),
         ("сохрани документ, пока не поздно", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),  # not a refusal
         ("close the tab, no, don't", "en", None),  # still a refusal
+        ("shut the tab, not just yet", "en", None),  # "not yet" refuses
+        ("open a new tab, no, i don't need one", "en", None),  # taken back
+        # the reason tells what "it" is, or that the request is not the computer's
+        ("the tab is frozen so close it", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("the kettle is whistling so turn it down", "en", None),
+        ("the tv is blaring so turn it down", "en", None),
+        ("the baby is napping so turn it down", "en", [{"type": "volume", "delta": -10}]),
         # a friendly word that ends the request calls LOKI; first, it calls a friend
         ("press enter for me pal", "en", [{"type": "hotkey", "keys": ["enter"]}]),
         ("buddy, turn the stereo down", "en", None),
@@ -709,12 +716,13 @@ def test_a_request_after_its_reason_and_words_that_only_explain_it(
     [
         ("turn the television up, the match is starting", "en"),  # another device's volume
         ("сделай радио погромче", "ru"),
-        ("what does screenshot mean", "en"),  # a question about a word
+        ("what does screenshot mean", "en"),  # a question about a word (but "what does the clock say" asks the time)
         ("что такое отменить", "ru"),
         ("звук выключен?", "ru"),  # a state asked about or told
         ("вкладка закрыта", "ru"),
         ("в браузере уже всё открыто", "ru"),
         ("could you say that again a bit louder", "en"),  # "again" with another request is no repeat
+        ("это типа калькулятор?", "ru"),  # «типа» is "like" here, not a filler
     ],
 )
 def test_remarks_about_another_device_a_word_or_a_state_do_nothing(

@@ -84,7 +84,7 @@ new: new | fresh | another | blank | empty | extra | one more
 reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
 scroll: scroll | roll
 move: move down | move up | go down | go up | jump down | jump up | roll down | roll up | further down | further up | go back up | go back down | nudge up | nudge down
-page: page | screen | screenful
+page: page | screen | screenful | site | website | web page | webpage
 pageful: a page | 1 page | a full page | 1 full page | a whole page | a screen | 1 screen | a screenful | 1 whole page | a whole screen | 1 whole screen | 1 full screen | a full screen
 top: top | top of | beginning | very start | start of | first line
 bottom: bottom | bottom of | end | end of | very end | last line
@@ -211,7 +211,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what does | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _with_polite(
@@ -331,6 +331,7 @@ class Lexicon:
     explaining: tuple[str, ...] = ()  # words that open a reason ("because", «а то»)
     consequences: tuple[str, ...] = ()  # words that open a request after its reason ("so", «так что»)
     not_needed: tuple[str, ...] = ()  # negations that explain ("i do not need it", «она не нужна», "not just")
+    takings_back: tuple[str, ...] = ()  # words that take a request back before a reason ("no", "actually")
     questions: tuple[str, ...] = ()  # words that open a question ("did", «почему»)
     condition_words: tuple[str, ...] = ()  # words that make what follows a condition only there («как шеф придёт»)
     how_to: tuple[str, ...] = ()  # words that ask how to do something rather than to do it ("how do i")
@@ -653,6 +654,8 @@ class Lexicon:
             return True  # «она всё у меня копирует»: what someone does, and nothing is asked
         if self.asks_how(words):
             return True
+        if words[:2] == ["what", "does"] and words[-1] in ("mean", "do", "for"):
+            return True  # "what does undo mean", "what does refresh actually do" (not "what does the clock say")
         if (
             self.state_word is not None
             and not self.asks_now(words)
@@ -899,11 +902,20 @@ class Lexicon:
         """True when negated words only say a thing is no longer needed, or set it apart, which explains a
         request rather than refuses it ("close this tab, | i do not need it", «закрой вкладку, | она больше не
         нужна», "close the whole app, | not just the tab")."""
-        return not self.action_senses(self.senses(tokens)) and any(has_form(tokens, f) for f in self.not_needed)
+        return (
+            not self.action_senses(self.senses(tokens))
+            and any(has_form(tokens, f) for f in self.not_needed)
+            and not self.takes_back(tokens)  # "no, i don't need it": taken back
+            and not any(t in _NOT_YET for t in tokens)  # "not just yet"
+        )
 
-    def request_after_reason(self, tokens: Sequence[str]) -> int | None:
-        """Where a request begins after the reason told first ("the page looks frozen so | refresh it",
-        «дети спят, так что | убавь звук»): the word after "so" when a verb that asks follows it, the reason
+    def takes_back(self, tokens: Sequence[str]) -> bool:
+        """True when the words open by taking back what was asked ("no", "actually", «а впрочем»)."""
+        return any(opens_with(tokens, f) for f in self.takings_back)
+
+    def request_after_reason(self, tokens: Sequence[str]) -> tuple[int, int] | None:
+        """Where the words that lead from a reason to its request stand ("the page looks frozen | so |
+        refresh it", «дети спят, | так что | убавь звук»): "so" when a verb that asks follows it, the reason
         has two words or more and "so" says no "very" ("it's so close to the deadline"); else None."""
         if self.verb_end(tokens, ("dictate",)) is not None:
             return None  # "type i'm late so start without me" is all the text
@@ -912,16 +924,16 @@ class Lexicon:
             if not rest or tokens[i - 1] in _EN_BEFORE_SO_VERY:
                 continue
             if any(opens_with(rest, f) for f in self.request_openers):
-                return j
+                return i, j
             if self.asking is not None:
                 if self.asking(rest[0]):
-                    return j
+                    return i, j
             else:
                 verb = rest[1] if rest[0] in ("please", "just") and len(rest) > 1 else rest[0]
                 if len(rest) > 1 and (
                     verb in self._request_verbs or verb == "go" and self.action_senses(self.senses(rest))
                 ):
-                    return j
+                    return i, j
         return None
 
     def correction(self, tokens: Sequence[str]) -> tuple[int, int] | None:
@@ -1106,6 +1118,8 @@ _FAMILY = frozenset(
     бабуль дедуль дети ребята сынок дочка""".split()
 )
 """Family words that, first and with no comma, still call someone other than LOKI."""
+_NOT_YET = frozenset("yet now пока ещё еще сейчас".split())
+"""Words that make a negation a "not yet" ("not just yet", «пока не надо»)."""
 _CALLS_THE_COMPUTER = frozenset("шеф комп бот".split())
 """Short words said to the computer, not to a person («шеф, давай обратно в калькулятор»)."""
 _TO_A_PERSON = frozenset("вас ваш ваша ваши вашу ваше вашего".split())
@@ -1319,8 +1333,9 @@ LEXICONS = {
         explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
         consequences=_forms("so | so just | and so | that's why | which is why"),
         not_needed=_forms(
-            "do not need | not needed | no longer need | no longer needed | not need | not just | not only"
+            "do not need | not needed | no longer need | no longer needed | not need | not just the | not just this | not just that | not just my | not only the | not only this"
         ),
+        takings_back=_forms("no | nah | nope | actually | wait | on second thought | forget it | never mind"),
         tellings=_english_tellings,
         telling_word=_EN_TELLING_VERBS.__contains__,
         how_to=_forms("how to | how do i | how do you | how can i | how would i | show me how"),
@@ -1365,6 +1380,7 @@ LEXICONS = {
         ),
         consequences=_forms("так что | поэтому | вот и | и поэтому"),
         not_needed=_forms("не нужн* | не нужен | не надо больше | больше не надо | не только"),
+        takings_back=_forms("нет | не | а впрочем | впрочем | хотя | ладно | стоп | погоди | отмена"),
         tellings=_russian_tellings,
         questions=_forms(
             "почему | зачем | кто | когда | как | где | куда | откуда | что | какой | какая | какое | какие | сколько | разве | неужели"

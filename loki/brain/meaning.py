@@ -343,17 +343,26 @@ class MeaningIndex:
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
-        for part in (p for c in _CLAUSE_BREAK.split(text) for q in _at_please(c) for p in _at_reason(q, lexicon)):
+        reasons: set[str] = set()  # scenes told as the reason before "so": statements, not remarks
+        for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
             if not clauses and _only_names(lexicon, part):
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 continue
             said = normalize(part).tokens
-            if clauses and (any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said)):
+            taken_back = clauses and lexicon.takes_back(normalize(clauses[-1][0]).tokens)  # "…, no, i don't need one"
+            if clauses and (
+                any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said) and not taken_back
+            ):
                 # «сохрани файл, | пока не вылетело», "close the whole app, | not just the tab": only why or which
                 clauses.append((part, False, False, False))
                 explained = True
                 continue
+            reason, part = _at_reason(part, lexicon)
+            if reason:  # "the video is so quiet | so turn it up": the reason is told, as a scene is
+                clauses.append((reason, False, False, True))
+                reasons.add(reason)
+                explained = True
             scene, part, told = _scene_and_request(part.strip(), lexicon)
             if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
                 clauses.append((scene, False, not told, True))
@@ -371,8 +380,9 @@ class MeaningIndex:
         unexplained = [
             t for (_, may_ask, refusing, _), w in zip(clauses, words, strict=True) if may_ask or refusing for t in w
         ]
+        taken_back = any(lexicon.takes_back(w) for w in words)
         if any(
-            refusing and (lexicon.negated(w) and not lexicon.unneeded(w) or lexicon.defers(w))
+            refusing and (lexicon.negated(w) and not (lexicon.unneeded(w) and not taken_back) or lexicon.defers(w))
             for (_, _, refusing, _), w in zip(clauses, words, strict=True)
         ):
             return None  # "close the tab, no wait, don't"; "close the tab, but later" (not "...i can't hear")
@@ -380,15 +390,26 @@ class MeaningIndex:
             return None  # a saying, or someone's words: "she always says would you close the window"
         scenes = [w for (*_, is_scene), w in zip(clauses, words, strict=True) if is_scene]
         told_scene = any(is_scene and not refusing for (_, _, refusing, is_scene) in clauses)
-        if told_scene and not (_things(lexicon, every) or {"page", "dictate"} & lexicon.senses(every)):
+        only_reasons = all(c in reasons for c, *_, is_scene in clauses if is_scene)
+        if told_scene and not (
+            _things(lexicon, every)
+            or {"page", "dictate"} & lexicon.senses(every)
+            # after a reason, a request only a computer does, or one about people: "i'm taking a call so
+            # mute it", "the baby is asleep so turn it down"
+            or only_reasons
+            and (_SCREEN_ONLY & lexicon.senses(every) or _PEOPLE.intersection(every))
+        ):
             return None  # «суп кипит, убавь»: a scene that names nothing on the screen may be the kitchen's
         if any(
             lexicon.is_remark(" ".join(w))
             and not lexicon.tells(w)
+            and c not in reasons
             or lexicon.sets_condition(w)
             or any(opens_with(w, f) for f in lexicon.condition_words)  # «как шеф придёт, сверни окно»
             or lexicon.addresses(w)
-            for w in scenes
+            and c not in reasons  # "the kids are asleep | so turn it down" tells of the children
+            for (c, *_, is_scene), w in zip(clauses, words, strict=True)
+            if is_scene
         ):
             return None  # "did you close it ...", "when this song ends could you ...", "mom and kids would you ..."
         # A clause is read alone only when it names every thing the whole names, but for the things the
@@ -635,6 +656,14 @@ class MeaningIndex:
         return values
 
 
+_PEOPLE = frozenset(
+    """baby babies kid kids child children wife husband mum mom dad neighbour neighbours neighbor neighbors
+    roommate flatmate boss colleague colleagues dog cat ребенок дети малыш жена муж мама папа соседи сосед
+    соседка бабушка дедушка коллеги начальник собака кот кошка""".split()
+)
+"""People (and pets) a scene may be about: the reason a request gives, not the thing it acts on."""
+_SCREEN_ONLY = frozenset("mute unmute play screenshot refresh copy paste cut undo redo scroll find select".split())
+"""Senses that ask only the computer, after a reason ("i'm taking a call so mute", unlike «суп кипит, убавь»)."""
 _ELSEWHERE = frozenset("in of в во у".split())
 """Words before a place or a thing whose time or date is asked ("in toronto", "of the meeting")."""
 _NOW_WORDS = frozenset("moment minute sec second данный момент моменте".split())
@@ -707,13 +736,14 @@ def _at_please(text: str) -> list[str]:
     return [text]
 
 
-def _at_reason(text: str, lexicon: Lexicon) -> list[str]:
-    """`text` parted where a request follows its reason ("i'm taking a call so | mute the computer"), else whole."""
+def _at_reason(text: str, lexicon: Lexicon) -> tuple[str, str]:
+    """The reason told before a request and the request ("i'm taking a call so", "mute the computer"); no
+    reason when the request does not follow one."""
     norm = normalize(text, strip_fillers=False)
     at = lexicon.request_after_reason(norm.tokens)
     if at is None:
-        return [text]
-    return [norm.raw[: norm.spans[at][0]], norm.raw[norm.spans[at][0] :]]
+        return "", text
+    return norm.raw[: norm.spans[at[0]][0]].strip(), norm.raw[norm.spans[at[1]][0] :]
 
 
 def _scene_and_request(text: str, lexicon: Lexicon) -> tuple[str, str, bool]:
@@ -799,6 +829,8 @@ def _about_something_else(lexicon: Lexicon, scene: Sequence[str], asks: set[str]
     screen: its subject is something else ("the tv is loud | turn it down"), or it names no screen thing and
     asks no direction the request asks ("i forgot the milk | could you go back"; not "it's far too loud |
     could you turn it down")."""
+    if _PEOPLE.intersection(scene):
+        return False  # "the baby is asleep | so turn it down": people are why, not what it acts on
     if lexicon.subject_unexplained(scene):
         return True
     if not asks or not asks <= _DIRECTIONS | {"up", "down"}:

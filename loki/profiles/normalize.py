@@ -79,6 +79,8 @@ _LEADING_FILLERS = [
     "можно",
     "ну",
     "так что",
+    "короче",
+    "типа",
     "поэтому",
     "давай",
     "а",
@@ -100,7 +102,7 @@ _POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("p
 _TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо", *"mate buddy dude bro pal чувак братан бро".split()]
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста"}
-_HESITATIONS = set("um umm uh uhh uhm erm er hmm mm эм ээ э мм эээ типа короче".split())
+_HESITATIONS = set("um umm uh uhh uhm erm er hmm mm эм ээ э мм эээ".split())
 
 _EN_UNITS = {
     "zero": 0,
@@ -348,12 +350,14 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
 
 
 _SET_OFF_HESITATION = re.compile(
-    r"\s*,\s*(?:" + "|".join(sorted(_HESITATIONS, key=len, reverse=True)) + r")\s*,\s*", re.IGNORECASE
+    r"\s*,\s*(?:" + "|".join(sorted(_HESITATIONS | {"типа", "короче", "like"}, key=len, reverse=True)) + r")\s*,\s*",
+    re.IGNORECASE,
 )
 
 
 def join_hesitations(raw: str) -> str:
-    """A hesitation between commas parts nothing: "запусти, типа, менеджер файлов" -> "запусти менеджер файлов"."""
+    """A hesitation or a filler («типа», «короче», "like") between commas parts nothing: "запусти, типа, менеджер
+    файлов" -> "запусти менеджер файлов"."""
     return _SET_OFF_HESITATION.sub(" ", raw)
 
 
