@@ -233,3 +233,19 @@ def test_a_rescue_never_swaps_opposites(tmp_path: Path) -> None:
     assert contradicts("сделай громче", "сделай тише", "ru")
     assert not contradicts("welcome up", "volume up", "en")  # nothing heard to contradict: the audio decides
     assert not contradicts("turn the volume up", "volume up", "en")
+
+
+@pytest.mark.models
+def test_a_command_heard_as_its_opposite_is_not_acted_on(tmp_path: Path) -> None:
+    """A transcript that is a rule's own wording is checked against its opposite: when the audio fits the
+    opposite as well, it is a coin toss and nothing is done."""
+    from loki.brain.lexicon import contradicts
+
+    settings = _settings(tmp_path)
+    rescorer = CommandRescorer(Transcriber(settings), load_all_profiles(settings), contradicts=contradicts)
+    for said, opposite in [("scroll up", "scroll down"), ("volume down", "volume up")]:
+        audio = clips.with_noise(clips.say(f"hey loki, {said}", clips.Voice("espeak", "en-us", 175)), seed=4)
+        assert rescorer.doubt(audio, said, prefix="Hey Loki,") is None  # heard right: the audio chooses it
+        doubt = rescorer.doubt(audio, opposite, prefix="Hey Loki,")
+        assert doubt is not None and doubt.opposite == said and doubt.opposite_fit > doubt.fit, doubt
+    assert rescorer.doubt(audio, "take a screenshot", prefix="Hey Loki,") is None  # no opposite to fear

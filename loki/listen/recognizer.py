@@ -25,7 +25,7 @@ from loki.audio.frames import SAMPLE_RATE_HZ, to_float32
 from loki.audio.vad import Utterance
 from loki.brain.builtin import is_wake_up
 from loki.events import CommandHeard, Event, Interrupt, Transcribed, WakeDetected
-from loki.listen.commands import CommandRescorer, Rescued
+from loki.listen.commands import CommandRescorer, Doubt, Rescued
 from loki.listen.gate import CommandGate, Decision, Heard
 from loki.listen.wake import WakeSetup
 from loki.stt.protocol import SpeechRecognizer
@@ -230,13 +230,25 @@ class Recognizer:
             )
         return decision
 
-    async def command(self, utt: Utterance, hearing: Hearing, decision: Decision) -> CommandHeard:
-        """The command a turn will route: the gate's text, or a profile phrase that fits the audio better."""
+    async def command(self, utt: Utterance, hearing: Hearing, decision: Decision) -> CommandHeard | None:
+        """The command a turn will route: the gate's text, or a profile phrase that fits the audio better;
+        None when the audio fits the opposite command as well as the transcript (a coin toss)."""
         transcript = hearing.transcript
         command = decision.text
         timings = {"stt": round(transcript.stt_ms, 1), "audio": round(utt.duration_s * 1000, 1)}
         heard_at = hearing.heard_at
         rescued = await self._rescue(utt, hearing.text, command, transcript)
+        if rescued is None:
+            doubt = await self._doubt(utt, hearing.text, command, transcript)
+            if doubt is not None:
+                log.info(
+                    "heard %r, but the audio fits its opposite %r as well (%.2f vs %.2f): not acting on it",
+                    command,
+                    doubt.opposite,
+                    doubt.opposite_fit,
+                    doubt.fit,
+                )
+                return None
         if rescued is not None:
             log.info(
                 "heard %r, but the audio fits the command %r better (%.2f vs %.2f)",
@@ -289,7 +301,10 @@ class Recognizer:
             return Outcome("wake", woke=woke)
         if decision.kind != "command":
             return Outcome("nothing", woke=woke)
-        return Outcome("command", command=await self.command(utt, hearing, decision), woke=woke)
+        command = await self.command(utt, hearing, decision)
+        if command is None:
+            return Outcome("nothing", woke=woke)
+        return Outcome("command", command=command, woke=woke)
 
     # Acoustic checks ------------------------------------------------------------------------------
     async def _confirm_wake(self, utt: Utterance, text: str, transcript: Transcript) -> str | None:
@@ -310,6 +325,28 @@ class Recognizer:
             return await self._in_thread(check)
         except Exception:
             log.exception("the acoustic wake check failed")
+            return None
+
+    async def _doubt(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> Doubt | None:
+        """A transcript that is a rule's wording, when the audio fits the opposite command as well."""
+        rescorer = self.rescorer
+        language = transcript.language
+        lang = language if language in ("en", "ru") else (self.language if self.language != "auto" else "en")
+        if rescorer is None or not rescorer.matches_a_rule(command, lang):
+            return None
+        at = heard.rfind(command)
+        check = functools.partial(
+            rescorer.doubt,
+            utt.audio,
+            command,
+            prefix=heard[:at] if at > 0 else "",
+            language=lang,
+            encoding=transcript.encoding,
+        )
+        try:
+            return await self._in_thread(check)
+        except Exception:
+            log.exception("checking %r against its opposite failed; routing it as heard", command)
             return None
 
     async def _rescue(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> Rescued | None:
