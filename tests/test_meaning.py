@@ -159,7 +159,6 @@ def test_a_sentence_about_something_else_needs_a_close_match(index: MeaningIndex
         ("what song is playing right now", "en"),
         ("stop closing my tabs", "en"),  # an -ing word tells: no tab is closed
         ("close the tab, but later", "en"),  # put off: a clause alone is not the request
-        ("я закрыла вкладку случайно, верни её", "ru"),  # «верни её» alone would be a redo, not the tab
         ("мы сделали громче", "ru"),
     ],
 )
@@ -745,6 +744,29 @@ def test_remarks_about_another_device_a_word_or_a_state_do_nothing(
     ],
 )
 def test_slang_and_the_words_people_call_the_computer(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # what was done, told before the request, says what "it" is
+        (
+            "ой, я нечаянно закрыла вкладку, открой её обратно",
+            "ru",
+            [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}],
+        ),
+        ("i closed the tab by accident, open it back up", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]),
+        # «верни её» alone would be a redo: the tab told of before is what comes back
+        ("я закрыла вкладку случайно, верни её", "ru", [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]),
+        ("я закрыл вкладку, не открывай её", "ru", None),
+        # words said aside are no thing a rule acts on
+        ("what's the date, i keep losing track", "en", [{"type": "speak", "text": "Today is Monday."}]),
+    ],
+)
+def test_what_was_done_sets_the_scene_and_asides_name_nothing(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected

@@ -127,6 +127,7 @@ track: track | song | tune | music | video | playback | media | movie | podcast 
 text: text | words | sentence | paragraph | paragraphs | selection
 desktop: desktop | home screen
 stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding
+aside: lost track | lose track | losing track | keep track | kept track | keeping track
 """)
 _EN_OPPOSITES = [
     ("open", "close"),
@@ -157,6 +158,7 @@ _EN_WEAK = frozenset(
 _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"back", "track"}, {"previous"}, {"back"}),
     ({"forward", "track"}, {"next"}, {"forward"}),
+    ({"open", "back", "tab"}, {"reopen"}, {"open", "back"}),  # «вкладку закрыл, открой её обратно»
     ({"back", "tab"}, {"previous"}, {"back"}),
     ({"forward", "tab"}, {"next"}, {"forward"}),
     ({"up", "mute"}, {"unmute"}, {"up", "mute"}),  # "i can't hear anything, it's on mute"

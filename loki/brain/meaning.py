@@ -68,7 +68,8 @@ _SPEAKER_BREAK = {
     "en": re.compile(r"\s(?=(?:i|i'm|im|i've|my|we|we're|our)\b)", re.IGNORECASE),
     "ru": re.compile(r"\s(?=(?:я|мы|у меня|у нас|мне(?=(?:\s+\w+){0,3}\s+(?:надо|нужно|пора)\b))\b)", re.IGNORECASE),
 }
-_GENERIC_OBJECTS = frozenset({"text"})
+_GENERIC_OBJECTS = frozenset({"text", "aside"})
+"""Objects that name no thing a rule acts on: "text", and words said aside ("i've lost track")."""
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
 _APP_NAMES = frozenset(
     """browser|web browser|firefox|chrome|chromium|terminal|console|konsole|command line|calculator|calc|editor|
@@ -374,6 +375,18 @@ class MeaningIndex:
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
         words = [normalize(c).tokens for c, *_ in clauses]
+        # What was done, told before a request, sets its scene: «случайно закрыл вкладку, | открой её обратно»
+        for i, ((c, may_ask, _, is_scene), w) in enumerate(zip(clauses, words, strict=True)):
+            if (
+                may_ask
+                and not is_scene
+                and any(m for m, *_ in clauses[i + 1 :])
+                and lexicon.tells_past(w)
+                and lexicon.is_remark(" ".join(w))
+                and not lexicon.negated(w)
+            ):
+                clauses[i] = (c, False, False, True)
+                explained = True
         every = [t for w in words for t in w]
         # What was not only explained after a request: an explanation may tell what someone said ("scroll up
         # i missed what it said"), and the things it names need not be the request's.
