@@ -770,3 +770,28 @@ def test_what_was_done_sets_the_scene_and_asides_name_nothing(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("open the terminal, no, the calculator", "en", [{"type": "launch", "app": "calculator"}]),  # a "no" set off
+        ("открой терминал, нет, калькулятор", "ru", [{"type": "launch", "app": "calculator"}]),
+        ("kindly open the calculator", "en", [{"type": "launch", "app": "calculator"}]),
+        ("будьте любезны, откройте калькулятор", "ru", [{"type": "launch", "app": "calculator"}]),
+        ("my daughter closed the tab, bring it back", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]),
+        ("the kids are napping so pause the music", "en", [{"type": "media", "op": "playpause"}]),
+        (
+            "я доделал, так что закрой программу",
+            "ru",
+            [{"type": "window", "op": "close"}],
+        ),  # a program, no room's window
+        ("close this tab, not the browser", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("type please see the attached invoice", "en", [{"type": "type", "text": "please see the attached invoice"}]),
+        ("mute yourself, you're on the call", "en", None),  # said to a person
+    ],
+)
+def test_polite_openings_set_off_corrections_and_who_it_is_said_to(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -606,6 +606,8 @@ class Lexicon:
         no music of its own, so a person is spoken to. The volume is not a thing of theirs ("turn your
         volume down" may be said to LOKI). So is a thing LOKI knows nothing of ("mute your phone"), and a place
         on their screen ("scroll down a bit on your end")."""
+        if any(t in ("yourself", "yourselves") for t in tokens):
+            return True  # "mute yourself, you're on the class call": said to a person
         for i, t in enumerate(tokens[:-1]):
             if t == "у" and tokens[i + 1] in ("тебя", "себя", "вас"):
                 return True  # «прокрути у себя вниз»
@@ -901,12 +903,16 @@ class Lexicon:
         )
 
     def unneeded(self, tokens: Sequence[str]) -> bool:
-        """True when negated words only say a thing is no longer needed, or set it apart, which explains a
-        request rather than refuses it ("close this tab, | i do not need it", «закрой вкладку, | она больше не
-        нужна», "close the whole app, | not just the tab")."""
+        """True when negated words only say a thing is no longer needed, set it apart or tell of the speaker,
+        which explains a request rather than refuses it ("close this tab, | i do not need it", «закрой вкладку,
+        | она больше не нужна», "close the whole app, | not just the tab", "make it bigger, | my eyes are not
+        what they were")."""
         return (
-            not self.action_senses(self.senses(tokens))
-            and any(has_form(tokens, f) for f in self.not_needed)
+            not self.action_senses(self.senses(tokens)) - {"all"}  # "not the whole window" asks nothing
+            and (
+                any(has_form(tokens, f) for f in self.not_needed)
+                or tokens[:1] in (["my"], ["our"], ["мои"], ["мой"], ["моя"])  # "my eyes aren't what they were"
+            )
             and not self.takes_back(tokens)  # "no, i don't need it": taken back
             and not any(t in _NOT_YET for t in tokens)  # "not just yet"
         )
@@ -1335,7 +1341,7 @@ LEXICONS = {
         explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
         consequences=_forms("so | so just | and so | that's why | which is why"),
         not_needed=_forms(
-            "do not need | not needed | no longer need | no longer needed | not need | not just the | not just this | not just that | not just my | not only the | not only this"
+            "do not need | not needed | no longer need | no longer needed | not need | not just the | not just this | not just that | not just my | not only the | not only this | not the | not this | not that | not my"
         ),
         takings_back=_forms("no | nah | nope | actually | wait | on second thought | forget it | never mind"),
         tellings=_english_tellings,
@@ -1392,7 +1398,7 @@ LEXICONS = {
         name_word=russian.first_name,
         state_word=russian.tells_state,
         request_openers=_forms(
-            "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры"
+            "можешь | можете | не могли бы | не мог бы | не могла бы | будь добр | будь добра | будьте добры | будьте любезны | будьте так добры"
         ),
         reporting=_forms(
             "сказал* | говорит | говорил* | говорят | спросил* | спрашива* | просил* | попросил* | пишут | написано"

@@ -359,6 +359,12 @@ class MeaningIndex:
                 clauses.append((part, False, False, False))
                 explained = True
                 continue
+            if clauses and any(
+                opens_with(normalize(part, strip_fillers=False).tokens, f) for f in lexicon.consequences
+            ):  # «мне звонят по видео, | так что сверни окно»: what came before is the reason, as a scene is
+                clauses = [(c, False, False, True) for c, *_ in clauses]
+                reasons.update(c for c, *_ in clauses)
+                explained = True
             reason, part = _at_reason(part, lexicon)
             if reason:  # "the video is so quiet | so turn it up": the reason is told, as a scene is
                 clauses.append((reason, False, False, True))
@@ -386,6 +392,7 @@ class MeaningIndex:
                 and not lexicon.negated(w)
             ):
                 clauses[i] = (c, False, False, True)
+                reasons.add(c)
                 explained = True
         every = [t for w in words for t in w]
         # What was not only explained after a request: an explanation may tell what someone said ("scroll up
@@ -410,7 +417,7 @@ class MeaningIndex:
             # after a reason, a request only a computer does, or one about people: "i'm taking a call so
             # mute it", "the baby is asleep so turn it down"
             or only_reasons
-            and (_SCREEN_ONLY & lexicon.senses(every) or _PEOPLE.intersection(every))
+            and (_SCREEN_ONLY & lexicon.senses(every) or _tells_of_people(every))
         ):
             return None  # «суп кипит, убавь»: a scene that names nothing on the screen may be the kitchen's
         if any(
@@ -438,7 +445,9 @@ class MeaningIndex:
         named = _things(lexicon, [t for w in asked for t in w])
         if scenes and not named:
             asks = lexicon.action_senses(lexicon.senses([t for w in asked for t in w]))
-            if any(_about_something_else(lexicon, w, asks) for w in scenes):
+            if not _tells_of_people([t for w in scenes for t in w]) and any(
+                _about_something_else(lexicon, w, asks) for w in scenes
+            ):
                 return None  # "the tv is loud | turn it down", "i forgot the milk | could you go back"
         scene_things = [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
@@ -458,7 +467,13 @@ class MeaningIndex:
             )
             if m is not None and lexicon.addresses(w):
                 return None  # "hey guys turn it down | the baby's asleep": said to the people in the room
-            if m is not None and explained and _closes_a_window(m) and _about_the_house(lexicon, clauses, words):
+            if (
+                m is not None
+                and explained
+                and _closes_a_window(m)
+                and any(t.startswith(("window", "окн", "окош")) for t in every)  # not «закрой программу»
+                and _about_the_house(lexicon, clauses, words)
+            ):
                 return None  # «комары летят, закрой окно», "shut the window the mosquitoes are in": the house's
             if m is not None:
                 matches.append(m)
@@ -837,13 +852,17 @@ _RELATIVES = frozenset("which который которую которое ко�
 _BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
 
 
+def _tells_of_people(tokens: Sequence[str]) -> bool:
+    """True when the words name people or pets ("the baby's asleep", «дети спят»): the reason for a request,
+    not what it acts on."""
+    return bool(_PEOPLE.intersection(t.removesuffix("'s") for t in tokens))
+
+
 def _about_something_else(lexicon: Lexicon, scene: Sequence[str], asks: set[str]) -> bool:
     """True when a request that names no thing and `asks` these senses follows a scene about something off the
     screen: its subject is something else ("the tv is loud | turn it down"), or it names no screen thing and
     asks no direction the request asks ("i forgot the milk | could you go back"; not "it's far too loud |
     could you turn it down")."""
-    if _PEOPLE.intersection(scene):
-        return False  # "the baby is asleep | so turn it down": people are why, not what it acts on
     if lexicon.subject_unexplained(scene):
         return True
     if not asks or not asks <= _DIRECTIONS | {"up", "down"}:

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from loki.words import word_matches
+from loki.words import has_cyrillic, word_matches
 
 _SYMBOL = re.compile(r"[^\w\s]|_")  # punctuation, symbols and underscores: what normalization drops
 
@@ -57,6 +57,12 @@ _LEADING_FILLERS = [
     "do you think you could",
     "i would like you to",
     "go ahead and",
+    "kindly",
+    "будьте любезны",
+    "будьте так добры",
+    "будьте так любезны",
+    "будь так добр",
+    "будь любезен",
     "is there a way to",
     "is there any way to",
     "is there a way you can",
@@ -100,6 +106,8 @@ _POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("p
 # Said after a command without changing it, but the end of a message when dictated: "type see you now".
 # A friendly word that ends a request calls LOKI ("hit enter for me mate"; "mate, turn it down" calls a friend).
 _TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо", *"mate buddy dude bro pal чувак братан бро".split()]
+# A "please" before these opens the message itself ("type please find attached the report").
+_MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста"}
 _HESITATIONS = set("um umm uh uhh uhm erm er hmm mm эм ээ э мм эээ".split())
@@ -339,7 +347,11 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
     if strip_fillers:
         opened = _strip_phrases(tokens, spans, _LEAD, leading=True)
         if dictated:  # a "please" inside stays in the typed text, which is read back from `raw`
-            kept = [i for i, t in enumerate(tokens) if t not in _POLITE or i == len(tokens) - 1]
+            kept = [
+                i
+                for i, t in enumerate(tokens)
+                if t not in _POLITE or i == len(tokens) - 1 or tokens[i + 1] in _MESSAGE_AFTER_PLEASE
+            ]
             tokens, spans = [tokens[i] for i in kept], [spans[i] for i in kept]
         if not dictated:
             _strip_phrases(tokens, spans, _TRAIL, leading=False)
@@ -355,9 +367,14 @@ _SET_OFF_HESITATION = re.compile(
 )
 
 
+_SET_OFF_NO = re.compile(r",\s*(?:no|nope|нет|а нет|а,\s*нет|ой,?\s*нет)\s*,\s*", re.IGNORECASE)
+
+
 def join_hesitations(raw: str) -> str:
     """A hesitation or a filler («типа», «короче», "like") between commas parts nothing: "запусти, типа, менеджер
-    файлов" -> "запусти менеджер файлов"."""
+    файлов" -> "запусти менеджер файлов"; a "no" between commas takes back what came before, as "no wait" does
+    ("next tab, no, previous tab")."""
+    raw = _SET_OFF_NO.sub(lambda m: " ой нет " if has_cyrillic(m.group()) else " no wait ", raw)
     return _SET_OFF_HESITATION.sub(" ", raw)
 
 
