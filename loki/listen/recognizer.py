@@ -330,44 +330,37 @@ class Recognizer:
     async def _doubt(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> Doubt | None:
         """A transcript that is a rule's wording, when the audio fits the opposite command as well."""
         rescorer = self.rescorer
-        language = transcript.language
-        lang = language if language in ("en", "ru") else (self.language if self.language != "auto" else "en")
-        if rescorer is None or not rescorer.matches_a_rule(command, lang):
+        if rescorer is None:
             return None
-        at = heard.rfind(command)
-        check = functools.partial(
-            rescorer.doubt,
-            utt.audio,
-            command,
-            prefix=heard[:at] if at > 0 else "",
-            language=lang,
-            encoding=transcript.encoding,
-        )
-        try:
-            return await self._in_thread(check)
-        except Exception:
-            log.exception("checking %r against its opposite failed; routing it as heard", command)
-            return None
+        return await self._against_the_audio(rescorer.doubt, rescorer.matches_a_rule, utt, heard, command, transcript)
 
     async def _rescue(self, utt: Utterance, heard: str, command: str, transcript: Transcript) -> Rescued | None:
         """Near-miss commands: a profile phrase that fits the audio better than the transcript."""
         rescorer = self.rescorer
+        if rescorer is None:
+            return None
+        return await self._against_the_audio(rescorer.rescue, rescorer.worth_trying, utt, heard, command, transcript)
+
+    async def _against_the_audio(
+        self,
+        check: Callable[..., T | None],
+        wanted: Callable[[str, str], bool],
+        utt: Utterance,
+        heard: str,
+        command: str,
+        transcript: Transcript,
+    ) -> T | None:
+        """`check` (the rescorer's) of the command heard, scored against the utterance's audio, when `wanted`."""
         language = transcript.language
         lang = language if language in ("en", "ru") else (self.language if self.language != "auto" else "en")
-        if rescorer is None or not rescorer.worth_trying(command, lang):
+        if not wanted(command, lang):
             return None
         at = heard.rfind(command)
-        prefix = heard[:at] if at > 0 else ""
-        rescue = functools.partial(
-            rescorer.rescue,
-            utt.audio,
-            command,
-            prefix=prefix,
-            language=lang,
-            encoding=transcript.encoding,
+        call = functools.partial(
+            check, utt.audio, command, prefix=heard[:at] if at > 0 else "", language=lang, encoding=transcript.encoding
         )
         try:
-            return await self._in_thread(rescue)
+            return await self._in_thread(call)
         except Exception:
-            log.exception("rescoring %r failed; routing the transcript as heard", command)
+            log.exception("scoring %r against the audio failed; routing the transcript as heard", command)
             return None

@@ -362,7 +362,9 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
 
 
 _SET_OFF_HESITATION = re.compile(
-    r"\s*,\s*(?:" + "|".join(sorted(_HESITATIONS | _POLITE | {"типа", "короче", "like"}, key=len, reverse=True)) + r")\s*,\s*",
+    r"\s*,\s*(?:"
+    + "|".join(sorted(_HESITATIONS | _POLITE | {"типа", "короче", "like"}, key=len, reverse=True))
+    + r")\s*,\s*",
     re.IGNORECASE,
 )
 
