@@ -687,6 +687,7 @@ def test_a_weak_screen_verb_with_no_screen_leaves_the_command_to_meaning(
         ("соседи жалуются, поэтому убавь звук", "ru", [{"type": "volume", "delta": -10}]),
         # what only explains: a thing no longer needed, a reason after a comma
         ("shut this tab, i do not need it any more", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("закрой вкладку, не нужна она больше", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
         ("закрой окно браузера, оно мне не нужно", "ru", [{"type": "window", "op": "close"}]),
         ("сохрани документ, пока не поздно", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),  # not a refusal
         ("close the tab, no, don't", "en", None),  # still a refusal

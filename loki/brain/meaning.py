@@ -344,14 +344,16 @@ class MeaningIndex:
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
-        reasons: set[str] = set()  # scenes told as the reason before "so": statements, not remarks
+        reasons: set[str] = set()  # scenes told as the reason ("... so", «..., так что») or what was done: statements
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
             if not clauses and _only_names(lexicon, part):
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 continue
             said = normalize(part).tokens
-            taken_back = clauses and lexicon.takes_back(normalize(clauses[-1][0]).tokens)  # "…, no, i don't need one"
+            taken_back = bool(clauses) and lexicon.takes_back(
+                normalize(clauses[-1][0]).tokens
+            )  # "…, no, i don't need one"
             if clauses and (
                 any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said) and not taken_back
             ):
@@ -467,13 +469,7 @@ class MeaningIndex:
             )
             if m is not None and lexicon.addresses(w):
                 return None  # "hey guys turn it down | the baby's asleep": said to the people in the room
-            if (
-                m is not None
-                and explained
-                and _closes_a_window(m)
-                and any(t.startswith(("window", "окн", "окош")) for t in every)  # not «закрой программу»
-                and _about_the_house(lexicon, clauses, words)
-            ):
+            if m is not None and explained and _closes_a_window(m) and _about_the_house(lexicon, clauses, words):
                 return None  # «комары летят, закрой окно», "shut the window the mosquitoes are in": the house's
             if m is not None:
                 matches.append(m)
@@ -832,9 +828,11 @@ def _about_the_house(
     lexicon: Lexicon, clauses: Sequence[tuple[str, bool, bool, bool]], words: Sequence[Sequence[str]]
 ) -> bool:
     """True when what explains closing "the window" names nothing on the screen and does not refer back to
-    the window («комары летят», "the mosquitoes are getting in"; not «оно мне больше не нужно»)."""
+    the window («комары летят», "the mosquitoes are getting in"; not «оно мне больше не нужно»); the word
+    "window" must be said («я закончил, так что закрой программу» closes the program)."""
     told = [t for (_, may_ask, _, _), w in zip(clauses, words, strict=True) if not may_ask for t in w]
-    return not (_things(lexicon, told) - {"window"}) and not set(told) & _BACK_REFERENCES
+    said_window = any(t.startswith(("window", "окн", "окош")) for w in words for t in w)
+    return said_window and not (_things(lexicon, told) - {"window"}) and not set(told) & _BACK_REFERENCES
 
 
 _SOFT_CORRECTIONS = frozenset(
