@@ -351,11 +351,11 @@ class MeaningIndex:
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 continue
             said = normalize(part).tokens
-            taken_back = bool(clauses) and lexicon.takes_back(
+            after_no = bool(clauses) and lexicon.takes_back(
                 normalize(clauses[-1][0]).tokens
             )  # "…, no, i don't need one"
             if clauses and (
-                any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said) and not taken_back
+                any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said) and not after_no
             ):
                 # «сохрани файл, | пока не вылетело», "close the whole app, | not just the tab": only why or which
                 clauses.append((part, False, False, False))
@@ -402,7 +402,7 @@ class MeaningIndex:
         unexplained = [
             t for (_, may_ask, refusing, _), w in zip(clauses, words, strict=True) if may_ask or refusing for t in w
         ]
-        taken_back = any(lexicon.takes_back(w) for w in words)
+        taken_back = any(lexicon.takes_back(w) for w in words)  # anywhere: then "i don't need it" refuses
         if any(
             refusing and (lexicon.negated(w) and not (lexicon.unneeded(w) and not taken_back) or lexicon.defers(w))
             for (_, _, refusing, _), w in zip(clauses, words, strict=True)
