@@ -61,7 +61,11 @@ def launch(argv: list[str]) -> int:
 def window(op: str, target: str | None, driver: InputDriver) -> None:
     """close / minimize / maximize / next / focus the active (or named) window."""
     linux = on_x11()
-    if op == "close":
+    if op == "close" and linux and shutil.which("wmctrl"):
+        # the window manager asks the active window to close, as Alt+F4 does, without a key event that
+        # lands wherever the focus happens to be while the window manager is still settling
+        _x_tool(["wmctrl", "-c", ":ACTIVE:"], "close the window")
+    elif op == "close":
         driver.hotkey(["command", "w"] if sys.platform == "darwin" else ["alt", "f4"])
     elif op == "next":
         driver.hotkey(["command", "tab"] if sys.platform == "darwin" else ["alt", "tab"])
