@@ -796,3 +796,32 @@ def test_polite_openings_set_off_corrections_and_who_it_is_said_to(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # what the request must come before is why it is asked now, never the request
+        ("before i forget, open the text editor", "en", [{"type": "launch", "app": "editor"}]),
+        ("before i close the tab, remind me", "en", None),
+        ("before you open the browser, check the wifi", "en", None),
+        ("пока не забыла, открой калькулятор", "ru", [{"type": "launch", "app": "calculator"}]),
+        ("перед тем как уйти, сохрани файл", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),
+        ("сохрани файл, прежде чем я уйду", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),
+        ("before lunch, i closed the tab", "en", None),  # told, not asked
+        # a "no" after a full stop corrects as one after a comma does
+        ("open the editor. no, the terminal.", "en", [{"type": "launch", "app": "terminal"}]),
+        ("открой редактор. нет, терминал.", "ru", [{"type": "launch", "app": "terminal"}]),
+        # words that are all senses stand, however little the encoder knows them
+        ("пейдж даун", "ru", [{"type": "hotkey", "keys": ["pagedown"]}]),
+        ("анмьютни", "ru", [{"type": "volume", "mute": False}]),
+        ("зафокусь терминал", "ru", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("селектни весь текст", "ru", [{"type": "hotkey", "keys": ["ctrl", "a"]}]),
+        ("вперёд, на следующую страницу", "ru", [{"type": "hotkey", "keys": ["alt", "right"]}]),
+        ("шо значит слово скриншот", "ru", None),
+    ],
+)
+def test_what_a_request_comes_before_and_words_the_encoder_hardly_knows(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

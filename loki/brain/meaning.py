@@ -45,6 +45,9 @@ MIN_SIMILARITY = 0.45
 """Cosine an utterance needs to the nearest wording of a rule."""
 MIN_SIMILARITY_ALONE = 0.3
 """The same, when the words allow no other rule (they already named everything the rule needs)."""
+MIN_SIMILARITY_EXPLAINED = 0.15
+"""The same, when moreover every word is a sense or a function word: slang and loanwords the encoder hardly
+knows («пейдж даун» 0.25, «анмьютни» 0.21) are still what the lexicon says."""
 MAX_UNEXPLAINED = 1
 """Words an utterance may have that are neither senses, function words nor the rule's own..."""
 MIN_SIMILARITY_CROWDED = 0.65
@@ -312,6 +315,8 @@ class MeaningIndex:
             return None  # "can you turn your music down a bit": said to a person, whose music it is
         if lexicon.sets_condition(said):
             return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
+        # "before the idea slips away, open the editor": what a request must come before is why it is asked now
+        ahead = any(opens_with(said, f) for f in lexicon.ahead)
         readings = _corrected(text, lexicon)
         if readings is not None:
             # "open the terminal no sorry the browser" asks for the browser: the first reading that matches
@@ -329,7 +334,7 @@ class MeaningIndex:
             return None  # «ты скриншот доски сделал?»: a question about what was done, with no verb that asks
         if lexicon.on_mute_said_of_someone(said):
             return None  # "you're on mute dave", "sorry i was on mute the whole time": a person's microphone
-        found = self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
+        found = None if ahead else self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
         if (
             found is not None
             and (_closes_a_window(found) or lexicon.senses(said) >= {"windows"})
@@ -346,6 +351,11 @@ class MeaningIndex:
         explained = False  # a request was parted from what tells why: it must then say nothing else
         reasons: set[str] = set()  # scenes told as the reason ("... so", «..., так что») or what was done: statements
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
+            if ahead and not clauses:  # "before i close the tab, | remind me": the tab is no request
+                clauses.append((part, False, False, True))
+                reasons.add(part)
+                explained = True
+                continue
             if not clauses and _only_names(lexicon, part):
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
@@ -600,7 +610,9 @@ class MeaningIndex:
         if unexplained > MAX_UNEXPLAINED:
             needed = MIN_SIMILARITY_CROWDED
         else:
-            needed = MIN_SIMILARITY_ALONE if rival is None else MIN_SIMILARITY
+            needed = (
+                MIN_SIMILARITY if rival is not None else MIN_SIMILARITY_EXPLAINED if not left else MIN_SIMILARITY_ALONE
+            )
         if best_sim < needed or margin < MIN_MARGIN:
             return None
         return self._build(best, norm, language, best_sim, margin)
@@ -686,7 +698,7 @@ _PEOPLE = frozenset(
     соседка бабушка дедушка коллеги начальник собака кот кошка""".split()
 )
 """People (and pets) a scene may be about: the reason a request gives, not the thing it acts on."""
-_SCREEN_ONLY = frozenset("mute unmute play screenshot refresh copy paste cut undo redo scroll find select".split())
+_SCREEN_ONLY = frozenset("mute unmute play screenshot refresh copy paste cut undo redo scroll find select save".split())
 """Senses that ask only the computer, after a reason ("i'm taking a call so mute", unlike «суп кипит, убавь»)."""
 _ELSEWHERE = frozenset("in of в во у".split())
 """Words before a place or a thing whose time or date is asked ("in toronto", "of the meeting")."""

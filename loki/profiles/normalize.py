@@ -369,7 +369,7 @@ _SET_OFF_HESITATION = re.compile(
 )
 
 
-_SET_OFF_NO = re.compile(r",\s*(?:no|nope|нет|а нет|а,\s*нет|ой,?\s*нет)\s*,\s*", re.IGNORECASE)
+_SET_OFF_NO = re.compile(r"[,.!;]\s*(?:no|nope|нет|а нет|а,\s*нет|ой,?\s*нет)\s*,\s*", re.IGNORECASE)
 
 
 def join_hesitations(raw: str) -> str:
