@@ -825,3 +825,28 @@ def test_what_a_request_comes_before_and_words_the_encoder_hardly_knows(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # another device's or room's volume is not this computer's
+        ("turn up the volume on the tv", "en", None),
+        ("turn the volume up on my phone", "en", None),
+        ("turn the volume down in the kitchen", "en", None),
+        ("убавь звук на кухне", "ru", None),
+        ("прибавь громкость на телевизоре", "ru", None),
+        ("turn it up in my headphones", "en", [{"type": "volume", "delta": 10}]),
+        ("louder on the laptop please", "en", [{"type": "volume", "delta": 10}]),
+        ("убавь звук в видео", "ru", [{"type": "volume", "delta": -10}]),
+        ("сделай громче в наушниках", "ru", [{"type": "volume", "delta": 10}]),
+        # a Russian name set off first calls that person
+        ("саша, закрой вкладку", "ru", None),
+        ("андрей, сделай потише", "ru", None),
+        ("компьютер, закрой вкладку", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+    ],
+)
+def test_another_devices_volume_and_a_person_called_by_name(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -979,7 +979,11 @@ class Lexicon:
             return True
         if not 0 < len(tokens) <= 2 or any(t in self.function_words for t in tokens):
             return False
-        return len(tokens) == 1 and self._short_name(tokens[0]) and tokens[0] not in _CALLS_THE_COMPUTER
+        return (
+            len(tokens) == 1
+            and (self._short_name(tokens[0]) or self.name_word is not None and self.name_word(tokens[0]))
+            and tokens[0] not in _CALLS_THE_COMPUTER
+        )
 
     def _short_name(self, word: str) -> bool:
         """«саш», «маш», «пап»: a short Russian name or family word said to someone."""

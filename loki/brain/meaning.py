@@ -597,8 +597,12 @@ class MeaningIndex:
             # freezing"), is more than a direction ("go back | the road is closed", "again | …"), tells
             # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
-        if all(t.startswith("volume") for t in best.rule.actions) and lexicon.acts_on_other(norm.tokens, named=True):
-            return None  # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up
+        if all(t.startswith("volume") for t in best.rule.actions) and (
+            lexicon.acts_on_other(norm.tokens, named=True) or _on_another_device(norm.tokens, set(left) - own)
+        ):
+            # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up;
+            # "turn up the volume on the tv", «убавь звук на кухне»: another device's or room's
+            return None
         if all(t.startswith("speak") for t in best.rule.actions) and _elsewhere(norm.tokens, set(left) - own):
             return None  # "what time is it in toronto", "the date of the meeting": LOKI knows here and now only
         if best.rule.is_repeat and (set(left) - own - _SAID_OF_A_REPEAT or heard_actions - best.senses):
@@ -737,6 +741,27 @@ def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
     return False
 
 
+def _on_another_device(tokens: Sequence[str], unexplained: set[str]) -> bool:
+    """True when a word no sense explains follows "on", "in", «на», «в» ("on the tv", "in the kitchen", «на
+    телевизоре»), but for this computer and what plays through it ("on my laptop", «в наушниках»)."""
+    for i, t in enumerate(tokens[1:], 1):
+        j = i - 1
+        while j > 0 and (tokens[j] in _ARTICLES or tokens[j] in _POSSESSIVES):
+            j -= 1
+        if t in unexplained and tokens[j] in _DEVICE_PLACES and not t.startswith(_THIS_COMPUTER):
+            return True
+    return False
+
+
+_DEVICE_PLACES = frozenset("on in at на в во у".split())
+_POSSESSIVES = frozenset("my your his her their мой моём моем моей моих твоём твоем твоей".split())
+_THIS_COMPUTER = tuple(
+    "computer laptop pc machine mac headphone headset earphone earbud speaker here "
+    "компьютер компе ноутбук ноуте пк машин наушник колонк динамик".split()
+)
+"""Beginnings of words for this computer and what plays through it ("on my laptop", «в наушниках»)."""
+
+
 # Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
 _SAID_OF_A_REPEAT = frozenset("same thing last command previous try снова самое последнюю команду прошлую".split())
 
@@ -756,6 +781,8 @@ def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) 
         before = normalize(text[: m.start()], strip_fillers=False).tokens[-1:]
         if following and following[0] in ("my", "our") and lexicon.verbs_among(before, particles=False):
             continue  # "maximize | my happiness": what the verb acts on follows it
+        if before and before[0] in _PREPOSITIONS:
+            continue  # "turn the volume up on | my phone": the words go on
         cuts.add(m.start())
     norm = normalize(text, strip_fillers=False)
     telling = lexicon.tells_from(norm.tokens)
