@@ -850,3 +850,45 @@ def test_another_devices_volume_and_a_person_called_by_name(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a wish that a thing be done is the request
+        ("i'd like the file manager opened, please", "en", [{"type": "launch", "app": "file manager"}]),
+        ("i want this window closed", "en", [{"type": "window", "op": "close"}]),
+        ("i need the page refreshed", "en", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("i wanted the tab closed", "en", None),  # told of the past
+        # "no"s with nothing before them take nothing back; "no need" still refuses
+        ("no no no, i just deleted my answer, undo that", "en", [{"type": "hotkey", "keys": ["ctrl", "z"]}]),
+        ("no need to close the tab", "en", None),
+        # the keys are named first, what follows them says nothing ("press control a" keeps its "a")
+        ("press enter for me there, would you", "en", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("press control a", "en", [{"type": "hotkey", "keys": ["ctrl", "a"]}]),
+        # no longer needed "again" explains, a room's window is the house's
+        ("please close this tab, i don't need it again", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("would you ever close the window in the kitchen, there's a draught", "en", None),
+        ("закрой окно на кухне, а то дует", "ru", None),
+        ("закрой окно в гостиной", "ru", None),
+        ("на телефоне звук выключи, а то мешает", "ru", None),
+        # a reason after the request goes on to the end, however many commas it has
+        (
+            "убавь звук, а то у меня в наушниках всё орёт, и я цифры не могу свести",
+            "ru",
+            [{"type": "volume", "delta": -10}],
+        ),
+        ("close the tab because it froze, actually, leave it", "en", None),  # taken back
+        # words
+        ("spawn a terminal", "en", [{"type": "launch", "app": "terminal"}]),
+        ("max this window", "en", [{"type": "window", "op": "maximize"}]),
+        ("please on the sound again", "en", [{"type": "volume", "mute": False}]),
+        ("ah that's far too loud altogether", "en", [{"type": "volume", "delta": -10}]),
+        ("плиз, новую вкладку", "ru", [{"type": "hotkey", "keys": ["ctrl", "t"]}]),
+        ("эту вкладку закрой ваще, не нужна", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+    ],
+)
+def test_wishes_opening_nos_keys_named_first_and_reasons_that_run_on(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -68,17 +68,17 @@ _NOT_POLITE = frozenset({"dictate", "undo", "redo", "repeat"})
 # "idiom" sense names sayings that use command words for something else ("cut to the chase"): no
 # rule has it, so they never act.
 _EN_ACTIONS = _table("""
-open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through
+open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through | spawn
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight | shrink it down | shrink this down | shrink that down | shrink down
-maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand
+maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand | max this | max that | max the
 switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | awfully quiet | so quiet | very quiet | really quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
 down: down | move down | go down | quieter | softer | lower | decrease | reduce | less volume | too loud | a bit loud | bit loud | quite loud | so loud | very loud | turn down | tone down | turn it down | bring down | deafening | hurts my ears | drop | jump down | roll down | further down | go back down | nudge down
-mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off
-unmute: unmute | off mute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound
+mute: mute | silence | silent | kill the sound | sound off | no sound | cut the sound | turn off the sound | turn the sound off | off the sound | off the volume
+unmute: unmute | off mute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound | on the sound | on the volume | on sound
 play: play | pause | resume | hold | unpause | continue | carry on | music back on | song back on | video back on
 new: new | fresh | another | blank | empty | extra | one more
 reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
@@ -203,7 +203,8 @@ _EN_FUNCTION = frozenset(
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
-    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing""".split()
+    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite
+    awfully""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
@@ -224,7 +225,7 @@ minimize: сверн* | спрячь | скрой | убери с глаз | у�
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
 switch: переключ* | смени | сменить | зафокус* | фокус на | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
-previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево
+previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево | до этой | до этого | перед этой | перед этим
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше | ап
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
 mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | звук выруб* | звук отключи | вырубй звук | выруби звук | выруб* звук
@@ -293,7 +294,7 @@ _RU_FUNCTION = frozenset(
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
     последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем чет чот шо
     внучек внучок внученька голубчик милок милый милая дорогой дорогая родной родная сынок доченька
-    деточка любезен любезна подскажешь немножко немножечко чуточку штука штуку штуковину""".split()
+    деточка любезен любезна подскажешь немножко немножечко чуточку штука штуку штуковину ваще вообще плиз""".split()
 )
 _RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
@@ -903,13 +904,33 @@ class Lexicon:
             for i, j in where(tokens, self.sequencing, start=1)
         )
 
+    def wanted_done(self, tokens: Sequence[str]) -> list[str] | None:
+        """A wish for a thing to be done, as the request itself: "i want this window closed" -> "close this
+        window", "i'd like the file manager opened" -> "open the file manager"; None for anything else."""
+        if not self.english_past or not tokens:
+            return None
+        opener = max((len(f.split()) for f in _EN_WISHES if opens_with(tokens, f)), default=0)
+        if not opener or len(tokens) < opener + 2:
+            return None
+        done = tokens[-1]
+        verb = next(
+            (
+                v
+                for v in (_IRREGULAR_PAST.get(done), *_english_past_stems(done))
+                if v and self.action_senses(self.senses([v]))
+            ),
+            None,
+        )
+        return None if verb is None else [verb, *tokens[opener:-1]]
+
     def unneeded(self, tokens: Sequence[str]) -> bool:
         """True when negated words only say a thing is no longer needed, set it apart or tell of the speaker,
         which explains a request rather than refuses it ("close this tab, | i do not need it", «закрой вкладку,
         | она больше не нужна», "close the whole app, | not just the tab", "make it bigger, | my eyes are not
         what they were")."""
         return (
-            not self.action_senses(self.senses(tokens)) - {"all"}  # "not the whole window" asks nothing
+            # "not the whole window", "i don't need it again" ask nothing
+            not self.action_senses(self.senses([t for t in tokens if t not in _AGAIN])) - {"all"}
             and (
                 any(has_form(tokens, f) for f in self.not_needed)
                 or tokens[:1] in (["my"], ["our"], ["мои"], ["мой"], ["моя"])  # "my eyes aren't what they were"
@@ -1296,6 +1317,12 @@ _IRREGULAR_PAST = {
 """English past forms that are not verb + -ed, with their verbs ("put", "set", "shut" and "cut" are both)."""
 
 
+_AGAIN = frozenset({"again", "anymore", "снова", "опять"})
+"""Words that say a thing is not needed any more rather than ask for it again ("i don't need it again")."""
+_EN_WISHES = _forms("i want | i would like | i need | i would love | i wanna | want | need | i would prefer")
+"""Openings of a wish that a thing be done ("i want this window closed")."""
+
+
 def _english_past_stems(token: str) -> tuple[str, ...]:
     """The verbs an English -ed word may be the past of: opened -> open, closed -> close, copied -> copy,
     skipped -> skip."""
@@ -1347,7 +1374,7 @@ LEXICONS = {
         ahead=_forms("before"),
         consequences=_forms("so | so just | and so | that's why | which is why"),
         not_needed=_forms(
-            "do not need | not needed | no longer need | no longer needed | not need | not just the | not just this | not just that | not just my | not only the | not only this | not the | not this | not that | not my"
+            "do not need | will not need | not needed | no longer need | no longer needed | not need | not just the | not just this | not just that | not just my | not only the | not only this | not the | not this | not that | not my"
         ),
         takings_back=_forms("no | nah | nope | actually | wait | on second thought | forget it | never mind"),
         tellings=_english_tellings,

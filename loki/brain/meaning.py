@@ -307,8 +307,11 @@ class MeaningIndex:
         lexicon = LEXICONS.get(language)
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
-        text = join_hesitations(text)
+        text = _after_opening_no(join_hesitations(text), lexicon)
         said = normalize(text).tokens
+        wished = lexicon.wanted_done(said)
+        if wished is not None:  # "i want this window closed": "close this window"
+            text, said = " ".join(wished), normalize(" ".join(wished)).tokens
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
         if lexicon.names_theirs(said[: lexicon.verb_end(said, ("dictate",)) or len(said)]):
@@ -349,6 +352,7 @@ class MeaningIndex:
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
+        because = False  # a reason was opened ("because", «а то»): what follows is all the reason
         reasons: set[str] = set()  # scenes told as the reason ("... so", «..., так что») or what was done: statements
         for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
             if ahead and not clauses:  # "before i close the tab, | remind me": the tab is no request
@@ -360,19 +364,30 @@ class MeaningIndex:
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 continue
+            opening = normalize(part, strip_fillers=False).tokens  # «а то …», «так что …» open with a filler's word
+            because &= not lexicon.takes_back(opening) and not any(opens_with(opening, f) for f in lexicon.consequences)
+            if because:
+                # «убавь звук, | а то в наушниках всё орёт, | и я …»: a reason after the request goes on to the end,
+                # unless something is taken back or a request follows from it ("…, so turn it down")
+                clauses[-1] = (f"{clauses[-1][0]}, {part}", False, False, False)
+                continue
             said = normalize(part).tokens
             after_no = bool(clauses) and lexicon.takes_back(
                 normalize(clauses[-1][0]).tokens
             )  # "…, no, i don't need one"
-            if clauses and (
-                any(opens_with(said, f) for f in lexicon.explaining) or lexicon.unneeded(said) and not after_no
-            ):
-                # «сохрани файл, | пока не вылетело», "close the whole app, | not just the tab": only why or which
+            if clauses and any(opens_with(said, f) or opens_with(opening, f) for f in lexicon.explaining):
+                # «сохрани файл, | пока не вылетело»: only why
+                because = any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
+                clauses.append((part, False, False, False))
+                explained = True
+                continue
+            if clauses and lexicon.unneeded(said) and not after_no:
+                # "close the whole app, | not just the tab", "close this tab, | i do not need it": only which or why
                 clauses.append((part, False, False, False))
                 explained = True
                 continue
             if clauses and any(
-                opens_with(normalize(part, strip_fillers=False).tokens, f) for f in lexicon.consequences
+                opens_with(opening, f) for f in lexicon.consequences
             ):  # «мне звонят по видео, | так что сверни окно»: what came before is the reason, as a scene is
                 clauses = [(c, False, False, True) for c, *_ in clauses]
                 reasons.update(c for c, *_ in clauses)
@@ -479,8 +494,12 @@ class MeaningIndex:
             )
             if m is not None and lexicon.addresses(w):
                 return None  # "hey guys turn it down | the baby's asleep": said to the people in the room
-            if m is not None and explained and _closes_a_window(m) and _about_the_house(lexicon, clauses, words):
-                return None  # «комары летят, закрой окно», "shut the window the mosquitoes are in": the house's
+            if (
+                m is not None
+                and _closes_a_window(m)
+                and (_WEATHER.intersection(every) or explained and _about_the_house(lexicon, clauses, words))
+            ):
+                return None  # «комары летят, закрой окно», "shut the window in the kitchen": the house's
             if m is not None:
                 matches.append(m)
         return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
@@ -597,12 +616,13 @@ class MeaningIndex:
             # freezing"), is more than a direction ("go back | the road is closed", "again | …"), tells
             # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
-        if all(t.startswith("volume") for t in best.rule.actions) and (
-            lexicon.acts_on_other(norm.tokens, named=True) or _on_another_device(norm.tokens, set(left) - own)
+        volume = all(t.startswith("volume") for t in best.rule.actions)
+        if volume and lexicon.acts_on_other(norm.tokens, named=True):
+            return None  # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up
+        if (volume or all(t in _WINDOW_OPS for t in best.rule.actions)) and _on_another_device(
+            norm.tokens, set(left) - own
         ):
-            # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up;
-            # "turn up the volume on the tv", «убавь звук на кухне»: another device's or room's
-            return None
+            return None  # "turn up the volume on the tv", «закрой окно в гостиной»: another device's or room's
         if all(t.startswith("speak") for t in best.rule.actions) and _elsewhere(norm.tokens, set(left) - own):
             return None  # "what time is it in toronto", "the date of the meeting": LOKI knows here and now only
         if best.rule.is_repeat and (set(left) - own - _SAID_OF_A_REPEAT or heard_actions - best.senses):
@@ -687,10 +707,10 @@ class MeaningIndex:
                     return None
                 values["text"] = said.raw[said.spans[begin][0] : said.spans[end - 1][1]]
             if "keys" in slots:
-                try:
-                    values["keys"] = " ".join(spoken_to_keys(" ".join(norm.tokens[start:]), language))
-                except ValueError:
+                keys = _keys_named(norm.tokens[start:], lexicon, language)
+                if keys is None:
                     return None
+                values["keys"] = keys
         if self._now is not None:
             values.update(self._now(language))
         return values
@@ -724,6 +744,32 @@ def _only_names(lexicon: Lexicon, text: str) -> bool:
     )
 
 
+def _after_opening_no(text: str, lexicon: Lexicon) -> str:
+    """`text` without the "no"s that open it ("no no no, i deleted my answer, undo that"): with nothing asked
+    before them they take nothing back (but "no need to …" refuses)."""
+    norm = normalize(text)
+    tokens, lead = norm.tokens, 0
+    while lead < len(tokens) - 1 and not any(opens_with(tokens[lead:], f) for f in lexicon.negation):
+        if tokens[lead] not in _BARE_NOS:
+            break
+        lead += 1
+    return norm.raw[norm.spans[lead][0] :] if 0 < lead < len(tokens) else text
+
+
+def _keys_named(tokens: Sequence[str], lexicon: Lexicon, language: str) -> str | None:
+    """The keys said, as `spoken_to_keys` names them; words after them that say nothing are left off ("press
+    enter for me there"), never a key itself ("press control a")."""
+    end = len(tokens)
+    while end:
+        try:
+            return " ".join(spoken_to_keys(" ".join(tokens[:end]), language))
+        except ValueError:
+            if tokens[end - 1] not in lexicon.function_words:
+                return None
+            end -= 1
+    return None
+
+
 def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
     """True when a word no sense explains follows "in", "of", «в» ("what time is it in toronto", "the date of
     the meeting", «сколько времени в москве»), or "there" is said past the opening words ("what time is it
@@ -744,20 +790,22 @@ def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
 def _on_another_device(tokens: Sequence[str], unexplained: set[str]) -> bool:
     """True when a word no sense explains follows "on", "in", «на», «в» ("on the tv", "in the kitchen", «на
     телевизоре»), but for this computer and what plays through it ("on my laptop", «в наушниках»)."""
-    for i, t in enumerate(tokens[1:], 1):
-        j = i - 1
-        while j > 0 and (tokens[j] in _ARTICLES or tokens[j] in _POSSESSIVES):
-            j -= 1
-        if t in unexplained and tokens[j] in _DEVICE_PLACES and not t.startswith(_THIS_COMPUTER):
+    for i, t in enumerate(tokens):
+        if t not in _DEVICE_PLACES:
+            continue
+        end = next((k for k in range(i + 1, len(tokens)) if tokens[k] in _PREPOSITIONS), len(tokens))
+        where = tokens[i + 1 : end]  # "on the second monitor", «на кухне»
+        if any(w in unexplained for w in where) and not any(w.startswith(_THIS_COMPUTER) for w in where):
             return True
     return False
 
 
+_BARE_NOS = frozenset({"no", "nope", "nah"})
+_WINDOW_OPS = frozenset({"window close", "window minimize", "window maximize"})
 _DEVICE_PLACES = frozenset("on in at на в во у".split())
-_POSSESSIVES = frozenset("my your his her their мой моём моем моей моих твоём твоем твоей".split())
 _THIS_COMPUTER = tuple(
-    "computer laptop pc machine mac headphone headset earphone earbud speaker here "
-    "компьютер компе ноутбук ноуте пк машин наушник колонк динамик".split()
+    "computer laptop pc machine mac headphone headset earphone earbud speaker here screen monitor display corner "
+    "top bottom middle компьютер компе ноутбук ноуте пк машин наушник колонк динамик экран монитор угл углу центр".split()
 )
 """Beginnings of words for this computer and what plays through it ("on my laptop", «в наушниках»)."""
 

@@ -81,6 +81,7 @@ _LEADING_FILLERS = [
     "well",
     "and",
     "пожалуйста",
+    "плиз",
     "можешь",
     "можно",
     "ну",
@@ -100,16 +101,17 @@ _TRAILING_FILLERS = [
     "will you",
     "could you",
     "пожалуйста",
+    "плиз",
 ]
 # Opening a request politely: then a "please" at its end is said to LOKI, not dictated.
-_POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("please", "пожалуйста", "можешь")}
+_POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("please", "пожалуйста", "плиз", "можешь")}
 # Said after a command without changing it, but the end of a message when dictated: "type see you now".
 # A friendly word that ends a request calls LOKI ("hit enter for me mate"; "mate, turn it down" calls a friend).
 _TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо", *"mate buddy dude bro pal чувак братан бро".split()]
 # A "please" before these opens the message itself ("type please find attached the report").
 _MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
-_POLITE = {"please", "пожалуйста"}
+_POLITE = {"please", "пожалуйста", "плиз"}
 _HESITATIONS = set("um umm uh uhh uhm erm er hmm mm эм ээ э мм эээ".split())
 
 _EN_UNITS = {
