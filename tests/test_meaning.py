@@ -892,3 +892,30 @@ def test_wishes_opening_nos_keys_named_first_and_reasons_that_run_on(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a thing named first, with which one it is, then what to do with it
+        ("the tab on the left, go to that one", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}]),
+        ("the tab before, go to it please", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}]),
+        ("вкладку слева, переключись на неё", "ru", [{"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}]),
+        (
+            "previous tab please the one with the order form",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "shift", "tab"]}],
+        ),
+        # a device named as what the media verb acts on is not this computer
+        ("mary, pause the telly for a second, would you", "en", None),
+        ("pause the podcast", "en", [{"type": "media", "op": "playpause"}]),
+        # a choice between two things to do is asked about, not done
+        ("копировать или вырезать, как правильно, когда переносишь файл", "ru", None),
+        ("should i copy or cut this", "en", None),
+        ("открой браузер или что-нибудь", "ru", [{"type": "launch", "app": "browser"}]),
+    ],
+)
+def test_which_one_named_first_other_devices_and_choices(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

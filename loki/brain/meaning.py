@@ -318,6 +318,8 @@ class MeaningIndex:
             return None  # "can you turn your music down a bit": said to a person, whose music it is
         if lexicon.sets_condition(said):
             return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
+        if _a_choice(said, lexicon):
+            return None  # «копировать или вырезать, как правильно»: which of two is asked, not done
         # "before the idea slips away, open the editor": what a request must come before is why it is asked now
         ahead = any(opens_with(said, f) for f in lexicon.ahead)
         readings = _corrected(text, lexicon)
@@ -353,16 +355,19 @@ class MeaningIndex:
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
         because = False  # a reason was opened ("because", «а то»): what follows is all the reason
+        named_first: list[str] = []  # the thing named before the request, and which one ("the tab before")
         reasons: set[str] = set()  # scenes told as the reason ("... so", «..., так что») or what was done: statements
-        for part in (p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)):
+        parts = [p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)]
+        for n, part in enumerate(parts):
             if ahead and not clauses:  # "before i close the tab, | remind me": the tab is no request
                 clauses.append((part, False, False, True))
                 reasons.add(part)
                 explained = True
                 continue
-            if not clauses and _only_names(lexicon, part):
+            if not clauses and _only_names(lexicon, part, parts[n + 1 : n + 2]):
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
+                named_first = list(normalize(part).tokens)  # "the tab on the left, | go to it": which one too
                 continue
             opening = normalize(part, strip_fillers=False).tokens  # «а то …», «так что …» open with a filler's word
             because &= not lexicon.takes_back(opening) and not any(opens_with(opening, f) for f in lexicon.consequences)
@@ -476,7 +481,7 @@ class MeaningIndex:
                 _about_something_else(lexicon, w, asks) for w in scenes
             ):
                 return None  # "the tv is loud | turn it down", "i forgot the milk | could you go back"
-        scene_things = [t for w in scenes for t in w if _things(lexicon, [t])]
+        scene_things = named_first or [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
         for (c, may_ask, _, _), w in zip(clauses, words, strict=True):
             if not may_ask or not _things(lexicon, w) >= named:
@@ -617,8 +622,10 @@ class MeaningIndex:
             # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
         volume = all(t.startswith("volume") for t in best.rule.actions)
-        if volume and lexicon.acts_on_other(norm.tokens, named=True):
-            return None  # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up
+        if all(t.startswith(("volume", "media")) for t in best.rule.actions) and lexicon.acts_on_other(
+            norm.tokens, named=True
+        ):
+            return None  # "turn up the heat", "pause the telly", "turn up the telly, the footy's on": something else's
         if (volume or all(t in _WINDOW_OPS for t in best.rule.actions)) and _on_another_device(
             norm.tokens, set(left) - own
         ):
@@ -728,20 +735,41 @@ _ELSEWHERE = frozenset("in of в во у".split())
 """Words before a place or a thing whose time or date is asked ("in toronto", "of the meeting")."""
 _NOW_WORDS = frozenset("moment minute sec second данный момент моменте".split())
 """Words after "at", "for", «в» that still mean now ("at the moment", «в данный момент»)."""
+_WHICH_ONE = frozenset({"next", "previous"})
+"""Senses that say which of a thing is meant ("the tab before", «следующую вкладку»)."""
 _ARTICLES = frozenset("the a an my our this that".split())
 
 
-def _only_names(lexicon: Lexicon, text: str) -> bool:
-    """True for a thing named alone, said before what to do with it ("the browser.", «музыку.»)."""
-    tokens = [t for t in normalize(text).tokens if t not in _ARTICLES]
-    senses = lexicon.senses(tokens)
+def _only_names(lexicon: Lexicon, text: str, then: Sequence[str] = ()) -> bool:
+    """True for a thing named alone, said before what to do with it ("the browser.", «музыку.»); with which
+    one it is ("the tab on the left, | go to it"), when `then`, the next clause, asks for something."""
+    said = normalize(text).tokens
+    tokens = [t for t in said if t not in _ARTICLES]
+    senses = lexicon.senses(said)
+    which = lexicon.action_senses(senses) & _WHICH_ONE
+    if which and not any(lexicon.action_senses(lexicon.senses(normalize(t).tokens)) - which for t in then):
+        return False  # "previous tab | the one with the order form" is the request
     return (
-        0 < len(tokens) <= 2
-        and bool(senses)
-        and not lexicon.action_senses(senses)
-        and not lexicon.unexplained(tokens)[0]
-        and not any(t in lexicon.function_words for t in tokens)  # "it's frozen" tells
+        0 < len(tokens) <= 2 + 2 * bool(which)  # "the tab on the left", «вкладку слева»
+        and bool(senses - which)
+        and not lexicon.action_senses(senses) - which
+        and not lexicon.unexplained(said)[0]
+        and (bool(which) or not any(t in lexicon.function_words for t in tokens))  # "it's frozen" tells
     )
+
+
+def _a_choice(tokens: Sequence[str], lexicon: Lexicon) -> bool:
+    """True when "or" joins two different things to do ("copy or cut", «закрыть или свернуть»)."""
+    for i, t in enumerate(tokens):
+        if t in _OR and 0 < i < len(tokens) - 1:
+            before = lexicon.action_senses(lexicon.senses(tokens[:i]))
+            after = lexicon.action_senses(lexicon.senses(tokens[i + 1 :]))
+            if before and after and before != after:
+                return True
+    return False
+
+
+_OR = frozenset({"or", "или", "либо"})
 
 
 def _after_opening_no(text: str, lexicon: Lexicon) -> str:
