@@ -919,3 +919,46 @@ def test_which_one_named_first_other_devices_and_choices(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # English words in Russian speech
+        ("сделай screenshot", "ru", [{"type": "screenshot"}]),
+        ("next трек давай, этот отстой", "ru", [{"type": "media", "op": "next"}]),
+        ("сделай refresh страницы", "ru", [{"type": "hotkey", "keys": ["f5"]}]),
+        # the speaker's own things, a polite light verb, the sound as what is muted
+        ("открой файловый менеджер, а то я свои фотки не найду", "ru", [{"type": "launch", "app": "file manager"}]),
+        ("выключи свою музыку", "ru", None),  # still said to a person
+        ("сделайте, пожалуйста, потише, у меня голова болит.", "ru", [{"type": "volume", "delta": -10}]),
+        ("замьють звук, у меня созвон", "ru", [{"type": "volume", "mute": True}]),
+        # «не вкладку» sets apart which, it refuses nothing; music that goes on is played, not skipped
+        ("закрой окно совсем, не вкладку, а всё окно", "ru", [{"type": "window", "op": "close"}]),
+        ("давай, включай музыку дальше", "ru", [{"type": "media", "op": "playpause"}]),
+        # the words to find end at a comma; keys are named with "key" or «клавишу»; play is no key
+        (
+            "search the page for cinnamon, my fingers are sticky",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "cinnamon"}],
+        ),
+        ("press the enter key.", "en", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("нажмите, пожалуйста, клавишу ввод.", "ru", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("okay, hit play again bud", "en", [{"type": "media", "op": "playpause"}]),
+        # what was done, told after an exclamation, is the scene
+        (
+            "oh no i just closed the tab with the directions on it, reopen it",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}],
+        ),
+        ("pop back to the last page, cheers", "en", [{"type": "hotkey", "keys": ["alt", "left"]}]),
+        ("um could you maybe type see you tomorrow", "en", [{"type": "type", "text": "see you tomorrow"}]),
+        # another device plays it
+        ("mute the tv", "en", None),
+        ("pause the cartoon", "en", [{"type": "media", "op": "playpause"}]),
+    ],
+)
+def test_english_in_russian_contrasts_keys_and_other_devices(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

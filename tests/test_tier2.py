@@ -337,3 +337,14 @@ def test_a_click_that_changes_nothing_is_noticed_said_and_not_repeated(tkbuttons
     assert report.attempts[0].why == "nothing changed after the click" and len(clicks) == 1  # not clicked again
     assert said == ["That did not work; trying another way."]
     assert "nothing changed" in report.message
+
+
+def test_a_key_to_press_is_no_control_on_the_screen() -> None:
+    from loki.brain.tier2 import parse
+
+    assert parse("нажмите клавишу ввод", "ru") is None  # tier 0 presses the key
+    assert parse("press the escape key", "en") is None
+    click = parse("click Enter", "en")  # "click" is always the screen's
+    assert click is not None and click.target is not None and click.target.name == "Enter"
+    polite = parse("нажмите, пожалуйста, Сохранить", "ru")
+    assert polite is not None and polite.target is not None and polite.target.name == "Сохранить"

@@ -97,7 +97,7 @@ select: select | highlight | mark
 all: all | everything | whole | entire
 save: save | store | keep
 find: find | search | search for | look for | locate | look up | where is | grep | ctrl f | control f
-back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website | page before | page i was on | page i was just on | page i was on before | page i was looking at
+back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website | page before | page i was on | page i was just on | page i was on before | page i was looking at | pop back | nip back
 forward: forward | forwards | next page | ahead | forward 1 page | forward a page
 refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
 screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
@@ -176,6 +176,8 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
     ({"redo", "tab"}, {"reopen"}, {"redo"}),  # «вкладку закрыла, верни её»: the tab comes back
     ({"redo", "volume"}, {"unmute"}, {"redo", "volume"}),  # «звук верни»
+    ({"mute", "volume"}, set(), {"volume"}),  # «замьють звук», "mute the audio": the sound is what is muted
+    ({"unmute", "volume"}, set(), {"volume"}),
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"
     ({"pageful", "up"}, {"page"}, {"pageful", "scroll", "move"}),  # "go up a page" is a page up
     ({"pageful", "down"}, {"page"}, {"pageful", "scroll", "move"}),
@@ -203,7 +205,7 @@ _EN_FUNCTION = frozenset(
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
-    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite
+    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite cheers bud eh
     awfully""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
@@ -219,38 +221,38 @@ _EN_REMARK_OPENINGS = _forms(
 
 _RU_ACTIONS = _with_polite(
     _table("""
-open: откр* | запус* | вызови | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи
-close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали
-minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно
-maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой
+open: откр* | запус* | вызови | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи | open | launch
+close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали | close
+minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно | minimize
+maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой | maximize
 switch: переключ* | смени | сменить | зафокус* | фокус на | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
-next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо
-previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево | до этой | до этого | перед этой | перед этим
+next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо | next | skip
+previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево | до этой | до этого | перед этой | перед этим | previous
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше | ап
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
-mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | звук выруб* | звук отключи | вырубй звук | выруби звук | выруб* звук
-unmute: включи звук | верни звук | включить звук | звук обратно | звук включ* | анмьют* | размьют* | размуть
-play: пауз* | играй дальше | дальше играй | включи дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку
+mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | звук выруб* | звук отключи | вырубй звук | выруби звук | выруб* звук | mute | замью*
+unmute: включи звук | верни звук | включить звук | звук обратно | звук включ* | анмьют* | размьют* | размуть | unmute
+play: пауз* | играй дальше | дальше играй | включи дальше | включай дальше | включи музыку дальше | включай музыку дальше | музыку дальше | музыка дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку | play | pause
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | закрытую | закрытые | восстанови | открой снова | открой заново | верни вкладку
-scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни | листан*
+scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни | листан* | scroll
 page: страниц* | страничк* | экран | пейдж
 move: подвинь | сдвинь | подвигай | двигай | перемести
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
 top: начал* | самый верх | самое начало | наверх страницы
 bottom: конец | конца | самый низ | самый конец | низ страницы
-copy: скопир* | копир* | копию
-paste: вставь | вставить | вставка | пейстни | пастни | пэйстни
+copy: скопир* | копир* | копию | copy
+paste: вставь | вставить | вставка | пейстни | пастни | пэйстни | paste
 cut: вырежи | вырезать
 undo: undo | андо | отмени | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
 redo: redo | редо | повтори действие | повтори отмен* | верни | вернуть
-select: выдели | выделить | отметь | селектн* | выделяй
+select: выдели | выделить | отметь | селектн* | выделяй | select
 all: все | всё | весь | целиком
-save: сохран* | запиши файл | сейвни | сейвани | засейви
+save: сохран* | запиши файл | сейвни | сейвани | засейви | save
 back: назад | обратно | вернись | предыдущ* страниц* | прошл* страниц*
 forward: вперед | вперёд | следующ* страниц* | на следующую страницу
-refresh: обнов* | рефреш* | ребут* | перезагрузи | перезагрузить
-screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин* | заскрин*
+refresh: обнов* | рефреш* | ребут* | перезагрузи | перезагрузить | refresh | reload
+screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин* | заскрин* | screenshot
 time: который час | который сейчас час | времени | время | на часах
 date: число | дата | дату | день | сегодня
 lost: где там | куда делся | куда делась | куда делось | куда пропал | куда пропала | куда подевался | куда подевалась
@@ -265,17 +267,17 @@ find: найди | поищи | найти | отыщи | поиск
 """)
 )
 _RU_OBJECTS = _table("""
-browser: браузер* | интернет* | хром* | файрфокс* | фаерфокс* | фаерфакс* | мозилл* | яндекс браузер* | оперу | опера | эдж | сайт* | веб* | где сайты
-terminal: терминал* | консол* | командн* | шелл | баш | черное окно | чёрное окно | команды пишут
+browser: браузер* | интернет* | хром* | файрфокс* | фаерфокс* | фаерфакс* | мозилл* | яндекс браузер* | оперу | опера | эдж | сайт* | веб* | где сайты | browser | chrome | firefox
+terminal: терминал* | консол* | командн* | шелл | баш | черное окно | чёрное окно | команды пишут | terminal | console
 files: файлов* | файловый менеджер | файлы | проводник* | наутилус* | папк* | папок | папоч* | документ*
 editor: редактор* | блокнот* | заметк* | заметок
 calculator: калькулятор* | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
-tab: вкладк* | вкладок | таб* | вкладоч*
-window: окн* | окон | окош* | приложени* | программ*
+tab: вкладк* | вкладок | таб* | вкладоч* | tab
+window: окн* | окон | окош* | приложени* | программ* | window
 windows: все окна | всё окна | все эти окна | все открытые окна | все окошки | всех окон
 tabs: все вкладки | все остальные вкладки | все эти вкладки | все открытые вкладки | всех вкладок | все табы
-volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик*
-track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос*
+volume: звук* | громкост* | аудио | музык* | музычк* | колонк* | динамик* | volume | sound
+track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос* | track | song | video
 text: текст* | слова | абзац* | фрагмент* | выделенное
 desktop: рабоч* стол*
 stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается
@@ -290,7 +292,7 @@ _RU_FUNCTION = frozenset(
     """а и в во на с со к ко у о об от до по за из под над для без при про же ли бы вот это этот эта эту
     эти тот та ту то мне меня мой моя мою мои твой ты я мы вы он она оно они его её ее их нам нас вам
     пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
-    можно можешь сделай сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
+    можно можешь сделай сделайте сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
     последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем чет чот шо
     внучек внучок внученька голубчик милок милый милая дорогой дорогая родной родная сынок доченька
@@ -613,8 +615,8 @@ class Lexicon:
         for i, t in enumerate(tokens[:-1]):
             if t == "у" and tokens[i + 1] in ("тебя", "себя", "вас"):
                 return True  # «прокрути у себя вниз»
-            if t not in _YOURS:
-                continue
+            if t not in _YOURS or t.startswith("сво") and _FIRST_PERSON.intersection(tokens[:i]):
+                continue  # «…, а то я свои фотки не найду»: the speaker's own
             things = self.senses(tokens[i + 1 : i + 2], alone=True)
             if (
                 things - {"volume"}  # "your music", "on your end"
@@ -933,7 +935,9 @@ class Lexicon:
             not self.action_senses(self.senses([t for t in tokens if t not in _AGAIN])) - {"all"}
             and (
                 any(has_form(tokens, f) for f in self.not_needed)
-                or tokens[:1] in (["my"], ["our"], ["мои"], ["мой"], ["моя"])  # "my eyes aren't what they were"
+                or tuple(tokens[:1]) in (("my",), ("our",), ("мои",), ("мой",), ("моя",))  # "my eyes aren't …"
+                or tuple(tokens[:1]) == ("не",)
+                and bool(self.senses(tokens[1:], alone=True) & self.objects.keys())
             )
             and not self.takes_back(tokens)  # "no, i don't need it": taken back
             and not any(t in _NOT_YET for t in tokens)  # "not just yet"
@@ -1173,6 +1177,7 @@ _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 """Who a request was said to ("turn it down, i told him")."""
 _COPULAS = frozenset("am is are was were be been".split())
 _ANYONE = frozenset("everyone everybody someone somebody anyone anybody".split())
+_FIRST_PERSON = frozenset("я мы мне нам меня нас".split())
 _YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
 _SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going playing".split())
 _READ_FROM = frozenset("it this that the here there тут там здесь".split())

@@ -412,12 +412,13 @@ class MeaningIndex:
             clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(parts) if c.strip()]
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
+        log.debug("meaning: clauses (text, may ask, may refuse, scene) %s", clauses)
         words = [normalize(c).tokens for c, *_ in clauses]
         # What was done, told before a request, sets its scene: «случайно закрыл вкладку, | открой её обратно»
         for i, ((c, may_ask, _, is_scene), w) in enumerate(zip(clauses, words, strict=True)):
             if (
-                may_ask
-                and not is_scene
+                not is_scene  # "oh no | i just closed the tab | reopen it": told after an exclamation too
+                and (may_ask or not any(lexicon.asks_now(earlier) for earlier in words[:i]))
                 and any(m for m, *_ in clauses[i + 1 :])
                 and lexicon.tells_past(w)
                 and lexicon.is_remark(" ".join(w))
@@ -570,8 +571,12 @@ class MeaningIndex:
                 heard_objects = heard - lexicon.action_senses(heard)
                 if "find" in cand.actions and not lexicon.names_place(norm.tokens, end):
                     continue  # "search the web for ..." is no find on the page: the page, or "the word", is named
+                if "keys" in cand.rule.compiled.slots and _keys_named(norm.tokens[end:], lexicon, language) is None:
+                    continue  # "hit play": no key is named, so maybe another rule's ("play")
             if not any(needed <= heard for needed in cand.sense_sets):
                 continue
+            if cand.rule.is_repeat and heard_actions - {"repeat"} and not _SAY_AGAIN.intersection(norm.tokens):
+                continue  # "hit play again": "again" with another request is no repeat (but "say that again louder")
             if cand.objects and heard_objects and not (cand.objects & heard_objects):
                 continue
             if not cand.objects and heard_objects - _GENERIC_OBJECTS:
@@ -622,10 +627,12 @@ class MeaningIndex:
             # nothing itself ("louder is better | the neighbours are away") and is asked of no one else.
             return None
         volume = all(t.startswith("volume") for t in best.rule.actions)
-        if all(t.startswith(("volume", "media")) for t in best.rule.actions) and lexicon.acts_on_other(
-            norm.tokens, named=True
+        if volume and lexicon.acts_on_other(norm.tokens, named=True):
+            return None  # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up
+        if all(t.startswith(("volume", "media")) for t in best.rule.actions) and any(
+            t in _OTHER_DEVICES or t.startswith(_OTHER_DEVICE_STEMS) for t in norm.tokens
         ):
-            return None  # "turn up the heat", "pause the telly", "turn up the telly, the footy's on": something else's
+            return None  # "pause the telly", «выключи звук на телефоне»: another device plays it
         if (volume or all(t in _WINDOW_OPS for t in best.rule.actions)) and _on_another_device(
             norm.tokens, set(left) - own
         ):
@@ -710,6 +717,10 @@ class MeaningIndex:
                 end = len(said.tokens)
                 if "find" in cand.actions:  # "search oregano on this page": the page is where, not what
                     begin, end = lexicon.around_place(said.tokens, begin)
+                    # "search the page for cinnamon, my fingers are sticky": what follows a comma says why
+                    comma = said.raw.find(",", said.spans[begin][0]) if begin < end else -1
+                    if comma >= 0:
+                        end = next((k for k in range(begin, end) if said.spans[k][0] > comma), end)
                 if begin >= end:
                     return None
                 values["text"] = said.raw[said.spans[begin][0] : said.spans[end - 1][1]]
@@ -769,6 +780,8 @@ def _a_choice(tokens: Sequence[str], lexicon: Lexicon) -> bool:
     return False
 
 
+_KEY_WORDS = frozenset("the key keys button клавишу клавиша клавиши кнопку кнопка".split())
+_SAY_AGAIN = frozenset("say repeat скажи повтори".split())
 _OR = frozenset({"or", "или", "либо"})
 
 
@@ -787,6 +800,7 @@ def _after_opening_no(text: str, lexicon: Lexicon) -> str:
 def _keys_named(tokens: Sequence[str], lexicon: Lexicon, language: str) -> str | None:
     """The keys said, as `spoken_to_keys` names them; words after them that say nothing are left off ("press
     enter for me there"), never a key itself ("press control a")."""
+    tokens = [t for t in tokens if t not in _KEY_WORDS]  # "press the enter key", «нажмите клавишу ввод»
     end = len(tokens)
     while end:
         try:
@@ -829,6 +843,11 @@ def _on_another_device(tokens: Sequence[str], unexplained: set[str]) -> bool:
 
 
 _BARE_NOS = frozenset({"no", "nope", "nah"})
+_OTHER_DEVICES = frozenset(
+    "tv tvs telly television radio stereo phone phones car fridge oven microwave telephone радио".split()
+)
+_OTHER_DEVICE_STEMS = tuple("телевизор телик телек магнитол телефон мобильник холодильник духовк микроволнов".split())
+"""Devices other than this computer, whose sound or playing is not LOKI's (words, and Russian stems)."""
 _WINDOW_OPS = frozenset({"window close", "window minimize", "window maximize"})
 _DEVICE_PLACES = frozenset("on in at на в во у".split())
 _THIS_COMPUTER = tuple(

@@ -71,6 +71,10 @@ _QUESTION = {
         r"(?:ошибку|сообщение|экран|окно|текст на экране|что на экране)$|^что (?:там )?написано$|^опиши экран$"
     ),
 }
+_POLITE = ("please", "пожалуйста")
+_KEY_VERBS = frozenset({"press", "push", "hit", "нажми", "нажмите", "нажать"})
+"""Verbs said of keys as well as controls; "click" and «кликни» are always the screen's."""
+_KEY_WORDS = frozenset({"the", "key", "keys", "клавишу", "клавиши", "клавиша", "please", "пожалуйста"})
 _WEAK_VERBS = frozenset({"press", "push", "hit", "select", "choose", "выбери", "выберите"})
 _DESCRIPTIVE = frozenset(
     "red green blue yellow orange purple black white gray grey top bottom left right corner middle centre center "
@@ -100,6 +104,17 @@ class ScreenRequest:
     """False for verbs that mean other things too ("select", "press"): when nothing is found, other tiers try."""
 
 
+def _names_keys(what: str, language: str) -> bool:
+    """True when the words name keys of the keyboard ("the escape key", «клавишу ввод», "control s")."""
+    from loki.profiles.keys import spoken_to_keys
+
+    words = [w for w in what.split() if w not in _KEY_WORDS]
+    try:
+        return bool(words) and bool(spoken_to_keys(" ".join(words), language))
+    except ValueError:
+        return False
+
+
 def parse(text: str, language: str) -> ScreenRequest | None:
     """The screen request in an utterance, or None when it is not about the screen."""
     norm = normalize(text, strip_fillers=False)
@@ -111,11 +126,15 @@ def parse(text: str, language: str) -> ScreenRequest | None:
     if m is None:
         return None
     language = "ru" if has_cyrillic(said) else "en"
+    if m.group("verb") in _KEY_VERBS and _names_keys(m.group("what"), language):
+        return None  # «нажмите клавишу ввод», "press the escape key": a key to press, no control on the screen
     how = (m.group("how") or "") + (m.groupdict().get("how2") or "")
     words = m.group("what").split()
     nth, role = 0, ""
-    while words and (words[0] in _ORDINALS or words[0] in ("the", "a", "на")):
+    while words and (words[0] in _ORDINALS or words[0] in ("the", "a", "на", *_POLITE)):
         nth = _ORDINALS.get(words.pop(0), nth)
+    while len(words) > 1 and words[-1] in _POLITE:  # "click Save please", «нажмите, пожалуйста, Сохранить»
+        words.pop()
     while words and words[0] in _ROLES and len(words) > 1:  # «кнопку Сохранить»
         role = _ROLES[words.pop(0)] or role
     while words and words[-1] in _ROLES:  # "the OK button"

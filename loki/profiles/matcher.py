@@ -217,6 +217,10 @@ class Matcher:
         if "text" in rule.compiled.slots and groups.get("text"):
             start, end = m.span("text")
             values["text"] = norm.surface(start - 1, end - 1) or groups["text"].strip()
+            if len(rule.actions) > 1 and "," in values["text"]:
+                # Words to look for, not text to type ("search the page for cinnamon, my fingers are sticky"):
+                # what follows a comma says why.
+                values["text"] = values["text"].split(",", 1)[0].strip() or values["text"]
         if "number" in values and not values["number"].isdigit():
             return None
         values.update(self._now(language))

@@ -56,6 +56,9 @@ _LEADING_FILLERS = [
     "i was wondering if you could",
     "do you think you could",
     "i would like you to",
+    "could you maybe",
+    "can you maybe",
+    "would you maybe",
     "go ahead and",
     "kindly",
     "будьте любезны",
@@ -107,7 +110,14 @@ _TRAILING_FILLERS = [
 _POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("please", "пожалуйста", "плиз", "можешь")}
 # Said after a command without changing it, but the end of a message when dictated: "type see you now".
 # A friendly word that ends a request calls LOKI ("hit enter for me mate"; "mate, turn it down" calls a friend).
-_TRAILING_WORDS = ["now", "thanks", "thank you", "спасибо", *"mate buddy dude bro pal чувак братан бро".split()]
+_TRAILING_WORDS = [
+    "now",
+    "thanks",
+    "thank you",
+    "cheers",
+    "спасибо",
+    *"mate buddy bud dude bro pal чувак братан бро".split(),
+]
 # A "please" before these opens the message itself ("type please find attached the report").
 _MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
