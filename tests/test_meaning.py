@@ -962,3 +962,34 @@ def test_english_in_russian_contrasts_keys_and_other_devices(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # an endearment after the wake word calls LOKI; a child called between commas is someone else
+        ("сынок, посчитать надо, открой калькулятор", "ru", [{"type": "launch", "app": "calculator"}]),
+        ("сынок, сделай погромче, не слышу ничего", "ru", [{"type": "volume", "delta": 10}]),
+        ("тише, зайка, мама здесь", "ru", None),
+        ("не слышу тебя, говори громче", "ru", None),  # said to a person on a call
+        # «тьфу» corrects, as «ой нет» does
+        (
+            "переключись на калькулятор, тьфу, на файловый менеджер",
+            "ru",
+            [{"type": "window", "op": "focus", "target": "file manager"}],
+        ),
+        # jargon and short forms
+        ("алт-таб на терминал", "ru", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("след таб", "ru", [{"type": "hotkey", "keys": ["ctrl", "tab"]}]),
+        ("нажать энтер", "ru", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("а можно ты помолчишь?", "ru", [{"type": "stop"}]),
+        ("what's the hour, skipper", "en", [{"type": "speak", "text": "It's 4:10 PM."}]),
+        # asked of someone else, or sarcasm
+        ("the monitor in room six keeps beeping, can someone mute it", "en", None),
+        ("yeah, like i'd ever open the terminal, nerd", "en", None),
+    ],
+)
+def test_endearments_children_called_jargon_and_sarcasm(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -72,7 +72,7 @@ open: open | launch | start | start up | run | would like | fire up | boot up | 
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight | shrink it down | shrink this down | shrink that down | shrink down
 maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand | max this | max that | max the
-switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into
+switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into | alt tab
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
 up: up | move up | go up | louder | raise | increase | boost | crank | pump | bump | higher | a bit quiet | bit quiet | quite quiet | awfully quiet | so quiet | very quiet | really quiet | more volume | too quiet | too soft | turn it up | cannot hear | can not hear | barely hear | hardly hear | turn up | bump up | more loud | jump up | roll up | further up | go back up | nudge up
@@ -101,7 +101,7 @@ back: back | take me back | backward | backwards | previous page | return | back
 forward: forward | forwards | next page | ahead | forward 1 page | forward a page
 refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
 screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
-time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late
+time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late | the hour
 date: date | day | today | day of the week | day of the month | what day | which day
 lost: where did | where has | where have | went missing | gone missing | go missing | disappeared | vanished
 off: off | turn off | switch off | shut off | turn it off | switch it off
@@ -205,7 +205,7 @@ _EN_FUNCTION = frozenset(
     was way we what will with would you your bit little tad notch slightly quickly kindly possibly really
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
-    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite cheers bud eh
+    bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite cheers bud eh skipper
     awfully""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
@@ -216,7 +216,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "like i would | as if i would | can someone | could someone | can somebody | could somebody | can anyone | could anyone | is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _with_polite(
@@ -225,14 +225,14 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали | close
 minimize: сверн* | спрячь | скрой | убери с глаз | уменьши окно | minimize
 maximize: разверн* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой | maximize
-switch: переключ* | смени | сменить | зафокус* | фокус на | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт*
-next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо | next | skip
+switch: переключ* | смени | сменить | зафокус* | фокус на | перейди | перейти | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт* | алт таб* | альт таб* | alt tab
+next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо | next | skip | след
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево | до этой | до этого | перед этой | перед этим | previous
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше | ап
 down: тише | потише | минус | даун | убав* | уменьш* | слишком громко | громко слишком | сделай поменьше | вниз | ниже | снизь | понизь | приглуши | пониже
 mute: замьют* | замуть | мьют | выключи звук | выключить звук | без звука | отключи звук | заглуши | убери звук | беззвуч* | звук выкл* | звук выруб* | звук отключи | вырубй звук | выруби звук | выруб* звук | mute | замью*
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ* | анмьют* | размьют* | размуть | unmute
-play: пауз* | играй дальше | дальше играй | включи дальше | включай дальше | включи музыку дальше | включай музыку дальше | музыку дальше | музыка дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку | play | pause
+play: пауз* | играй дальше | дальше играй | включи дальше | включай дальше | включи музыку дальше | включай музыку дальше | музыку дальше | музыка дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку | play | pause | остановить музыку | останови музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
 reopen: верни закрыт* | закрытую | закрытые | восстанови | открой снова | открой заново | верни вкладку
 scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни | листан* | scroll
@@ -257,10 +257,10 @@ time: который час | который сейчас час | времен�
 date: число | дата | дату | день | сегодня
 lost: где там | куда делся | куда делась | куда делось | куда пропал | куда пропала | куда подевался | куда подевалась
 off: выключи | выключай | выключить | выруби | вырубай | вырубить | отключи | отключай
-stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой
+stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой | помолчи* | замолчи*
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | набери | введи | запиши | впиши | печатай | вбей | напиши
-press: нажми | жми | кликни клавишу | тыкни
+press: нажми | жми | кликни клавишу | тыкни | нажать
 newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
 idiom: тише едешь | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
 find: найди | поищи | найти | отыщи | поиск
@@ -996,7 +996,14 @@ class Lexicon:
             return True  # «вас не слышно», «покажите ваши документы»: LOKI is never the one not heard
         if not (comma and rest.strip()):
             # No comma: a family word or a name first ("mom how do you take a screenshot", «коля выключи звук»).
-            return len(said) > 1 and (said[0] in _FAMILY or self.name_word is not None and self.name_word(said[0]))
+            return len(said) > 1 and (
+                said[0] in _FAMILY
+                or self.name_word is not None
+                and self.name_word(said[0])
+                and said[0] in self.unexplained(said)[0]  # «алт таб на терминал» names a key, not a person
+            )
+        if any(normalize(p).tokens in _CHILD_CALLS for p in rest.split(",")):
+            return True  # «тише, зайка, мама здесь»: a child is called, after the first comma too
         tokens = normalize(head).tokens
         if self.telling_word is not None and any(self.telling_word(t) for t in tokens):
             return False  # «дети спят, так что убавь звук»: who does what, not who is called
@@ -1153,18 +1160,22 @@ _SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you", "it"})
 _RU_SUBJECTS = frozenset({"я", "мы", "ты", "вы", "он", "она", "они"})
 _FAMILY = frozenset(
     """mom mum mommy mummy dad daddy grandma grandpa granny kids son honey мам мама пап папа бабушка дедушка
-    бабуль дедуль дети ребята сынок дочка""".split()
+    бабуль дедуль дети ребята дочка""".split()
 )
 """Family words that, first and with no comma, still call someone other than LOKI."""
 _NOT_YET = frozenset("yet now пока ещё еще сейчас".split())
 """Words that make a negation a "not yet" ("not just yet", «пока не надо»)."""
+_CHILD_CALLS = frozenset(
+    (w,) for w in "honey sweetie kiddo sweetheart darling mom mum dad зайка зай малыш детка солнце мам пап".split()
+)
+"""A word set off by commas that calls a child or a family member ("quiet down, sweetie, mummy's here")."""
 _CALLS_THE_COMPUTER = frozenset("шеф комп бот".split())
 """Short words said to the computer, not to a person («шеф, давай обратно в калькулятор»)."""
 _TO_A_PERSON = frozenset("вас ваш ваша ваши вашу ваше вашего".split())
 _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
     son sweetie grandma grandpa granny buddy dude bro mate sis братан бро чувак брат братишка
-    мам мама пап папа дорогой дорогая милый милая сынок дочка доча ребята дети детка бабуль бабушка дедуль
+    мам мама пап папа дорогой дорогая милый милая дочка доча ребята дети детка бабуль бабушка дедуль
     дедушка малыш зай зайка солнце""".split()
 )
 _NOT_THINGS = frozenset("чтоб чтобы что как было будет стало стала and but so".split())
@@ -1417,7 +1428,7 @@ LEXICONS = {
         deferred=_forms("позже | попозже | завтра | когда-нибудь | когда нибудь | на следующей неделе"),
         deferred_alone=_forms("потом | после"),
         corrections=_forms(
-            "ой нет | нет нет | то есть | вернее | точнее | ой не | не не | нет лучше | нет стоп | ой то есть"
+            "ой нет | нет нет | то есть | вернее | точнее | ой не | не не | нет лучше | нет стоп | ой то есть | тьфу | тьфу ты"
         ),
         light_verbs=frozenset({"сделай", "дай", "поставь", "включи", "сделайте", "дайте", "поставьте", "включите"}),
         imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
@@ -1426,7 +1437,9 @@ LEXICONS = {
         ),
         ahead=_forms("перед тем как | прежде чем | пока не"),
         consequences=_forms("так что | поэтому | вот и | и поэтому"),
-        not_needed=_forms("не нужн* | не нужен | не надо больше | больше не надо | не только | бы не хотел*"),
+        not_needed=_forms(
+            "не нужн* | не нужен | не надо больше | больше не надо | не только | бы не хотел* | не слышу ничего | ничего не слышу | не слышно | не вижу ничего | ничего не вижу | не видно"
+        ),
         takings_back=_forms("нет | а впрочем | впрочем | хотя | ладно | стоп | погоди | отмена"),
         tellings=_russian_tellings,
         questions=_forms(

@@ -82,6 +82,7 @@ _LEADING_FILLERS = [
     "okay",
     "so",
     "well",
+    "yeah",
     "and",
     "пожалуйста",
     "плиз",
