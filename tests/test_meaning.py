@@ -993,3 +993,24 @@ def test_endearments_children_called_jargon_and_sarcasm(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # an "i mean" that ends a request stresses it
+        ("close it, the tab i mean", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("go up one page, page up i mean", "en", [{"type": "hotkey", "keys": ["pageup"]}]),
+        ("open the terminal i mean the browser", "en", [{"type": "launch", "app": "browser"}]),  # still corrects
+        # a request said twice over, after what happened, in five clauses
+        (
+            "sorry, i think i turned the sound off by mistake, could you turn it back on, unmute it",
+            "en",
+            [{"type": "volume", "mute": False}],
+        ),
+    ],
+)
+def test_a_closing_i_mean_and_longer_run_ons(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

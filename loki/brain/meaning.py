@@ -59,7 +59,7 @@ MIN_MARGIN = 0.05
 EXAMPLE_SIMILARITY = 0.85
 """Cosine to one of a rule's own examples that matches it without the word senses."""
 _WORDINGS_PER_CANDIDATE = 24
-MAX_CLAUSES = 4  # longer run-ons are not read clause by clause
+MAX_CLAUSES = 6  # longer run-ons are not read clause by clause
 MIN_SCENE_WORDS = 3  # fewer words before "could you" are a name or a greeting, not a scene
 MIN_TOLD_SCENE_WORDS = 2  # «видео зависло, перезагрузи»: a scene that tells before a verb that asks
 _CLAUSE_BREAK = re.compile(r"[,;:!?]|\.\s|\s[-–—]\s")
@@ -307,7 +307,7 @@ class MeaningIndex:
         lexicon = LEXICONS.get(language)
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
-        text = _after_opening_no(join_hesitations(text), lexicon)
+        text = _before_closing_i_mean(_after_opening_no(join_hesitations(text), lexicon))
         said = normalize(text).tokens
         wished = lexicon.wanted_done(said)
         if wished is not None:  # "i want this window closed": "close this window"
@@ -795,6 +795,21 @@ def _after_opening_no(text: str, lexicon: Lexicon) -> str:
             break
         lead += 1
     return norm.raw[norm.spans[lead][0] :] if 0 < lead < len(tokens) else text
+
+
+def _before_closing_i_mean(text: str) -> str:
+    """`text` without an "i mean" that ends it ("close it, the tab i mean", «вниз на страницу, то есть»): it
+    stresses what came before and takes nothing back."""
+    norm = normalize(text)
+    tokens = norm.tokens
+    for form in _CLARIFYING:
+        n = len(form)
+        if len(tokens) > n and tuple(tokens[-n:]) == form:
+            return norm.raw[: norm.spans[len(tokens) - n][0]].rstrip(" ,.")
+    return text
+
+
+_CLARIFYING = (("i", "mean"), ("то", "есть"), ("я", "имею", "в", "виду"))
 
 
 def _keys_named(tokens: Sequence[str], lexicon: Lexicon, language: str) -> str | None:
