@@ -1014,3 +1014,37 @@ def test_a_closing_i_mean_and_longer_run_ons(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # an app after "in" is this computer's; only a room or another device is elsewhere
+        ("turn the volume up in spotify", "en", [{"type": "volume", "delta": 10}]),
+        ("выключи звук в зуме", "ru", [{"type": "volume", "mute": True}]),
+        ("close this window at once", "en", [{"type": "window", "op": "close"}]),
+        ("close the window in the corner of the living room", "en", None),
+        # "or" that warns or corrects offers no choice
+        ("save it or we'll lose everything", "en", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),
+        ("close the window, or rather minimize it", "en", [{"type": "window", "op": "minimize"}]),
+        ("сохрани файл, или всё пропадёт", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),
+        ("открыть браузер или терминал?", "ru", None),  # two things offered
+        # dictated text keeps its vocatives and its "i mean"
+        ("напиши привет, зайка, скучаю", "ru", [{"type": "type", "text": "привет, зайка, скучаю"}]),
+        ("write what i mean", "en", [{"type": "type", "text": "what i mean"}]),
+        # an English word alone among Russian words that say something else asks nothing
+        ("скинь мне screenshot", "ru", None),
+        ("это просто copy paste", "ru", None),
+        ("copy paste", "ru", None),
+        ("верни обратно, что отменил, ну redo короче", "ru", [{"type": "hotkey", "keys": ["ctrl", "shift", "z"]}]),
+        # a wish about something else, and a command for a tab that is not the current one
+        ("i want that guy silenced", "en", None),
+        ("i need my hair cut", "en", None),
+        ("the tab on the left, close it", "en", None),
+        ("skip this track, it's trash", "en", [{"type": "media", "op": "next"}]),
+    ],
+)
+def test_what_the_review_of_the_new_readings_found(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

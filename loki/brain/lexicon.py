@@ -908,7 +908,8 @@ class Lexicon:
 
     def wanted_done(self, tokens: Sequence[str]) -> list[str] | None:
         """A wish for a thing to be done, as the request itself: "i want this window closed" -> "close this
-        window", "i'd like the file manager opened" -> "open the file manager"; None for anything else."""
+        window", "i'd like the file manager opened" -> "open the file manager"; [] for a wish about something
+        else ("i want the cake cut"); None for anything else."""
         if not self.english_past or not tokens:
             return None
         opener = max((len(f.split()) for f in _EN_WISHES if opens_with(tokens, f)), default=0)
@@ -923,7 +924,12 @@ class Lexicon:
             ),
             None,
         )
-        return None if verb is None else [verb, *tokens[opener:-1]]
+        if verb is None:
+            return None
+        middle = tokens[opener:-1]
+        if self.unexplained(middle)[0]:
+            return []  # "i want that guy silenced", "i need my hair cut": something else is to be done
+        return [verb, *middle]
 
     def unneeded(self, tokens: Sequence[str]) -> bool:
         """True when negated words only say a thing is no longer needed, set it apart or tell of the speaker,
@@ -1002,7 +1008,9 @@ class Lexicon:
                 and self.name_word(said[0])
                 and said[0] in self.unexplained(said)[0]  # «алт таб на терминал» names a key, not a person
             )
-        if any(normalize(p).tokens in _CHILD_CALLS for p in rest.split(",")):
+        if self.verb_end(said, ("dictate",)) is None and any(
+            normalize(p).tokens in _CHILD_CALLS for p in rest.split(",")
+        ):
             return True  # «тише, зайка, мама здесь»: a child is called, after the first comma too
         tokens = normalize(head).tokens
         if self.telling_word is not None and any(self.telling_word(t) for t in tokens):

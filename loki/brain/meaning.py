@@ -38,6 +38,7 @@ from loki.profiles.keys import spoken_to_keys
 from loki.profiles.loader import ProfileSet, Rule
 from loki.profiles.normalize import Normalized, join_hesitations, normalize
 from loki.profiles.wordings import wordings
+from loki.words import has_cyrillic
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +308,13 @@ class MeaningIndex:
         lexicon = LEXICONS.get(language)
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
-        text = _before_closing_i_mean(_after_opening_no(join_hesitations(text), lexicon))
+        text = _after_opening_no(join_hesitations(text), lexicon)
+        if lexicon.verb_end(normalize(text).tokens, ("dictate",)) is None:
+            text = _before_closing_i_mean(text)  # "write what i mean" is the user's text
         said = normalize(text).tokens
         wished = lexicon.wanted_done(said)
+        if wished == []:
+            return None  # "i want the cake cut": a wish about something else
         if wished is not None:  # "i want this window closed": "close this window"
             text, said = " ".join(wished), normalize(" ".join(wished)).tokens
         if lexicon.quotes(said) or lexicon.asks_how(said):
@@ -365,6 +370,8 @@ class MeaningIndex:
                 explained = True
                 continue
             if not clauses and _only_names(lexicon, part, parts[n + 1 : n + 2]):
+                if _another_one(lexicon, part, parts[n + 1 : n + 2]):
+                    return None  # "the tab on the left, | close it": a command acts on the current one only
                 thing = [t for t in normalize(part).tokens if t not in _ARTICLES]
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 named_first = list(normalize(part).tokens)  # "the tab on the left, | go to it": which one too
@@ -552,6 +559,8 @@ class MeaningIndex:
             all_heard, heard_actions = {*all_heard, "open"}, {"open"}  # "calculator please", «браузер»: open it
         if not heard_actions:
             return None  # nothing in it asks for anything
+        if language == "ru" and _only_english_asks(norm.tokens, lexicon):
+            return None  # «скинь мне screenshot», «это просто copy paste»: an English word alone asks nothing
         all_objects = all_heard - heard_actions
         dictated = normalize(text, dictated=True)  # "write down thank you": the words to type are "thank you"
         allowed: list[Candidate] = []
@@ -629,14 +638,10 @@ class MeaningIndex:
         volume = all(t.startswith("volume") for t in best.rule.actions)
         if volume and lexicon.acts_on_other(norm.tokens, named=True):
             return None  # "turn up the heat", "turn up the telly, the footy's on": the verb turns something else up
-        if all(t.startswith(("volume", "media")) for t in best.rule.actions) and any(
-            t in _OTHER_DEVICES or t.startswith(_OTHER_DEVICE_STEMS) for t in norm.tokens
+        if all(t.startswith(("volume", "media")) or t in _WINDOW_OPS for t in best.rule.actions) and _elsewhere_at_home(
+            norm.tokens
         ):
-            return None  # "pause the telly", «выключи звук на телефоне»: another device plays it
-        if (volume or all(t in _WINDOW_OPS for t in best.rule.actions)) and _on_another_device(
-            norm.tokens, set(left) - own
-        ):
-            return None  # "turn up the volume on the tv", «закрой окно в гостиной»: another device's or room's
+            return None  # "pause the telly", "turn it up in the kitchen", «закрой окно в гостиной»: not this computer's
         if all(t.startswith("speak") for t in best.rule.actions) and _elsewhere(norm.tokens, set(left) - own):
             return None  # "what time is it in toronto", "the date of the meeting": LOKI knows here and now only
         if best.rule.is_repeat and (set(left) - own - _SAID_OF_A_REPEAT or heard_actions - best.senses):
@@ -746,6 +751,7 @@ _ELSEWHERE = frozenset("in of в во у".split())
 """Words before a place or a thing whose time or date is asked ("in toronto", "of the meeting")."""
 _NOW_WORDS = frozenset("moment minute sec second данный момент моменте".split())
 """Words after "at", "for", «в» that still mean now ("at the moment", «в данный момент»)."""
+_WHICH_VERBS = frozenset("skip go back move скипни скипай скипнуть скип вернись перейди".split())
 _WHICH_ONE = frozenset({"next", "previous"})
 """Senses that say which of a thing is meant ("the tab before", «следующую вкладку»)."""
 _ARTICLES = frozenset("the a an my our this that".split())
@@ -758,8 +764,9 @@ def _only_names(lexicon: Lexicon, text: str, then: Sequence[str] = ()) -> bool:
     tokens = [t for t in said if t not in _ARTICLES]
     senses = lexicon.senses(said)
     which = lexicon.action_senses(senses) & _WHICH_ONE
-    if which and not any(lexicon.action_senses(lexicon.senses(normalize(t).tokens)) - which for t in then):
-        return False  # "previous tab | the one with the order form" is the request
+    asked = {s for t in then for s in lexicon.action_senses(lexicon.senses(normalize(t).tokens))} - which
+    if which and (not asked or tokens[:1] and tokens[0] in _WHICH_VERBS):
+        return False  # "previous tab | the one with the order form", "skip this track | it's trash": the request
     return (
         0 < len(tokens) <= 2 + 2 * bool(which)  # "the tab on the left", «вкладку слева»
         and bool(senses - which)
@@ -769,20 +776,42 @@ def _only_names(lexicon: Lexicon, text: str, then: Sequence[str] = ()) -> bool:
     )
 
 
+def _only_english_asks(tokens: Sequence[str], lexicon: Lexicon) -> bool:
+    """True when in Russian speech only English words ask for something, among Russian words that say something
+    else («сделай screenshot», «next трек» ask; «скинь мне screenshot» does not)."""
+    cyrillic = [t for t in tokens if has_cyrillic(t)]
+    if len(cyrillic) == len(tokens):
+        return False
+    if lexicon.senses(cyrillic, alone=True):  # a Russian verb or thing: «открой chrome», «next трек»
+        return False
+    # Russian fillers only («сделай screenshot», «ну redo короче»), not another verb or a remark («скинь мне
+    # screenshot», «это просто copy paste»)
+    return not cyrillic or cyrillic[:1] == ["это"] or any(t not in lexicon.function_words for t in cyrillic)
+
+
 def _a_choice(tokens: Sequence[str], lexicon: Lexicon) -> bool:
-    """True when "or" joins two different things to do ("copy or cut", «закрыть или свернуть»)."""
+    """True when "or" offers a second thing to do, or to do it to ("copy or cut", «закрыть или свернуть», «браузер
+    или терминал?»); not a warning ("save it or we'll lose everything") or a correction ("or rather minimize it")."""
     for i, t in enumerate(tokens):
-        if t in _OR and 0 < i < len(tokens) - 1:
-            before = lexicon.action_senses(lexicon.senses(tokens[:i]))
-            after = lexicon.action_senses(lexicon.senses(tokens[i + 1 :]))
-            if before and after and before != after:
-                return True
+        if t not in _OR or not 0 < i < len(tokens) - 1:
+            continue
+        rest = [w for w in tokens[i + 1 :] if w not in _ARTICLES and w not in ("to", "it")]
+        if not rest or any(opens_with(rest, f) for f in (*lexicon.takings_back, *lexicon.corrections, *_OR_RATHER)):
+            continue
+        before, offered = lexicon.senses(tokens[:i], alone=True), lexicon.senses(rest[:1], alone=True)
+        if not offered:
+            continue
+        actions, objects = lexicon.action_senses(before), before - lexicon.action_senses(before)
+        new = lexicon.action_senses(offered) - {"all"}  # "or everything is lost" offers nothing
+        if new and actions and new != actions or not new and objects and offered - objects:
+            return True
     return False
 
 
-_KEY_WORDS = frozenset("the key keys button клавишу клавиша клавиши кнопку кнопка".split())
-_SAY_AGAIN = frozenset("say repeat скажи повтори".split())
+_OR_RATHER = ("rather", "лучше", "вернее", "точнее")
 _OR = frozenset({"or", "или", "либо"})
+_SAY_AGAIN = frozenset("say repeat скажи повтори".split())
+_KEY_WORDS = frozenset("the key keys button клавишу клавиша клавиши кнопку кнопка".split())
 
 
 def _after_opening_no(text: str, lexicon: Lexicon) -> str:
@@ -827,6 +856,17 @@ def _keys_named(tokens: Sequence[str], lexicon: Lexicon, language: str) -> str |
     return None
 
 
+def _another_one(lexicon: Lexicon, text: str, then: Sequence[str]) -> bool:
+    """True when `text` names which one of a thing ("the tab on the left") and `then` asks for something other
+    than going to it or playing it ("close it"): LOKI's commands act on the current one."""
+    which = lexicon.action_senses(lexicon.senses(normalize(text).tokens)) & _WHICH_ONE
+    asked = {s for t in then for s in lexicon.action_senses(lexicon.senses(normalize(t).tokens))}
+    return bool(which) and bool(asked - _GOES_TO)
+
+
+_GOES_TO = frozenset({"switch", "open", "play", "repeat", "next", "previous"})
+
+
 def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
     """True when a word no sense explains follows "in", "of", «в» ("what time is it in toronto", "the date of
     the meeting", «сколько времени в москве»), or "there" is said past the opening words ("what time is it
@@ -844,17 +884,13 @@ def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
     return False
 
 
-def _on_another_device(tokens: Sequence[str], unexplained: set[str]) -> bool:
-    """True when a word no sense explains follows "on", "in", «на», «в» ("on the tv", "in the kitchen", «на
-    телевизоре»), but for this computer and what plays through it ("on my laptop", «в наушниках»)."""
-    for i, t in enumerate(tokens):
-        if t not in _DEVICE_PLACES:
-            continue
-        end = next((k for k in range(i + 1, len(tokens)) if tokens[k] in _PREPOSITIONS), len(tokens))
-        where = tokens[i + 1 : end]  # "on the second monitor", «на кухне»
-        if any(w in unexplained for w in where) and not any(w.startswith(_THIS_COMPUTER) for w in where):
-            return True
-    return False
+def _elsewhere_at_home(tokens: Sequence[str]) -> bool:
+    """True when another device is named ("the telly", «на телефоне») or, after "in", "on", «в», «на», a room
+    ("in the kitchen", "in the corner of the living room", «на кухне»): what is asked is not this computer's."""
+    if any(t in _OTHER_DEVICES or t.startswith(_OTHER_DEVICE_STEMS) for t in tokens):
+        return True
+    place = next((i for i, t in enumerate(tokens) if t in _PLACE_WORDS), None)
+    return place is not None and any(t in _ROOMS or t.startswith(_ROOM_STEMS) for t in tokens[place + 1 :])
 
 
 _BARE_NOS = frozenset({"no", "nope", "nah"})
@@ -864,12 +900,13 @@ _OTHER_DEVICES = frozenset(
 _OTHER_DEVICE_STEMS = tuple("телевизор телик телек магнитол телефон мобильник холодильник духовк микроволнов".split())
 """Devices other than this computer, whose sound or playing is not LOKI's (words, and Russian stems)."""
 _WINDOW_OPS = frozenset({"window close", "window minimize", "window maximize"})
-_DEVICE_PLACES = frozenset("on in at на в во у".split())
-_THIS_COMPUTER = tuple(
-    "computer laptop pc machine mac headphone headset earphone earbud speaker here screen monitor display corner "
-    "top bottom middle компьютер компе ноутбук ноуте пк машин наушник колонк динамик экран монитор угл углу центр".split()
+_PLACE_WORDS = frozenset("on in at на в во".split())
+_ROOMS = frozenset(
+    "kitchen bedroom bathroom lounge hall hallway garage nursery attic basement porch room rooms upstairs downstairs "
+    "stairs house garden".split()
 )
-"""Beginnings of words for this computer and what plays through it ("on my laptop", «в наушниках»)."""
+_ROOM_STEMS = tuple("кухн спальн гостин комнат ванн прихож коридор детск балкон доме даче".split())
+"""Rooms of a home (words, and Russian stems), whose windows and sound are not this computer's."""
 
 
 # Words that say what to repeat: "do the same thing again", "repeat the last command", «повтори последнюю команду».
