@@ -1048,3 +1048,19 @@ def test_what_the_review_of_the_new_readings_found(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a scene told first about something no sense explains is why, or not the computer's
+        ("the soup is boiling, turn it down", "en", None),
+        ("my hands are covered in dough, scroll down please", "en", [{"type": "scroll", "clicks": -5}]),
+        ("the telly is too loud, turn the computer down", "en", [{"type": "volume", "delta": -10}]),
+        ("it's too quiet, turn it up", "en", [{"type": "volume", "delta": 10}]),
+    ],
+)
+def test_a_scene_told_first_about_something_else(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

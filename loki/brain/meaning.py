@@ -427,8 +427,14 @@ class MeaningIndex:
                 not is_scene  # "oh no | i just closed the tab | reopen it": told after an exclamation too
                 and (may_ask or not any(lexicon.asks_now(earlier) for earlier in words[:i]))
                 and any(m for m, *_ in clauses[i + 1 :])
-                and lexicon.tells_past(w)
-                and lexicon.is_remark(" ".join(w))
+                and (
+                    lexicon.tells_past(w)
+                    and lexicon.is_remark(" ".join(w))
+                    or i == 0  # "the soup is boiling, | turn it down" (not "the window's so small, | …")
+                    and lexicon.tells(w)
+                    and not lexicon.asks_now(w)
+                    and lexicon.subject_unexplained(w)
+                )
                 and not lexicon.negated(w)
             ):
                 clauses[i] = (c, False, False, True)
@@ -454,6 +460,8 @@ class MeaningIndex:
         if told_scene and not (
             _things(lexicon, every)
             or {"page", "dictate"} & lexicon.senses(every)
+            or any(t in ("page", "pages") or t.startswith("страниц") for t in every)  # "went back one page too many"
+            or _COMPUTER_WORDS.intersection(every)  # "the telly is too loud, turn the computer down"
             # after a reason, a request only a computer does, or one about people: "i'm taking a call so
             # mute it", "the baby is asleep so turn it down"
             or only_reasons
@@ -485,8 +493,11 @@ class MeaningIndex:
         named = _things(lexicon, [t for w in asked for t in w])
         if scenes and not named:
             asks = lexicon.action_senses(lexicon.senses([t for w in asked for t in w]))
-            if not _tells_of_people([t for w in scenes for t in w]) and any(
-                _about_something_else(lexicon, w, asks) for w in scenes
+            if (
+                not _tells_of_people([t for w in scenes for t in w])
+                and not (only_reasons and asks & _SCREEN_ONLY)  # "my hands are covered in dough, | scroll down"
+                and not _COMPUTER_WORDS.intersection(t for w in asked for t in w)  # "…, | turn the computer down"
+                and any(_about_something_else(lexicon, w, asks) for w in scenes)
             ):
                 return None  # "the tv is loud | turn it down", "i forgot the milk | could you go back"
         scene_things = named_first or [t for w in scenes for t in w if _things(lexicon, [t])]
@@ -893,6 +904,8 @@ def _elsewhere_at_home(tokens: Sequence[str]) -> bool:
     return place is not None and any(t in _ROOMS or t.startswith(_ROOM_STEMS) for t in tokens[place + 1 :])
 
 
+_COMPUTER_WORDS = frozenset("computer laptop pc компьютер комп компе ноутбук ноут".split())
+"""Words that name this computer as what a request acts on ("the telly is too loud, turn the computer down")."""
 _BARE_NOS = frozenset({"no", "nope", "nah"})
 _OTHER_DEVICES = frozenset(
     "tv tvs telly television radio stereo phone phones car fridge oven microwave telephone радио".split()
