@@ -1064,3 +1064,26 @@ def test_a_scene_told_first_about_something_else(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a stammer says the word once
+        ("b-b-back to the terminal please", "en", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("t-t-type running late", "en", [{"type": "type", "text": "running late"}]),
+        ("з-з-закрой вкладку", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        # "the word" says what comes; the page in a tab is reloaded
+        (
+            "could you please search this page for the word dosage, thank you",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "dosage"}],
+        ),
+        ("перезагрузи вкладку", "ru", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("snap a pic of the screen, ya", "en", [{"type": "screenshot"}]),
+    ],
+)
+def test_a_stammer_the_word_to_find_and_the_tab_reloaded(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -100,7 +100,7 @@ find: find | search | search for | look for | locate | look up | where is | grep
 back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website | page before | page i was on | page i was just on | page i was on before | page i was looking at | pop back | nip back
 forward: forward | forwards | next page | ahead | forward 1 page | forward a page
 refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
-screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab
+screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab | snap a pic | pic of the screen | picture of the screen | snap the screen
 time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late | the hour
 date: date | day | today | day of the week | day of the month | what day | which day
 lost: where did | where has | where have | went missing | gone missing | go missing | disappeared | vanished
@@ -176,6 +176,7 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
     ({"redo", "tab"}, {"reopen"}, {"redo"}),  # «вкладку закрыла, верни её»: the tab comes back
     ({"redo", "volume"}, {"unmute"}, {"redo", "volume"}),  # «звук верни»
+    ({"refresh", "tab"}, set(), {"tab"}),  # "reload the tab", «перезагрузи вкладку»: the page in it
     ({"mute", "volume"}, set(), {"volume"}),  # «замьють звук», "mute the audio": the sound is what is muted
     ({"unmute", "volume"}, set(), {"volume"}),
     ({"switch", "open"}, set(), {"open"}),  # "switch to the terminal i have open"

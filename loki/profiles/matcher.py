@@ -7,6 +7,7 @@ utterance far from every rule, goes on to the next tier.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -217,10 +218,11 @@ class Matcher:
         if "text" in rule.compiled.slots and groups.get("text"):
             start, end = m.span("text")
             values["text"] = norm.surface(start - 1, end - 1) or groups["text"].strip()
-            if len(rule.actions) > 1 and "," in values["text"]:
-                # Words to look for, not text to type ("search the page for cinnamon, my fingers are sticky"):
-                # what follows a comma says why.
-                values["text"] = values["text"].split(",", 1)[0].strip() or values["text"]
+            if len(rule.actions) > 1:
+                # Words to look for, not text to type: what follows a comma says why ("search the page for
+                # cinnamon, my fingers are sticky"), and "the word" only says what comes ("… for the word dosage").
+                found = values["text"].split(",", 1)[0].strip() or values["text"]
+                values["text"] = _FIND_OPENER.sub("", found) or found
         if "number" in values and not values["number"].isdigit():
             return None
         values.update(self._now(language))
@@ -229,6 +231,9 @@ class Matcher:
         except ActionError:
             return None
         return Match(rule, values, actions, errors)
+
+
+_FIND_OPENER = re.compile(r"^(?:the word|the phrase|word|слово|фразу)\s+", re.IGNORECASE)
 
 
 def _runs_past_its_end(rule: Rule, m: Any, subject: str) -> bool:

@@ -335,6 +335,16 @@ _TRAIL = [p.split() for p in sorted(_TRAILING_FILLERS + _TRAILING_WORDS, key=len
 _TRAIL_DICTATED = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse=True)]
 
 
+def _stuttered(word: str, m: re.Match[str], following: re.Match[str] | None) -> bool:
+    """True for the start of a word said again at once: each "c" of "c-c-close", «з» of «з-з-закрой»."""
+    return (
+        following is not None
+        and len(word) <= 2
+        and m.string[m.end() : following.start()] == "-"
+        and following.group().lower().startswith(word)
+    )
+
+
 @lru_cache(maxsize=1024)  # one utterance is read many times over (by clause, as dictation, per rule)
 def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -> Normalized:
     """Lower-case, drop punctuation and fillers, turn number words into digits.
@@ -345,9 +355,12 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
     raw = unicodedata.normalize("NFC", raw)
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
-    for m in word_matches(raw):
+    matches = list(word_matches(raw))
+    for k, m in enumerate(matches):
         word = m.group().lower().replace("’", "'").replace("ё", "е")
         expanded = _CONTRACTIONS.get(word)
+        if _stuttered(word, m, matches[k + 1] if k + 1 < len(matches) else None):
+            continue  # "c-c-close the tab", «з-з-закрой»: the word is said once
         if expanded:
             for part in expanded.split():
                 tokens.append(part)
