@@ -34,8 +34,9 @@ from loki.brain.lexicon import LEXICONS, Lexicon, has_form, opens_with, where
 from loki.brain.tier0 import rule_plan
 from loki.brain.tiers import Plan, Turn
 from loki.errors import ActionError
-from loki.profiles.keys import spoken_to_keys
+from loki.profiles.keys import keys_named
 from loki.profiles.loader import ProfileSet, Rule
+from loki.profiles.matcher import words_to_find
 from loki.profiles.normalize import Normalized, join_hesitations, normalize
 from loki.profiles.wordings import wordings
 from loki.words import has_cyrillic
@@ -733,13 +734,11 @@ class MeaningIndex:
                 end = len(said.tokens)
                 if "find" in cand.actions:  # "search oregano on this page": the page is where, not what
                     begin, end = lexicon.around_place(said.tokens, begin)
-                    # "search the page for cinnamon, my fingers are sticky": what follows a comma says why
-                    comma = said.raw.find(",", said.spans[begin][0]) if begin < end else -1
-                    if comma >= 0:
-                        end = next((k for k in range(begin, end) if said.spans[k][0] > comma), end)
                 if begin >= end:
                     return None
                 values["text"] = said.raw[said.spans[begin][0] : said.spans[end - 1][1]]
+                if "find" in cand.actions:
+                    values["text"] = words_to_find(values["text"])
             if "keys" in slots:
                 keys = _keys_named(norm.tokens[start:], lexicon, language)
                 if keys is None:
@@ -774,9 +773,8 @@ def _only_names(lexicon: Lexicon, text: str, then: Sequence[str] = ()) -> bool:
     said = normalize(text).tokens
     tokens = [t for t in said if t not in _ARTICLES]
     senses = lexicon.senses(said)
-    which = lexicon.action_senses(senses) & _WHICH_ONE
-    asked = {s for t in then for s in lexicon.action_senses(lexicon.senses(normalize(t).tokens))} - which
-    if which and (not asked or tokens[:1] and tokens[0] in _WHICH_VERBS):
+    which, asked = _which_and_asked(lexicon, text, then)
+    if which and (not asked - which or tokens[:1] and tokens[0] in _WHICH_VERBS):
         return False  # "previous tab | the one with the order form", "skip this track | it's trash": the request
     return (
         0 < len(tokens) <= 2 + 2 * bool(which)  # "the tab on the left", «вкладку слева»
@@ -822,7 +820,6 @@ def _a_choice(tokens: Sequence[str], lexicon: Lexicon) -> bool:
 _OR_RATHER = ("rather", "лучше", "вернее", "точнее")
 _OR = frozenset({"or", "или", "либо"})
 _SAY_AGAIN = frozenset("say repeat скажи повтори".split())
-_KEY_WORDS = frozenset("the key keys button клавишу клавиша клавиши кнопку кнопка".split())
 
 
 def _after_opening_no(text: str, lexicon: Lexicon) -> str:
@@ -853,25 +850,21 @@ _CLARIFYING = (("i", "mean"), ("то", "есть"), ("я", "имею", "в", "в
 
 
 def _keys_named(tokens: Sequence[str], lexicon: Lexicon, language: str) -> str | None:
-    """The keys said, as `spoken_to_keys` names them; words after them that say nothing are left off ("press
-    enter for me there"), never a key itself ("press control a")."""
-    tokens = [t for t in tokens if t not in _KEY_WORDS]  # "press the enter key", «нажмите клавишу ввод»
-    end = len(tokens)
-    while end:
-        try:
-            return " ".join(spoken_to_keys(" ".join(tokens[:end]), language))
-        except ValueError:
-            if tokens[end - 1] not in lexicon.function_words:
-                return None
-            end -= 1
-    return None
+    """The keys said, as the hotkey action names them ("press enter for me there" -> "enter")."""
+    keys = keys_named(tokens, language, trailing=lexicon.function_words)
+    return None if keys is None else " ".join(keys)
+
+
+def _which_and_asked(lexicon: Lexicon, text: str, then: Sequence[str]) -> tuple[set[str], set[str]]:
+    """Which one of a thing `text` names ("the tab on the left": previous), and what `then` asks for."""
+    which = lexicon.action_senses(lexicon.senses(normalize(text).tokens)) & _WHICH_ONE
+    return which, {s for t in then for s in lexicon.action_senses(lexicon.senses(normalize(t).tokens))}
 
 
 def _another_one(lexicon: Lexicon, text: str, then: Sequence[str]) -> bool:
     """True when `text` names which one of a thing ("the tab on the left") and `then` asks for something other
     than going to it or playing it ("close it"): LOKI's commands act on the current one."""
-    which = lexicon.action_senses(lexicon.senses(normalize(text).tokens)) & _WHICH_ONE
-    asked = {s for t in then for s in lexicon.action_senses(lexicon.senses(normalize(t).tokens))}
+    which, asked = _which_and_asked(lexicon, text, then)
     return bool(which) and bool(asked - _GOES_TO)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from loki.brain.tiers import Plan, Turn
 from loki.config import ScreenSettings, Settings
 from loki.errors import LokiError, ScreenError
+from loki.profiles.keys import keys_named
 from loki.profiles.normalize import normalize
 from loki.screen.coords import Box
 from loki.screen.ground import Target, Window
@@ -74,7 +75,6 @@ _QUESTION = {
 _POLITE = ("please", "пожалуйста")
 _KEY_VERBS = frozenset({"press", "push", "hit", "нажми", "нажмите", "нажать"})
 """Verbs said of keys as well as controls; "click" and «кликни» are always the screen's."""
-_KEY_WORDS = frozenset({"the", "key", "keys", "клавишу", "клавиши", "клавиша", "please", "пожалуйста"})
 _WEAK_VERBS = frozenset({"press", "push", "hit", "select", "choose", "выбери", "выберите"})
 _DESCRIPTIVE = frozenset(
     "red green blue yellow orange purple black white gray grey top bottom left right corner middle centre center "
@@ -104,17 +104,6 @@ class ScreenRequest:
     """False for verbs that mean other things too ("select", "press"): when nothing is found, other tiers try."""
 
 
-def _names_keys(what: str, language: str) -> bool:
-    """True when the words name keys of the keyboard ("the escape key", «клавишу ввод», "control s")."""
-    from loki.profiles.keys import spoken_to_keys
-
-    words = [w for w in what.split() if w not in _KEY_WORDS]
-    try:
-        return bool(words) and bool(spoken_to_keys(" ".join(words), language))
-    except ValueError:
-        return False
-
-
 def parse(text: str, language: str) -> ScreenRequest | None:
     """The screen request in an utterance, or None when it is not about the screen."""
     norm = normalize(text, strip_fillers=False)
@@ -126,7 +115,7 @@ def parse(text: str, language: str) -> ScreenRequest | None:
     if m is None:
         return None
     language = "ru" if has_cyrillic(said) else "en"
-    if m.group("verb") in _KEY_VERBS and _names_keys(m.group("what"), language):
+    if m.group("verb") in _KEY_VERBS and keys_named(m.group("what").split(), language):
         return None  # «нажмите клавишу ввод», "press the escape key": a key to press, no control on the screen
     how = (m.group("how") or "") + (m.groupdict().get("how2") or "")
     words = m.group("what").split()

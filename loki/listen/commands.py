@@ -305,9 +305,8 @@ class CommandRescorer:
             *token_scores, heard_tokens = self.scorer.token_logprobs(
                 audio, [*phrases, heard], prefix=prefix, language=language, encoding=encoding
             )
-            priors = self.scorer.prior(phrases, prefix, language)
+            fits = self._fits(phrases, token_scores, prefix, language)
         scores = [mean_logprob(lp) for lp in token_scores]
-        fits = [mean_logprob(lp - self.prior_weight * prior) for lp, prior in zip(token_scores, priors, strict=True)]
         heard_score = mean_logprob(heard_tokens)
         best = int(np.argmax(fits))
         runner_up = max(
@@ -362,10 +361,7 @@ class CommandRescorer:
             token_scores = self.scorer.token_logprobs(
                 audio, phrases, prefix=prefix, language=language, encoding=encoding
             )
-            priors = self.scorer.prior(phrases, prefix, language)
-        heard_fit, opposite_fit = (
-            mean_logprob(lp - self.prior_weight * prior) for lp, prior in zip(token_scores, priors, strict=True)
-        )
+            heard_fit, opposite_fit = self._fits(phrases, token_scores, prefix, language)
         ms = (time.perf_counter() - started) * 1000
         log.debug(
             "doubt %r: %r fit %.2f, opposite %r fit %.2f in %.0f ms",
@@ -379,6 +375,12 @@ class CommandRescorer:
         if heard_fit >= opposite_fit + self.opposite_margin or opposite_fit < 0:
             return None  # the audio chooses the transcript, or it is not the opposite either (beeps fit neither)
         return Doubt(heard, near.phrase, opposite.phrase, round(heard_fit, 3), round(opposite_fit, 3), round(ms, 1))
+
+    def _fits(self, phrases: list[str], token_scores: list[np.ndarray], prefix: str, language: str) -> list[float]:
+        """How much the audio raises each phrase over what the decoder expects anyway (its log-probabilities
+        over silence, `prior_weight` of them taken off), per token."""
+        priors = self.scorer.prior(phrases, prefix, language)
+        return [mean_logprob(lp - self.prior_weight * prior) for lp, prior in zip(token_scores, priors, strict=True)]
 
     def _drops_heard_words(self, heard: str, shortlist: list[Candidate], scores: list[float], best: int) -> bool:
         """True when a close phrase of another command keeps every heard word the best one keeps, and more."""

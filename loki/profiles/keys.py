@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Container, Sequence
 
 _COMMON = {
     **{c: c for c in string.ascii_lowercase},
@@ -136,3 +137,22 @@ def spoken_to_keys(spoken: str, language: str) -> list[str]:
         else:
             raise ValueError(f"unknown key {words[i]!r}")
     return keys
+
+
+KEY_WORDS = frozenset("the key keys button клавишу клавиша клавиши кнопку кнопка please пожалуйста".split())
+"""Words said around key names that name no key ("press the enter key", «нажмите, пожалуйста, клавишу ввод»)."""
+
+
+def keys_named(words: Sequence[str], language: str, *, trailing: Container[str] = ()) -> list[str] | None:
+    """The keys `words` name, with KEY_WORDS left out and, from the end, words in `trailing` that say nothing
+    ("press enter for me there"), but never a key itself ("press control a"); None when they name no keys."""
+    words = [w for w in words if w not in KEY_WORDS]
+    end = len(words)
+    while end:
+        try:
+            return spoken_to_keys(" ".join(words[:end]), language)
+        except ValueError:
+            if words[end - 1] not in trailing:
+                return None
+            end -= 1
+    return None

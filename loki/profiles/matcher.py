@@ -218,11 +218,8 @@ class Matcher:
         if "text" in rule.compiled.slots and groups.get("text"):
             start, end = m.span("text")
             values["text"] = norm.surface(start - 1, end - 1) or groups["text"].strip()
-            if len(rule.actions) > 1:
-                # Words to look for, not text to type: what follows a comma says why ("search the page for
-                # cinnamon, my fingers are sticky"), and "the word" only says what comes ("… for the word dosage").
-                found = values["text"].split(",", 1)[0].strip() or values["text"]
-                values["text"] = _FIND_OPENER.sub("", found) or found
+            if len(rule.actions) > 1:  # words to look for, not text to type
+                values["text"] = words_to_find(values["text"])
         if "number" in values and not values["number"].isdigit():
             return None
         values.update(self._now(language))
@@ -231,6 +228,13 @@ class Matcher:
         except ActionError:
             return None
         return Match(rule, values, actions, errors)
+
+
+def words_to_find(said: str) -> str:
+    """The words to look for in what was said after "find": what follows a comma says why ("search the page
+    for cinnamon, my fingers are sticky"), and "the word" only says what comes ("… for the word dosage")."""
+    found = said.split(",", 1)[0].strip() or said
+    return _FIND_OPENER.sub("", found) or found
 
 
 _FIND_OPENER = re.compile(r"^(?:the word|the phrase|word|слово|фразу)\s+", re.IGNORECASE)
