@@ -7,7 +7,9 @@ summary, the word error rate of
   plain      WhisperModel.transcribe(file, language=...) with faster-whisper's default options
   transcribe LOKI's Transcriber as `loki transcribe` runs it (the profiles' words for rescoring)
   daemon     LOKI as the daemon runs it: the file cut into utterances by the microphone VAD, each
-             transcribed with the wake phrase as vocabulary and the daemon's short silent tail
+             transcribed with the wake phrase as vocabulary and the daemon's short silent tail, and
+             joined with the next when it began within GO_ON_S and what came before is not a complete
+             command (the daemon waits for more of a request said in more than one breath)
 
 and how many transcripts were empty or doubled a word, then the speed: LOKI's `transcribe` time over
 plain transcribe()'s, per file the median of --runs interleaved runs, and the median of those.
@@ -38,6 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from loki.audio.frames import to_float32  # noqa: E402
 from loki.config import load_settings  # noqa: E402
 from loki.stt import SAMPLE_RATE_HZ, Transcriber, read_audio  # noqa: E402
 from loki.stt.guards import doubled_run  # noqa: E402
@@ -63,26 +66,20 @@ def festvox_references(max_s: float) -> list[tuple[Path, str]]:
     return [(path, text) for path, text in festvox_recordings(max_s) if f"ru_nsh_{path.name}" not in shared]
 
 
-def utterances(samples: np.ndarray) -> list[np.ndarray]:
-    """The file cut as the daemon's microphone VAD cuts a stream (then followed by a second of silence)."""
-    from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_float32, to_int16
-    from loki.audio.vad import Utterance, VadSegmenter
-
-    segmenter = VadSegmenter()
-    pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))
-    out = []
-    for index in range(len(pcm) // FRAME_SAMPLES):
-        frame = Frame(pcm[index * FRAME_SAMPLES : (index + 1) * FRAME_SAMPLES], (index + 1) * FRAME_MS / 1000, 0.0)
-        out += [to_float32(e.audio) for e in segmenter.push(frame) if isinstance(e, Utterance) and e.final]
-    return out
-
-
-def daemon_text(transcriber: Transcriber, samples: np.ndarray, language: str) -> str:
-    """What the daemon hears in a recording: each VAD utterance transcribed with the daemon's tail pad."""
-    from loki.listen.recognizer import STT_TAIL_PAD_S
+def daemon_text(transcriber: Transcriber, samples: np.ndarray, language: str, complete) -> str:
+    """What the daemon hears in a recording: its VAD utterances, each transcribed with the daemon's tail pad,
+    and joined with the next while what was heard is not a complete command and the next began within
+    GO_ON_S (as the daemon waits for more of a request said in more than one breath)."""
+    from loki.audio.vad import VadOptions, vad_utterances
+    from loki.listen.recognizer import STT_TAIL_PAD_S, heard_in_turns
 
     pad = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), np.float32)
-    texts = [transcriber.transcribe(np.concatenate([u, pad]), language=language).text for u in utterances(samples)]
+
+    def text_of(audio: np.ndarray) -> str:
+        return transcriber.transcribe(np.concatenate([to_float32(audio), pad]), language=language).text
+
+    preroll_s = VadOptions().preroll_ms / 1000
+    texts = heard_in_turns(vad_utterances(samples), text_of, lambda text: complete(text, language), preroll_s)
     return " ".join(t for t in texts if t)
 
 
@@ -90,6 +87,14 @@ def plain_text(model, path: Path, language: str) -> str:
     """faster-whisper's transcribe() with its defaults."""
     segments, _info = model.transcribe(str(path), language=language)
     return "".join(s.text for s in segments).strip()
+
+
+def says_whole(language: str):
+    """(text, language) -> True for a complete command, as the daemon's tiers tell it (loki.wiring.says_whole)."""
+    from loki.wiring import build_tiers, load_all_profiles, says_whole
+
+    settings = load_settings(None, environ={**os.environ, "LOKI_LANGUAGE": language, "LOKI_LLM_BACKEND": "none"})
+    return says_whole(build_tiers(settings, load_all_profiles(settings)))
 
 
 def transcribers(language: str) -> tuple[Transcriber, Transcriber, object]:
@@ -112,6 +117,7 @@ def transcribers(language: str) -> tuple[Transcriber, Transcriber, object]:
 def bench(language: str, files: list[tuple[Path, str]], runs: int, as_json: bool, label: str = "") -> dict:
     """One language's `files`: per-file texts and times, then the summary."""
     cli, daemon, plain = transcribers(language)
+    complete = says_whole(language)
     rows = []
     for path, reference in files:
         name = path.name
@@ -131,7 +137,7 @@ def bench(language: str, files: list[tuple[Path, str]], runs: int, as_json: bool
             "reference": reference,
             "plain": plain_said,
             "transcribe": transcript.text,
-            "daemon": daemon_text(daemon, samples, language),
+            "daemon": daemon_text(daemon, samples, language, complete),
             "path": transcript.path,
             "audio_s": round(len(samples) / SAMPLE_RATE_HZ, 2),
             "loki_ms": round(statistics.median(loki_ms), 1),

@@ -11,14 +11,15 @@ and cancels the running plan.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from loki.audio.frames import Frame
+from loki.audio.frames import FRAME_MS, Frame
 from loki.audio.mic import Microphone
-from loki.audio.vad import VadOptions
+from loki.audio.vad import Utterance, VadOptions
 from loki.brain.builtin import AWAKE, is_wake_up
 from loki.brain.orchestrator import Orchestrator, TurnResult
 from loki.brain.turns import Turns
@@ -41,7 +42,7 @@ from loki.events import (
 )
 from loki.listen.gate import CommandGate
 from loki.listen.listener import Listener
-from loki.listen.recognizer import Outcome, Recognizer, Situation
+from loki.listen.recognizer import GO_ON_S, Outcome, Recognizer, Situation, goes_on
 from loki.listen.wake import WakeSetup, what_to_say
 from loki.listen.wake.engines import Detection
 from loki.tts.protocol import Voice
@@ -138,6 +139,7 @@ class Daemon:
         self._pending_listen: asyncio.Future[str] | None = None
         self._followup_pending = False
         self._in_flight = 0
+        self._held: list[Utterance | None] = []  # taken from the queue while waiting for more of a request
         self._idle = asyncio.Event()
         self._idle.set()
         self._lines: AsyncIterator[str] | None = None
@@ -389,7 +391,7 @@ class Daemon:
     async def _recognize(self) -> None:
         assert self.listener is not None and self.recognizer is not None
         queue = self.listener.utterances
-        while (utt := await queue.get()) is not None:
+        while (utt := await self._next_utterance(queue)) is not None:
             if self.muted:  # heard just before the microphone was muted: not heard
                 if utt.final:
                     self._release()
@@ -399,7 +401,13 @@ class Daemon:
                 continue
             queued = False
             try:
-                queued = await self._act_on(await self.recognizer.recognize(utt, self._situation))
+                outcome = await self.recognizer.recognize(
+                    utt, self._situation, functools.partial(self._later_part, queue)
+                )
+                if outcome.left is not None:  # a request of its own, for the next round
+                    self._hold()
+                    self._held.append(outcome.left)
+                queued = await self._act_on(outcome)
             except LokiError as exc:
                 log.warning("recognition failed: %s", exc)
                 self.bus.publish(TurnFailed("stt", exc.code, str(exc)))
@@ -407,6 +415,47 @@ class Daemon:
                 if not queued:
                     self._release()  # a queued command's turn releases it
         await self.turns.put(None)
+
+    async def _next_utterance(self, queue: asyncio.Queue[Utterance | None]) -> Utterance | None:
+        return self._held.pop(0) if self._held else await queue.get()
+
+    async def _later_part(self, queue: asyncio.Queue[Utterance | None], utt: Utterance) -> Utterance | None:
+        """The next final utterance, when speech was heard starting again within GO_ON_S of `utt`'s end.
+
+        Waits on the audio clock (a replay runs faster than real time), with a wall-clock deadline; the
+        utterance is not held meanwhile, so a replay's clock moves on. Anything else that comes is left
+        for the main loop.
+        """
+        assert self.listener is not None
+        listener = self.listener
+        preroll_s = listener.options.preroll_ms / 1000
+        until_s = utt.speech_end_s + GO_ON_S
+        give_up = time.monotonic() + GO_ON_S + 1.0
+        speaking = False
+        self._release()
+        try:
+            while time.monotonic() < give_up:
+                try:
+                    later = await asyncio.wait_for(queue.get(), 0.03)
+                except TimeoutError:
+                    started_s = listener.segmenter.current_start_s
+                    if started_s is not None and started_s + preroll_s <= until_s:
+                        if not speaking:  # its end is at most max_utterance_s away
+                            speaking = True
+                            give_up = time.monotonic() + listener.options.max_utterance_s + 1.0
+                    elif listener.now_s > until_s + FRAME_MS / 1000 and queue.empty():
+                        return None
+                    continue
+                if later is None or later.source != "vad" or not goes_on(utt, later, preroll_s):
+                    self._held.append(later)
+                    return None
+                if later.final:
+                    self._release()  # it is part of `utt`'s turn
+                    return later
+            log.warning("the speech after a pause did not end in time; acting on what came before it")
+            return None
+        finally:
+            self._hold()
 
     async def _act_on(self, outcome: Outcome) -> bool:
         """Do what the recognizer decided; True when a command was queued."""

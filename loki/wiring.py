@@ -219,7 +219,14 @@ def build_daemon(
         if rescorer is not None:
             reload.follow(rescorer.use)
         recognizer = Recognizer(
-            transcriber, gate, wake, said, bus.publish, rescorer=rescorer, language=settings.language
+            transcriber,
+            gate,
+            wake,
+            said,
+            bus.publish,
+            rescorer=rescorer,
+            language=settings.language,
+            complete=says_whole(orchestrator.tiers),
         )
 
     async def serve_control() -> None:
@@ -245,6 +252,12 @@ def build_daemon(
     )
     holder["daemon"] = daemon
     return daemon
+
+
+def says_whole(tiers: list[Tier]) -> Callable[[str, str], bool]:
+    """(text, language) -> True when a tier acts on `text` as a complete command (`Tier`'s `says_whole`)."""
+    checks = [says for tier in tiers if (says := getattr(tier, "says_whole", None)) is not None]
+    return lambda text, language: any(check(text, language) for check in checks)
 
 
 def models_in_use(

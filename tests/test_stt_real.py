@@ -123,26 +123,6 @@ def _doubled(text: str, reference: str) -> bool:
     return doubled_run(words_of(text)) is not None and doubled_run(words_of(reference)) is None
 
 
-def _utterances(samples: np.ndarray) -> list[np.ndarray]:
-    """The recording cut as the daemon's microphone VAD cuts a stream, with the daemon's silent tail."""
-    from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_float32, to_int16
-    from loki.audio.vad import Utterance, VadSegmenter
-    from loki.listen.recognizer import STT_TAIL_PAD_S
-
-    segmenter = VadSegmenter()
-    pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))
-    tail = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), np.float32)
-    out = []
-    for index in range(len(pcm) // FRAME_SAMPLES):
-        frame = Frame(pcm[index * FRAME_SAMPLES : (index + 1) * FRAME_SAMPLES], (index + 1) * FRAME_MS / 1000, 0.0)
-        out += [
-            np.concatenate([to_float32(e.audio), tail])
-            for e in segmenter.push(frame)
-            if isinstance(e, Utterance) and e.final
-        ]
-    return out
-
-
 def _check_set(lang: Lang, said: dict[str, str]) -> None:
     """Every file heard, nothing doubled, and LOKI's WER over the set no worse than plain's (+ margin)."""
     empty = [name for name, text in said.items() if not normal_words(text)]
@@ -181,10 +161,23 @@ def test_real_recordings_transcribed_as_well_as_plain_faster_whisper(
 def test_real_recordings_cut_by_the_daemons_vad_are_transcribed_as_well(
     language: str, request: pytest.FixtureRequest
 ) -> None:
+    """Cut by the VAD where the reader pauses, and joined again where the daemon waits for more of a request."""
+    from loki.audio.frames import to_float32
+    from loki.audio.vad import VadOptions, vad_utterances
+    from loki.listen.recognizer import STT_TAIL_PAD_S, heard_in_turns
+    from loki.wiring import build_tiers, load_all_profiles, says_whole
+
     lang: Lang = request.getfixturevalue(language)
+    whole = says_whole(build_tiers(lang.settings, load_all_profiles(lang.settings)))
+    tail = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), np.float32)
+
+    def text_of(audio: np.ndarray) -> str:
+        return lang.loki.transcribe(np.concatenate([to_float32(audio), tail]), language=None).text
+
     said = {}
     for name, _ref in lang.corpus:
-        texts = [lang.loki.transcribe(u, language=None).text for u in _utterances(lang.audio(name))]
+        parts = vad_utterances(lang.audio(name))
+        texts = heard_in_turns(parts, text_of, lambda text: whole(text, language), VadOptions().preroll_ms / 1000)
         said[name] = " ".join(t for t in texts if t)
     _check_set(lang, said)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from loki.audio.frames import FRAME_MS, SAMPLE_RATE_HZ, SPEECH_MIN_RMS, Frame
+from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ, SPEECH_MIN_RMS, Frame, to_int16
 from loki.audio.ring import FrameRing
 from loki.config import ListenSettings, Settings
 
@@ -170,6 +170,13 @@ class VadSegmenter:
         """Length of the utterance in progress in milliseconds (0 when none)."""
         return len(self._current.frames) * FRAME_MS if self._current is not None else 0
 
+    @property
+    def current_start_s(self) -> float | None:
+        """Stream time of the first sample of the utterance in progress (None when none)."""
+        if self._current is None or not self._current.frames:
+            return None
+        return self._current.frames[0].stream_s - FRAME_MS / 1000
+
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
@@ -246,3 +253,14 @@ class VadSegmenter:
             final=final,
             id=current.id,
         )
+
+
+def vad_utterances(samples: np.ndarray, options: VadOptions | None = None) -> list[Utterance]:
+    """A recording (float32, 16 kHz) cut as the microphone's VAD cuts a stream, followed by a second of silence."""
+    segmenter = VadSegmenter(options)
+    pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))
+    out = []
+    for index in range(len(pcm) // FRAME_SAMPLES):
+        frame = Frame(pcm[index * FRAME_SAMPLES : (index + 1) * FRAME_SAMPLES], (index + 1) * FRAME_MS / 1000, 0.0)
+        out += [e for e in segmenter.push(frame) if isinstance(e, Utterance) and e.final]
+    return out

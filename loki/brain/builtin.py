@@ -88,10 +88,14 @@ class HelpCommand:
     def __init__(self, local: Any) -> None:
         self._local = local  # tier 0: its profiles (reloaded after learning) are what can be said
 
+    def says_whole(self, text: str, language: str) -> bool:
+        """True for a help question (nothing more is to come after it)."""
+        return normalize(text).text in _HELP.get(language, _HELP["en"])
+
     async def plan(self, turn: Turn) -> Plan | None:
         """A spoken summary for a help question, else None."""
         language = turn.language if turn.language in _HELP else "en"
-        if normalize(turn.text).text not in _HELP[language]:
+        if not self.says_whole(turn.text, language):
             return None
         ctx = turn.context
         rules = active_rules(self._local.matcher.profiles, language, os_name=ctx.os, app=ctx.app, title=ctx.title)
@@ -109,10 +113,14 @@ class SleepCommand:
 
     number = 0
 
+    def says_whole(self, text: str, language: str) -> bool:
+        """True for a sleep request (nothing more is to come after it)."""
+        return normalize(text).text in _SLEEP.get(language, _SLEEP["en"])
+
     async def plan(self, turn: Turn) -> Plan | None:
         """The sleep request, else None."""
         language = turn.language if turn.language in _SLEEP else "en"
-        if normalize(turn.text).text not in _SLEEP[language]:
+        if not self.says_whole(turn.text, language):
             return None
         detail = {"rule": {"file": "built-in", "line": 0, "match": "exact"}, "control": "sleep"}
         return Plan(0, [], _ASLEEP[language], trusted=True, detail=detail)

@@ -34,6 +34,12 @@ class LocalCommands:
         """Match these rules from the next turn on (help and matching by meaning follow tier 0's rules)."""
         self.matcher = Matcher(profiles, self.matcher._now)
 
+    def says_whole(self, text: str, language: str) -> bool:
+        """True when a rule in no app's scope says `text` as it is, with no free text to come ("volume up",
+        not "type I'll be late", which may go on after a pause)."""
+        match = self.matcher.match(text, language)
+        return match is not None and match.errors == 0 and "text" not in match.rule.compiled.slots
+
     async def plan(self, turn: Turn) -> Plan | None:
         """The matching rule's actions, or None."""
         ctx = turn.context

@@ -39,7 +39,11 @@ class Plan:
 
 
 class Tier(Protocol):
-    """A planner: returns a Plan, or None to let the next tier try."""
+    """A planner: returns a Plan, or None to let the next tier try.
+
+    A tier may also have `says_whole(text, language) -> bool`: True for a command it acts on that is
+    complete as it is, so the daemon acts on it as soon as the speech ends (loki.listen.recognizer.GO_ON_S).
+    """
 
     number: int
 

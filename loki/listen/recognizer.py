@@ -14,7 +14,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -49,6 +49,59 @@ of 10.3 % on 45 of festvox-ru's, English unchanged (3.1 %), synthetic commands a
 (listen_bench --only accuracy|wake, en and ru). Commands cost nothing more: their window is the minimum."""
 
 
+GO_ON_S = 0.9
+"""A command that may not be over waits this long after its speech ends (the VAD's 0.3 s silence included):
+speech heard starting again by then is more of the same request ("type I'll be late, [pause] the train
+is stuck"). Readers' pauses inside a sentence in the real recordings (../shared/testdata/real and 45 of
+festvox-ru's, 243 files) were 0.42-1.08 s from the end of speech to the VAD hearing speech again, median
+0.54 s; all but 4 of them 0.84 s or less."""
+MAX_JOINED_S = 30.0
+"""A request said in several breaths is joined up to this long; what comes after is a request of its own."""
+
+
+def goes_on(first: Utterance, later: Utterance, preroll_s: float) -> bool:
+    """Whether `later` was heard starting within GO_ON_S of the end of `first`'s speech (`preroll_s`: the
+    audio the VAD keeps from before it hears speech, which `later.start_s` counts)."""
+    return later.start_s + preroll_s - first.speech_end_s <= GO_ON_S
+
+
+def joined(first: Utterance, later: Utterance) -> Utterance:
+    """Two utterances as one: `later`'s audio from where `first`'s ends (its pre-roll may repeat `first`'s
+    silent tail), with digital silence for audio neither kept."""
+    first_end_s = first.start_s + len(first.audio) / SAMPLE_RATE_HZ
+    skip = min(len(later.audio), max(0, round((first_end_s - later.start_s) * SAMPLE_RATE_HZ)))
+    gap = max(0, round((later.start_s - first_end_s) * SAMPLE_RATE_HZ))
+    audio = np.concatenate([first.audio, np.zeros(gap, first.audio.dtype), later.audio[skip:]])
+    return replace(later, audio=audio, start_s=first.start_s, id=first.id)
+
+
+def heard_in_turns(
+    parts: Sequence[Utterance],
+    transcribe: Callable[[np.ndarray], str],
+    complete: Callable[[str], bool],
+    preroll_s: float,
+) -> list[str]:
+    """What the daemon hears in utterances that came one after another, offline (benchmarks, tests): each
+    transcribed, joined with the next while what was heard is not `complete` and the next began within
+    GO_ON_S, as the daemon waits for more of a request (`Recognizer.recognize`'s `more`)."""
+    texts = []
+    index = 0
+    while index < len(parts):
+        utt = parts[index]
+        text = transcribe(utt.audio)
+        index += 1
+        while index < len(parts) and not complete(text) and goes_on(utt, parts[index], preroll_s):
+            utt = joined(utt, parts[index])
+            text = transcribe(utt.audio)
+            index += 1
+        texts.append(text)
+    return texts
+
+
+More = Callable[[Utterance], Awaitable[Utterance | None]]
+"""The next final utterance, when speech started again within GO_ON_S of the end of the one given; else None."""
+
+
 @dataclass(frozen=True)
 class Situation:
     """What the supervisor knows when an utterance arrives."""
@@ -67,6 +120,7 @@ class Outcome:
     command: CommandHeard | None = None
     language: str = "en"  # of "wake up"
     woke: bool = False  # it ended sleep mode (push-to-talk, or "wake up")
+    left: Utterance | None = None  # taken from `more`, but a request of its own
 
 
 @dataclass(frozen=True)
@@ -96,6 +150,8 @@ class Recognizer:
         publish: where `Transcribed` and `WakeDetected` go.
         rescorer: scores profile phrases and the wake phrase against the audio (None: off).
         language: the configured language ("auto", "en" or "ru").
+        complete: True for a command said whole, (text, language) -> bool: one that a rule says as it is,
+            with no free text to come (None: every command is acted on when its utterance ends).
     """
 
     def __init__(
@@ -108,6 +164,7 @@ class Recognizer:
         *,
         rescorer: CommandRescorer | None = None,
         language: str = "auto",
+        complete: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.transcriber = transcriber
         self.gate = gate
@@ -116,6 +173,7 @@ class Recognizer:
         self.publish = publish
         self.rescorer = rescorer
         self.language = language
+        self.complete = complete
         self.guesses = {"used": 0, "stale": 0, "none": 0}  # how the early transcriptions fared
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loki-stt")
         self._guess: tuple[int, int, asyncio.Future[Transcript]] | None = None
@@ -230,11 +288,10 @@ class Recognizer:
             )
         return decision
 
-    async def command(self, utt: Utterance, hearing: Hearing, decision: Decision) -> CommandHeard | None:
-        """The command a turn will route: the gate's text, or a profile phrase that fits the audio better;
-        None when the audio fits the opposite command as well as the transcript (a coin toss)."""
+    async def command(self, utt: Utterance, hearing: Hearing, command: str) -> CommandHeard | None:
+        """The command a turn will route: `command` (the gate's text), or a profile phrase that fits the audio
+        better; None when the audio fits the opposite command as well as the transcript (a coin toss)."""
         transcript = hearing.transcript
-        command = decision.text
         timings = {"stt": round(transcript.stt_ms, 1), "audio": round(utt.duration_s * 1000, 1)}
         heard_at = hearing.heard_at
         rescued = await self._rescue(utt, hearing.text, command, transcript)
@@ -270,12 +327,14 @@ class Recognizer:
             timings_ms=tuple(timings.items()),
         )
 
-    async def recognize(self, utt: Utterance, now: Callable[[], Situation]) -> Outcome:
+    async def recognize(self, utt: Utterance, now: Callable[[], Situation], more: More | None = None) -> Outcome:
         """Everything one final utterance means, decided here in one pass.
 
         Args:
             utt: a final utterance.
             now: the supervisor's situation at this moment (read again after each wait).
+            more: the next utterance when speech started again within GO_ON_S of the one it is given,
+                else None; asked while a command may not be over (None: never).
         """
         hearing = await self.hear(utt, now())
         if hearing is None:
@@ -301,10 +360,69 @@ class Recognizer:
             return Outcome("wake", woke=woke)
         if decision.kind != "command":
             return Outcome("nothing", woke=woke)
-        command = await self.command(utt, hearing, decision)
+        utt, hearing, text, left = await self._said_whole(utt, hearing, decision.text, more)
+        command = await self.command(utt, hearing, text)
         if command is None:
-            return Outcome("nothing", woke=woke)
-        return Outcome("command", command=command, woke=woke)
+            return Outcome("nothing", woke=woke, left=left)
+        return Outcome("command", command=command, woke=woke, left=left)
+
+    # A request said in more than one breath ----------------------------------------------------------
+    def _may_go_on(self, utt: Utterance, command: str, detected: str | None) -> bool:
+        """Whether a command may not be over when its utterance ends: dictation ("type I'll be late,") and
+        words no rule says as they are may go on after a pause; a rule said whole is acted on at once.
+        Push-to-talk ends when the key comes up, and speech over LOKI's voice is cut on purpose."""
+        if self.complete is None or utt.source != "vad" or utt.overlaps_voice:
+            return False
+        if len(utt.audio) >= MAX_JOINED_S * SAMPLE_RATE_HZ:
+            return False
+        return not self.complete(command, self._language_of(detected))
+
+    async def _said_whole(
+        self, utt: Utterance, hearing: Hearing, command: str, more: More | None
+    ) -> tuple[Utterance, Hearing, str, Utterance | None]:
+        """The request with what was said after each short pause, while it may not be over; and the
+        utterance `more` gave that is a request of its own (the wake phrase said again), if any."""
+        while more is not None and self._may_go_on(utt, command, hearing.transcript.language):
+            later = await more(utt)
+            if later is None:
+                break
+            went_on = await self._went_on(utt, hearing, command, later)
+            if went_on is None:
+                return utt, hearing, command, later
+            utt, hearing, command = went_on
+        return utt, hearing, command, None
+
+    async def _went_on(
+        self, first: Utterance, hearing: Hearing, command: str, later: Utterance
+    ) -> tuple[Utterance, Hearing, str] | None:
+        """`later` as more of the request: the two utterances transcribed as one (None: the wake phrase is
+        said again, so `later` is a request of its own).
+
+        The command is what follows the wake phrase when the first part had it; when the joined
+        transcript lost it, the first part's command and `later`'s own transcript, one after the other.
+        """
+        utt = joined(first, later)
+        transcript = await self._stt(utt.audio)
+        text = (transcript.text or "").strip()
+        said = text
+        if self.gate.phrases.match(hearing.text) is not None:
+            match = self.gate.phrases.match(text)
+            said = match.remainder if match is not None else ""
+        if not said:
+            rest = ((await self._stt(later.audio)).text or "").strip()
+            said = " ".join(filter(None, [command, rest]))
+            text = " ".join(filter(None, [hearing.text, rest]))
+        if self.gate.phrases.search(said) is not None:
+            return None
+        log.info("heard %r after a pause: %r", command, text)
+        if text:
+            language = transcript.language or hearing.transcript.language or "en"
+            self.publish(Transcribed(text, language, speech_end_at=utt.speech_end_at, stt_ms=transcript.stt_ms))
+        return utt, Hearing(transcript, text, False, False, time.monotonic()), said
+
+    def _language_of(self, detected: str | None) -> str:
+        """The profiles' language for a transcript's detected one."""
+        return detected if detected in ("en", "ru") else (self.language if self.language != "auto" else "en")
 
     # Acoustic checks ------------------------------------------------------------------------------
     async def _confirm_wake(self, utt: Utterance, text: str, transcript: Transcript) -> str | None:
@@ -351,8 +469,7 @@ class Recognizer:
         transcript: Transcript,
     ) -> T | None:
         """`check` (the rescorer's) of the command heard, scored against the utterance's audio, when `wanted`."""
-        language = transcript.language
-        lang = language if language in ("en", "ru") else (self.language if self.language != "auto" else "en")
+        lang = self._language_of(transcript.language)
         if not wanted(command, lang):
             return None
         at = heard.rfind(command)
