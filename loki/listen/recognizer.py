@@ -2,10 +2,11 @@
 
 It owns the speech model's thread and everything between the VAD and a turn: the early guess (a
 transcription started when the silence begins, reused when speech does not resume), the wake
-check on the head of long utterances, sleep mode, the acoustic wake confirmation and command
-rescue, the echo filter (what LOKI said lately) and the gate's decision. It publishes
-`Transcribed`, `WakeDetected` and, when the user talks over LOKI, `Interrupt`; the supervisor
-acts on the `Outcome`.
+check on the head of long utterances, sleep mode, the acoustic wake confirmation, a request said
+in more than one breath (what follows a short pause joined to it), command rescue, the echo
+filter (what LOKI said lately) and the gate's decision. It publishes `Transcribed`,
+`WakeDetected` and, when the user talks over LOKI, `Interrupt`; the supervisor acts on the
+`Outcome`.
 """
 
 from __future__ import annotations
