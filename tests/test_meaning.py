@@ -1087,3 +1087,39 @@ def test_a_stammer_the_word_to_find_and_the_tab_reloaded(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # what the speaker tells of themself after a request only says why
+        ("louder please, i cannot hear the video", "en", [{"type": "volume", "delta": 10}]),
+        ("turn it down, i can't hear myself think", "en", [{"type": "volume", "delta": -10}]),
+        (
+            "omg just open the calculator, i'm not doing math in my head",
+            "en",
+            [{"type": "launch", "app": "calculator"}],
+        ),
+        ("запусти калькулятор, руки в муке, сам не могу", "ru", [{"type": "launch", "app": "calculator"}]),
+        ("закрой вкладку, я её не читаю", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        # ... or what they did to the thing asked for
+        ("вставь сюда, шо скопировал", "ru", [{"type": "hotkey", "keys": ["ctrl", "v"]}]),
+        ("paste it, what i copied", "en", [{"type": "hotkey", "keys": ["ctrl", "v"]}]),
+        # a wish or "i mean" after a request is not only why
+        ("close the terminal, i mean the browser", "en", None),
+        # words: polite plurals, a formal wish, "more big"
+        ("вырежьте, пожалуйста, выделенный фрагмент", "ru", [{"type": "hotkey", "keys": ["ctrl", "x"]}]),
+        ("вставьте текст", "ru", [{"type": "hotkey", "keys": ["ctrl", "v"]}]),
+        ("вставай уже", "ru", None),
+        (
+            "i should like to return to the browser window which is already open, if you please",
+            "en",
+            [{"type": "window", "op": "focus", "target": "browser"}],
+        ),
+        ("make the window more big, to the maximum", "en", [{"type": "window", "op": "maximize"}]),
+    ],
+)
+def test_what_the_speaker_tells_of_themself_after_a_request(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -71,7 +71,7 @@ _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through | spawn
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight | shrink it down | shrink this down | shrink that down | shrink down
-maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand | max this | max that | max the
+maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | to the maximum | more big | make it large | larger | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand | max this | max that | max the
 switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into | alt tab
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
@@ -243,8 +243,8 @@ pageful: на страницу | на целую страницу | на одн�
 top: начал* | самый верх | самое начало | наверх страницы
 bottom: конец | конца | самый низ | самый конец | низ страницы
 copy: скопир* | копир* | копию | copy
-paste: вставь | вставить | вставка | пейстни | пастни | пэйстни | paste
-cut: вырежи | вырезать
+paste: вставь* | вставить | вставка | вставля* | пейстни | пастни | пэйстни | paste
+cut: вырежи* | вырежь* | вырез*
 undo: undo | андо | отмени | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
 redo: redo | редо | повтори действие | повтори отмен* | верни | вернуть
 select: выдели | выделить | отметь | селектн* | выделяй | select
@@ -950,6 +950,19 @@ class Lexicon:
             and not any(t in _NOT_YET for t in tokens)  # "not just yet"
         )
 
+    def of_the_speaker(self, tokens: Sequence[str]) -> bool:
+        """True when the words tell of the speaker ("i cannot hear the video", "i'm not doing math in my head",
+        «сам не могу», «я ничего не вижу»): after a request they only say why. A wish ("i want …", «мне
+        нужно …»), "i mean …" and what takes the request back are not told of the speaker alone. So does what the
+        speaker did to the thing asked for («вставь сюда, | что скопировал», "paste it, | what i copied")."""
+        if tuple(tokens[:1]) in (("what",), ("что",)) and len(tokens) > 1 and self.tells_past(tokens[1:]):
+            return True
+        return (
+            tuple(tokens[:1]) in _SPEAKER
+            and not any(t in _SPEAKER_ASKS for t in tokens[1:4])
+            and not self.takes_back(tokens)
+        )
+
     def takes_back(self, tokens: Sequence[str]) -> bool:
         """True when the words open by taking back what was asked ("no", "actually", «а впрочем»)."""
         return any(opens_with(tokens, f) for f in self.takings_back)
@@ -1172,6 +1185,13 @@ _FAMILY = frozenset(
     бабуль дедуль дети ребята дочка""".split()
 )
 """Family words that, first and with no comma, still call someone other than LOKI."""
+_SPEAKER = frozenset({("i",), ("я",), ("сам",), ("сама",), ("мне",), ("меня",)})
+"""Words that open what the speaker tells of themself (`Lexicon.of_the_speaker`)."""
+_SPEAKER_ASKS = frozenset(
+    "want wanna need would like mean meant said хочу хотел хотела хочется нужно нужна нужен надо имею имел имела "
+    "сказал сказала просил просила".split()
+)
+"""Words that make what the speaker tells of themself a wish, a correction or a request said again."""
 _NOT_YET = frozenset("yet now пока ещё еще сейчас".split())
 """Words that make a negation a "not yet" ("not just yet", «пока не надо»)."""
 _CHILD_CALLS = frozenset(

@@ -360,10 +360,14 @@ class MeaningIndex:
         breaks = _SPEAKER_BREAK.get(language)
         clauses: list[tuple[str, bool, bool, bool]] = []
         explained = False  # a request was parted from what tells why: it must then say nothing else
+        told_why: list[str] = []  # the speaker told of themself after a request ("…, | i cannot hear the video")
         because = False  # a reason was opened ("because", «а то»): what follows is all the reason
         named_first: list[str] = []  # the thing named before the request, and which one ("the tab before")
         reasons: set[str] = set()  # scenes told as the reason ("... so", «..., так что») or what was done: statements
-        parts = [p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c)]
+        parts = [
+            p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c) if not _ARTICLES.issuperset(normalize(p).tokens)
+        ]
+        parts_said = list(parts)
         for n, part in enumerate(parts):
             if ahead and not clauses:  # "before i close the tab, | remind me": the tab is no request
                 clauses.append((part, False, False, True))
@@ -399,6 +403,15 @@ class MeaningIndex:
                 clauses.append((part, False, False, False))
                 explained = True
                 continue
+            if (
+                clauses
+                and lexicon.of_the_speaker(said)
+                and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
+            ):
+                # "louder please, | i cannot hear the video", «запусти калькулятор, руки в муке, | сам не могу»
+                clauses.append((part, False, False, False))
+                told_why.append(part)
+                continue
             if clauses and any(
                 opens_with(opening, f) for f in lexicon.consequences
             ):  # «мне звонят по видео, | так что сверни окно»: what came before is the reason, as a scene is
@@ -418,6 +431,10 @@ class MeaningIndex:
             explains = len(parts) > 1 and lexicon.asks_now(normalize(parts[0]).tokens)
             explained |= telling
             clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(parts) if c.strip()]
+        if found is not None and told_why:
+            # What the speaker told may have lent the whole its words («вставь сюда, | что скопировал»): the rest
+            rest = ", ".join(p for p in parts_said if p not in told_why)
+            found = self._match_clause(rest, lexicon, language, os_name, app, title, whole=True)
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found
         log.debug("meaning: clauses (text, may ask, may refuse, scene) %s", clauses)

@@ -33,6 +33,9 @@ _CONTRACTIONS = {
     "isn't": "is not",
     "dis": "this",  # as a recognizer writes some accents: "find weather in dis page"
     "dat": "that",
+    "шо": "что",  # southern and Ukrainian-tinged Russian
+    "чё": "что",
+    "чо": "что",
 }
 # Said before or after a command without changing it.
 _LEADING_FILLERS = [
@@ -56,6 +59,7 @@ _LEADING_FILLERS = [
     "i was wondering if you could",
     "do you think you could",
     "i would like you to",
+    "i should like to",
     "could you maybe",
     "can you maybe",
     "would you maybe",
@@ -84,6 +88,12 @@ _LEADING_FILLERS = [
     "well",
     "yeah",
     "and",
+    "oh my god",
+    "oh my gosh",
+    "omg",
+    "ugh",
+    "jeez",
+    "geez",
     "пожалуйста",
     "плиз",
     "можешь",
