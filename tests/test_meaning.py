@@ -1123,3 +1123,31 @@ def test_what_the_speaker_tells_of_themself_after_a_request(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # hedges, Singapore English, a rancher's verb
+        ("perhaps we could select all of it, if that feels okay", "en", [{"type": "hotkey", "keys": ["ctrl", "a"]}]),
+        ("page up lah", "en", [{"type": "hotkey", "keys": ["pageup"]}]),
+        ("open a new browser for me can or not", "en", [{"type": "launch", "app": "browser"}]),
+        ("type see you later lah", "en", [{"type": "type", "text": "see you later lah"}]),  # dictated: kept
+        ("rustle me up a file manager, would ya", "en", [{"type": "launch", "app": "file manager"}]),
+        # officialese, Ukrainian words, slang
+        ("прошу осуществить переход в окно терминала", "ru", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("прошу осуществить развёртывание окна на весь экран", "ru", [{"type": "window", "op": "maximize"}]),
+        ("прошу тебя, не закрывай", "ru", None),
+        ("трохи тише зроби", "ru", [{"type": "volume", "delta": -10}]),
+        ("жмякни ввод", "ru", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("закрывай эту прогу, всё, хватит", "ru", [{"type": "window", "op": "close"}]),
+        # a question tag asks to agree
+        ("следующий поворот направо, да?", "ru", None),
+        ("the next tab, right?", "en", None),
+        ("выключи звук, да?", "ru", [{"type": "volume", "mute": True}]),
+    ],
+)
+def test_hedges_officialese_and_question_tags(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -343,6 +343,8 @@ class MeaningIndex:
             and not lexicon.asks_now(said)
         ):
             return None  # «ты скриншот доски сделал?»: a question about what was done, with no verb that asks
+        if _QUESTION_TAG.search(text) and not lexicon.asks_now(said):
+            return None  # «следующий поворот направо, да?», "the next one's on the left, right?": asks to agree
         if lexicon.on_mute_said_of_someone(said):
             return None  # "you're on mute dave", "sorry i was on mute the whole time": a person's microphone
         found = None if ahead else self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
@@ -781,6 +783,10 @@ _NOW_WORDS = frozenset("moment minute sec second данный момент мо�
 _WHICH_VERBS = frozenset("skip go back move скипни скипай скипнуть скип вернись перейди".split())
 _WHICH_ONE = frozenset({"next", "previous"})
 """Senses that say which of a thing is meant ("the tab before", «следующую вкладку»)."""
+_QUESTION_TAG = re.compile(
+    r",\s*(да|нет|правда|верно|ага|right|yeah|no|correct|isn't it|is it)\s*\?\s*$", re.IGNORECASE
+)
+"""A question tag that ends a statement: it asks the listener to agree, not to act."""
 _ARTICLES = frozenset("the a an my our this that".split())
 
 

@@ -36,6 +36,8 @@ _CONTRACTIONS = {
     "шо": "что",  # southern and Ukrainian-tinged Russian
     "чё": "что",
     "чо": "что",
+    "зроби": "сделай",  # Ukrainian words in Russian speech
+    "трохи": "немного",
 }
 # Said before or after a command without changing it.
 _LEADING_FILLERS = [
@@ -60,6 +62,15 @@ _LEADING_FILLERS = [
     "do you think you could",
     "i would like you to",
     "i should like to",
+    "perhaps we could",
+    "perhaps you could",
+    "maybe we could",
+    "maybe you could",
+    "maybe let us",
+    "let us",
+    "прошу осуществить",
+    "прошу произвести",
+    "прошу",
     "could you maybe",
     "can you maybe",
     "would you maybe",
@@ -112,6 +123,7 @@ _TRAILING_FILLERS = [
     "for me",
     "thank you kindly",
     "would you",
+    "would ya",
     "will you",
     "could you",
     "пожалуйста",
@@ -128,6 +140,8 @@ _TRAILING_WORDS = [
     "cheers",
     "спасибо",
     *"mate buddy bud dude bro pal чувак братан бро".split(),
+    *"lah leh lor".split(),  # Singapore English: "page up lah"
+    "can or not",
 ]
 # A "please" before these opens the message itself ("type please find attached the report").
 _MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
