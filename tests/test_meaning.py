@@ -1145,6 +1145,15 @@ def test_what_the_speaker_tells_of_themself_after_a_request(
         ("следующий поворот направо, да?", "ru", None),
         ("the next tab, right?", "en", None),
         ("выключи звук, да?", "ru", [{"type": "volume", "mute": True}]),
+        # how it is done changes nothing; a how-question that leads to the request
+        ("maybe let's gently move on to the next tab", "en", [{"type": "hotkey", "keys": ["ctrl", "tab"]}]),
+        ("быстренько закрой вкладку", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        (
+            "не подскажешь, как назад вернуться? верни на предыдущую страницу",
+            "ru",
+            [{"type": "hotkey", "keys": ["alt", "left"]}],
+        ),
+        ("how do i close a tab? i never know", "en", None),
     ],
 )
 def test_hedges_officialese_and_question_tags(

@@ -318,6 +318,11 @@ class MeaningIndex:
             return None  # "i want the cake cut": a wish about something else
         if wished is not None:  # "i want this window closed": "close this window"
             text, said = " ".join(wished), normalize(" ".join(wished)).tokens
+        question, mark, then = text.partition("?")
+        if mark and lexicon.asks_how(normalize(question).tokens):
+            after = normalize(then).tokens
+            if after and lexicon.asks_now(after) and not lexicon.asks_how(after):
+                text, said = then.strip(), after  # «как назад вернуться? | верни на предыдущую страницу»: it asks
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
         if lexicon.names_theirs(said[: lexicon.verb_end(said, ("dictate",)) or len(said)]):

@@ -147,6 +147,8 @@ _TRAILING_WORDS = [
 _MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста", "плиз"}
+# How a request is to be done, which changes nothing LOKI does ("gently move on to the next tab").
+_MANNER = {"gently", "quickly", "carefully", "softly", "swiftly", "побыстрее", "быстренько", "аккуратно"}
 _HESITATIONS = set("um umm uh uhh uhm erm er hmm mm эм ээ э мм эээ".split())
 
 _EN_UNITS = {
@@ -391,7 +393,7 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
                 spans.append(m.span())
         elif word == "ка" and tokens and raw[m.start() - 1] == "-":
             continue  # the particle of «сделай-ка», «выключи-ка звук»: the request is the same
-        elif word not in _HESITATIONS and not (strip_fillers and not dictated and word in _POLITE):
+        elif word not in _HESITATIONS and not (strip_fillers and not dictated and (word in _POLITE or word in _MANNER)):
             tokens.append(word)
             spans.append(m.span())
     if strip_fillers:
