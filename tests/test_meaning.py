@@ -1154,6 +1154,13 @@ def test_what_the_speaker_tells_of_themself_after_a_request(
             [{"type": "hotkey", "keys": ["alt", "left"]}],
         ),
         ("how do i close a tab? i never know", "en", None),
+        ("how do i turn the sound off on this thing, just mute it", "en", [{"type": "volume", "mute": True}]),
+        # office anglicisms and polite plurals
+        ("свитчнись на терминал", "ru", [{"type": "window", "op": "focus", "target": "terminal"}]),
+        ("максимайзни окно", "ru", [{"type": "window", "op": "maximize"}]),
+        ("засейвь файл", "ru", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),
+        ("открой эдитор", "ru", [{"type": "launch", "app": "editor"}]),
+        ("отмените, пожалуйста, последнее действие", "ru", [{"type": "hotkey", "keys": ["ctrl", "z"]}]),
     ],
 )
 def test_hedges_officialese_and_question_tags(

@@ -318,8 +318,9 @@ class MeaningIndex:
             return None  # "i want the cake cut": a wish about something else
         if wished is not None:  # "i want this window closed": "close this window"
             text, said = " ".join(wished), normalize(" ".join(wished)).tokens
-        question, mark, then = text.partition("?")
-        if mark and lexicon.asks_how(normalize(question).tokens):
+        at = next((m for m in _HOW_BREAK.finditer(text) if lexicon.asks_how(normalize(text[: m.start()]).tokens)), None)
+        if at is not None:
+            then = text[at.end() :]
             after = normalize(then).tokens
             if after and lexicon.asks_now(after) and not lexicon.asks_how(after):
                 text, said = then.strip(), after  # «как назад вернуться? | верни на предыдущую страницу»: it asks
@@ -788,6 +789,8 @@ _NOW_WORDS = frozenset("moment minute sec second данный момент мо�
 _WHICH_VERBS = frozenset("skip go back move скипни скипай скипнуть скип вернись перейди".split())
 _WHICH_ONE = frozenset({"next", "previous"})
 """Senses that say which of a thing is meant ("the tab before", «следующую вкладку»)."""
+_HOW_BREAK = re.compile(r"[?,]")
+"""Where a how-question may end and the request it leads to begin."""
 _QUESTION_TAG = re.compile(
     r",\s*(да|нет|правда|верно|ага|right|yeah|no|correct|isn't it|is it)\s*\?\s*$", re.IGNORECASE
 )

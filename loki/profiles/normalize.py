@@ -36,6 +36,11 @@ _CONTRACTIONS = {
     "шо": "что",  # southern and Ukrainian-tinged Russian
     "чё": "что",
     "чо": "что",
+    "di": "the",  # Jamaican English
+    "tek": "take",
+    "mek": "make",
+    "wah": "what",
+    "waan": "want",
     "зроби": "сделай",  # Ukrainian words in Russian speech
     "трохи": "немного",
 }
