@@ -166,7 +166,7 @@ async def test_real_speech_after_a_pause_is_the_same_request(
 ) -> None:
     """Piper's voice with half a second between the parts: one turn, the whole request (tiny.en)."""
     audio = _said(parts, clips.Voice("piper"))
-    assert len(vad_utterances(audio)) == 2  # the VAD did cut it in two
+    assert len(vad_utterances(audio)) >= 2  # the VAD did cut it (Piper, which samples, may pause once more)
     (turn,) = await replay(audio, dry_run_settings())
     if isinstance(action, dict):
         assert turn.actions == [action]
@@ -181,6 +181,6 @@ async def test_real_russian_speech_after_a_pause_is_the_same_request(
 ) -> None:
     """«эй локи, открой» … «браузер» in festival's Russian voice (the multilingual model)."""
     audio = _said(["эй локи, открой", "браузер"], festival_ru)
-    assert len(vad_utterances(audio)) == 2
+    assert len(vad_utterances(audio)) >= 2
     (turn,) = await replay(audio, dry_run_settings(LOKI_LANGUAGE="ru"))
     assert turn.actions == [{"type": "launch", "app": "browser"}]
