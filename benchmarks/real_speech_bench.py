@@ -70,7 +70,7 @@ def daemon_text(transcriber: Transcriber, samples: np.ndarray, language: str, co
     """What the daemon hears in a recording: its VAD utterances, each transcribed with the daemon's tail pad,
     and joined with the next while what was heard is not a complete command and the next began within
     GO_ON_S (as the daemon waits for more of a request said in more than one breath)."""
-    from loki.audio.vad import VadOptions, vad_utterances
+    from loki.audio.vad import vad_utterances
     from loki.listen.recognizer import STT_TAIL_PAD_S, heard_in_turns
 
     pad = np.zeros(int(STT_TAIL_PAD_S * SAMPLE_RATE_HZ), np.float32)
@@ -78,8 +78,7 @@ def daemon_text(transcriber: Transcriber, samples: np.ndarray, language: str, co
     def text_of(audio: np.ndarray) -> str:
         return transcriber.transcribe(np.concatenate([to_float32(audio), pad]), language=language).text
 
-    preroll_s = VadOptions().preroll_ms / 1000
-    texts = heard_in_turns(vad_utterances(samples), text_of, lambda text: complete(text, language), preroll_s)
+    texts = heard_in_turns(vad_utterances(samples), text_of, lambda text: complete(text, language))
     return " ".join(t for t in texts if t)
 
 

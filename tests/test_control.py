@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import pytest
 
 from loki.audio.fake import ArrayMicrophone
@@ -388,8 +387,7 @@ async def test_a_muted_microphone_is_not_heard(tmp_path: Path, muted: bool) -> N
             "LOKI_TRACE": "0",
         }
     )
-    t = np.arange(int(0.6 * 16000)) / 16000
-    burst = (0.3 * np.sign(np.sin(2 * np.pi * 140 * t)) * np.hanning(len(t))).astype(np.float32)  # a voiced buzz
+    burst = clips.buzz()
     speech = clips.join(clips.silence(0.5), burst, clips.silence(1.0))
     events: list[Event] = []
     stt = ScriptedTranscriber(["hey loki open the browser"])

@@ -47,8 +47,7 @@ def settings(dry_run_settings: Callable[..., Settings]) -> Settings:
 
 def _beeps(count: int, gap_s: float = 1.0, lead_s: float = 0.5) -> np.ndarray:
     """Speech-like bursts (a voiced buzz) the VAD takes for utterances."""
-    t = np.arange(int(0.6 * 16000)) / 16000
-    burst = (0.3 * np.sign(np.sin(2 * np.pi * 140 * t)) * np.hanning(len(t))).astype(np.float32)
+    burst = clips.buzz()
     parts = [clips.silence(lead_s)]
     for _ in range(count):
         parts += [burst, clips.silence(gap_s)]

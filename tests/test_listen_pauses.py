@@ -70,8 +70,7 @@ def test_only_commands_said_whole_are_complete(tmp_path: Path, dry_run_settings:
 
 def _bursts(gaps_s: list[float]) -> np.ndarray:
     """Voiced buzzes the VAD takes for speech, `gaps_s` apart."""
-    t = np.arange(int(0.6 * 16000)) / 16000
-    burst = (0.3 * np.sign(np.sin(2 * np.pi * 140 * t)) * np.hanning(len(t))).astype(np.float32)
+    burst = clips.buzz()
     parts = [clips.silence(0.5), burst]
     for gap in gaps_s:
         parts += [clips.silence(gap), burst]

@@ -43,8 +43,7 @@ def settings(dry_run_settings: Callable[..., Settings]) -> Settings:
 
 def _bursts(count: int, gap_s: float) -> np.ndarray:
     """Speech-like bursts (a voiced buzz) the VAD takes for utterances."""
-    t = np.arange(int(0.6 * 16000)) / 16000
-    burst = (0.3 * np.sign(np.sin(2 * np.pi * 140 * t)) * np.hanning(len(t))).astype(np.float32)
+    burst = clips.buzz()
     parts = [clips.silence(0.5)]
     for _ in range(count):
         parts += [burst, clips.silence(gap_s)]

@@ -163,7 +163,7 @@ def test_real_recordings_cut_by_the_daemons_vad_are_transcribed_as_well(
 ) -> None:
     """Cut by the VAD where the reader pauses, and joined again where the daemon waits for more of a request."""
     from loki.audio.frames import to_float32
-    from loki.audio.vad import VadOptions, vad_utterances
+    from loki.audio.vad import vad_utterances
     from loki.listen.recognizer import STT_TAIL_PAD_S, heard_in_turns
     from loki.wiring import build_tiers, load_all_profiles, says_whole
 
@@ -177,7 +177,7 @@ def test_real_recordings_cut_by_the_daemons_vad_are_transcribed_as_well(
     said = {}
     for name, _ref in lang.corpus:
         parts = vad_utterances(lang.audio(name))
-        texts = heard_in_turns(parts, text_of, lambda text: whole(text, language), VadOptions().preroll_ms / 1000)
+        texts = heard_in_turns(parts, text_of, lambda text: whole(text, language))
         said[name] = " ".join(t for t in texts if t)
     _check_set(lang, said)
 

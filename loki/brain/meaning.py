@@ -375,7 +375,6 @@ class MeaningIndex:
         parts = [
             p for c in _CLAUSE_BREAK.split(text) for p in _at_please(c) if not _ARTICLES.issuperset(normalize(p).tokens)
         ]
-        parts_said = list(parts)
         for n, part in enumerate(parts):
             if ahead and not clauses:  # "before i close the tab, | remind me": the tab is no request
                 clauses.append((part, False, False, True))
@@ -435,13 +434,13 @@ class MeaningIndex:
             if scene:  # a scene told before a verb that asks only tells («чё-то не грузится, обнови»)
                 clauses.append((scene, False, not told, True))
                 explained |= told
-            parts, telling = _speaker_parts(part, breaks, lexicon)
-            explains = len(parts) > 1 and lexicon.asks_now(normalize(parts[0]).tokens)
+            pieces, telling = _speaker_parts(part, breaks, lexicon)
+            explains = len(pieces) > 1 and lexicon.asks_now(normalize(pieces[0]).tokens)
             explained |= telling
-            clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(parts) if c.strip()]
+            clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(pieces) if c.strip()]
         if found is not None and told_why:
             # What the speaker told may have lent the whole its words («вставь сюда, | что скопировал»): the rest
-            rest = ", ".join(p for p in parts_said if p not in told_why)
+            rest = ", ".join(p for p in parts if p not in told_why)
             found = self._match_clause(rest, lexicon, language, os_name, app, title, whole=True)
         if found is not None or not 2 <= len(clauses) <= MAX_CLAUSES:
             return found

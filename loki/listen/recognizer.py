@@ -23,7 +23,7 @@ from typing import TypeVar
 import numpy as np
 
 from loki.audio.frames import SAMPLE_RATE_HZ, to_float32
-from loki.audio.vad import Utterance
+from loki.audio.vad import Utterance, VadOptions
 from loki.brain.builtin import is_wake_up
 from loki.events import CommandHeard, Event, Interrupt, Transcribed, WakeDetected
 from loki.listen.commands import CommandRescorer, Doubt, Rescued
@@ -80,11 +80,12 @@ def heard_in_turns(
     parts: Sequence[Utterance],
     transcribe: Callable[[np.ndarray], str],
     complete: Callable[[str], bool],
-    preroll_s: float,
+    preroll_s: float = VadOptions().preroll_ms / 1000,
 ) -> list[str]:
     """What the daemon hears in utterances that came one after another, offline (benchmarks, tests): each
     transcribed, joined with the next while what was heard is not `complete` and the next began within
-    GO_ON_S, as the daemon waits for more of a request (`Recognizer.recognize`'s `more`)."""
+    GO_ON_S, as the daemon waits for more of a request (`Recognizer.recognize`'s `more`); `preroll_s` is
+    the VAD's that cut them."""
     texts = []
     index = 0
     while index < len(parts):

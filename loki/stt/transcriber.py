@@ -700,20 +700,12 @@ class Transcriber:
 
     def _energy_spans(self, samples: np.ndarray) -> list[tuple[int, int]]:
         """(start, end) sample indexes of speech per LOKI's microphone VAD (webrtcvad over the noise floor)."""
-        import numpy as np
+        from loki.audio.vad import vad_utterances
 
-        from loki.audio.frames import FRAME_MS, FRAME_SAMPLES, Frame, to_int16
-        from loki.audio.vad import Utterance, VadSegmenter
-
-        segmenter = VadSegmenter()
-        pcm = to_int16(np.concatenate([samples, np.zeros(SAMPLE_RATE_HZ, np.float32)]))  # silence ends the last
-        spans = []
-        for index in range(len(pcm) // FRAME_SAMPLES):
-            frame = Frame(pcm[index * FRAME_SAMPLES : (index + 1) * FRAME_SAMPLES], (index + 1) * FRAME_MS / 1000, 0.0)
-            for event in segmenter.push(frame):
-                if isinstance(event, Utterance) and event.final:
-                    start = max(0, int(event.start_s * SAMPLE_RATE_HZ))
-                    spans.append((start, min(len(samples), int(event.speech_end_s * SAMPLE_RATE_HZ))))
+        spans = [
+            (max(0, int(utt.start_s * SAMPLE_RATE_HZ)), min(len(samples), int(utt.speech_end_s * SAMPLE_RATE_HZ)))
+            for utt in vad_utterances(samples)  # (a second of silence after it ends the last)
+        ]
         return [(start, end) for start, end in spans if end > start]
 
     def _crop(self, samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
