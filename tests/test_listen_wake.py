@@ -36,6 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
         ("Okay, hey Loki.", ""),
         ("Эй, Локи, открой браузер", "открой браузер"),
         ("Hey Loggy, scroll down!", "scroll down!"),
+        # a word after the phrase that adds nothing to its sound is the command's: "undo" heard as "I do"
+        ("Hey Loki, I do.", "I do."),
+        ("эй локи и открой браузер", "и открой браузер"),
     ],
 )
 def test_phrase_found_at_the_start(text: str, remainder: str) -> None:

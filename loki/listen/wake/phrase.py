@@ -155,7 +155,11 @@ class WakePhrases:
                         break
                     said = text[words[start].start() : words[start + n - 1].end()]
                     score = similarity(sound_key(said), key)
-                    better = best is None or score > best.score or (score == best.score and same_script(phrase))
+                    better = (  # a longer span that sounds the same ("Hey Loki, I") is no better: its last word is the command's
+                        best is None
+                        or score > best.score
+                        or (score == best.score and same_script(phrase) and not same_script(best.phrase))
+                    )
                     if score >= self.min_score and better:
                         rest = text[words[start + n - 1].end() :]
                         best = PhraseMatch(phrase, round(score, 3), rest.lstrip(" ,.!?;:-—…").strip())
