@@ -1167,3 +1167,54 @@ def test_hedges_officialese_and_question_tags(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a butler's English, Indian English
+        (
+            "i should be most grateful if you would save the document at once",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "s"]}],
+        ),
+        ("i would be obliged if you could open the file manager", "en", [{"type": "launch", "app": "file manager"}]),
+        ("kindly do page down", "en", [{"type": "hotkey", "keys": ["pagedown"]}]),
+        ("kindly do the needful and open the calculator", "en", [{"type": "launch", "app": "calculator"}]),
+        (
+            "kindly go to the browser window which is already open only",
+            "en",
+            [{"type": "window", "op": "focus", "target": "browser"}],
+        ),
+        # a new app is opened; having one is no request
+        ("a new terminal please", "en", [{"type": "launch", "app": "terminal"}]),
+        ("новый терминал", "ru", [{"type": "launch", "app": "terminal"}]),
+        ("new tab in the browser", "en", [{"type": "hotkey", "keys": ["ctrl", "t"]}]),
+        ("a new browser came out", "en", None),
+        ("i have a new terminal", "en", None),
+        ("у меня новый терминал", "ru", None),
+        # the app named decides between two rules that both switch
+        ("change to the editor window", "en", [{"type": "window", "op": "focus", "target": "editor"}]),
+        # Scots, shortcuts asked about, a name called first
+        ("scroll doon a wee bit", "en", [{"type": "scroll", "clicks": -5}]),
+        ("get rid o' this tab", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("what's the shortcut for paste again", "en", None),
+        ("davie, the telly's too loud, turn it doon", "en", None),
+        ("ugh, open the browser", "en", [{"type": "launch", "app": "browser"}]),
+        # words: "undone", "screenie", "big", «найдём», «отставить»
+        ("make that undone", "en", [{"type": "hotkey", "keys": ["ctrl", "z"]}]),
+        ("grab a screenie of this", "en", [{"type": "screenshot"}]),
+        ("make the window big", "en", [{"type": "window", "op": "maximize"}]),
+        ("the window is big", "en", None),
+        (
+            "давайте найдём на странице слово релиз",
+            "ru",
+            [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "релиз"}],
+        ),
+        ("отставить разговоры", "ru", [{"type": "stop"}]),
+    ],
+)
+def test_butlers_names_called_and_new_apps(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

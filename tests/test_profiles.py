@@ -288,6 +288,27 @@ def test_unrelated_speech_matches_nothing(matcher: Matcher, text: str) -> None:
     assert actions(matcher, text) is None
 
 
+def test_a_small_word_stands_for_no_word_of_a_rule(matcher: Matcher) -> None:
+    # «сверни это» is "minimize this", three edits from «сверни все» (show the desktop): no near miss
+    assert actions(matcher, "сверни это", "ru") is None
+    assert actions(matcher, "сверни все", "ru") == [{"type": "hotkey", "keys": ["win", "d"]}]
+
+
+def test_find_on_page_without_an_article(matcher: Matcher) -> None:
+    found = [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "timeout"}]
+    assert actions(matcher, "find timeout on page") == found
+    assert actions(matcher, "look for timeout in page") == found
+
+
+def test_a_stutter_is_said_once() -> None:
+    from loki.profiles.normalize import normalize
+
+    assert normalize("p p page up").tokens == ("page", "up")
+    assert normalize("c-c-close the tab").tokens == ("close", "the", "tab")
+    assert normalize("type a apple").tokens == ("type", "a", "apple")  # "a" is a word of its own
+    assert normalize("в вкладке").tokens == ("в", "вкладке")
+
+
 def test_the_russian_ka_particle_is_not_part_of_the_request() -> None:
     from loki.profiles.normalize import normalize
 

@@ -71,7 +71,7 @@ _EN_ACTIONS = _table("""
 open: open | launch | start | start up | run | would like | fire up | rustle up | rustle me up | whip up | boot up | bring up | pull up | load up | get me | give me | gimme | show me | i need | i want | need | spin up | kick off | going | running | browse | look through | spawn
 close: close | shut | shut down | get rid of | kill | nuke | exit | quit | dismiss | ditch | lose | x out | throw away | remove | close out | trash
 minimize: minimize | minimise | hide | shrink | tuck away | put away | send to the taskbar | put it away | out of the way | out of my way | out of sight | shrink it down | shrink this down | shrink that down | shrink down
-maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | to the maximum | more big | make it large | larger | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | fill the screen | fill the whole screen | whole screen | full size | expand | max this | max that | max the
+maximize: maximize | maximise | max out | max it | max size | maximum size | to max | to the max | to the maximum | more big | make it large | larger | big as possible | large as possible | as big as it goes | full screen | fullscreen | enlarge | make it big | make it bigger | bigger | big | fill the screen | fill the whole screen | whole screen | full size | expand | max this | max that | max the
 switch: switch | change | swap | flip | cycle | toggle | focus | focus on | go to | take me to | bring me to | jump to | head to | move to | skip to | over to | go over to | head over to | hop over to | switch over to | back to | back over to | go back to | take me back to | get back to | return to | all the way to | all the way down to | all the way up to | already open | already opened | already running | to the front | to the foreground | back there | go back there | take me back there | go right to | go straight to | i had open | i had opened | i left open | i have open | i have got open | still open | was open | is open | back into | jump into | hop into | jump back into | hop back into | get back into | alt tab
 next: next | skip | following | 1 after | forward 1 | on the right | to the right | over | other | skip ahead | skip forward
 previous: previous | prev | prior | last | 1 before | preceding | back 1 | earlier | on the left | to the left | before | skip back
@@ -91,7 +91,7 @@ bottom: bottom | bottom of | end | end of | very end | last line
 copy: copy | duplicate | clipboard | yank | ctrl c | control c
 paste: paste | insert | drop it in | put it here | ctrl v | control v
 cut: cut
-undo: undo | ctrl z | control z | take back | revert | take that back | go back a step | reverse | back how it was | back the way it was | how it was | the way it was
+undo: undo | undone | ctrl z | control z | take back | revert | take that back | go back a step | reverse | back how it was | back the way it was | how it was | the way it was
 redo: redo | do again | redo that | put it back
 select: select | highlight | mark
 all: all | everything | whole | entire
@@ -100,7 +100,7 @@ find: find | search | search for | look for | locate | look up | where is | grep
 back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website | page before | page i was on | page i was just on | page i was on before | page i was looking at | pop back | nip back
 forward: forward | forwards | next page | ahead | forward 1 page | forward a page
 refresh: refresh | reload | f5 | update | load again | refetch | load it again | load that again
-screenshot: screenshot | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab | snap a pic | pic of the screen | picture of the screen | snap the screen
+screenshot: screenshot | screenie | screen shot | screencap | screen cap | snap the screen | snap my screen | snap a picture of | screen capture | capture | snapshot | grab the screen | picture of the screen | picture of my screen | print screen | screengrab | snap a pic | pic of the screen | picture of the screen | snap the screen
 time: what time | the time | time is it | time now | current time | clock | o'clock | what hour | how late is it | how late | the hour
 date: date | day | today | day of the week | day of the month | what day | which day
 lost: where did | where has | where have | went missing | gone missing | go missing | disappeared | vanished
@@ -148,7 +148,7 @@ _EN_OPPOSITES = [
 # Forms too common to mean anything alone ("what's up", "pick me up", "the one before").
 _EN_WEAK = frozenset(
     _forms(
-        "all | back on | before | bump | drop | going | running | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
+        "all | back on | before | big | bump | drop | going | running | would like | change | day | down | end | enter | expand | go | hold | hour | i want | keep | last | lose | mark | more | move | need | note | other | over | page | return | run | screen | start | up | update | whole"
     )
 )
 # Senses that read differently together: "go back a track" is the previous track, not the browser's
@@ -207,7 +207,7 @@ _EN_FUNCTION = frozenset(
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
     bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite cheers bud eh skipper
-    awfully""".split()
+    awfully wee""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
@@ -217,7 +217,7 @@ _EN_NEGATION = _forms(
 )
 # Openings of remarks and questions about the past or the world, not requests ("_" stands for a space).
 _EN_REMARK_OPENINGS = _forms(
-    "like i would | as if i would | can someone | could someone | can somebody | could somebody | can anyone | could anyone | is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
+    "like i would | as if i would | can someone | could someone | can somebody | could somebody | can anyone | could anyone | is not the | is not it | is not this | is not that | are not the | are not you | was not the | were not the | aren't | wasn't | weren't | do you want me to | would you like me to | want me to | like me to | should i | shall i | would it help | you cannot | you can not | i'm going to | i am going to | i'm gonna | i am gonna | i'll | i will | we'll | we will | i opened | i closed | did you | did i | have you | has the | was the | were the | is the | are the | why | how come | who | when did | what was | what is the meaning | i wonder | i think | i thought | i hate | i love | i like | my_ | the_ | yesterday | last night | remember when | i was | we were | they | he_ | she_ | i forgot | i took | i made | i had | i did | i saw | i got | i have a | i have an | i have got a | i have got an | i got a | i got an | how do you_ | how do i_ | how to_ | is it | is this | what time is the_ | what time is my_ | what time is our_ | what do you mean | what time does | what time do | what time did | what time will | when does | when do | when will | when is"
 )
 
 _RU_ACTIONS = _with_polite(
@@ -258,13 +258,13 @@ time: который час | который сейчас час | времен�
 date: число | дата | дату | день | сегодня
 lost: где там | куда делся | куда делась | куда делось | куда пропал | куда пропала | куда подевался | куда подевалась
 off: выключи | выключай | выключить | выруби | вырубай | вырубить | отключи | отключай
-stop: стоп | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой | помолчи* | замолчи*
+stop: стоп | отставить | хватит | отмена | отмени команду | замолчи | помолчи | замолкни | тихо | прекрати | довольно | остановись | забудь | отбой | помолчи* | замолчи*
 repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | напечатайте | набери | наберите | введи | введите | запиши | впиши | печатай | вбей | напиши | напишите
 press: нажми | жми | кликни клавишу | тыкни | нажать | жмякни | жмакни | ткни
 newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
 idiom: тише едешь | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
-find: найди | поищи | найти | отыщи | поиск | зафайнд* | файнд*
+find: найди | поищи | найдём | найдем | поищем | найти | отыщи | поиск | зафайнд* | файнд*
 """)
 )
 _RU_OBJECTS = _table("""
@@ -302,7 +302,7 @@ _RU_FUNCTION = frozenset(
 _RU_TEXT_OPENERS = _forms("текст | следующее | следующий текст")
 _RU_NEGATION = _forms("не | нет | никогда | нельзя | без | ни | не надо | не нужно | оставь | пусть")
 _RU_REMARK_OPENINGS = _forms(
-    "вот бы | если бы | что значит | что такое | шо значит | шо такое | что означает | что делает | я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | в чем смысл | в чём смысл | был | была | было | были"
+    "вот бы | если бы | что значит | что такое | шо значит | шо такое | что означает | что делает | я открыл | я закрыл | ты открыл | ты закрыл | почему | зачем | кто | когда | а как | как сделать | как делать | как тут сделать | как мне сделать | тут пишут | тут написано | здесь написано | написано | вчера | мой_ | моя_ | мои_ | моё_ | мое_ | я думаю | я люблю | я ненавижу | у меня есть | у меня новый | у меня новая | у меня новое | в чем смысл | в чём смысл | был | была | было | были"
 )
 
 
@@ -453,6 +453,8 @@ class Lexicon:
         for together, adds, takes in self.combinations:
             if together <= found:
                 found = (found | adds) - takes
+        if plain and self.action_senses(found) == {"new"} and found & _APPS and not found & {"tab", "tabs"}:
+            found = (found - {"new"}) | {"open"}  # "a new terminal", «ещё один терминал»: another one is opened
         if (
             plain
             and len(self.action_senses(found)) == 1
@@ -1424,7 +1426,9 @@ LEXICONS = {
         takings_back=_forms("no | nah | nope | actually | wait | on second thought | forget it | never mind"),
         tellings=_english_tellings,
         telling_word=_EN_TELLING_VERBS.__contains__,
-        how_to=_forms("how to | how do i | how do you | how can i | how would i | show me how"),
+        how_to=_forms(
+            "how to | how do i | how do you | how can i | how would i | show me how | shortcut for | shortcut to | hotkey for | key for | which key | what key"
+        ),
         questions=_forms(
             "did | do | does | have | has | is | are | was | were | why | how | who | whom | whose | when | what | where | which | will | can | could | would | should | shall | am i"
         ),

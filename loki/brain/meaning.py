@@ -310,6 +310,11 @@ class MeaningIndex:
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
         text = _after_opening_no(join_hesitations(text), lexicon)
+        head, comma, rest = text.partition(",")
+        called = normalize(head).tokens
+        if comma and rest.strip() and len(called) == 1 and lexicon.unexplained(called)[0]:
+            if self.match(rest, language, os_name=os_name, app=app, title=title) is None:
+                return None  # "davie, the telly's too loud, turn it down": what follows a name or a cry asks nothing
         if lexicon.verb_end(normalize(text).tokens, ("dictate",)) is None:
             text = _before_closing_i_mean(text)  # "write what i mean" is the user's text
         said = normalize(text).tokens
@@ -633,10 +638,12 @@ class MeaningIndex:
             return None
         # Of the rules the words allow, those that account for more of what was asked come first: "go
         # back up a bit" scrolls, and is no "louder" for its "up".
-        covered = {id(c): len(heard_actions & c.senses) for c in allowed if not _has_free_slot(c)}
-        if covered:
-            most = max(covered.values())
-            allowed = [c for c in allowed if covered.get(id(c), most) == most]
+        # Then those that account for more of the apps named: "change to the editor window" is the editor's.
+        for account in (heard_actions, all_objects & _APPS):
+            covered = {id(c): len(account & c.senses) for c in allowed if not _has_free_slot(c)}
+            if covered:
+                most = max(covered.values())
+                allowed = [c for c in allowed if covered.get(id(c), most) == most]
         # A dictation rule's verb opened the utterance (checked by the words): that is its whole command.
         query = None if all(_has_free_slot(c) for c in allowed) else self.encoder.encode([norm.text])[0]
         scored = []

@@ -164,6 +164,7 @@ class Matcher:
             and token not in words
             and (
                 token in others  # another rule's word is what was said: "maximize all windows" is no "minimize ..."
+                or token in _SMALL_WORDS  # "сверни это" is no "сверни все": a small word stands for no other word
                 or max((SequenceMatcher(None, token, w).ratio() for w in words), default=0.0) < _FUZZY_WORD_LIKENESS
             )
             for token in tokens

@@ -36,6 +36,8 @@ _CONTRACTIONS = {
     "шо": "что",  # southern and Ukrainian-tinged Russian
     "чё": "что",
     "чо": "что",
+    "doon": "down",  # Scots
+    "o": "of",  # "get rid o' this tab"
     "di": "the",  # Jamaican English
     "tek": "take",
     "mek": "make",
@@ -67,6 +69,13 @@ _LEADING_FILLERS = [
     "do you think you could",
     "i would like you to",
     "i should like to",
+    *(  # a lawyer's or a butler's English: "i should be most grateful if you would save the document"
+        f"i {would} be {most}{thanks} if you {could}"
+        for would in ("would", "should")
+        for most in ("most ", "very ", "")
+        for thanks in ("grateful", "obliged")
+        for could in ("would", "could")
+    ),
     "perhaps we could",
     "perhaps you could",
     "maybe we could",
@@ -80,6 +89,9 @@ _LEADING_FILLERS = [
     "can you maybe",
     "would you maybe",
     "go ahead and",
+    "kindly do the needful and",
+    "do the needful and",
+    "kindly do",  # Indian English: "kindly do page down"
     "kindly",
     "будьте любезны",
     "будьте так добры",
@@ -119,6 +131,7 @@ _LEADING_FILLERS = [
     "короче",
     "типа",
     "поэтому",
+    "давайте",
     "давай",
     "а",
     "ка",
@@ -147,6 +160,7 @@ _TRAILING_WORDS = [
     *"mate buddy bud dude bro pal чувак братан бро".split(),
     *"lah leh lor".split(),  # Singapore English: "page up lah"
     "can or not",
+    "only",  # Indian English: "go to the browser which is already open only"
 ]
 # A "please" before these opens the message itself ("type please find attached the report").
 _MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
@@ -367,13 +381,17 @@ _TRAIL_DICTATED = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse
 
 
 def _stuttered(word: str, m: re.Match[str], following: re.Match[str] | None) -> bool:
-    """True for the start of a word said again at once: each "c" of "c-c-close", «з» of «з-з-закрой»."""
-    return (
-        following is not None
-        and len(word) <= 2
-        and m.string[m.end() : following.start()] == "-"
-        and following.group().lower().startswith(word)
-    )
+    """True for the start of a word said again at once: each "c" of "c-c-close", «з» of «з-з-закрой», "p" of "p p
+    page up" (a letter that is no word of its own)."""
+    if following is None or not following.group().lower().startswith(word):
+        return False
+    between = m.string[m.end() : following.start()]
+    if between == "-":
+        return len(word) <= 2
+    return between == " " and len(word) == 1 and word not in _ONE_LETTER_WORDS
+
+
+_ONE_LETTER_WORDS = frozenset("a i в с к у о и а я".split())
 
 
 @lru_cache(maxsize=1024)  # one utterance is read many times over (by clause, as dictation, per rule)
