@@ -1218,3 +1218,38 @@ def test_butlers_names_called_and_new_apps(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # said of the thing, not asked: a Russian verb that tells, with no verb that asks
+        ("следующий трек на альбоме будет огонь", "ru", None),
+        ("скриншот я уже сделал вчера", "ru", None),
+        ("страница зависла", "ru", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("хватит говорить", "ru", [{"type": "stop"}]),
+        ("не мог бы ты открыть браузер", "ru", [{"type": "launch", "app": "browser"}]),
+        # a radio's "understood"
+        ("copy that, i'll ring you back in five", "en", None),
+        ("copy that, car forty two, you're headed to jfk", "en", None),
+        ("copy that, thanks", "en", [{"type": "hotkey", "keys": ["ctrl", "c"]}]),
+        # LOKI called after words to someone else; politeness before a comma; a teenager's hedges
+        (
+            "саша, не трогай. компьютер, переключись на редактор",
+            "ru",
+            [{"type": "window", "op": "focus", "target": "editor"}],
+        ),
+        ("не сочтите за труд, откройте файловый менеджер", "ru", [{"type": "launch", "app": "file manager"}]),
+        ("будьте добры, вернитесь в редактор", "ru", [{"type": "window", "op": "focus", "target": "editor"}]),
+        ("lowkey just open the browser no cap", "en", [{"type": "launch", "app": "browser"}]),
+        # what the request must beat; back to an app is a switch to it
+        ("save it now before she spills her juice on it", "en", [{"type": "hotkey", "keys": ["ctrl", "s"]}]),
+        ("minimize it quick before my supervisor walks past", "en", [{"type": "window", "op": "minimize"}]),
+        ("вернись обратно в браузер, он у меня открыт", "ru", [{"type": "window", "op": "focus", "target": "browser"}]),
+        ("вернись обратно", "ru", [{"type": "hotkey", "keys": ["alt", "left"]}]),
+    ],
+)
+def test_said_of_the_thing_radio_talk_and_loki_called_again(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -300,6 +300,16 @@ def test_find_on_page_without_an_article(matcher: Matcher) -> None:
     assert actions(matcher, "look for timeout in page") == found
 
 
+def test_what_is_sought_is_not_the_listeners() -> None:
+    from loki.brain.tier0 import _sought_of_theirs
+
+    find = [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "x"}]
+    assert _sought_of_theirs("your center", find)  # "find your center, find your breath": a yoga class
+    assert _sought_of_theirs("свою тетрадку", find)
+    assert not _sought_of_theirs("invoice", find)
+    assert not _sought_of_theirs("your order is ready", [{"type": "type", "text": "x"}])  # a message typed
+
+
 def test_a_stutter_is_said_once() -> None:
     from loki.profiles.normalize import normalize
 

@@ -196,6 +196,8 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"close", "windows"}, {"minimize"}, {"close"}),  # «убери все окна с экрана»: clear the screen
     ({"close", "tabs"}, set(), {"close", "next", "tab"}),  # "close all (other) tabs" is no "close the tab"
     ({"open", "close"}, set(), {"open"}),  # "i want close this page": "i want" asks, "close" says what
+    # «вернись обратно в браузер»: back to an app is a switch to it, not the browser's back
+    *(({"back", "switch", app}, set(), {"back"}) for app in ("browser", "terminal", "files", "editor", "calculator")),
 )
 # Words that carry no request of their own: a sentence whose other words the senses do not explain
 # is about something else ("next week will be hard" names no track).
@@ -226,7 +228,7 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали | close
 minimize: сверн* | минимайз* | спрячь | скрой | убери с глаз | уменьши окно | minimize
 maximize: разверн* | максимайз* | развёртывани* | развертывани* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой | maximize
-switch: переключ* | свитчн* | свитч* | смени | сменить | зафокус* | фокус на | перейди | перейти | переход в | поменяй | вернись в | вернись к | вернись на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт* | алт таб* | альт таб* | alt tab
+switch: переключ* | свитчн* | свитч* | смени | сменить | зафокус* | фокус на | перейди | перейти | переход в | поменяй | вернись в | вернись к | вернись на | вернитесь в | вернитесь к | вернитесь на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт* | алт таб* | альт таб* | alt tab
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо | next | skip | след
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево | до этой | до этого | перед этой | перед этим | previous
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше | ап
@@ -618,7 +620,7 @@ class Lexicon:
         for i, t in enumerate(tokens[:-1]):
             if t == "у" and tokens[i + 1] in ("тебя", "себя", "вас"):
                 return True  # «прокрути у себя вниз»
-            if t not in _YOURS or t.startswith("сво") and _FIRST_PERSON.intersection(tokens[:i]):
+            if t not in YOURS or t.startswith("сво") and _FIRST_PERSON.intersection(tokens[:i]):
                 continue  # «…, а то я свои фотки не найду»: the speaker's own
             things = self.senses(tokens[i + 1 : i + 2], alone=True)
             if (
@@ -1220,7 +1222,7 @@ _TOLD = frozenset({"him", "her", "them", "ему", "ей"})
 _COPULAS = frozenset("am is are was were be been".split())
 _ANYONE = frozenset("everyone everybody someone somebody anyone anybody".split())
 _FIRST_PERSON = frozenset("я мы мне нам меня нас".split())
-_YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
+YOURS = frozenset("your yours твой твою твоя твоё твое твои свой свою своя своё свое свои".split())
 _SPEAKING = frozenset("talking speaking reading saying chatting blabbing yapping rambling going playing".split())
 _READ_FROM = frozenset("it this that the here there тут там здесь".split())
 """What opens words read out from the screen ("it says press enter", «тут написано …»)."""
@@ -1417,7 +1419,11 @@ LEXICONS = {
             "nope | never mind | no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
-        explaining=_forms("because | cause | 'cause | coz | cuz | since | otherwise | so that"),
+        explaining=_forms(
+            "because | cause | 'cause | coz | cuz | since | otherwise | so that"
+            # what is to be beaten to it: "save it now before she spills her juice on it"
+            " | before you | before he | before she | before we | before they | before my"
+        ),
         ahead=_forms("before"),
         consequences=_forms("so | so just | and so | that's why | which is why"),
         not_needed=_forms(

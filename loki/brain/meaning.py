@@ -307,11 +307,20 @@ class MeaningIndex:
         one clause must match, and no clause may refuse ("open the browser, no, don't").
         """
         lexicon = LEXICONS.get(language)
+        called_again = list(_CALLED_AGAIN.finditer(text))
+        if called_again:
+            text = text[called_again[-1].end() :]  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
         text = _after_opening_no(join_hesitations(text), lexicon)
         head, comma, rest = text.partition(",")
-        called = normalize(head).tokens
+        called, after = normalize(head).tokens, normalize(rest).tokens
+        if comma and after and len(normalize(head, strip_fillers=False).tokens) > 1 and normalize(text).tokens == after:
+            # the words before the comma were only polite: «не сочтите за труд, подскажите, какой сегодня день»
+            text, head, comma, rest = rest.strip(), *rest.strip().partition(",")
+            called, after = normalize(head).tokens, normalize(rest).tokens
+        if comma and called in _UNDERSTOOD and lexicon.unexplained(after)[0] and not lexicon.asks_now(after):
+            return None  # "copy that, i'll ring you back in five", "copy that, car forty two": a radio's "understood"
         if comma and rest.strip() and len(called) == 1 and lexicon.unexplained(called)[0]:
             if self.match(rest, language, os_name=os_name, app=app, title=title) is None:
                 return None  # "davie, the telly's too loud, turn it down": what follows a name or a cry asks nothing
@@ -356,6 +365,8 @@ class MeaningIndex:
             return None  # «ты скриншот доски сделал?»: a question about what was done, with no verb that asks
         if _QUESTION_TAG.search(text) and not lexicon.asks_now(said):
             return None  # «следующий поворот направо, да?», "the next one's on the left, right?": asks to agree
+        if language == "ru" and _tells_of_it(text, said, lexicon):
+            return None  # «следующий трек на альбоме будет огонь», «скриншот я уже сделал вчера»: said of the thing
         if lexicon.on_mute_said_of_someone(said):
             return None  # "you're on mute dave", "sorry i was on mute the whole time": a person's microphone
         found = None if ahead else self._match_clause(text, lexicon, language, os_name, app, title, whole=True)
@@ -1103,6 +1114,26 @@ def _names_an_app(tokens: Sequence[str], lexicon: Lexicon) -> bool:
     a thing the app holds ("documents please") or a word like "online"."""
     named = " ".join(t for t in tokens if t not in lexicon.function_words)
     return named in _APP_NAMES
+
+
+def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
+    """True for one Russian sentence that asks nothing and whose verb tells, of someone or something else, what
+    is, was or will be («следующий трек на альбоме будет огонь», «скриншот я уже сделал вчера»): the command's
+    words name what it tells of. Not a verb of the speaker or the listener («не подскажешь», «приказываю»), a
+    verb that is a command's own word («страница зависла», «хватит говорить»), or words that ask anyway («бы»,
+    «давай», «плиз», «чтоб»); a sentence parted by a comma is read by its clauses."""
+    return (
+        "," not in text
+        and not _ASKS_ANYWAY.intersection(normalize(text, strip_fillers=False).tokens)
+        and not lexicon.asks_now(said)
+        and any(russian.tells(w) and not russian.speaker_verb(w) and not lexicon.senses([w], alone=True) for w in said)
+    )
+
+
+_CALLED_AGAIN = re.compile(r"[.!?,;]\s*(?:компьютер|комп|computer|локи|loki)\s*[,!]\s*(?=\w)", re.IGNORECASE)
+"""LOKI called after words said to someone else («саша, не трогай. компьютер, переключись на редактор»)."""
+_UNDERSTOOD = frozenset({("copy", "that"), ("copy",), ("copy", "you"), ("roger", "that")})
+_ASKS_ANYWAY = frozenset({"плиз", "пожалуйста", "бы", "давай", "давайте", "чтоб", "чтобы"})
 
 
 def _bare_direction(tokens: Sequence[str], senses: set[str]) -> bool:

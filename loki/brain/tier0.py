@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from loki.brain.lexicon import LEXICONS
+from loki.brain.lexicon import LEXICONS, YOURS
 from loki.brain.tiers import Plan, Turn
 from loki.profiles.loader import ProfileSet, Rule
 from loki.profiles.matcher import Matcher
@@ -48,6 +48,8 @@ class LocalCommands:
         )
         if match is None or (match.errors and _tells(turn.text, turn.language, self.matcher.words(match.rule))):
             return None
+        if _sought_of_theirs(match.values.get("text", ""), match.actions):
+            return None  # "find your center, find your breath": a yoga class, not a search on the page
         how = "fuzzy" if match.errors else "exact"
         return rule_plan(match.rule, match.actions, match.values, how, edits=match.errors)
 
@@ -63,6 +65,13 @@ def _tells(text: str, language: str, rule_words: set[str]) -> bool:
         or lexicon.addressed_elsewhere(text)
         or any(lexicon.past_of(token, lexicon.verbs_among(rule_words)) for token in tokens)
     )
+
+
+def _sought_of_theirs(text: str, actions: list[dict[str, Any]]) -> bool:
+    """True when the text a rule looks for (not a message it types) is called the listener's ("find your
+    center", «найди свою тетрадку»): said to a person."""
+    words = normalize(text).tokens
+    return bool(words) and words[0] in YOURS and any(a.get("type") != "type" for a in actions)
 
 
 def rule_plan(rule: Rule, actions: list[dict[str, Any]], values: Mapping[str, str], how: str, **detail: Any) -> Plan:

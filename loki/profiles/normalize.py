@@ -94,6 +94,10 @@ _LEADING_FILLERS = [
     "kindly do",  # Indian English: "kindly do page down"
     "kindly",
     "будьте любезны",
+    "будьте добры",
+    "не сочтите за труд",
+    "не сочти за труд",
+    "lowkey",  # a teenager's hedge: "lowkey just open the browser"
     "будьте так добры",
     "будьте так любезны",
     "будь так добр",
@@ -160,6 +164,9 @@ _TRAILING_WORDS = [
     *"mate buddy bud dude bro pal чувак братан бро".split(),
     *"lah leh lor".split(),  # Singapore English: "page up lah"
     "can or not",
+    "no cap",  # a teenager's "no lie"
+    "fr",
+    "for real",
     "only",  # Indian English: "go to the browser which is already open only"
 ]
 # A "please" before these opens the message itself ("type please find attached the report").
