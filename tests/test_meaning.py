@@ -1253,3 +1253,32 @@ def test_said_of_the_thing_radio_talk_and_loki_called_again(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # what for is not a key; back to the page before; up the page, not the sound
+        ("press enter to confirm", "en", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("верни меня назад, на прошлую страничку", "ru", [{"type": "hotkey", "keys": ["alt", "left"]}]),
+        ("подними чуть-чуть наверх", "ru", [{"type": "scroll", "clicks": 5}]),
+        ("подними звук", "ru", [{"type": "volume", "delta": 10}]),
+        ("my son just closed my tab, open it back up", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]),
+        # said to a child, to an audience, to a reader; another device's sound (a phone call is a reason)
+        ("тише, тише, маленький, мама рядом", "ru", None),
+        ("дорогие радиослушатели, сделайте погромче, это хит", "ru", None),
+        ("набоков писал на карточках, никакого вам копировать и вставить", "ru", None),
+        ("copy that private, see you at oh six hundred", "en", None),
+        ("the kid's tablet is way too loud, turn it down", "en", None),
+        ("mute it quick i'm on the phone", "en", [{"type": "volume", "mute": True}]),
+        ("turn it up, i can't hear it over the tv", "en", [{"type": "volume", "delta": 10}]),
+        ("the telly is too loud, turn the computer down", "en", [{"type": "volume", "delta": -10}]),
+        # «вас» said to LOKI politely; an old word for now
+        ("прошу вас, приглушите звук", "ru", [{"type": "volume", "delta": -10}]),
+        ("который нынче час?", "ru", [{"type": "speak", "text": "Сейчас 4:10 PM."}]),
+    ],
+)
+def test_keys_with_a_purpose_children_audiences_and_devices(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -310,6 +310,15 @@ def test_what_is_sought_is_not_the_listeners() -> None:
     assert not _sought_of_theirs("your order is ready", [{"type": "type", "text": "x"}])  # a message typed
 
 
+def test_a_request_said_again_after_an_apology(matcher: Matcher) -> None:
+    assert actions(matcher, "type, sorry, type off sick today") == [{"type": "type", "text": "off sick today"}]
+    assert actions(matcher, "type sorry") == [{"type": "type", "text": "sorry"}]
+    # a "please" that opens a message is the message's
+    assert actions(matcher, "type please revert by end of day") == [
+        {"type": "type", "text": "please revert by end of day"}
+    ]
+
+
 def test_a_stutter_is_said_once() -> None:
     from loki.profiles.normalize import normalize
 

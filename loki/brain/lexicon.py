@@ -174,6 +174,7 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"reopen", "close"}, set(), {"close"}),  # "bring back the tab i closed"
     ({"repeat", "undo"}, {"redo"}, {"repeat", "undo"}),  # «повтори то, что отменил»
     ({"redo", "undo"}, set(), {"undo"}),  # «верни то, что отменил»
+    ({"redo", "back", "page"}, set(), {"redo"}),  # «верни меня назад, на прошлую страничку»
     ({"redo", "tab"}, {"reopen"}, {"redo"}),  # «вкладку закрыла, верни её»: the tab comes back
     ({"redo", "volume"}, {"unmute"}, {"redo", "volume"}),  # «звук верни»
     ({"refresh", "tab"}, set(), {"tab"}),  # "reload the tab", «перезагрузи вкладку»: the page in it
@@ -252,11 +253,11 @@ redo: redo | редо | повтори действие | повтори отм�
 select: выдели | выделить | отметь | селектн* | селект | выделяй | select
 all: все | всё | весь | целиком | олл
 save: сохран* | запиши файл | сейвни | сейвани | засейв* | save
-back: назад | обратно | вернись | предыдущ* страниц* | прошл* страниц*
+back: назад | обратно | вернись | предыдущ* страниц* | прошл* страниц* | предыдущ* страничк* | прошл* страничк*
 forward: вперед | вперёд | следующ* страниц* | на следующую страницу
 refresh: обнов* | рефреш* | ребут* | перезагрузи | перезагрузить | refresh | reload
 screenshot: скриншот* | сфоткай экран | сфотографируй экран | снимок экрана | сними экран | скрин | скрином | фото экрана | снимок | скрин* | заскрин* | screenshot
-time: который час | который сейчас час | времени | время | на часах
+time: который час | который сейчас час | который нынче час | который теперь час | времени | время | на часах
 date: число | дата | дату | день | сегодня
 lost: где там | куда делся | куда делась | куда делось | куда пропал | куда пропала | куда подевался | куда подевалась
 off: выключи | выключай | выключить | выруби | вырубай | вырубить | отключи | отключай
@@ -293,8 +294,8 @@ _RU_WEAK = frozenset(
 )
 _RU_FUNCTION = frozenset(
     """а и в во на с со к ко у о об от до по за из под над для без при про же ли бы вот это этот эта эту
-    эти тот та ту то мне меня мой моя мою мои твой ты я мы вы он она оно они его её ее их нам нас вам
-    пожалуйста давай давайте ну так как там тут здесь сейчас уже еще ещё чуть немного раз все всё
+    эти тот та ту то мне меня мой моя мою мои твой ты я мы вы он она оно они его её ее их нам нас вам вас
+    пожалуйста давай давайте ну так как там тут здесь сейчас нынче уже еще ещё чуть немного раз все всё
     можно можешь сделай сделайте сделать иди чуть-чуть чуток ладно окей слушай эй локи компьютер да короче
     подскажи скажи будь добр добра будьте добры милок ой ох ах блин
     последнее последний последнюю последние итак кстати хорошо отлично сначала потом ка совсем чет чот шо
@@ -452,6 +453,8 @@ class Lexicon:
             and _TURN_ON & said
         ):
             found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
+        if {"open", "up"} <= found and not found & self.objects.keys():
+            found = (found - {"open"}) | {"move"}  # «подними чуть-чуть наверх»: the page is moved up, not the sound
         for together, adds, takes in self.combinations:
             if together <= found:
                 found = (found | adds) - takes
@@ -1199,17 +1202,20 @@ _SPEAKER_ASKS = frozenset(
 _NOT_YET = frozenset("yet now пока ещё еще сейчас".split())
 """Words that make a negation a "not yet" ("not just yet", «пока не надо»)."""
 _CHILD_CALLS = frozenset(
-    (w,) for w in "honey sweetie kiddo sweetheart darling mom mum dad зайка зай малыш детка солнце мам пап".split()
+    (w,)
+    for w in "honey sweetie kiddo sweetheart darling mom mum dad зайка зай малыш малышка детка солнце солнышко мам пап "
+    "маленький маленькая крошка котик".split()
 )
 """A word set off by commas that calls a child or a family member ("quiet down, sweetie, mummy's here")."""
 _CALLS_THE_COMPUTER = frozenset("шеф комп бот".split())
 """Short words said to the computer, not to a person («шеф, давай обратно в калькулятор»)."""
-_TO_A_PERSON = frozenset("вас ваш ваша ваши вашу ваше вашего".split())
+_TO_A_PERSON = frozenset("вас вам ваш ваша ваши вашу ваше вашего".split())
 _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
     son sweetie grandma grandpa granny buddy dude bro mate sis братан бро чувак брат братишка
     мам мама пап папа дорогой дорогая милый милая дочка доча ребята дети детка бабуль бабушка дедуль
-    дедушка малыш зай зайка солнце""".split()
+    дедушка малыш зай зайка солнце маленький маленькая солнышко дорогие друзья радиослушатели слушатели зрители
+    folks everyone listeners""".split()
 )
 _NOT_THINGS = frozenset("чтоб чтобы что как было будет стало стала and but so".split())
 """Words a verb may stand before that are no thing it acts on («сделай, чтоб потише было»)."""
@@ -1476,7 +1482,7 @@ LEXICONS = {
         ),
         imperative_endings=("и", "й", "ь", "ите", "йте", "ьте"),
         explaining=_forms(
-            "потому что | так как | а то | ведь | чтобы | иначе | пока не | мне надо | мне нужно | мне пора | мне необходимо | перед тем как | прежде чем"
+            "потому что | так как | а то | ведь | чтобы | чтоб | иначе | пока не | мне надо | мне нужно | мне пора | мне необходимо | перед тем как | прежде чем"
         ),
         ahead=_forms("перед тем как | прежде чем | пока не"),
         consequences=_forms("так что | поэтому | вот и | и поэтому"),

@@ -319,8 +319,9 @@ class MeaningIndex:
             # the words before the comma were only polite: «не сочтите за труд, подскажите, какой сегодня день»
             text, head, comma, rest = rest.strip(), *rest.strip().partition(",")
             called, after = normalize(head).tokens, normalize(rest).tokens
-        if comma and called in _UNDERSTOOD and lexicon.unexplained(after)[0] and not lexicon.asks_now(after):
-            return None  # "copy that, i'll ring you back in five", "copy that, car forty two": a radio's "understood"
+        understood = called[:2] in _UNDERSTOOD and set(called[2:]) <= set(lexicon.unexplained(called)[0])
+        if comma and understood and lexicon.unexplained(after)[0] and not lexicon.asks_now(after):
+            return None  # "copy that, i'll ring you back", "copy that private, see you at six": a radio's "understood"
         if comma and rest.strip() and len(called) == 1 and lexicon.unexplained(called)[0]:
             if self.match(rest, language, os_name=os_name, app=app, title=title) is None:
                 return None  # "davie, the telly's too loud, turn it down": what follows a name or a cry asks nothing
@@ -543,7 +544,7 @@ class MeaningIndex:
                 return None  # "the tv is loud | turn it down", "i forgot the milk | could you go back"
         scene_things = named_first or [t for w in scenes for t in w if _things(lexicon, [t])]
         matches = []
-        for (c, may_ask, _, _), w in zip(clauses, words, strict=True):
+        for k, ((c, may_ask, _, _), w) in enumerate(zip(clauses, words, strict=True)):
             if not may_ask or not _things(lexicon, w) >= named:
                 continue
             readings = [c]
@@ -565,6 +566,14 @@ class MeaningIndex:
                 and (_WEATHER.intersection(every) or explained and _about_the_house(lexicon, clauses, words))
             ):
                 return None  # «комары летят, закрой окно», "shut the window in the kitchen": the house's
+            if (
+                m is not None
+                and all(a.get("type") in ("volume", "media") for a in m.actions)
+                and not _things(lexicon, w)
+                and not _COMPUTER_WORDS.intersection(w)
+                and any(t in _SOUNDING_DEVICES or t.startswith(_SOUNDING_DEVICE_STEMS) for e in words[:k] for t in e)
+            ):
+                return None  # "the kid's tablet is way too loud, turn it down": "it" is the tablet
             if m is not None:
                 matches.append(m)
         return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
@@ -898,8 +907,10 @@ _CLARIFYING = (("i", "mean"), ("то", "есть"), ("я", "имею", "в", "в
 
 
 def _keys_named(tokens: Sequence[str], lexicon: Lexicon, language: str) -> str | None:
-    """The keys said, as the hotkey action names them ("press enter for me there" -> "enter")."""
-    keys = keys_named(tokens, language, trailing=lexicon.function_words)
+    """The keys said, as the hotkey action names them ("press enter for me there" -> "enter"; "press enter to
+    confirm": what for is not a key)."""
+    purpose = next((i for i, t in enumerate(tokens) if i and t in _PURPOSE), len(tokens))
+    keys = keys_named(tokens[:purpose], language, trailing=lexicon.function_words)
     return None if keys is None else " ".join(keys)
 
 
@@ -916,6 +927,7 @@ def _another_one(lexicon: Lexicon, text: str, then: Sequence[str]) -> bool:
     return bool(which) and bool(asked - _GOES_TO)
 
 
+_PURPOSE = frozenset({"to", "so", "чтобы", "чтоб"})
 _GOES_TO = frozenset({"switch", "open", "play", "repeat", "next", "previous"})
 
 
@@ -949,10 +961,15 @@ _COMPUTER_WORDS = frozenset("computer laptop pc компьютер комп ко
 """Words that name this computer as what a request acts on ("the telly is too loud, turn the computer down")."""
 _BARE_NOS = frozenset({"no", "nope", "nah"})
 _OTHER_DEVICES = frozenset(
-    "tv tvs telly television radio stereo phone phones car fridge oven microwave telephone радио".split()
+    "tv tvs telly television radio stereo phone phones car fridge oven microwave telephone tablet ipad радио".split()
 )
-_OTHER_DEVICE_STEMS = tuple("телевизор телик телек магнитол телефон мобильник холодильник духовк микроволнов".split())
+_OTHER_DEVICE_STEMS = tuple(
+    "телевизор телик телек магнитол телефон мобильник холодильник духовк микроволнов планшет айпад".split()
+)
 """Devices other than this computer, whose sound or playing is not LOKI's (words, and Russian stems)."""
+_SOUNDING_DEVICES = _OTHER_DEVICES - {"phone", "phones", "telephone", "car"}
+_SOUNDING_DEVICE_STEMS = tuple(s for s in _OTHER_DEVICE_STEMS if s not in ("телефон", "мобильник"))
+"""Devices that play sound of their own (a phone is mostly why the computer is muted: "mute it, i'm on the phone")."""
 _WINDOW_OPS = frozenset({"window close", "window minimize", "window maximize"})
 _PLACE_WORDS = frozenset("on in at на в во".split())
 _ROOMS = frozenset(

@@ -82,6 +82,7 @@ _LEADING_FILLERS = [
     "maybe you could",
     "maybe let us",
     "let us",
+    "прошу вас",
     "прошу осуществить",
     "прошу произвести",
     "прошу",
@@ -170,7 +171,10 @@ _TRAILING_WORDS = [
     "only",  # Indian English: "go to the browser which is already open only"
 ]
 # A "please" before these opens the message itself ("type please find attached the report").
-_MESSAGE_AFTER_PLEASE = frozenset("find see note let feel advise confirm review reply check".split())
+_MESSAGE_AFTER_PLEASE = frozenset(
+    "find see note let feel advise confirm review reply check revert send call contact keep share sign forward "
+    "ensure remember bring submit".split()
+)
 # Politeness said anywhere in a command ("открой, пожалуйста, браузер").
 _POLITE = {"please", "пожалуйста", "плиз"}
 # How a request is to be done, which changes nothing LOKI does ("gently move on to the next tab").
@@ -387,6 +391,18 @@ _TRAIL = [p.split() for p in sorted(_TRAILING_FILLERS + _TRAILING_WORDS, key=len
 _TRAIL_DICTATED = [p.split() for p in sorted(_TRAILING_FILLERS, key=len, reverse=True)]
 
 
+def _restart(tokens: list[str]) -> int:
+    """Where a request said again after an apology starts ("type, sorry, type off sick today", «открой, ой,
+    открой терминал»): the first word, then only "sorry" and the like, then that word again; else 0."""
+    for k in range(2, min(len(tokens), 5)):
+        if tokens[k] == tokens[0] and all(t in _RESTARTS for t in tokens[1:k]):
+            return k
+    return 0
+
+
+_RESTARTS = frozenset("sorry oops no wait ой извини извините нет".split())
+
+
 def _stuttered(word: str, m: re.Match[str], following: re.Match[str] | None) -> bool:
     """True for the start of a word said again at once: each "c" of "c-c-close", «з» of «з-з-закрой», "p" of "p p
     page up" (a letter that is no word of its own)."""
@@ -426,6 +442,8 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
         elif word not in _HESITATIONS and not (strip_fillers and not dictated and (word in _POLITE or word in _MANNER)):
             tokens.append(word)
             spans.append(m.span())
+    restart = _restart(tokens)
+    del tokens[:restart], spans[:restart]
     if strip_fillers:
         opened = _strip_phrases(tokens, spans, _LEAD, leading=True)
         if dictated:  # a "please" inside stays in the typed text, which is read back from `raw`
