@@ -1282,3 +1282,18 @@ def test_keys_with_a_purpose_children_audiences_and_devices(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("пауза в партии затянулась, соперник думает уже двадцать минут", "ru", None),
+        ("copy that, over", "en", None),
+        ("i have like forty tabs open again", "en", None),
+        ("cut the engines, we're at the gate", "en", None),
+        ("breathe in, and pause, and breathe out", "en", None),
+        ("pause the music", "en", [{"type": "media", "op": "playpause"}]),
+    ],
+)
+def test_radio_cockpit_and_yoga_talk(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

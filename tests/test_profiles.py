@@ -300,14 +300,17 @@ def test_find_on_page_without_an_article(matcher: Matcher) -> None:
     assert actions(matcher, "look for timeout in page") == found
 
 
-def test_what_is_sought_is_not_the_listeners() -> None:
-    from loki.brain.tier0 import _sought_of_theirs
+def test_what_is_sought_is_a_thing_in_the_world() -> None:
+    from loki.brain.tier0 import _sought_of_theirs as elsewhere
 
     find = [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "x"}]
-    assert _sought_of_theirs("your center", find)  # "find your center, find your breath": a yoga class
-    assert _sought_of_theirs("свою тетрадку", find)
-    assert not _sought_of_theirs("invoice", find)
-    assert not _sought_of_theirs("your order is ready", [{"type": "type", "text": "x"}])  # a message typed
+    assert elsewhere("your center", find, "find your center, find your breath")  # a yoga class
+    assert elsewhere("свою тетрадку", find, "найди свою тетрадку")
+    assert elsewhere("my phone", find, "find my phone, it's somewhere in the couch")
+    assert elsewhere("me a good restaurant", find, "find me a good restaurant")
+    assert not elsewhere("my name", find, "find my name on this page")  # the page is named
+    assert not elsewhere("invoice", find, "find invoice")
+    assert not elsewhere("your order is ready", [{"type": "type", "text": "x"}], "type your order is ready")
 
 
 def test_a_request_said_again_after_an_apology(matcher: Matcher) -> None:

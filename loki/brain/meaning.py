@@ -320,7 +320,8 @@ class MeaningIndex:
             text, head, comma, rest = rest.strip(), *rest.strip().partition(",")
             called, after = normalize(head).tokens, normalize(rest).tokens
         understood = called[:2] in _UNDERSTOOD and set(called[2:]) <= set(lexicon.unexplained(called)[0])
-        if comma and understood and lexicon.unexplained(after)[0] and not lexicon.asks_now(after):
+        radio = set(after) <= _OVER or lexicon.unexplained(after)[0] and not lexicon.asks_now(after)
+        if comma and understood and after and radio:
             return None  # "copy that, i'll ring you back", "copy that private, see you at six": a radio's "understood"
         if comma and rest.strip() and len(called) == 1 and lexicon.unexplained(called)[0]:
             if self.match(rest, language, os_name=os_name, app=app, title=title) is None:
@@ -547,6 +548,8 @@ class MeaningIndex:
         for k, ((c, may_ask, _, _), w) in enumerate(zip(clauses, words, strict=True)):
             if not may_ask or not _things(lexicon, w) >= named:
                 continue
+            if language == "ru" and _tells_of_it(c, w, lexicon):
+                continue  # «пауза в партии затянулась, …»: it tells of the thing, and asks nothing
             readings = [c]
             if not _things(lexicon, w) and scene_things and _things(lexicon, scene_things) >= named:
                 readings.insert(0, " ".join([c, *scene_things]))  # with the scene's things first, then alone
@@ -1149,6 +1152,7 @@ def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
 
 _CALLED_AGAIN = re.compile(r"[.!?,;]\s*(?:компьютер|комп|computer|локи|loki)\s*[,!]\s*(?=\w)", re.IGNORECASE)
 """LOKI called after words said to someone else («саша, не трогай. компьютер, переключись на редактор»)."""
+_OVER = frozenset({"over", "out", "roger"})
 _UNDERSTOOD = frozenset({("copy", "that"), ("copy",), ("copy", "you"), ("roger", "that")})
 _ASKS_ANYWAY = frozenset({"плиз", "пожалуйста", "бы", "давай", "давайте", "чтоб", "чтобы"})
 

@@ -48,8 +48,8 @@ class LocalCommands:
         )
         if match is None or (match.errors and _tells(turn.text, turn.language, self.matcher.words(match.rule))):
             return None
-        if _sought_of_theirs(match.values.get("text", ""), match.actions):
-            return None  # "find your center, find your breath": a yoga class, not a search on the page
+        if _sought_of_theirs(match.values.get("text", ""), match.actions, turn.text):
+            return None  # "find your center", "find my phone, it's in the couch": not a search on the page
         how = "fuzzy" if match.errors else "exact"
         return rule_plan(match.rule, match.actions, match.values, how, edits=match.errors)
 
@@ -67,11 +67,18 @@ def _tells(text: str, language: str, rule_words: set[str]) -> bool:
     )
 
 
-def _sought_of_theirs(text: str, actions: list[dict[str, Any]]) -> bool:
+def _sought_of_theirs(text: str, actions: list[dict[str, Any]], said: str) -> bool:
     """True when the text a rule looks for (not a message it types) is called the listener's ("find your
-    center", «найди свою тетрадку»): said to a person."""
+    center", «найди свою тетрадку»), or, with no page named, the speaker's or for them ("find my phone",
+    "find me a good restaurant"): a thing in the world, not words on the screen."""
     words = normalize(text).tokens
-    return bool(words) and words[0] in YOURS and any(a.get("type") != "type" for a in actions)
+    if not words or all(a.get("type") == "type" for a in actions):
+        return False
+    page = any(t in ("page", "site") or t.startswith("страниц") for t in normalize(said).tokens)
+    return words[0] in YOURS or words[0] in _MINE and not page
+
+
+_MINE = frozenset("my me мой мою моя мои моё мое мне".split())
 
 
 def rule_plan(rule: Rule, actions: list[dict[str, Any]], values: Mapping[str, str], how: str, **detail: Any) -> Plan:
