@@ -1297,3 +1297,28 @@ def test_keys_with_a_purpose_children_audiences_and_devices(
 )
 def test_radio_cockpit_and_yoga_talk(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a pet name that ends a request calls the one asked; one in the middle calls a child
+        ("scroll down ten, honey", "en", [{"type": "scroll", "clicks": -10}]),
+        ("сверни окошко, зайка", "ru", [{"type": "window", "op": "minimize"}]),
+        ("тише, зайка, мама здесь", "ru", None),
+        # dictation keeps what the speaker tells; what the speaker would do, if; crosswords; time itself
+        ("write hola mama, i arrive on friday", "en", [{"type": "type", "text": "hola mama, i arrive on friday"}]),
+        ("i'd open the terminal if i knew what it was for", "en", None),
+        ("i'd really like the browser open now", "en", [{"type": "launch", "app": "browser"}]),
+        ("пауза в музыке, семь букв... кажется, фермата", "ru", None),
+        ("прокрутить бы время назад", "ru", None),
+        # words
+        ("какой сегодня день недели?", "ru", [{"type": "speak", "text": "Сегодня Monday."}]),
+        ("верни меня в браузер плиз, он открыт", "ru", [{"type": "window", "op": "focus", "target": "browser"}]),
+        ("bless your heart, could you make it a touch quieter", "en", [{"type": "volume", "delta": -10}]),
+    ],
+)
+def test_pet_names_hypotheticals_and_crosswords(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

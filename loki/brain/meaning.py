@@ -344,6 +344,10 @@ class MeaningIndex:
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
         if lexicon.names_theirs(said[: lexicon.verb_end(said, ("dictate",)) or len(said)]):
             return None  # "can you turn your music down a bit": said to a person, whose music it is
+        if any(t in ("letters", "букв", "буквы") and said[i - 1].isdigit() for i, t in enumerate(said) if i):
+            return None  # «пауза в музыке, семь букв… фермата», "next page, nine letters": a crossword's clue
+        if tuple(said[:2]) == ("i", "would") and "if" in said and not _WOULD_ASK.intersection(said[2:4]):
+            return None  # "i'd open the terminal if i knew what it was for": what the speaker would do, if
         if lexicon.sets_condition(said):
             return None  # "if i close this tab i'll lose everything", "when the song ends pause it": not now
         if _a_choice(said, lexicon):
@@ -456,7 +460,7 @@ class MeaningIndex:
             explains = len(pieces) > 1 and lexicon.asks_now(normalize(pieces[0]).tokens)
             explained |= telling
             clauses += [(c, i == 0, i == 0 or not explains, False) for i, c in enumerate(pieces) if c.strip()]
-        if found is not None and told_why:
+        if found is not None and told_why and "text" not in found.rule.compiled.slots:  # dictation is all the user's
             # What the speaker told may have lent the whole its words («вставь сюда, | что скопировал»): the rest
             rest = ", ".join(p for p in parts if p not in told_why)
             found = self._match_clause(rest, lexicon, language, os_name, app, title, whole=True)
@@ -1152,6 +1156,8 @@ def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
 
 _CALLED_AGAIN = re.compile(r"[.!?,;]\s*(?:компьютер|комп|computer|локи|loki)\s*[,!]\s*(?=\w)", re.IGNORECASE)
 """LOKI called after words said to someone else («саша, не трогай. компьютер, переключись на редактор»)."""
+_WOULD_ASK = frozenset("like love prefer appreciate be rather want".split())
+"""What "i would" asks with ("i'd like the browser", "i'd love some music", "i'd rather have it louder")."""
 _OVER = frozenset({"over", "out", "roger"})
 _UNDERSTOOD = frozenset({("copy", "that"), ("copy",), ("copy", "you"), ("roger", "that")})
 _ASKS_ANYWAY = frozenset({"плиз", "пожалуйста", "бы", "давай", "давайте", "чтоб", "чтобы"})

@@ -69,6 +69,7 @@ _LEADING_FILLERS = [
     "do you think you could",
     "i would like you to",
     "i should like to",
+    "bless your heart",
     *(  # a lawyer's or a butler's English: "i should be most grateful if you would save the document"
         f"i {would} be {most}{thanks} if you {could}"
         for would in ("would", "should")
