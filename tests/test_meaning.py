@@ -1316,6 +1316,10 @@ def test_radio_cockpit_and_yoga_talk(index: MeaningIndex, text: str, language: s
         ("какой сегодня день недели?", "ru", [{"type": "speak", "text": "Сегодня Monday."}]),
         ("верни меня в браузер плиз, он открыт", "ru", [{"type": "window", "op": "focus", "target": "browser"}]),
         ("bless your heart, could you make it a touch quieter", "en", [{"type": "volume", "delta": -10}]),
+        # put down is minimized; a page not updating is stuck
+        ("убери окошко вниз, чтоб не мешало", "ru", [{"type": "window", "op": "minimize"}]),
+        ("please refresh the page, the labs are not updating", "en", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("обнови страничку, а то она застыла", "ru", [{"type": "hotkey", "keys": ["f5"]}]),
     ],
 )
 def test_pet_names_hypotheticals_and_crosswords(

@@ -126,7 +126,7 @@ volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence | paragraph | paragraphs | selection
 desktop: desktop | home screen
-stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding
+stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding | not updating | not refreshing | stopped updating
 aside: lost track | lose track | losing track | keep track | kept track | keeping track
 """)
 _EN_OPPOSITES = [
@@ -195,6 +195,7 @@ _COMBINATIONS: tuple[tuple[set[str], set[str], set[str]], ...] = (
     ({"top", "page"}, {"scroll"}, set()),
     ({"close", "page"}, {"tab"}, {"page"}),  # "close this page" closes the browser's tab
     ({"close", "windows"}, {"minimize"}, {"close"}),  # «убери все окна с экрана»: clear the screen
+    ({"close", "down", "window"}, {"minimize"}, {"close", "down"}),  # «убери окошко вниз»: to the taskbar
     ({"close", "tabs"}, set(), {"close", "next", "tab"}),  # "close all (other) tabs" is no "close the tab"
     ({"open", "close"}, set(), {"open"}),  # "i want close this page": "i want" asks, "close" says what
     # «вернись обратно в браузер»: back to an app is a switch to it, not the browser's back
@@ -284,7 +285,7 @@ volume: звук* | громкост* | аудио | музык* | музычк*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос* | track | song | video
 text: текст* | слова | абзац* | фрагмент* | выделенное
 desktop: рабоч* стол*
-stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается
+stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается | не обновляется | застыла | застыло | застыл
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
