@@ -1326,3 +1326,24 @@ def test_pet_names_hypotheticals_and_crosswords(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # what the thing is or does says why, even when it is denied
+        ("kill that tab, it's not adding any value", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("закройте эту вкладку, она не имеет отношения к уроку", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("don't close the tab, it is important", "en", None),
+        ("please reload this page, it is not moving", "en", [{"type": "hotkey", "keys": ["f5"]}]),
+        # a sermon, a video call's slides, hushing a person
+        ("let us pause and pray for a moment, brothers and sisters", "en", None),
+        ("sorry, my screen froze, can you go back a slide?", "en", None),
+        ("клюёт, клюёт, тише ты, рыбу распугаешь", "ru", None),
+        ("всё, тихо", "ru", [{"type": "stop"}]),
+    ],
+)
+def test_what_the_thing_does_sermons_and_slides(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -110,7 +110,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: smell the roses | cut the engine | cut the engines | cut the motor | breathe in | breathe out | deep breath | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | pray | slide | slides | cut the engine | cut the engines | cut the motor | breathe in | breathe out | deep breath | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | edge | safari | opera | brave | vivaldi | mozilla | google chrome | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
@@ -126,7 +126,7 @@ volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
 text: text | words | sentence | paragraph | paragraphs | selection
 desktop: desktop | home screen
-stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding | not updating | not refreshing | stopped updating
+stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding | not updating | not refreshing | stopped updating | not moving
 aside: lost track | lose track | losing track | keep track | kept track | keeping track
 """)
 _EN_OPPOSITES = [
@@ -267,7 +267,7 @@ repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | напечатайте | набери | наберите | введи | введите | запиши | впиши | печатай | вбей | напиши | напишите
 press: нажми | жми | кликни клавишу | тыкни | нажать | жмякни | жмакни | ткни
 newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
-idiom: тише едешь | время назад | время вспять | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
+idiom: тише едешь | тише ты | тихо ты | потише ты | время назад | время вспять | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
 find: найди | поищи | найдём | найдем | поищем | найти | отыщи | поиск | зафайнд* | файнд*
 """)
 )

@@ -434,6 +434,16 @@ class MeaningIndex:
                 continue
             if (
                 clauses
+                and said[:2] in _OF_IT
+                and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
+            ):
+                # "kill that tab, | it's not adding any value", «закройте вкладку, | она не имеет отношения к уроку»:
+                # what the thing is or does says why, even when it is denied
+                clauses.append((part, False, False, False))
+                explained = True
+                continue
+            if (
+                clauses
                 and lexicon.of_the_speaker(said)
                 and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
             ):
@@ -1156,6 +1166,11 @@ def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
 
 _CALLED_AGAIN = re.compile(r"[.!?,;]\s*(?:компьютер|комп|computer|локи|loki)\s*[,!]\s*(?=\w)", re.IGNORECASE)
 """LOKI called after words said to someone else («саша, не трогай. компьютер, переключись на редактор»)."""
+_OF_IT = frozenset(
+    {("it", "is"), ("it", "was"), ("it", "does"), ("it", "will"), ("that", "is"), ("it", "has"), ("they", "are")}
+    | {(w, "не") for w in ("он", "она", "оно", "они", "это")}
+)
+"""Openings of a clause that tells what the thing asked about is or does («она не …», "it's not adding any value")."""
 _WOULD_ASK = frozenset("like love prefer appreciate be rather want".split())
 """What "i would" asks with ("i'd like the browser", "i'd love some music", "i'd rather have it louder")."""
 _OVER = frozenset({"over", "out", "roger"})
