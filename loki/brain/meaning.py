@@ -312,17 +312,11 @@ class MeaningIndex:
             text = text[called_again[-1].end() :]  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
         if lexicon is None or lexicon.addressed_elsewhere(text):
             return None
-        text = _after_opening_no(join_hesitations(text), lexicon)
+        text = _after_politeness(_after_opening_no(join_hesitations(text), lexicon))
+        if _radio_understood(text, lexicon):
+            return None  # "copy that, i'll ring you back", "copy that private, see you at six"
         head, comma, rest = text.partition(",")
-        called, after = normalize(head).tokens, normalize(rest).tokens
-        if comma and after and len(normalize(head, strip_fillers=False).tokens) > 1 and normalize(text).tokens == after:
-            # the words before the comma were only polite: «не сочтите за труд, подскажите, какой сегодня день»
-            text, head, comma, rest = rest.strip(), *rest.strip().partition(",")
-            called, after = normalize(head).tokens, normalize(rest).tokens
-        understood = called[:2] in _UNDERSTOOD and set(called[2:]) <= set(lexicon.unexplained(called)[0])
-        radio = set(after) <= _OVER or lexicon.unexplained(after)[0] and not lexicon.asks_now(after)
-        if comma and understood and after and radio:
-            return None  # "copy that, i'll ring you back", "copy that private, see you at six": a radio's "understood"
+        called = normalize(head).tokens
         if comma and rest.strip() and len(called) == 1 and lexicon.unexplained(called)[0]:
             if self.match(rest, language, os_name=os_name, app=app, title=title) is None:
                 return None  # "davie, the telly's too loud, turn it down": what follows a name or a cry asks nothing
@@ -1148,6 +1142,27 @@ def _names_an_app(tokens: Sequence[str], lexicon: Lexicon) -> bool:
     a thing the app holds ("documents please") or a word like "online"."""
     named = " ".join(t for t in tokens if t not in lexicon.function_words)
     return named in _APP_NAMES
+
+
+def _after_politeness(text: str) -> str:
+    """`text` without the words before its first comma when they were only polite («не сочтите за труд,
+    подскажите, какой сегодня день», «будьте добры, …»; not a single word: "okay, because …")."""
+    head, comma, rest = text.partition(",")
+    after = normalize(rest).tokens
+    if comma and after and len(normalize(head, strip_fillers=False).tokens) > 1 and normalize(text).tokens == after:
+        return rest.strip()
+    return text
+
+
+def _radio_understood(text: str, lexicon: Lexicon) -> bool:
+    """True for a radio's "understood" and what is said after it to the caller ("copy that, i'll ring you back in
+    five", "copy that private, see you at oh six hundred", "copy that, over"); "copy that, thanks" copies."""
+    head, comma, rest = text.partition(",")
+    called, after = normalize(head).tokens, normalize(rest).tokens
+    if not (comma and after and called[:2] in _UNDERSTOOD):
+        return False
+    callsign = set(called[2:]) <= set(lexicon.unexplained(called)[0])
+    return callsign and (set(after) <= _OVER or bool(lexicon.unexplained(after)[0]) and not lexicon.asks_now(after))
 
 
 def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
