@@ -329,6 +329,12 @@ def test_a_stutter_is_said_once() -> None:
     assert normalize("c-c-close the tab").tokens == ("close", "the", "tab")
     assert normalize("type a apple").tokens == ("type", "a", "apple")  # "a" is a word of its own
     assert normalize("в вкладке").tokens == ("в", "вкладке")
+    assert normalize("press x x").tokens == ("press", "x", "x")  # two keys, no word they start
+
+
+def test_a_letter_is_a_key(matcher: Matcher) -> None:
+    assert actions(matcher, "press ctrl o") == [{"type": "hotkey", "keys": ["ctrl", "o"]}]
+    assert actions(matcher, "press o") == [{"type": "hotkey", "keys": ["o"]}]
 
 
 def test_the_russian_ka_particle_is_not_part_of_the_request() -> None:

@@ -37,7 +37,6 @@ _CONTRACTIONS = {
     "чё": "что",
     "чо": "что",
     "doon": "down",  # Scots
-    "o": "of",  # "get rid o' this tab"
     "di": "the",  # Jamaican English
     "tek": "take",
     "mek": "make",
@@ -404,15 +403,21 @@ def _restart(tokens: list[str]) -> int:
 _RESTARTS = frozenset("sorry oops no wait ой извини извините нет".split())
 
 
-def _stuttered(word: str, m: re.Match[str], following: re.Match[str] | None) -> bool:
+def _stuttered(word: str, m: re.Match[str], rest: list[re.Match[str]]) -> bool:
     """True for the start of a word said again at once: each "c" of "c-c-close", «з» of «з-з-закрой», "p" of "p p
-    page up" (a letter that is no word of its own)."""
-    if following is None or not following.group().lower().startswith(word):
+    page up" (a letter that is no word of its own, before a word it starts; "press x x" presses two keys)."""
+    if not rest or not rest[0].group().lower().startswith(word):
         return False
-    between = m.string[m.end() : following.start()]
+    between = m.string[m.end() : rest[0].start()]
     if between == "-":
         return len(word) <= 2
-    return between == " " and len(word) == 1 and word not in _ONE_LETTER_WORDS
+    if between != " " or len(word) != 1 or word in _ONE_LETTER_WORDS:
+        return False
+    for following in rest:  # past the same letter said again, to the word it starts
+        said = following.group().lower()
+        if said != word:
+            return said.startswith(word)
+    return False
 
 
 _ONE_LETTER_WORDS = frozenset("a i в с к у о и а я".split())
@@ -432,7 +437,9 @@ def normalize(raw: str, *, strip_fillers: bool = True, dictated: bool = False) -
     for k, m in enumerate(matches):
         word = m.group().lower().replace("’", "'").replace("ё", "е")
         expanded = _CONTRACTIONS.get(word)
-        if _stuttered(word, m, matches[k + 1] if k + 1 < len(matches) else None):
+        if word == "o" and raw[m.end() : m.end() + 1] in ("'", "’"):
+            expanded = "of"  # "get rid o' this tab" (a letter "o" is a key: "press ctrl o")
+        if _stuttered(word, m, matches[k + 1 :]):
             continue  # "c-c-close the tab", «з-з-закрой»: the word is said once
         if expanded:
             for part in expanded.split():
