@@ -1341,6 +1341,7 @@ def test_pet_names_hypotheticals_and_crosswords(
         ("sorry, my screen froze, can you go back a slide?", "en", None),
         ("клюёт, клюёт, тише ты, рыбу распугаешь", "ru", None),
         ("всё, тихо", "ru", [{"type": "stop"}]),
+        ("priya, close the window please, it stinks of sulphur in here", "en", None),
     ],
 )
 def test_what_the_thing_does_sermons_and_slides(

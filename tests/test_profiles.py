@@ -332,6 +332,12 @@ def test_a_stutter_is_said_once() -> None:
     assert normalize("press x x").tokens == ("press", "x", "x")  # two keys, no word they start
 
 
+def test_a_near_miss_never_makes_up_a_number(matcher: Matcher) -> None:
+    # "прокрути вниз 10" was read as «… на 0» by the edits: scroll 0
+    assert actions(matcher, "прокрути вниз 10", "ru") == [{"type": "scroll", "clicks": -10}]
+    assert actions(matcher, "листай вниз десять", "ru") == [{"type": "scroll", "clicks": -10}]
+
+
 def test_a_letter_is_a_key(matcher: Matcher) -> None:
     assert actions(matcher, "press ctrl o") == [{"type": "hotkey", "keys": ["ctrl", "o"]}]
     assert actions(matcher, "press o") == [{"type": "hotkey", "keys": ["o"]}]

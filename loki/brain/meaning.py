@@ -1109,6 +1109,7 @@ _SOFT_CORRECTIONS = frozenset(
 """Words that take back what came before only when a new request follows them ("oh no, the browser")."""
 _WEATHER = frozenset(
     """draft drafty draughty freezing chilly cold raining rain wind windy mosquitoes bugs flies dust smoke house
+    stinks stink smells smelly stuffy fumes воняет душно
     upstairs downstairs kitchen bedroom car дует сквозняк холодно холод дождь ветер комары мухи пыль дым доме
     кухне спальне машине""".split()
 )

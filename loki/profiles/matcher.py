@@ -197,6 +197,8 @@ class Matcher:
             m = pattern.fullmatch(subject)
             if m is None:
                 continue
+            if m.groupdict().get("number") not in (None, *norm.tokens):
+                continue  # the edits made up the number ("прокрути вниз 10" read as «на 0»): a guess, not what was said
             errors = sum(m.fuzzy_counts)
             scored.append((errors / chars, errors, rule, m))
         if not scored:
