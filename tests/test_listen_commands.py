@@ -257,3 +257,4 @@ def test_a_phrase_the_audio_hardly_raises_must_win_clearly(rescorer: CommandResc
     assert rescorer.beats(-0.23, -3.39)  # "go Mac." for "go back": the audio chooses it by far
     assert rescorer.beats(0.38, 0.1)  # a phrase the audio raises needs only min_margin
     assert not rescorer.beats(0.38, 0.25)
+    assert rescorer.beats(-0.14, -0.38, "ru")  # the multilingual model's garbled Russian wins by less
