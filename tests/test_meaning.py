@@ -1348,3 +1348,19 @@ def test_what_the_thing_does_sermons_and_slides(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("отмени отмену", "ru", [{"type": "hotkey", "keys": ["ctrl", "shift", "z"]}]),
+        ("отмени, отмени", "ru", [{"type": "hotkey", "keys": ["ctrl", "z"]}]),
+        ("обнови страницу, заказы не грузятся", "ru", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("shut this window love, i'm finished with it", "en", [{"type": "window", "op": "close"}]),
+        ("hey guys turn it down, the baby's asleep", "en", None),
+        ("okay friends, copy what i do, hands on heads", "en", None),
+        ("quiet voices please, we're going to save our paintings for mummy and daddy", "en", None),
+    ],
+)
+def test_the_undo_undone_and_a_classroom(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

@@ -110,7 +110,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: smell the roses | pray | slide | slides | cut the engine | cut the engines | cut the motor | breathe in | breathe out | deep breath | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | pray | slide | slides | copy what i do | copy me | quiet voices | inside voices | indoor voices | cut the engine | cut the engines | cut the motor | breathe in | breathe out | deep breath | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | edge | safari | opera | brave | vivaldi | mozilla | google chrome | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
@@ -285,7 +285,7 @@ volume: звук* | громкост* | аудио | музык* | музычк*
 track: трек* | песн* | песен | музык* | музычк* | композици* | видео | ролик* | песенк* | музон* | видос* | track | song | video
 text: текст* | слова | абзац* | фрагмент* | выделенное
 desktop: рабоч* стол*
-stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается | не обновляется | застыла | застыло | застыл
+stuck: завис | зависла | зависло | зависли | не грузится | не грузит | не загружается | не прогружается | не обновляется | не грузятся | не загружаются | не обновляются | застыла | застыло | застыл
 """)
 _RU_OPPOSITES = _EN_OPPOSITES
 _RU_WEAK = frozenset(
@@ -454,6 +454,8 @@ class Lexicon:
             and _TURN_ON & said
         ):
             found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
+        if "undo" in found and _UNDO_THE_UNDO & set(tokens) and sum(t.startswith("отмен") for t in tokens) > 1:
+            found = (found - {"undo"}) | {"redo"}  # «отмени отмену»: the undo is undone
         if {"open", "up"} <= found and not found & self.objects.keys():
             found = (found - {"open"}) | {"move"}  # «подними чуть-чуть наверх»: the page is moved up, not the sound
         for together, adds, takes in self.combinations:
@@ -1186,6 +1188,7 @@ _MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
 _MISTAKES = _forms("не то | не туда | didn't mean | did not mean")
 """«ой не то, отмени», "i didn't mean to do that, undo it": the wrong thing was done, which is no refusal."""
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
+_UNDO_THE_UNDO = frozenset({"отмену", "отмены"})
 _BARE_NO = frozenset({"no", "нет"})
 """A bare "no" takes back only the number before it ("scroll up three no four")."""
 _SUBJECTS = frozenset({"i", "we", "he", "she", "they", "you", "it"})

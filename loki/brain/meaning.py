@@ -569,8 +569,10 @@ class MeaningIndex:
                 ),
                 None,
             )
-            if m is not None and lexicon.addresses(w):
-                return None  # "hey guys turn it down | the baby's asleep": said to the people in the room
+            if m is not None and lexicon.addresses(w[:-1] if len(w) > 1 else w):
+                # "hey guys turn it down | the baby's asleep": said to the people in the room (a pet name at the
+                # end calls the one asked: "shut this window love, i'm finished with it")
+                return None
             if (
                 m is not None
                 and _closes_a_window(m)
