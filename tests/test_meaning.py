@@ -1266,6 +1266,7 @@ def test_said_of_the_thing_radio_talk_and_loki_called_again(
         ("my son just closed my tab, open it back up", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]),
         # said to a child, to an audience, to a reader; another device's sound (a phone call is a reason)
         ("тише, тише, маленький, мама рядом", "ru", None),
+        ("маленький шрифт, разверни окно", "ru", [{"type": "window", "op": "maximize"}]),  # small, not a child
         ("дорогие радиослушатели, сделайте погромче, это хит", "ru", None),
         ("набоков писал на карточках, никакого вам копировать и вставить", "ru", None),
         ("copy that private, see you at oh six hundred", "en", None),

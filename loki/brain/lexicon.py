@@ -1220,8 +1220,7 @@ _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
     son sweetie grandma grandpa granny buddy dude bro mate sis братан бро чувак брат братишка
     мам мама пап папа дорогой дорогая милый милая дочка доча ребята дети детка бабуль бабушка дедуль
-    дедушка малыш зай зайка солнце маленький маленькая солнышко дорогие друзья радиослушатели слушатели зрители
-    folks everyone listeners""".split()
+    дедушка малыш зай зайка солнце солнышко друзья радиослушатели слушатели зрители folks everyone listeners""".split()
 )
 _NOT_THINGS = frozenset("чтоб чтобы что как было будет стало стала and but so".split())
 """Words a verb may stand before that are no thing it acts on («сделай, чтоб потише было»)."""
