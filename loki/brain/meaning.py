@@ -584,7 +584,7 @@ class MeaningIndex:
                 and all(a.get("type") in ("volume", "media") for a in m.actions)
                 and not _things(lexicon, w)
                 and not _COMPUTER_WORDS.intersection(w)
-                and any(t in _SOUNDING_DEVICES or t.startswith(_SOUNDING_DEVICE_STEMS) for e in words[:k] for t in e)
+                and any(_names_a_device(e, _SOUNDING_DEVICES, _SOUNDING_DEVICE_STEMS) for e in words[:k])
             ):
                 return None  # "the kid's tablet is way too loud, turn it down": "it" is the tablet
             if m is not None:
@@ -964,10 +964,15 @@ def _elsewhere(tokens: Sequence[str], unexplained: set[str]) -> bool:
 def _elsewhere_at_home(tokens: Sequence[str]) -> bool:
     """True when another device is named ("the telly", «на телефоне») or, after "in", "on", «в», «на», a room
     ("in the kitchen", "in the corner of the living room", «на кухне»): what is asked is not this computer's."""
-    if any(t in _OTHER_DEVICES or t.startswith(_OTHER_DEVICE_STEMS) for t in tokens):
+    if _names_a_device(tokens, _OTHER_DEVICES, _OTHER_DEVICE_STEMS):
         return True
     place = next((i for i, t in enumerate(tokens) if t in _PLACE_WORDS), None)
     return place is not None and any(t in _ROOMS or t.startswith(_ROOM_STEMS) for t in tokens[place + 1 :])
+
+
+def _names_a_device(tokens: Sequence[str], words: frozenset[str], stems: tuple[str, ...]) -> bool:
+    """True when one of `words`, or a word with one of the Russian `stems`, is said («телевизор», «телику»)."""
+    return any(t in words or t.startswith(stems) for t in tokens)
 
 
 _COMPUTER_WORDS = frozenset("computer laptop pc компьютер комп компе ноутбук ноут".split())
