@@ -339,6 +339,34 @@ def test_a_click_that_changes_nothing_is_noticed_said_and_not_repeated(tkbuttons
     assert "nothing changed" in report.message
 
 
+def test_a_window_gone_after_the_click_was_closed_by_it(tkbuttons) -> None:
+    """A dialog slower to close than the check after the click: it is still there when checked, and gone when
+    the next look begins ("The window … has gone"). The click closed it; it is not a failure."""
+    from loki.errors import ScreenError
+    from loki.screen.act import ScreenActor, active_window
+    from loki.screen.ground import Grounder
+    from loki.screen.ocr import OcrFinder
+
+    buttons = tkbuttons(13, 6, "--labels", "Apply")
+    clicks: list[tuple[int, int]] = []
+
+    def window() -> object:
+        if clicks:
+            raise ScreenError("The window 0x400008 has gone", code="screen")
+        return active_window()
+
+    def click(x: int, y: int) -> None:
+        clicks.append((x, y))
+        xdotool_click(x, y)
+
+    actor = ScreenActor(Grounder([OcrFinder()]), window=window, settle_s=1.0)  # type: ignore[arg-type]
+    _, found = actor.locate(Target("nothing"), time.monotonic() + 30)  # as the plan grounded it, before the click
+    # clicking the status line changes nothing on the screen; the next look finds the window gone
+    report = actor.click(Target("nothing"), click, first=found.candidates[0])
+    assert report.ok and len(clicks) == 1 and report.attempts[-1].why == "", report
+    assert buttons.clicks() == []
+
+
 def test_a_key_to_press_is_no_control_on_the_screen() -> None:
     from loki.brain.tier2 import parse
 

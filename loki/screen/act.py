@@ -320,6 +320,7 @@ class ScreenActor:
         queue: list[Candidate] = [first] if first is not None else []
         tried: list[Candidate] = []
         grounded = False
+        clicked = False
         while len(report.attempts) <= self.tries:
             if cancelled is not None and cancelled.is_set():
                 report.message = "Stopped."
@@ -328,7 +329,16 @@ class ScreenActor:
                 report.message = f"I ran out of time ({self.budget_s:g} s, LOKI_SCREEN_BUDGET_S)."
                 break
             if not queue:
-                queue = self._more(target, report, tried, deadline, grounded)
+                try:
+                    queue = self._more(target, report, tried, deadline, grounded)
+                except ScreenError:
+                    if not clicked:
+                        raise
+                    # The window clicked in went away while the next look began: the click closed it (a dialog
+                    # slower to close than the check after the click).
+                    report.attempts[-1].why = ""
+                    report.ok, report.message = True, ""
+                    break
                 grounded = True
                 if not queue:
                     break
@@ -354,6 +364,7 @@ class ScreenActor:
                 return report
             t = time.perf_counter()
             click(candidate.point[0] + self.offset[0], candidate.point[1] + self.offset[1])
+            clicked = True
             report.add_ms("act", t)
             t = time.perf_counter()
             self.settle(window, deadline)
