@@ -87,6 +87,8 @@ SETS = (
     "fresh42",
     "fresh43",
     "fresh44",
+    "fresh45",
+    "fresh46",
 )
 NOW = {"now.time": "NOW", "now.date": "TODAY"}
 

@@ -1365,3 +1365,54 @@ def test_what_the_thing_does_sermons_and_slides(
 )
 def test_the_undo_undone_and_a_classroom(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # the speaker leaves, a tag asks to agree, "shan't" refuses
+        ("what time is it, i need to leave before the traffic", "en", [{"type": "speak", "text": "It's 4:10 PM."}]),
+        ("leave the tab open", "en", None),
+        ("what's the date today, it's month end isn't it", "en", [{"type": "speak", "text": "Today is Monday."}]),
+        ("i shan't need the calculator today, thank you", "en", None),
+        # what goes on, or what the speaker means to do, after a request says why
+        ("reload, the video froze", "en", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("please unmute the sound, i should like to hear the video", "en", [{"type": "volume", "mute": False}]),
+        (
+            "i should like a terminal opened please, my grandson left me instructions",
+            "en",
+            [{"type": "launch", "app": "terminal"}],
+        ),
+        ("grab a screenshot, i'll put it in the show notes", "en", [{"type": "screenshot"}]),
+        ("close the tab, i'll do it later", "en", None),
+        ("хватит говорить, я объясняю сыну", "ru", [{"type": "stop"}]),
+        ("открой ту штуку, через которую в интернет ходят", "ru", [{"type": "launch", "app": "browser"}]),
+        # taken back, said to a caller, turned on a stove, told of the day
+        ("screenshot of the invoice? nah, client already sent one", "en", None),
+        ("yeah copy that, be there in ten", "en", None),
+        ("copy that, thanks a lot", "en", [{"type": "hotkey", "keys": ["ctrl", "c"]}]),
+        ("full heat for ten minutes, then turn it down", "en", None),
+        ("welcome back to the show everybody, today we're talking about browsers", "en", None),
+        # words
+        (
+            "switch to the browser, sorry, the file manager",
+            "en",
+            [{"type": "window", "op": "focus", "target": "file manager"}],
+        ),
+        ("close the tab, sorry", "en", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("select the lot", "en", [{"type": "hotkey", "keys": ["ctrl", "a"]}]),
+        ("take a screenshot of this journal entry", "en", [{"type": "screenshot"}]),
+        ("please stop speaking for a moment, the doctor is on the telephone", "en", [{"type": "stop"}]),
+        ("вруби погромче, ничё не слышно", "ru", [{"type": "volume", "delta": 10}]),
+        ("повторите отменённое действие", "ru", [{"type": "hotkey", "keys": ["ctrl", "shift", "z"]}]),
+        ("копировальный аппарат у нас на втором этаже", "ru", None),
+        ("откройте, пожалуйста, проводничок с файлами", "ru", [{"type": "launch", "app": "file manager"}]),
+        (
+            "поищите на страничке слово каталог",
+            "ru",
+            [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "каталог"}],
+        ),
+    ],
+)
+def test_leaving_tags_and_what_goes_on(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

@@ -81,7 +81,7 @@ mute: mute | silence | silent | kill the sound | sound off | no sound | cut the 
 unmute: unmute | off mute | back on | sound back | sound on | turn the sound on | turn on the sound | bring back the sound | restore the sound | on the sound | on the volume | on sound
 play: play | pause | resume | hold | unpause | continue | carry on | music back on | song back on | video back on
 new: new | fresh | another | blank | empty | extra | one more
-reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back
+reopen: reopen | restore | bring back | undo close | undo closing | open again | accidentally closed | just closed | closed by mistake | get back | i closed | that i closed | you closed
 scroll: scroll | roll
 move: move down | move up | go down | go up | jump down | jump up | roll down | roll up | further down | further up | go back up | go back down | nudge up | nudge down
 page: page | screen | screenful | site | website | web page | webpage
@@ -94,7 +94,7 @@ cut: cut
 undo: undo | undone | ctrl z | control z | take back | revert | take that back | go back a step | reverse | back how it was | back the way it was | how it was | the way it was
 redo: redo | do again | redo that | put it back
 select: select | highlight | mark
-all: all | everything | whole | entire
+all: all | everything | whole | entire | the lot
 save: save | store | keep
 find: find | search | search for | look for | locate | look up | where is | grep | ctrl f | control f
 back: back | take me back | backward | backwards | previous page | return | back 1 page | back a page | go back to the page | go back to the previous page | go back to the last page | go back to the site | go back to the website | page before | page i was on | page i was just on | page i was on before | page i was looking at | pop back | nip back
@@ -105,7 +105,7 @@ time: what time | the time | time is it | time now | current time | clock | o'cl
 date: date | day | today | day of the week | day of the month | what day | which day
 lost: where did | where has | where have | went missing | gone missing | go missing | disappeared | vanished
 off: off | turn off | switch off | shut off | turn it off | switch it off
-stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please
+stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please | stop talking | stop speaking | stop reading
 repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
@@ -211,7 +211,7 @@ _EN_FUNCTION = frozenset(
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
     bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite cheers bud eh skipper
-    awfully wee""".split()
+    awfully wee moment""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
@@ -246,11 +246,11 @@ move: подвинь | сдвинь | подвигай | двигай | пере
 pageful: на страницу | на целую страницу | на одну страницу | целую страницу | на экран | на целый экран
 top: начал* | самый верх | самое начало | наверх страницы
 bottom: конец | конца | самый низ | самый конец | низ страницы
-copy: скопир* | копир* | копию | copy
+copy: скопир* | копиру* | копирн* | копировать | копирован* | копию | copy
 paste: вставь* | вставить | вставка | вставля* | пейстни | пастни | пэйстни | paste
 cut: вырежи* | вырежь* | вырез*
 undo: undo | андо | отмени | отмените | отменить | верни как было | откати | отменил | отменила | отмененное | отмененный
-redo: redo | редо | повтори действие | повтори отмен* | верни | верните | вернуть
+redo: redo | редо | повтори действие | повторите действие | повтори отмен* | повторите отмен* | верни | верните | вернуть
 select: выдели | выделить | отметь | селектн* | селект | выделяй | select
 all: все | всё | весь | целиком | олл
 save: сохран* | запиши файл | сейвни | сейвани | засейв* | save
@@ -274,7 +274,7 @@ find: найди | поищи | найдём | найдем | поищем | н�
 _RU_OBJECTS = _table("""
 browser: браузер* | интернет* | хром* | файрфокс* | фаерфокс* | фаерфакс* | мозилл* | яндекс браузер* | оперу | опера | эдж | сайт* | веб* | где сайты | browser | chrome | firefox
 terminal: терминал* | консол* | командн* | шелл | баш | черное окно | чёрное окно | команды пишут | terminal | console
-files: файлов* | файловый менеджер | файл менеджер* | файлы | проводник* | наутилус* | папк* | папок | папоч* | документ*
+files: файлов* | файловый менеджер | файл менеджер* | файлы | проводник* | проводнич* | наутилус* | папк* | папок | папоч* | документ*
 editor: редактор* | эдитор* | блокнот* | заметк* | заметок
 calculator: калькулятор* | счёты | счеты | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
 tab: вкладк* | вкладок | таб* | вкладоч* | tab
@@ -456,8 +456,9 @@ class Lexicon:
             found = (found - {"open", "back"}) | {"play"}  # "start the music", «включи музыку обратно»: play it
         if "undo" in found and _UNDO_THE_UNDO & set(tokens) and sum(t.startswith("отмен") for t in tokens) > 1:
             found = (found - {"undo"}) | {"redo"}  # «отмени отмену»: the undo is undone
-        if {"open", "up"} <= found and not found & self.objects.keys():
-            found = (found - {"open"}) | {"move"}  # «подними чуть-чуть наверх»: the page is moved up, not the sound
+        if {"open", "up"} <= found and not found & self.objects.keys() and _DIRECTIONS_UP & said:
+            # «подними чуть-чуть наверх»: the page is moved up, not the sound (but «вруби погромче» is louder)
+            found = (found - {"open"}) | {"move"}
         for together, adds, takes in self.combinations:
             if together <= found:
                 found = (found | adds) - takes
@@ -591,6 +592,11 @@ class Lexicon:
                         _mask(masked, form)
         for form in (*_POLITE_CONDITIONS, *_MISTAKES):  # "if it's not too much bother", «если не трудно»
             _mask(masked, form)
+        if tuple(masked[-3:]) in _QUESTION_TAGS:
+            masked[-3:] = ["_"] * 3  # "it's month end, isn't it": asks to agree, denies nothing
+        for i, word in enumerate(masked):
+            if word == "leave" and (i + 1 == len(masked) or masked[i + 1] in _GOING_AWAY):
+                masked[i] = "_"  # "i need to leave before the traffic": the speaker goes, nothing is left as it is
         return any(has_form(masked, form) for form in self.negation)
 
     def on_mute_said_of_someone(self, tokens: Sequence[str]) -> bool:
@@ -897,7 +903,12 @@ class Lexicon:
         """True when the words ask now: they open with a verb ("pause the video"), or, where verbs say so by
         their ending, hold an imperative («сохрани», «поставь», not «сохраню»)."""
         if not self.imperative_endings:
-            return self.verb_end([*words, ""], self.action_senses(self.senses(words, alone=True))) is not None
+            asked = self.action_senses(self.senses(words, alone=True))
+            if words[:1] and words[0] in self.light_verbs | _EN_GRAB and asked:
+                return True  # "grab a screenshot", "take a screenshot": a light verb asks for what follows
+            return self.verb_end([*words, ""], asked) is not None
+        if words and words[0] in _ENOUGH:
+            return True  # «хватит говорить», «довольно болтать»: enough is asked now
         return any(
             len(w) > 3
             and w.endswith(self.imperative_endings)
@@ -967,6 +978,14 @@ class Lexicon:
         speaker did to the thing asked for («вставь сюда, | что скопировал», "paste it, | what i copied")."""
         if tuple(tokens[:1]) in (("what",), ("что",)) and len(tokens) > 1 and self.tells_past(tokens[1:]):
             return True
+        if tokens[:1] == ("i'll",) or tokens[:2] == ("i", "will"):
+            # "grab a screenshot, | i'll put it in the show notes": what the speaker will do with it ("…, i'll do
+            # it later" puts off, and "…, i'll close the tab" asks more)
+            return not self.defers(tokens) and not self.action_senses(self.senses(tokens))
+        wish = max((len(f.split()) for f in _EN_WISHES if " " in f and opens_with(tokens, f)), default=0)
+        if wish and tokens[wish : wish + 1] == ("to",) and len(tokens) > wish + 1:
+            # "…, i should like to hear the video", "…, i need to leave": what the speaker means to do, not a request
+            return not self.action_senses(self.senses(tokens[wish + 1 : wish + 2], alone=True))
         return (
             tuple(tokens[:1]) in _SPEAKER
             and not any(t in _SPEAKER_ASKS for t in tokens[1:4])
@@ -1185,6 +1204,17 @@ _EN_NOT_BEFORE_REQUEST = frozenset(
 """Words after which an English verb does not open a request ("the close button", "to open", "will close")."""
 _HABITS = frozenset("always usually often sometimes normally generally rarely".split())
 _MIND_ADVERBS = frozenset({"terribly", "awfully", "just", "quickly"})
+_EN_GRAB = frozenset({"grab", "get", "snap", "bring"})
+_ENOUGH = frozenset("хватит довольно харэ хорош прекрати перестань".split())
+_DIRECTIONS_UP = frozenset("up вверх наверх выше повыше".split())
+_QUESTION_TAGS = frozenset(
+    tuple(f"{verb} not {subject}".split())
+    for verb in ("is", "are", "was", "does", "do")
+    for subject in ("it", "they", "you")
+)
+"""Tags that ask to agree ("isn't it", after "isn't" became "is not")."""
+_GOING_AWAY = frozenset("before now soon early at in for after by home work today tonight then and so or".split())
+"""What follows "leave" when the speaker is the one who leaves ("i need to leave before the traffic")."""
 _MISTAKES = _forms("не то | не туда | didn't mean | did not mean")
 """«ой не то, отмени», "i didn't mean to do that, undo it": the wrong thing was done, which is no refusal."""
 _APPS = frozenset({"browser", "terminal", "files", "editor", "calculator"})
@@ -1379,7 +1409,9 @@ _IRREGULAR_PAST = {
 
 _AGAIN = frozenset({"again", "anymore", "снова", "опять"})
 """Words that say a thing is not needed any more rather than ask for it again ("i don't need it again")."""
-_EN_WISHES = _forms("i want | i would like | i need | i would love | i wanna | want | need | i would prefer")
+_EN_WISHES = _forms(
+    "i want | i would like | i should like | i need | i would love | i wanna | want | need | i would prefer"
+)
 """Openings of a wish that a thing be done ("i want this window closed")."""
 
 
@@ -1427,7 +1459,7 @@ LEXICONS = {
         past_words=frozenset({"was", "were", "had"}),
         deferred=_forms("later | tomorrow | tonight | someday | some day | eventually | next week | remind me to"),
         corrections=_forms(
-            "nope | never mind | no sorry | sorry no | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
+            "nope | never mind | no sorry | sorry no | sorry | no wait | wait no | i mean | sorry i mean | no i mean | ah no | oh no | no no | scratch that | or rather | make that | actually no"
         ),
         sequencing=_forms("and | then | and then | after that | afterwards | also"),
         explaining=_forms(
@@ -1512,7 +1544,9 @@ LEXICONS = {
         conditions=_forms("когда | если | как только | после того | пока | в случае"),
         condition_words=_forms("как"),
         find_openers=_forms("слово | фразу | мне слово | мне фразу"),
-        places=_forms("по странице | на странице | на этой странице | на сайте | на этом сайте | тут | здесь"),
+        places=_forms(
+            "по странице | на странице | на этой странице | по страничке | на страничке | на этой страничке | на сайте | на этом сайте | тут | здесь"
+        ),
         sequencing=_forms("и | потом | затем | а потом | и потом | после этого | а затем | и ещё | и еще"),
         composing=_forms(
             "напиши письмо | напиши сообщение | напиши мне | напиши ему | напиши ей | напиши им | напиши что нибудь | напиши что то | напиши стих | напиши стихотворение | напиши рассказ | напиши текст про | напиши ответ | напиши про | напиши о | напиши дату | напиши время | напиши число | напиши день | напиши это"

@@ -404,6 +404,8 @@ class MeaningIndex:
                 clauses.append((" ".join(thing), False, False, True))  # "the browser. open it.", «музыку. включи её»
                 named_first = list(normalize(part).tokens)  # "the tab on the left, | go to it": which one too
                 continue
+            if wished := lexicon.wanted_done(normalize(part).tokens):
+                part = " ".join(wished)  # "i should like a terminal opened please, | my grandson …": "open a terminal"
             opening = normalize(part, strip_fillers=False).tokens  # «а то …», «так что …» open with a filler's word
             because &= not lexicon.takes_back(opening) and not any(opens_with(opening, f) for f in lexicon.consequences)
             if because:
@@ -438,7 +440,16 @@ class MeaningIndex:
                 continue
             if (
                 clauses
-                and lexicon.of_the_speaker(said)
+                and (
+                    lexicon.of_the_speaker(said)
+                    or lexicon.of_the_speaker(opening)
+                    # "reload, | the video froze": what goes on says why
+                    or lexicon.tells(said)
+                    and not lexicon.asks_now(said)
+                    and not lexicon.action_senses(lexicon.senses(said))
+                    and not lexicon.negated(said)
+                    and not _RELATIVES.intersection(said[:2])  # «…, через которую …» tells which
+                )
                 and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
             ):
                 # "louder please, | i cannot hear the video", «запусти калькулятор, руки в муке, | сам не могу»
@@ -584,9 +595,13 @@ class MeaningIndex:
                 and all(a.get("type") in ("volume", "media") for a in m.actions)
                 and not _things(lexicon, w)
                 and not _COMPUTER_WORDS.intersection(w)
-                and any(_names_a_device(e, _SOUNDING_DEVICES, _SOUNDING_DEVICE_STEMS) for e in words[:k])
+                and any(_names_a_device(e, _TURNED_DEVICES, _TURNED_DEVICE_STEMS) for e in words[:k])
             ):
-                return None  # "the kid's tablet is way too loud, turn it down": "it" is the tablet
+                return (
+                    None  # "the kid's tablet is way too loud, turn it down", "full heat, then turn it down": not LOKI's
+                )
+            if m is not None and any(w and set(w) <= _BARE_NOS for w in words[k + 1 :]):
+                return None  # "screenshot of the invoice? | nah, | client already sent one": taken back
             if m is not None:
                 matches.append(m)
         return matches[0] if len({json.dumps(m.actions, sort_keys=True) for m in matches}) == 1 else None
@@ -694,6 +709,10 @@ class MeaningIndex:
         log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
         own = {w for wording in best.wordings for w in wording.split()}
         left, sense_words = lexicon.unexplained(norm.tokens)
+        first = normalize(_SENTENCE_END.split(text, maxsplit=1)[0]).tokens
+        if all(a == "screenshot" for a in best.rule.actions) and "of" in first[1:]:
+            shown = set(first[first.index("of", 1) + 1 :])  # "a screenshot of this journal entry"
+            left = [w for w in left if w not in shown]
         unexplained = 0 if _has_free_slot(best) else len([w for w in left if w not in own])
         if (
             alone
@@ -975,9 +994,10 @@ def _names_a_device(tokens: Sequence[str], words: frozenset[str], stems: tuple[s
     return any(t in words or t.startswith(stems) for t in tokens)
 
 
+_WHEN_WORDS = frozenset("today tonight now tomorrow yesterday then сегодня сейчас завтра вчера потом".split())
 _COMPUTER_WORDS = frozenset("computer laptop pc компьютер комп компе ноутбук ноут".split())
 """Words that name this computer as what a request acts on ("the telly is too loud, turn the computer down")."""
-_BARE_NOS = frozenset({"no", "nope", "nah"})
+_BARE_NOS = frozenset({"no", "nope", "nah", "нет", "неа"})
 _OTHER_DEVICES = frozenset(
     "tv tvs telly television radio stereo phone phones car fridge oven microwave telephone tablet ipad радио".split()
 )
@@ -988,6 +1008,9 @@ _OTHER_DEVICE_STEMS = tuple(
 _SOUNDING_DEVICES = _OTHER_DEVICES - {"phone", "phones", "telephone", "car"}
 _SOUNDING_DEVICE_STEMS = tuple(s for s in _OTHER_DEVICE_STEMS if s not in ("телефон", "мобильник"))
 """Devices that play sound of their own (a phone is mostly why the computer is muted: "mute it, i'm on the phone")."""
+_TURNED_DEVICES = _SOUNDING_DEVICES | frozenset("heat stove hob burner flame gas fire heater grill heating".split())
+_TURNED_DEVICE_STEMS = (*_SOUNDING_DEVICE_STEMS, "плит", "конфорк", "огонь", "огня", "газ", "печк", "обогревател")
+"""What is turned up or down besides the sound: devices that play, and the heat of a stove or a room."""
 _WINDOW_OPS = frozenset({"window close", "window minimize", "window maximize"})
 _PLACE_WORDS = frozenset("on in at на в во".split())
 _ROOMS = frozenset(
@@ -1019,6 +1042,8 @@ def _speaker_parts(text: str, breaks: re.Pattern[str] | None, lexicon: Lexicon) 
             continue  # "maximize | my happiness": what the verb acts on follows it
         if before and before[0] in _PREPOSITIONS:
             continue  # "turn the volume up on | my phone": the words go on
+        if set(normalize(text[max(cuts) : m.start()]).tokens) <= _WHEN_WORDS:
+            continue  # "today | we're talking about browsers": when the speaker's words happen
         cuts.add(m.start())
     norm = normalize(text, strip_fillers=False)
     telling = lexicon.tells_from(norm.tokens)
@@ -1075,6 +1100,8 @@ def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
     if at is None:
         return None
     before, after = tokens[: at[0]], tokens[at[1] :]
+    if " ".join(tokens[at[0] : at[1]]) in _APOLOGIES and not lexicon.senses(after, alone=True):
+        return None  # "close the tab, sorry", "sorry, the baby's crying": an apology, not a correction
     if not after or lexicon.negated(after) or lexicon.defers(after):
         return []
     if before and before[-1].isdigit() and after[-1].isdigit() and len(after) <= 2:
@@ -1110,6 +1137,8 @@ def _about_the_house(
     return said_window and not (_things(lexicon, told) - {"window"}) and not set(told) & _BACK_REFERENCES
 
 
+_SENTENCE_END = re.compile(r"[.?!,;]")
+_APOLOGIES = frozenset({"sorry"})
 _SOFT_CORRECTIONS = frozenset(
     ["i mean", "sorry i mean", "no i mean", "oh no", "ah no", "or rather", "make that", "ой нет", "ой не", "то есть"]
 )
@@ -1121,7 +1150,7 @@ _WEATHER = frozenset(
     кухне спальне машине""".split()
 )
 """Words that make "the window" the room's: what blows, falls or flies in through it, and where it is."""
-_RELATIVES = frozenset("which который которую которое которые".split())
+_RELATIVES = frozenset("which который которую которое которые которой которым котором".split())
 """What opens a clause that says which thing is meant: in «верни вкладку, которую закрыл» the past tells which."""
 _BACK_REFERENCES = frozenset("it this that оно она он это эта этот его её".split())
 
@@ -1167,10 +1196,14 @@ def _radio_understood(text: str, lexicon: Lexicon) -> bool:
     five", "copy that private, see you at oh six hundred", "copy that, over"); "copy that, thanks" copies."""
     head, comma, rest = text.partition(",")
     called, after = normalize(head).tokens, normalize(rest).tokens
+    called = called[next((i for i, t in enumerate(called) if t not in _AGREEING), len(called)) :]  # "yeah copy that"
     if not (comma and after and called[:2] in _UNDERSTOOD):
         return False
     callsign = set(called[2:]) <= set(lexicon.unexplained(called)[0])
-    return callsign and (set(after) <= _OVER or bool(lexicon.unexplained(after)[0]) and not lexicon.asks_now(after))
+    told = not _THANKS & set(after) and (
+        bool(lexicon.unexplained(after)[0]) or len(after) > 2 and not lexicon.senses(after)
+    )
+    return callsign and (set(after) <= _OVER or told and not lexicon.asks_now(after))  # "…, be there in ten"
 
 
 def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
@@ -1197,6 +1230,8 @@ _OF_IT = frozenset(
 _WOULD_ASK = frozenset("like love prefer appreciate be rather want".split())
 """What "i would" asks with ("i'd like the browser", "i'd love some music", "i'd rather have it louder")."""
 _OVER = frozenset({"over", "out", "roger"})
+_THANKS = frozenset("thanks thank cheers please спасибо пожалуйста".split())
+_AGREEING = frozenset("yeah yes yep ok okay alright right ага да".split())
 _UNDERSTOOD = frozenset({("copy", "that"), ("copy",), ("copy", "you"), ("roger", "that")})
 _ASKS_ANYWAY = frozenset({"плиз", "пожалуйста", "бы", "давай", "давайте", "чтоб", "чтобы"})
 

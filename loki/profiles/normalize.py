@@ -30,12 +30,15 @@ _CONTRACTIONS = {
     "where's": "where is",
     "who's": "who is",
     "won't": "will not",
+    "shan't": "shall not",
     "isn't": "is not",
     "dis": "this",  # as a recognizer writes some accents: "find weather in dis page"
     "dat": "that",
     "шо": "что",  # southern and Ukrainian-tinged Russian
     "чё": "что",
     "чо": "что",
+    "ничё": "ничего",
+    "ниче": "ничего",
     "doon": "down",  # Scots
     "di": "the",  # Jamaican English
     "tek": "take",
