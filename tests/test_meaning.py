@@ -1416,3 +1416,18 @@ def test_the_undo_undone_and_a_classroom(index: MeaningIndex, text: str, languag
 )
 def test_leaving_tags_and_what_goes_on(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("альты, тише, вы заглушаете сопрано", "ru", None),
+        ("да какая разница который час, спать надо", "ru", None),
+        ("можно ли скопировать сознание, вот в чём вопрос", "ru", None),
+        ("who cares what time it is", "en", None),
+        ("открой браузер, девочки, сейчас покажу ссылку", "ru", [{"type": "launch", "app": "browser"}]),
+        ("please play the next song, i was rather bored of this one", "en", [{"type": "media", "op": "next"}]),
+    ],
+)
+def test_groups_called_and_sayings(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

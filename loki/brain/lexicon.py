@@ -110,7 +110,7 @@ repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
 newline: new line | line break | newline | next line
-idiom: smell the roses | pray | slide | slides | copy what i do | copy me | quiet voices | inside voices | indoor voices | cut the engine | cut the engines | cut the motor | breathe in | breathe out | deep breath | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time
+idiom: smell the roses | pray | slide | slides | copy what i do | copy me | quiet voices | inside voices | indoor voices | cut the engine | cut the engines | cut the motor | breathe in | breathe out | deep breath | on repeat | on loop | save the date | refresh my memory | refresh your memory | play it by ear | back in a minute | be right back | back in time | cut to the chase | back in my day | back in the day | cut it out | close enough | close call | close to | save time | save money | time after time | who cares | what difference does it make | that is the question
 """)
 _EN_OBJECTS = _table("""
 browser: browser | web | internet | chrome | firefox | chromium | edge | safari | opera | brave | vivaldi | mozilla | google chrome | web browser | online | the net | websites | surf | little globe | the globe | look stuff up | look things up
@@ -267,7 +267,7 @@ repeat: повтори | еще раз | ещё раз | снова
 dictate: напечатай | напечатайте | набери | наберите | введи | введите | запиши | впиши | печатай | вбей | напиши | напишите
 press: нажми | жми | кликни клавишу | тыкни | нажать | жмякни | жмакни | ткни
 newline: новая строка | новую строку | новой строки | новой строчки | новую строчку | новая строчка
-idiom: тише едешь | тише ты | тихо ты | потише ты | время назад | время вспять | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза
+idiom: тише едешь | тише ты | тихо ты | потише ты | время назад | время вспять | мне место | потише на поворотах | время летит | время то как летит | как летит время | время то летит | сохрани спокойствие | сохраняй спокойствие | вставь слово | вставить слово | закрой рот | закрыть глаза | какая разница | какая к черту разница | вот в чем вопрос
 find: найди | поищи | найдём | найдем | поищем | найти | отыщи | поиск | зафайнд* | файнд*
 """)
 )
@@ -904,8 +904,14 @@ class Lexicon:
         their ending, hold an imperative («сохрани», «поставь», not «сохраню»)."""
         if not self.imperative_endings:
             asked = self.action_senses(self.senses(words, alone=True))
-            if words[:1] and words[0] in self.light_verbs | _EN_GRAB and asked:
-                return True  # "grab a screenshot", "take a screenshot": a light verb asks for what follows
+            if (
+                asked
+                and words[:1]
+                and (words[0] in self.light_verbs | _EN_GRAB or self.verbs_among(words[:1], particles=False))
+            ):
+                # "grab a screenshot": a light verb asks for what follows; "play the previous piece": a verb of
+                # another sense the words were read with
+                return True
             return self.verb_end([*words, ""], asked) is not None
         if words and words[0] in _ENOUGH:
             return True  # «хватит говорить», «довольно болтать»: enough is asked now
@@ -1250,7 +1256,8 @@ _ADDRESSEES = frozenset(
     """honey hon dear darling babe baby sweetie sweetheart love kids kiddo guys mom mum mommy mummy dad daddy
     son sweetie grandma grandpa granny buddy dude bro mate sis братан бро чувак брат братишка
     мам мама пап папа дорогой дорогая милый милая дочка доча ребята дети детка бабуль бабушка дедуль
-    дедушка малыш зай зайка солнце солнышко друзья радиослушатели слушатели зрители folks everyone listeners""".split()
+    дедушка малыш зай зайка солнце солнышко друзья радиослушатели слушатели зрители folks everyone listeners
+    народ трибуны болельщики парни пацаны девочки мальчики девчонки альты сопрано тенора басы""".split()
 )
 _NOT_THINGS = frozenset("чтоб чтобы что как было будет стало стала and but so".split())
 """Words a verb may stand before that are no thing it acts on («сделай, чтоб потише было»)."""
