@@ -89,6 +89,7 @@ SETS = (
     "fresh44",
     "fresh45",
     "fresh46",
+    "fresh47",
 )
 NOW = {"now.time": "NOW", "now.date": "TODAY"}
 

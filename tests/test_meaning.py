@@ -1431,3 +1431,37 @@ def test_leaving_tags_and_what_goes_on(index: MeaningIndex, text: str, language:
 )
 def test_groups_called_and_sayings(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # a judge's and a call-centre agent's politeness
+        ("i would ask that you launch a terminal", "en", [{"type": "launch", "app": "terminal"}]),
+        (
+            "i should like this particular tab closed, if you would be so kind",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "w"]}],
+        ),
+        ("i would ask that this window be minimized for the time being", "en", [{"type": "window", "op": "minimize"}]),
+        (
+            "be so good as to locate the word plaintiff on this page",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "plaintiff"}],
+        ),
+        ("kindly cease speaking", "en", [{"type": "stop"}]),
+        (
+            "search this page for refund po",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "f"]}, {"type": "type", "text": "refund"}],
+        ),
+        ("okay, hit enter na", "en", [{"type": "hotkey", "keys": ["enter"]}]),
+        # what follows "copy that," names what to copy; LOKI called again after a request of its own
+        ("copy that, the account number i highlighted", "en", [{"type": "hotkey", "keys": ["ctrl", "c"]}]),
+        ("shh, stop talking, computer, i can't hear myself think", "en", [{"type": "stop"}]),
+        ("kids, stop it. computer, turn it down", "en", [{"type": "volume", "delta": -10}]),
+        ("покажи открытый проводник, где папки", "ru", [{"type": "window", "op": "focus", "target": "file manager"}]),
+    ],
+)
+def test_formal_requests_and_called_again(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

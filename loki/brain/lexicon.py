@@ -105,7 +105,7 @@ time: what time | the time | time is it | time now | current time | clock | o'cl
 date: date | day | today | day of the week | day of the month | what day | which day
 lost: where did | where has | where have | went missing | gone missing | go missing | disappeared | vanished
 off: off | turn off | switch off | shut off | turn it off | switch it off
-stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please | stop talking | stop speaking | stop reading
+stop: stop | cancel | never mind | shut up | quiet | enough | halt | abort | forget it | hush | silence please | stop talking | stop speaking | stop reading | cease | cease speaking | cease talking
 repeat: repeat | again | once more | one more time | say that again | come again
 dictate: type | type in | type out | dictate | write down | jot down | note down | put down | input | key in | enter | spell out | enter text | write out | write
 press: press | hit | push | tap | strike
@@ -124,7 +124,7 @@ windows: all windows | all the windows | all these windows | all of the windows 
 tabs: all tabs | all the tabs | all the browser tabs | all browser tabs | all my browser tabs | all these tabs | all my tabs | all of the tabs | all other tabs | all the other tabs | every tab | every other tab | all open tabs
 volume: volume | vol | sound | audio | speaker | speakers | music volume | music
 track: track | song | tune | music | video | playback | media | movie | podcast | episode
-text: text | words | sentence | paragraph | paragraphs | selection
+text: text | words | sentence | paragraph | paragraphs | selection | passage
 desktop: desktop | home screen
 stuck: stuck | frozen | froze | hanging | hung | not loading | will not load | does not load | stopped loading | not responding | not updating | not refreshing | stopped updating | not moving
 aside: lost track | lose track | losing track | keep track | kept track | keeping track
@@ -211,7 +211,7 @@ _EN_FUNCTION = frozenset(
     maybe mind make where already yo hey real quick asap notches times okay ok alright well oh sorry yes
     yeah loki computer oops shh shush hmm ugh wow thanks god man lemme gonna wanna gotta ya excuse kind
     bother grateful ever goodness gosh dis dat wat d da pls plz small terribly thing far altogether rather quite cheers bud eh skipper
-    awfully wee moment""".split()
+    awfully wee moment particular current""".split()
 )
 # Words between a dictation verb and the text itself ("enter the text see you soon").
 _EN_TEXT_OPENERS = _forms("the text | the phrase | the sentence | the following | this for me")
@@ -230,7 +230,7 @@ open: откр* | запус* | вызови | включи | включить |
 close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали | close
 minimize: сверн* | минимайз* | спрячь | скрой | убери с глаз | уменьши окно | minimize
 maximize: разверн* | максимайз* | развёртывани* | развертывани* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой | maximize
-switch: переключ* | свитчн* | свитч* | смени | сменить | зафокус* | фокус на | перейди | перейти | переход в | поменяй | вернись в | вернись к | вернись на | верни меня в | верни меня к | вернитесь в | вернитесь к | вернитесь на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт* | алт таб* | альт таб* | alt tab
+switch: переключ* | свитчн* | свитч* | смени | сменить | зафокус* | фокус на | перейди | перейти | переход в | поменяй | вернись в | вернись к | вернись на | верни меня в | верни меня к | вернитесь в | вернитесь к | вернитесь на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | открытый | открытую | открытое | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт* | алт таб* | альт таб* | alt tab
 next: следующ* | некст | скипни | скипай | скипнуть | скип | дальше | вперед | вперёд | другую | другое | другой | правее | справа | направо | next | skip | след
 previous: предыдущ* | прошл* | прежн* | назад на | обратно на | предпослед* | левее | слева | налево | до этой | до этого | перед этой | перед этим | previous
 up: громче | погромче | плюс | прибав* | увелич* | подними звук | поднять звук | тихо слишком | слишком тихо | что то тихо | че то тихо | как то тихо | очень тихо | тихо очень | тихо как то | не слышно | плохо слышно | вверх | наверх | выше | добавь | усиль | повыше | ап
@@ -955,6 +955,8 @@ class Lexicon:
         if verb is None:
             return None
         middle = tokens[opener:-1]
+        if tuple(middle[-1:]) == ("be",):
+            middle = middle[:-1]  # "i would ask that this window be minimized"
         if self.unexplained(middle)[0]:
             return []  # "i want that guy silenced", "i need my hair cut": something else is to be done
         return [verb, *middle]
@@ -1417,7 +1419,7 @@ _IRREGULAR_PAST = {
 _AGAIN = frozenset({"again", "anymore", "снова", "опять"})
 """Words that say a thing is not needed any more rather than ask for it again ("i don't need it again")."""
 _EN_WISHES = _forms(
-    "i want | i would like | i should like | i need | i would love | i wanna | want | need | i would prefer"
+    "i want | i would like | i should like | i would ask that | i need | i would love | i wanna | want | need | i would prefer"
 )
 """Openings of a wish that a thing be done ("i want this window closed")."""
 

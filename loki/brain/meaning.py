@@ -307,10 +307,17 @@ class MeaningIndex:
         one clause must match, and no clause may refuse ("open the browser, no, don't").
         """
         lexicon = LEXICONS.get(language)
+        if lexicon is None:
+            return None
         called_again = list(_CALLED_AGAIN.finditer(text))
         if called_again:
-            text = text[called_again[-1].end() :]  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
-        if lexicon is None or lexicon.addressed_elsewhere(text):
+            at = called_again[-1]
+            before, after = text[: at.start()], text[at.end() :]
+            if not lexicon.asks_now(normalize(after).tokens) and self.match(before, language, os_name=os_name):
+                text = f"{before}, {after}"  # "shh, stop talking, computer, | i can't hear myself think": why
+            else:
+                text = after  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
+        if lexicon.addressed_elsewhere(text):
             return None
         text = _after_politeness(_after_opening_no(join_hesitations(text), lexicon))
         if _radio_understood(text, lexicon):
@@ -1197,8 +1204,8 @@ def _radio_understood(text: str, lexicon: Lexicon) -> bool:
     head, comma, rest = text.partition(",")
     called, after = normalize(head).tokens, normalize(rest).tokens
     called = called[next((i for i, t in enumerate(called) if t not in _AGREEING), len(called)) :]  # "yeah copy that"
-    if not (comma and after and called[:2] in _UNDERSTOOD):
-        return False
+    if not (comma and after and called[:2] in _UNDERSTOOD) or after[0] in _ARTICLES:
+        return False  # "copy that, the account number i highlighted" says what to copy
     callsign = set(called[2:]) <= set(lexicon.unexplained(called)[0])
     told = not _THANKS & set(after) and (
         bool(lexicon.unexplained(after)[0]) or len(after) > 2 and not lexicon.senses(after)

@@ -237,10 +237,12 @@ def words_to_find(said: str) -> str:
     """The words to look for in what was said after "find": what follows a comma says why ("search the page
     for cinnamon, my fingers are sticky"), and "the word" only says what comes ("… for the word dosage")."""
     found = said.split(",", 1)[0].strip() or said
+    found = _FIND_POLITE.sub("", found) or found  # "search this page for refund please": not the word "please"
     return _FIND_OPENER.sub("", found) or found
 
 
 _FIND_OPENER = re.compile(r"^(?:the word|the phrase|word|слово|фразу)\s+", re.IGNORECASE)
+_FIND_POLITE = re.compile(r"\s+(?:please|po|thanks|thank you|пожалуйста|плиз|спасибо)[.!]?$", re.IGNORECASE)
 
 
 def _runs_past_its_end(rule: Rule, m: Any, subject: str) -> bool:

@@ -71,6 +71,15 @@ _LEADING_FILLERS = [
     "do you think you could",
     "i would like you to",
     "i should like to",
+    *(  # a judge's English: "i would ask that you launch a terminal", "be so good as to locate …"
+        f"{opening} {ask}"
+        for opening in ("i would", "i'd", "i should")
+        for ask in ("ask that you", "ask you to", "have you")
+    ),
+    *(f"{would}be so {good} as to" for would in ("would you ", "could you ", "") for good in ("good", "kind")),
+    "might i ask you to",
+    "might i trouble you to",
+    "might i trouble you for",
     "bless your heart",
     *(  # a lawyer's or a butler's English: "i should be most grateful if you would save the document"
         f"i {would} be {most}{thanks} if you {could}"
@@ -154,6 +163,10 @@ _TRAILING_FILLERS = [
     "could you",
     "пожалуйста",
     "плиз",
+    "po",  # Filipino English politeness: "search this page for refund po"
+    "if you would be so kind",
+    "if you please",
+    "for the time being",
 ]
 # Opening a request politely: then a "please" at its end is said to LOKI, not dictated.
 _POLITE_OPENERS = {f for f in _LEADING_FILLERS if "you" in f.split() or f in ("please", "пожалуйста", "плиз", "можешь")}
@@ -167,6 +180,7 @@ _TRAILING_WORDS = [
     "спасибо",
     *"mate buddy bud dude bro pal чувак братан бро".split(),
     *"lah leh lor".split(),  # Singapore English: "page up lah"
+    "na",  # Filipino English: "hit enter na"
     "can or not",
     "no cap",  # a teenager's "no lie"
     "fr",
