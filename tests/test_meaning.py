@@ -1461,6 +1461,9 @@ def test_groups_called_and_sayings(index: MeaningIndex, text: str, language: str
         ("shh, stop talking, computer, i can't hear myself think", "en", [{"type": "stop"}]),
         ("kids, stop it. computer, turn it down", "en", [{"type": "volume", "delta": -10}]),
         ("покажи открытый проводник, где папки", "ru", [{"type": "window", "op": "focus", "target": "file manager"}]),
+        # what undo and redo act on
+        ("undo my last action", "en", [{"type": "hotkey", "keys": ["ctrl", "z"]}]),
+        ("put back what you just undid", "en", [{"type": "hotkey", "keys": ["ctrl", "shift", "z"]}]),
     ],
 )
 def test_formal_requests_and_called_again(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:

@@ -91,8 +91,8 @@ bottom: bottom | bottom of | end | end of | very end | last line
 copy: copy | duplicate | clipboard | yank | ctrl c | control c
 paste: paste | insert | drop it in | put it here | ctrl v | control v
 cut: cut
-undo: undo | undone | ctrl z | control z | take back | revert | take that back | go back a step | reverse | back how it was | back the way it was | how it was | the way it was
-redo: redo | do again | redo that | put it back
+undo: undo | undone | ctrl z | control z | take back | revert | take that back | go back a step | reverse | last action | last change | last edit | last step | back how it was | back the way it was | how it was | the way it was
+redo: redo | do again | redo that | put it back | put back
 select: select | highlight | mark
 all: all | everything | whole | entire | the lot
 save: save | store | keep
