@@ -254,6 +254,8 @@ def test_a_command_heard_as_its_opposite_is_not_acted_on(tmp_path: Path) -> None
 def test_a_phrase_the_audio_hardly_raises_must_win_clearly(rescorer: CommandRescorer) -> None:
     # "I know" said for "undo" (espeak, 744-clip study): "unmute" fit -0.14, "undo" -0.38 - a coin toss
     assert not rescorer.beats(-0.14, -0.38)
+    assert not rescorer.beats(-0.05, -0.70)  # "I knew" for "undo": "unmute" won by 0.65 and was done
+    assert rescorer.beats(-0.47, -1.40)  # "send the I-" for "save the file": by 0.93
     assert rescorer.beats(-0.23, -3.39)  # "go Mac." for "go back": the audio chooses it by far
     assert rescorer.beats(0.38, 0.1)  # a phrase the audio raises needs only min_margin
     assert not rescorer.beats(0.38, 0.25)
