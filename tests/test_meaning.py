@@ -1468,3 +1468,16 @@ def test_groups_called_and_sayings(index: MeaningIndex, text: str, language: str
 )
 def test_formal_requests_and_called_again(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # opposite requests in one utterance: read clause by clause, the reason apart
+        ("потише сделай, а то клиентку не слышно", "ru", [{"type": "volume", "delta": -10}]),
+        ("go forward again, to the page i was just on", "en", [{"type": "hotkey", "keys": ["alt", "right"]}]),
+        ("paste the clipboard contents here.", "en", [{"type": "hotkey", "keys": ["ctrl", "v"]}]),
+    ],
+)
+def test_opposites_read_apart(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

@@ -655,6 +655,12 @@ class MeaningIndex:
             all_heard, heard_actions = {*all_heard, "open"}, {"open"}  # "calculator please", «браузер»: open it
         if not heard_actions:
             return None  # nothing in it asks for anything
+        if (
+            whole
+            and _CLAUSE_BREAK.search(text)
+            and any(lexicon.opposites.get(s, frozenset()) & heard_actions for s in heard_actions)
+        ):
+            return None  # «потише сделай, а то клиентку не слышно»: read clause by clause, the reason apart
         if language == "ru" and _only_english_asks(norm.tokens, lexicon):
             return None  # «скинь мне screenshot», «это просто copy paste»: an English word alone asks nothing
         all_objects = all_heard - heard_actions
