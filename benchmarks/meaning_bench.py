@@ -90,6 +90,7 @@ SETS = (
     "fresh45",
     "fresh46",
     "fresh47",
+    "fresh48",
     "fresh49",
 )
 NOW = {"now.time": "NOW", "now.date": "TODAY"}

@@ -1481,3 +1481,32 @@ def test_formal_requests_and_called_again(index: MeaningIndex, text: str, langua
 )
 def test_opposites_read_apart(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # Scots and British words, a grandmother's names for apps, a streamer's jargon
+        ("gonnae fire up the terminal fur me", "en", [{"type": "launch", "app": "terminal"}]),
+        ("gonnae make this windae bigger, ah cannae see it wi ma specs", "en", [{"type": "window", "op": "maximize"}]),
+        ("close this programme, ah'm done wi it", "en", [{"type": "window", "op": "close"}]),
+        ("включи арифмометр, пенсию посчитать", "ru", [{"type": "launch", "app": "calculator"}]),
+        ("включи пишущую машинку, письмо напишу", "ru", [{"type": "launch", "app": "editor"}]),
+        ("нажми ентер", "ru", [{"type": "hotkey", "keys": ["enter"]}]),
+        ("клозни таб", "ru", [{"type": "hotkey", "keys": ["ctrl", "w"]}]),
+        ("ресторни закрытый таб", "ru", [{"type": "hotkey", "keys": ["ctrl", "shift", "t"]}]),
+        # what the thing did not do, or what the listener does, after a request says why; an apology corrects nothing
+        ("обнови страницу, анализы не подгрузились", "ru", [{"type": "hotkey", "keys": ["f5"]}]),
+        ("хватит говорить, ты мне стрим перебиваешь", "ru", [{"type": "stop"}]),
+        ("сверни окно, не надо", "ru", None),
+        (
+            "i'm so sorry, can you undo that, i didn't mean to delete it",
+            "en",
+            [{"type": "hotkey", "keys": ["ctrl", "z"]}],
+        ),
+    ],
+)
+def test_scots_old_names_and_what_did_not_load(
+    index: MeaningIndex, text: str, language: str, expected: list | None
+) -> None:
+    assert actions(index, text, language) == expected

@@ -349,3 +349,14 @@ def test_the_russian_ka_particle_is_not_part_of_the_request() -> None:
     assert normalize("выключи-ка звук").tokens == ("выключи", "звук")
     assert normalize("ка").tokens == ("ка",)  # a word alone is kept
     assert normalize("напиши привет ка").tokens == ("напиши", "привет", "ка")  # and one not joined by a hyphen
+
+
+def test_find_names_a_document_as_well_as_a_page(matcher: Matcher) -> None:
+    assert actions(matcher, "find entropy in this document") == [
+        {"type": "hotkey", "keys": ["ctrl", "f"]},
+        {"type": "type", "text": "entropy"},
+    ]
+    assert actions(matcher, "найди слово энтропия в этом документе", "ru") == [
+        {"type": "hotkey", "keys": ["ctrl", "f"]},
+        {"type": "type", "text": "энтропия"},
+    ]

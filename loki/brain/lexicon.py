@@ -227,7 +227,7 @@ _EN_REMARK_OPENINGS = _forms(
 _RU_ACTIONS = _with_polite(
     _table("""
 open: откр* | запус* | вызови | включи | включить | вруб* | подними | покажи | дай | нуж* | хочу | стартуй | загрузи | open | launch
-close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали | close
+close: закр* | убери | убрать | кильни | выключи окно | прибей | убей | выйди | выход | избавься | кончай с | смахни | удали | клозни | клоузни | close
 minimize: сверн* | минимайз* | спрячь | скрой | убери с глаз | уменьши окно | minimize
 maximize: разверн* | максимайз* | развёртывани* | развертывани* | на весь экран | во весь экран | полноэкран* | увеличь окно | раскрой | maximize
 switch: переключ* | свитчн* | свитч* | смени | сменить | зафокус* | фокус на | перейди | перейти | переход в | поменяй | вернись в | вернись к | вернись на | верни меня в | верни меня к | вернитесь в | вернитесь к | вернитесь на | вернуться в | вернуться к | уже откр* | обратно в | обратно к | назад в | назад к | прыгни в | прыгни на | на передний план | открыто было | было открыто | открыт | открыта | открытый | открытую | открытое | го в | го на | открыт был | был открыт | открыта была | была открыта | ещё открыт* | еще открыт* | алт таб* | альт таб* | alt tab
@@ -239,7 +239,7 @@ mute: замьют* | замуть | мьют | выключи звук | вык
 unmute: включи звук | верни звук | включить звук | звук обратно | звук включ* | анмьют* | размьют* | размуть | unmute
 play: пауз* | играй дальше | дальше играй | включи дальше | включай дальше | включи музыку дальше | включай музыку дальше | музыку дальше | музыка дальше | включи ее дальше | включи его дальше | играй | продолж* | воспроизв* | останови музыку | поставь на паузу | сними с паузы | запусти музыку | play | pause | остановить музыку | останови музыку
 new: нов* | ещё одн* | еще одн* | пуст* | чист*
-reopen: верни закрыт* | закрытую | закрытые | восстанови | восстановлени* | открой снова | открой заново | верни вкладку
+reopen: верни закрыт* | закрытую | закрытые | закрытый | закрытое | ресторн* | восстанови | восстановлени* | открой снова | открой заново | верни вкладку
 scroll: прокрут* | скрол* | листай | пролист* | промотай | отмотай | домотай | мотай | мотни | крути | покрути | крутани | крутни | полист* | листни | листан* | scroll
 page: страниц* | страничк* | экран | пейдж
 move: подвинь | сдвинь | подвигай | двигай | перемести
@@ -275,8 +275,8 @@ _RU_OBJECTS = _table("""
 browser: браузер* | интернет* | хром* | файрфокс* | фаерфокс* | фаерфакс* | мозилл* | яндекс браузер* | оперу | опера | эдж | сайт* | веб* | где сайты | browser | chrome | firefox
 terminal: терминал* | консол* | командн* | шелл | баш | черное окно | чёрное окно | команды пишут | terminal | console
 files: файлов* | файловый менеджер | файл менеджер* | файлы | проводник* | проводнич* | наутилус* | папк* | папок | папоч* | документ*
-editor: редактор* | эдитор* | блокнот* | заметк* | заметок
-calculator: калькулятор* | счёты | счеты | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
+editor: редактор* | эдитор* | блокнот* | заметк* | заметок | пишущую машинку | пишущая машинка | печатную машинку
+calculator: калькулятор* | арифмометр* | счёты | счеты | посчитать | считалк* | штуку с цифрами | штука с цифрами | штуковину с цифрами
 tab: вкладк* | вкладок | таб* | вкладоч* | tab
 window: окн* | окон | окош* | приложени* | программ* | прогу | прога | проги | прогой | window
 windows: все окна | всё окна | все эти окна | все открытые окна | все окошки | всех окон
@@ -1194,7 +1194,7 @@ _PERSONS = frozenset("i we me you he she they him her them we're he's she's they
 _NOT_VERBS = frozenset({"previous", "next", "top", "bottom", "date", "time", "page", "pageful", "all", "new", "idiom"})
 """Senses whose forms are no verbs ("top", «начало»)."""
 _EN_PHRASE_VERBS = frozenset(
-    "turn bring put take give pull fire boot spin kick tone jump roll nudge tuck throw".split()
+    "turn bring put take give pull fire boot spin kick tone jump roll nudge tuck throw knock".split()
 )
 _EN_NOT_VERBS = frozenset(
     "ahead back backward backwards forward forwards clipboard deafening enough higher bigger louder quieter softer quiet silent off".split()
@@ -1236,8 +1236,8 @@ _FAMILY = frozenset(
     бабуль дедуль дети ребята дочка""".split()
 )
 """Family words that, first and with no comma, still call someone other than LOKI."""
-_SPEAKER = frozenset({("i",), ("я",), ("сам",), ("сама",), ("мне",), ("меня",)})
-"""Words that open what the speaker tells of themself (`Lexicon.of_the_speaker`)."""
+_SPEAKER = frozenset({("i",), ("я",), ("сам",), ("сама",), ("мне",), ("меня",), ("ты",)})
+"""Words that open what the speaker tells of themself, or of the listener («…, ты мне стрим перебиваешь») (`Lexicon.of_the_speaker`)."""
 _SPEAKER_ASKS = frozenset(
     "want wanna need would like mean meant said хочу хотел хотела хочется нужно нужна нужен надо имею имел имела "
     "сказал сказала просил просила".split()
@@ -1497,7 +1497,7 @@ LEXICONS = {
         conditions=_forms("when | whenever | if | what if | once | after | before | until | as soon as | in case"),
         find_openers=_forms("the word | word | the phrase"),
         places=_forms(
-            "the page for | this page for | on this page | in this page | on the page | in the page | on this site | on the site | on here | in here"
+            "the page for | this page for | on this page | in this page | on the page | in the page | on this site | on the site | on here | in here | in this document | in the document | in this doc | in this file"
         ),
         light_verbs=frozenset({"take", "make", "do", "give"}),
         composing=_forms(

@@ -451,10 +451,9 @@ class MeaningIndex:
                     lexicon.of_the_speaker(said)
                     or lexicon.of_the_speaker(opening)
                     # "reload, | the video froze": what goes on says why
-                    or lexicon.tells(said)
+                    or (lexicon.tells(said) and not lexicon.negated(said) or _reports_not_working(said))
                     and not lexicon.asks_now(said)
                     and not lexicon.action_senses(lexicon.senses(said))
-                    and not lexicon.negated(said)
                     and not _RELATIVES.intersection(said[:2])  # «…, через которую …» tells which
                 )
                 and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
@@ -1113,7 +1112,9 @@ def _corrected(text: str, lexicon: Lexicon) -> list[str] | None:
     if at is None:
         return None
     before, after = tokens[: at[0]], tokens[at[1] :]
-    if " ".join(tokens[at[0] : at[1]]) in _APOLOGIES and not lexicon.senses(after, alone=True):
+    if " ".join(tokens[at[0] : at[1]]) in _APOLOGIES and (
+        not lexicon.senses(after, alone=True) or not lexicon.action_senses(lexicon.senses(before, alone=True))
+    ):
         return None  # "close the tab, sorry", "sorry, the baby's crying": an apology, not a correction
     if not after or lexicon.negated(after) or lexicon.defers(after):
         return []
@@ -1202,6 +1203,13 @@ def _after_politeness(text: str) -> str:
     if comma and after and len(normalize(head, strip_fillers=False).tokens) > 1 and normalize(text).tokens == after:
         return rest.strip()
     return text
+
+
+def _reports_not_working(said: Sequence[str]) -> bool:
+    """True when «не» denies what a thing did, not what is asked: «анализы не подгрузились», «видео не грузится»."""
+    return any(
+        t == "не" and russian.may_tell(w) and not russian.speaker_verb(w) for t, w in zip(said, said[1:], strict=False)
+    )
 
 
 def _radio_understood(text: str, lexicon: Lexicon) -> bool:

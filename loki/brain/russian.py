@@ -40,6 +40,15 @@ def tells(word: str) -> bool:
     return bool(readings) and {"VERB", "indc"} <= readings[0][0]
 
 
+def may_tell(word: str) -> bool:
+    """True for a verb that tells (`tells`), or a word the dictionary does not know with a past or present
+    verb's ending («подгрузились», «зависает»)."""
+    return tells(word) or not _readings(word) and word.endswith(_TELLING_ENDINGS)
+
+
+_TELLING_ENDINGS = ("лся", "лась", "лось", "лись", "ется", "ится", "ает", "яет", "ует", "ит", "ют", "ло", "ла", "ли")
+
+
 def tells_state(word: str) -> bool:
     """True for a short participle, which tells how a thing is («открыто», «выключен», «сохранено»)."""
     return any("PRTS" in grammemes for grammemes, _ in _readings(word))

@@ -40,6 +40,19 @@ _CONTRACTIONS = {
     "ничё": "ничего",
     "ниче": "ничего",
     "doon": "down",  # Scots
+    "gonnae": "could you",
+    "tae": "to",
+    "windae": "window",
+    "wi": "with",
+    "fur": "for",
+    "oot": "out",
+    "cannae": "cannot",
+    "dinnae": "do not",
+    "ah'm": "i am",
+    "wheesht": "quiet",
+    "programme": "program",  # British spelling
+    "programmes": "programs",
+    "ентер": "энтер",
     "di": "the",  # Jamaican English
     "tek": "take",
     "mek": "make",
