@@ -1510,3 +1510,17 @@ def test_scots_old_names_and_what_did_not_load(
     index: MeaningIndex, text: str, language: str, expected: list | None
 ) -> None:
     assert actions(index, text, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # what the speaker feels about a thing asks nothing, and is why
+        ("oh i love this song, turn it up", "en", [{"type": "volume", "delta": 10}]),
+        ("turn it up a bit, love this tune", "en", [{"type": "volume", "delta": 10}]),
+        ("ой, какая песня, сделай погромче", "ru", [{"type": "volume", "delta": 10}]),
+        ("i love this song", "en", None),
+    ],
+)
+def test_feelings_say_why(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:
+    assert actions(index, text, language) == expected

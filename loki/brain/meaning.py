@@ -414,6 +414,12 @@ class MeaningIndex:
             if wished := lexicon.wanted_done(normalize(part).tokens):
                 part = " ".join(wished)  # "i should like a terminal opened please, | my grandson …": "open a terminal"
             opening = normalize(part, strip_fillers=False).tokens  # «а то …», «так что …» open with a filler's word
+            if _a_feeling(opening, lexicon):
+                # "oh i love this song, | turn it up", "turn it up, | love this tune", «какая песня, | погромче»
+                clauses.append((part, False, False, not clauses))
+                if not clauses[:-1]:
+                    reasons.add(part)
+                continue
             because &= not lexicon.takes_back(opening) and not any(opens_with(opening, f) for f in lexicon.consequences)
             if because:
                 # «убавь звук, | а то в наушниках всё орёт, | и я …»: a reason after the request goes on to the end,
@@ -1151,6 +1157,17 @@ def _about_the_house(
     return said_window and not (_things(lexicon, told) - {"window"}) and not set(told) & _BACK_REFERENCES
 
 
+_FEELINGS = tuple(
+    sorted(
+        (
+            f.strip()
+            for f in """oh i love | i love | i just love | love | i like | oh i like | i hate | what a | what an |
+            oh what a | ой какая | какая | какой | какое | обожаю | люблю | я обожаю | я люблю""".split("|")
+        ),
+        key=lambda f: -len(f.split()),
+    )
+)
+"""Openings of what the speaker feels about a thing (`_a_feeling`), longest first."""
 _SENTENCE_END = re.compile(r"[.?!,;]")
 _APOLOGIES = frozenset({"sorry"})
 _SOFT_CORRECTIONS = frozenset(
@@ -1203,6 +1220,13 @@ def _after_politeness(text: str) -> str:
     if comma and after and len(normalize(head, strip_fillers=False).tokens) > 1 and normalize(text).tokens == after:
         return rest.strip()
     return text
+
+
+def _a_feeling(tokens: Sequence[str], lexicon: Lexicon) -> bool:
+    """True for what the speaker feels about a thing, which asks nothing ("oh i love this song", "what a tune",
+    «какая песня»)."""
+    rest = next((tokens[len(f.split()) :] for f in _FEELINGS if opens_with(tokens, f)), None)
+    return bool(rest) and not lexicon.action_senses(lexicon.senses(rest)) and bool(_things(lexicon, rest))
 
 
 def _reports_not_working(said: Sequence[str]) -> bool:
