@@ -92,6 +92,7 @@ SETS = (
     "fresh47",
     "fresh48",
     "fresh49",
+    "fresh50",
 )
 NOW = {"now.time": "NOW", "now.date": "TODAY"}
 

@@ -1520,6 +1520,8 @@ def test_scots_old_names_and_what_did_not_load(
         ("turn it up a bit, love this tune", "en", [{"type": "volume", "delta": 10}]),
         ("ой, какая песня, сделай погромче", "ru", [{"type": "volume", "delta": 10}]),
         ("i love this song", "en", None),
+        ("what does undo mean on this thing", "en", None),
+        ("который час? пирог уже минут двадцать стоит", "ru", [{"type": "speak", "text": "Сейчас 4:10 PM."}]),
     ],
 )
 def test_feelings_say_why(index: MeaningIndex, text: str, language: str, expected: list | None) -> None:

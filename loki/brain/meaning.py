@@ -462,7 +462,7 @@ class MeaningIndex:
                     and not lexicon.action_senses(lexicon.senses(said))
                     and not _RELATIVES.intersection(said[:2])  # «…, через которую …» tells which
                 )
-                and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
+                and any(may_ask and _asks(normalize(c).tokens, lexicon) for c, may_ask, *_ in clauses)
             ):
                 # "louder please, | i cannot hear the video", «запусти калькулятор, руки в муке, | сам не могу»
                 clauses.append((part, False, False, False))
@@ -1222,6 +1222,11 @@ def _after_politeness(text: str) -> str:
     return text
 
 
+def _asks(tokens: Sequence[str], lexicon: Lexicon) -> bool:
+    """True when the words ask now, or ask the time or the date («который час? | пирог уже двадцать минут стоит»)."""
+    return lexicon.asks_now(tokens) or bool(lexicon.senses(tokens) & {"time", "date"})
+
+
 def _a_feeling(tokens: Sequence[str], lexicon: Lexicon) -> bool:
     """True for what the speaker feels about a thing, which asks nothing ("oh i love this song", "what a tune",
     «какая песня»)."""
@@ -1256,9 +1261,9 @@ def _tells_of_it(text: str, said: Sequence[str], lexicon: Lexicon) -> bool:
     is, was or will be («следующий трек на альбоме будет огонь», «скриншот я уже сделал вчера»): the command's
     words name what it tells of. Not a verb of the speaker or the listener («не подскажешь», «приказываю»), a
     verb that is a command's own word («страница зависла», «хватит говорить»), or words that ask anyway («бы»,
-    «давай», «плиз», «чтоб»); a sentence parted by a comma is read by its clauses."""
+    «давай», «плиз», «чтоб»); a sentence parted by a comma, or by a question, is read by its clauses."""
     return (
-        "," not in text
+        not _CLAUSE_BREAK.search(text.strip().rstrip(".?!…"))  # «который час? | пирог уже …» is two
         and not _ASKS_ANYWAY.intersection(normalize(text, strip_fillers=False).tokens)
         and not lexicon.asks_now(said)
         and any(russian.tells(w) and not russian.speaker_verb(w) and not lexicon.senses([w], alone=True) for w in said)
