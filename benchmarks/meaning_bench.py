@@ -12,7 +12,7 @@ yes) / no action, remarks that touched the desktop, and the p50 / p95 of tier-1 
 Reads the paraphrase sets in benchmarks/data (written by hand, never copied into the profiles):
 `dev` was tuned on, `heldout` was looked at during tuning, `fresh` was written after tuning stopped,
 `fresh2` was written later and run once before it was tuned on, `probe` holds what fresh2's misses
-suggested trying (longer requests, remarks with command words) and was tuned on; `fresh3` to `fresh44`
+suggested trying (longer requests, remarks with command words) and was tuned on; `fresh3` to `fresh50`
 were written by independent authors who never saw LOKI's words, each run once before
 it was tuned on (first figures in each file's first line).
 Each utterance goes through `Orchestrator.handle` in dry-run, as `loki say --dry-run` does. Prints, per
