@@ -313,7 +313,9 @@ class MeaningIndex:
         if called_again:
             at = called_again[-1]
             before, after = text[: at.start()], text[at.end() :]
-            if not lexicon.asks_now(normalize(after).tokens) and self.match(before, language, os_name=os_name):
+            if not lexicon.asks_now(normalize(after).tokens) and self.match(
+                before, language, os_name=os_name, app=app, title=title
+            ):
                 text = f"{before}, {after}"  # "shh, stop talking, computer, | i can't hear myself think": why
             else:
                 text = after  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
@@ -416,9 +418,9 @@ class MeaningIndex:
             opening = normalize(part, strip_fillers=False).tokens  # «а то …», «так что …» open with a filler's word
             if _a_feeling(opening, lexicon):
                 # "oh i love this song, | turn it up", "turn it up, | love this tune", «какая песня, | погромче»
-                clauses.append((part, False, False, not clauses))
-                if not clauses[:-1]:
-                    reasons.add(part)
+                if not clauses:
+                    reasons.add(part)  # told first, it is the scene
+                clauses.append((part, False, False, part in reasons))
                 continue
             because &= not lexicon.takes_back(opening) and not any(opens_with(opening, f) for f in lexicon.consequences)
             if because:
@@ -609,9 +611,7 @@ class MeaningIndex:
                 and not _COMPUTER_WORDS.intersection(w)
                 and any(_names_a_device(e, _TURNED_DEVICES, _TURNED_DEVICE_STEMS) for e in words[:k])
             ):
-                return (
-                    None  # "the kid's tablet is way too loud, turn it down", "full heat, then turn it down": not LOKI's
-                )
+                return None  # "the kid's tablet is way too loud, turn it down", "full heat, then turn it down"
             if m is not None and any(w and set(w) <= _BARE_NOS for w in words[k + 1 :]):
                 return None  # "screenshot of the invoice? | nah, | client already sent one": taken back
             if m is not None:
@@ -1013,6 +1013,7 @@ def _names_a_device(tokens: Sequence[str], words: frozenset[str], stems: tuple[s
 
 
 _WHEN_WORDS = frozenset("today tonight now tomorrow yesterday then сегодня сейчас завтра вчера потом".split())
+"""Words that say when, which a speaker's telling may open with ("today we're talking about browsers")."""
 _COMPUTER_WORDS = frozenset("computer laptop pc компьютер комп компе ноутбук ноут".split())
 """Words that name this computer as what a request acts on ("the telly is too loud, turn the computer down")."""
 _BARE_NOS = frozenset({"no", "nope", "nah", "нет", "неа"})
@@ -1027,7 +1028,7 @@ _SOUNDING_DEVICES = _OTHER_DEVICES - {"phone", "phones", "telephone", "car"}
 _SOUNDING_DEVICE_STEMS = tuple(s for s in _OTHER_DEVICE_STEMS if s not in ("телефон", "мобильник"))
 """Devices that play sound of their own (a phone is mostly why the computer is muted: "mute it, i'm on the phone")."""
 _TURNED_DEVICES = _SOUNDING_DEVICES | frozenset("heat stove hob burner flame gas fire heater grill heating".split())
-_TURNED_DEVICE_STEMS = (*_SOUNDING_DEVICE_STEMS, "плит", "конфорк", "огонь", "огня", "газ", "печк", "обогревател")
+_TURNED_DEVICE_STEMS = (*_SOUNDING_DEVICE_STEMS, "плит", "конфорк", "огонь", "огня", "печк", "обогревател")
 """What is turned up or down besides the sound: devices that play, and the heat of a stove or a room."""
 _WINDOW_OPS = frozenset({"window close", "window minimize", "window maximize"})
 _PLACE_WORDS = frozenset("on in at на в во".split())
