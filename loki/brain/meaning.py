@@ -311,14 +311,13 @@ class MeaningIndex:
             return None
         called_again = list(_CALLED_AGAIN.finditer(text))
         if called_again:
-            at = called_again[-1]
-            before, after = text[: at.start()], text[at.end() :]
-            if not lexicon.asks_now(normalize(after).tokens) and self.match(
-                before, language, os_name=os_name, app=app, title=title
+            earlier, later = text[: called_again[-1].start()], text[called_again[-1].end() :]
+            if not lexicon.asks_now(normalize(later).tokens) and self.match(
+                earlier, language, os_name=os_name, app=app, title=title
             ):
-                text = f"{before}, {after}"  # "shh, stop talking, computer, | i can't hear myself think": why
+                text = f"{earlier}, {later}"  # "shh, stop talking, computer, | i can't hear myself think": why
             else:
-                text = after  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
+                text = later  # «петя, отстань. компьютер, сделай потише»: what follows is LOKI's
         if lexicon.addressed_elsewhere(text):
             return None
         text = _after_politeness(_after_opening_no(join_hesitations(text), lexicon))
@@ -1231,7 +1230,7 @@ def _asks(tokens: Sequence[str], lexicon: Lexicon) -> bool:
 def _a_feeling(tokens: Sequence[str], lexicon: Lexicon) -> bool:
     """True for what the speaker feels about a thing, which asks nothing ("oh i love this song", "what a tune",
     «какая песня»)."""
-    rest = next((tokens[len(f.split()) :] for f in _FEELINGS if opens_with(tokens, f)), None)
+    rest = next((tokens[len(f.split()) :] for f in _FEELINGS if opens_with(tokens, f)), ())
     return bool(rest) and not lexicon.action_senses(lexicon.senses(rest)) and bool(_things(lexicon, rest))
 
 
