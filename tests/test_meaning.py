@@ -1521,6 +1521,7 @@ def test_scots_old_names_and_what_did_not_load(
         ("ой, какая песня, сделай погромче", "ru", [{"type": "volume", "delta": 10}]),
         ("i love this song", "en", None),
         ("what does undo mean on this thing", "en", None),
+        ("what does the clock say", "en", [{"type": "speak", "text": "It's 4:10 PM."}]),
         ("который час? пирог уже минут двадцать стоит", "ru", [{"type": "speak", "text": "Сейчас 4:10 PM."}]),
     ],
 )

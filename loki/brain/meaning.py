@@ -342,6 +342,8 @@ class MeaningIndex:
             after = normalize(then).tokens
             if after and lexicon.asks_now(after) and not lexicon.asks_how(after):
                 text, said = then.strip(), after  # «как назад вернуться? | верни на предыдущую страницу»: it asks
+        if tuple(said[:2]) in _WHAT_IT_MEANS and _MEANS.intersection(said):
+            return None  # "what does undo mean on this thing", «что значит отменить»: what a word means
         if lexicon.quotes(said) or lexicon.asks_how(said):
             return None  # "... he said" is someone else's; "how do i ..." asks how, anywhere in the sentence
         if lexicon.names_theirs(said[: lexicon.verb_end(said, ("dictate",)) or len(said)]):
@@ -1157,6 +1159,8 @@ def _about_the_house(
     return said_window and not (_things(lexicon, told) - {"window"}) and not set(told) & _BACK_REFERENCES
 
 
+_WHAT_IT_MEANS = frozenset({("what", "does"), ("what", "do"), ("что", "значит"), ("что", "означает")})
+_MEANS = frozenset({"mean", "means", "значит", "означает"})
 _FEELINGS = tuple(
     sorted(
         (
