@@ -430,12 +430,14 @@ class MeaningIndex:
                 clauses[-1] = (f"{clauses[-1][0]}, {part}", False, False, False)
                 continue
             said = normalize(part).tokens
+            requested = [normalize(c).tokens for c, may_ask, *_ in clauses if may_ask]  # what came before that may ask
+            asked_now = any(lexicon.asks_now(r) for r in requested)
             after_no = bool(clauses) and lexicon.takes_back(
                 normalize(clauses[-1][0]).tokens
             )  # "…, no, i don't need one"
             if clauses and any(opens_with(said, f) or opens_with(opening, f) for f in lexicon.explaining):
                 # «сохрани файл, | пока не вылетело»: only why
-                because = any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
+                because = asked_now
                 clauses.append((part, False, False, False))
                 explained = True
                 continue
@@ -444,11 +446,7 @@ class MeaningIndex:
                 clauses.append((part, False, False, False))
                 explained = True
                 continue
-            if (
-                clauses
-                and said[:2] in _OF_IT
-                and any(may_ask and lexicon.asks_now(normalize(c).tokens) for c, may_ask, *_ in clauses)
-            ):
+            if clauses and said[:2] in _OF_IT and asked_now:
                 # "kill that tab, | it's not adding any value", «закройте вкладку, | она не имеет отношения к уроку»:
                 # what the thing is or does says why, even when it is denied
                 clauses.append((part, False, False, False))
@@ -465,7 +463,8 @@ class MeaningIndex:
                     and not lexicon.action_senses(lexicon.senses(said))
                     and not _RELATIVES.intersection(said[:2])  # «…, через которую …» tells which
                 )
-                and any(may_ask and _asks(normalize(c).tokens, lexicon) for c, may_ask, *_ in clauses)
+                # «который час? | пирог уже двадцать минут стоит»: a question of the time asks too
+                and (asked_now or any(lexicon.senses(r) & {"time", "date"} for r in requested))
             ):
                 # "louder please, | i cannot hear the video", «запусти калькулятор, руки в муке, | сам не могу»
                 clauses.append((part, False, False, False))
@@ -728,7 +727,7 @@ class MeaningIndex:
         log.debug("meaning: %r -> %s:%s sim %.2f margin %.2f", text, best.rule.path, best.rule.line, best_sim, margin)
         own = {w for wording in best.wordings for w in wording.split()}
         left, sense_words = lexicon.unexplained(norm.tokens)
-        first = normalize(_SENTENCE_END.split(text, maxsplit=1)[0]).tokens
+        first = normalize(_CLAUSE_BREAK.split(text, maxsplit=1)[0]).tokens
         if all(a == "screenshot" for a in best.rule.actions) and "of" in first[1:]:
             shown = set(first[first.index("of", 1) + 1 :])  # "a screenshot of this journal entry"
             left = [w for w in left if w not in shown]
@@ -1172,7 +1171,6 @@ _FEELINGS = tuple(
     )
 )
 """Openings of what the speaker feels about a thing (`_a_feeling`), longest first."""
-_SENTENCE_END = re.compile(r"[.?!,;]")
 _APOLOGIES = frozenset({"sorry"})
 _SOFT_CORRECTIONS = frozenset(
     ["i mean", "sorry i mean", "no i mean", "oh no", "ah no", "or rather", "make that", "ой нет", "ой не", "то есть"]
@@ -1224,11 +1222,6 @@ def _after_politeness(text: str) -> str:
     if comma and after and len(normalize(head, strip_fillers=False).tokens) > 1 and normalize(text).tokens == after:
         return rest.strip()
     return text
-
-
-def _asks(tokens: Sequence[str], lexicon: Lexicon) -> bool:
-    """True when the words ask now, or ask the time or the date («который час? | пирог уже двадцать минут стоит»)."""
-    return lexicon.asks_now(tokens) or bool(lexicon.senses(tokens) & {"time", "date"})
 
 
 def _a_feeling(tokens: Sequence[str], lexicon: Lexicon) -> bool:
